@@ -1,0 +1,229 @@
+"""The ntkviz command line: one command per figure, made from the figure's Config.
+
+Every Config field becomes an option (``alpha_min`` -> ``--alpha-min``) with the field's help and
+the post's value as its default, so a new figure needs no CLI code. The CLI only builds the
+Config and the run options, then calls :func:`ntkviz.pipeline.run_figure`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+import ntkviz
+from ntkviz import config as cfg
+from ntkviz.canvas import THEMES, Style, parse_size
+from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.figures import FIGURES
+from ntkviz.figures.base import FigureSpec
+from ntkviz.pipeline import DEVICES, RunOptions, run_figure
+
+try:  # typer >= 0.2x vendors its own click
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer
+    import click
+
+
+class OneLineErrors(TyperGroup):
+    """Every error is one line on stderr and a non-zero exit; Ctrl-C exits 130."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.exceptions.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "ntkviz"
+            click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.exceptions.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except NtkvizError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except MemoryError:
+            click.echo("Error: out of memory: try a smaller width, count or frame size", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="ntkviz",
+    help="Animations of neural networks training in the lazy / kernel regime, after the post "
+         "'Understanding the Neural Tangent Kernel'. Run a figure with no options to reproduce "
+         "the post's figure; every setting is an option.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ntkviz {ntkviz.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """ntkviz: pictures of the neural tangent kernel."""
+
+
+@app.command("list")
+def list_figures() -> None:
+    """List the figures, each with one line from the post."""
+    width = max(len(name) for name in FIGURES)
+    for name, spec in FIGURES.items():
+        typer.echo(f"{name:<{width}}  {spec.summary}")
+
+
+# -- options every figure shares ------------------------------------------------------------------
+
+def _opt(*names: str, help: str, **kwargs: Any) -> Any:
+    return typer.Option(*names, help=help, **kwargs)
+
+
+COMMON: list[tuple[str, Any, Any]] = [
+    ("output", Optional[Path], _opt("-o", "--output", help="Output file; its suffix picks the format: "
+                                    ".gif, .mp4, .webp or .png (a still). [default: <figure>.gif]",
+                                    dir_okay=False)),
+    ("fps", Optional[float], _opt("--fps", help="Frames per second. [default: 10, the post's 0.1 s a frame]")),
+    ("size", Optional[str], _opt("--size", help="Figure size in inches, WxH. [default: the post's, e.g. 12x9]")),
+    ("dpi", Optional[float], _opt("--dpi", help="Pixels per inch. [default: 72]")),
+    ("seed", int, _opt("--seed", help="Random seed; the same seed gives the same file.")),
+    ("device", str, _opt("--device", help=f"Where to compute: {'|'.join(DEVICES)}.")),
+    ("theme", str, _opt("--theme", help=f"Colours: {'|'.join(THEMES)}.")),
+    ("data", Optional[Path], _opt("--data", help="Also save the numbers behind the figure to this .npz file.",
+                                  dir_okay=False)),
+    ("still", Optional[Path], _opt("--still", help="Also save the key frame as this .png file.", dir_okay=False)),
+    ("frames_dir", Optional[Path], _opt("--frames-dir", help="Also save every frame as numbered PNGs in this folder.",
+                                        file_okay=False)),
+    ("dither", bool, _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files).")),
+    ("quick", bool, _opt("--quick", help="Preview preset: fewer frames and steps (marked in the sidecar).")),
+    ("quiet", bool, _opt("-q", "--quiet", help="Print nothing but errors.")),
+    ("progress", Optional[bool], _opt("--progress/--no-progress",
+                                      help="Show progress bars. [default: when stderr is a terminal]")),
+]
+COMMON_DEFAULTS = {"seed": 0, "device": "cpu", "theme": "light", "dither": False, "quick": False,
+                   "quiet": False}
+
+
+def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
+    """One keyword parameter per config field, defaulting to None (= the Config's default)."""
+    params = []
+    defaults = config_cls()
+    for field in dataclasses.fields(config_cls):
+        meta = field.metadata
+        if not meta.get("cli", True):
+            continue
+        kind, item = cfg.field_kind(config_cls, field)
+        default = getattr(defaults, field.name)
+        help_text = meta.get("help", "")
+        help_text = help_text[:1].upper() + help_text[1:]
+        if meta.get("choices"):
+            help_text += f" [{'|'.join(meta['choices'])}]"
+        if kind == "tuple":
+            annotation, shown = Optional[str], ",".join(f"{v:g}" for v in default)
+        elif item is bool:
+            annotation, shown = Optional[bool], str(default).lower()
+        else:
+            annotation = Optional[item]
+            shown = f"{default:.6g}" if isinstance(default, float) else str(default)
+        name = cfg.option_name(field.name)
+        names = (f"{name}/--no-{name[2:]}",) if item is bool else (name,)
+        option = typer.Option(*names, help=help_text, show_default=shown)
+        params.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation=Annotated[annotation, option]))
+    return params
+
+
+def _common_parameters() -> list[inspect.Parameter]:
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                              default=COMMON_DEFAULTS.get(name),
+                              annotation=Annotated[annotation, option])
+            for name, annotation, option in COMMON]
+
+
+def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions, dict[str, Any]]:
+    """(config, run options, display flags) from the parsed option values of a figure command."""
+    common = {name: values.pop(name) for name, _, _ in COMMON}
+    base = spec.config_cls()
+    if common["quick"]:
+        base = dataclasses.replace(base, **spec.quick)
+    config = cfg.build(spec.config_cls, values, base=base)
+    style = spec.style
+    if common["size"] is not None:
+        style = style.resized(parse_size(common["size"]))
+    if common["dpi"] is not None:
+        style = dataclasses.replace(style, dpi=common["dpi"])
+    style = dataclasses.replace(style, theme=common["theme"])
+    output = common["output"] or Path(f"{spec.name}{'.gif' if spec.animated else '.png'}")
+    options = RunOptions(
+        output=output, style=style, fps=spec.fps if common["fps"] is None else common["fps"],
+        seed=common["seed"], device=common["device"], data=common["data"], still=common["still"],
+        frames_dir=common["frames_dir"], dither=common["dither"], quick=common["quick"],
+        command=("ntkviz", *sys.argv[1:]),
+    )
+    show_progress = common["progress"]
+    if show_progress is None:
+        show_progress = sys.stderr.isatty() and not common["quiet"]
+    return config, options, {"quiet": common["quiet"], "progress": show_progress}
+
+
+def _describe(report: dict[str, Any]) -> str:
+    size = report["bytes"]
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+    seconds = report["seconds"]
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+    return (f"Wrote {report['output']}: {report['frames']} frame(s), {report['width']}x{report['height']} px, "
+            f"{shown} ({timing})")
+
+
+def _figure_command(spec: FigureSpec):
+    def command(**values: Any) -> None:
+        from ntkviz.progress import Progress, RichProgress
+
+        config, options, flags = build_run(spec, values)
+        progress = RichProgress(spec.name) if flags["progress"] else Progress()
+        try:
+            with progress:
+                report = run_figure(spec, config, options, progress)
+        except KeyboardInterrupt:
+            typer.echo(f"Interrupted: {options.output} was not written or changed.", err=True)
+            raise typer.Exit(130) from None
+        if not flags["quiet"]:
+            typer.echo(_describe(report))
+
+    params = _config_parameters(spec.config_cls) + _common_parameters()
+    names = [p.name for p in params]
+    if len(names) != len(set(names)):
+        raise RuntimeError(f"{spec.name}: a config field shadows a common option")
+    command.__signature__ = inspect.Signature(params)
+    command.__name__ = spec.name.replace("-", "_")
+    command.__doc__ = f"{spec.summary}\n\n{spec.caption}" if spec.caption else spec.summary
+    return command
+
+
+for _spec in FIGURES.values():
+    app.command(_spec.name)(_figure_command(_spec))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+__all__ = ["app", "main", "build_run", "ConfigError", "Style"]

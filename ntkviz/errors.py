@@ -1,0 +1,17 @@
+"""Errors that reach the user as one line on stderr and a non-zero exit."""
+
+
+class NtkvizError(Exception):
+    """A failure the user can fix: printed as ``Error: <message>``, exit status 1."""
+
+    exit_code = 1
+
+
+class ConfigError(NtkvizError):
+    """A bad option value; exit status 2, like a usage error."""
+
+    exit_code = 2
+
+
+class DivergenceError(NtkvizError):
+    """Training produced a non-finite or exploding loss."""

@@ -1,0 +1,37 @@
+"""What a figure module provides to the pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ntkviz.canvas import Renderer, Style
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: its config class, numerics, renderer and defaults.
+
+    ``simulate(config, generator, progress, device) -> Result`` does all the numerics;
+    ``renderer(result, config, style)`` draws frames from the Result (the config gives views).
+    """
+
+    name: str
+    summary: str  # one line from the post (``ntkviz list``)
+    config_cls: type
+    simulate: Callable[..., Any]
+    renderer: type[Renderer]
+    style: Style = Style()
+    fps: float = 10.0
+    quick: Mapping[str, Any] = field(default_factory=dict)  # overrides for --quick previews
+    animated: bool = True
+    caption: str = ""  # what to look for, for the gallery
+
+
+def result_arrays(result: Any) -> dict[str, np.ndarray]:
+    """A Result's fields as arrays, for ``--data FILE.npz``."""
+    return {f.name: np.asarray(getattr(result, f.name)) for f in dataclasses.fields(result)}

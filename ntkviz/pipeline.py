@@ -1,0 +1,158 @@
+"""Config -> simulate -> Result -> render -> frames -> writer -> file (+ sidecar).
+
+:func:`run_figure` is the one way through for every figure; the CLI and the gallery call it.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import ntkviz
+from ntkviz import writers
+from ntkviz.canvas import Style
+from ntkviz.config import to_jsonable
+from ntkviz.errors import ConfigError
+from ntkviz.figures.base import FigureSpec, result_arrays
+from ntkviz.progress import Progress
+
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything about a run that is not the figure's own config."""
+
+    output: Path
+    style: Style
+    fps: float
+    seed: int = 0
+    device: str = "cpu"
+    data: Path | None = None
+    still: Path | None = None
+    frames_dir: Path | None = None
+    dither: bool = False
+    quick: bool = False
+    sidecar: bool = True
+    command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
+
+
+def sidecar_path(output: Path) -> Path:
+    return output.with_name(output.name + ".json")
+
+
+def resolve_device(name: str) -> str:
+    if name not in DEVICES:
+        raise ConfigError(f"--device must be one of {', '.join(DEVICES)} (got {name!r})")
+    if name == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+        raise ConfigError(f"--device cuda: no CUDA device is available (torch {torch.__version__}, "
+                          f"{build}); use --device cpu")
+    return name
+
+
+def preflight(options: RunOptions) -> None:
+    """Refuse bad output options before any computing, so nothing is wasted or written."""
+    fmt = writers.output_format(options.output)
+    writers.check_fps(options.fps, fmt)
+    options.style.check()
+    writers.check_writable(options.output, "output")
+    if options.still is not None:
+        if options.still.suffix.lower() != ".png":
+            raise ConfigError(f"--still must name a .png file (got {options.still})")
+        writers.check_writable(options.still, "--still")
+    if options.data is not None:
+        if options.data.suffix.lower() != ".npz":
+            raise ConfigError(f"--data must name a .npz file (got {options.data})")
+        writers.check_writable(options.data, "--data")
+    if options.frames_dir is not None:
+        if options.frames_dir.exists() and not options.frames_dir.is_dir():
+            raise ConfigError(f"--frames-dir {options.frames_dir} exists and is not a folder")
+        writers.check_folder_writable(options.frames_dir.parent, "--frames-dir")
+    resolve_device(options.device)
+
+
+def versions() -> dict[str, str]:
+    import imageio
+    import matplotlib
+    import numpy
+
+    return {"ntkviz": ntkviz.__version__, "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": numpy.__version__,
+            "matplotlib": matplotlib.__version__, "imageio": imageio.__version__}
+
+
+class _TimedFrames:
+    """Wraps a renderer so that the time spent drawing is measured apart from encoding."""
+
+    def __init__(self, renderer) -> None:
+        self.renderer = renderer
+        self.seconds = 0.0
+        self.drawn = 0
+
+    def __call__(self, i: int):
+        start = time.perf_counter()
+        frame = self.renderer.frame(i)
+        self.seconds += time.perf_counter() - start
+        self.drawn += 1
+        return frame
+
+
+def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
+               progress: Progress | None = None) -> dict[str, Any]:
+    """Simulate, render and write one figure; return the sidecar's content.
+
+    Nothing is written unless every step succeeds up to the file being written.
+    """
+    progress = progress or Progress()
+    preflight(options)
+    generator = torch.Generator().manual_seed(options.seed)
+    timing: dict[str, float] = {}
+
+    start = time.perf_counter()
+    result = spec.simulate(config, generator, progress, options.device)
+    timing["simulate"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    renderer = spec.renderer(result, config, options.style)
+    frames = _TimedFrames(renderer)
+    source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
+    written = writers.write_animation(options.output, source, options.fps, dither=options.dither,
+                                      progress=progress)
+    if options.still is not None:
+        writers.write_png(options.still, frames(renderer.key_frame))
+    if options.frames_dir is not None:
+        writers.write_frames_dir(options.frames_dir, source, progress)
+    elapsed = time.perf_counter() - start
+    timing["render"] = frames.seconds
+    timing["write"] = max(elapsed - frames.seconds, 0.0)
+
+    report = {
+        "figure": spec.name,
+        "output": str(options.output),
+        **written,
+        "fps": options.fps,
+        "seed": options.seed,
+        "device": options.device,
+        "quick": options.quick,
+        "config": to_jsonable(config),
+        "style": to_jsonable(options.style),
+        "dither": options.dither,
+        "still": str(options.still) if options.still else None,
+        "frames_dir": str(options.frames_dir) if options.frames_dir else None,
+        "data": str(options.data) if options.data else None,
+        "versions": versions(),
+        "seconds": {k: round(v, 4) for k, v in timing.items()},
+        "command": list(options.command) if options.command else None,
+    }
+    if options.data is not None:
+        writers.write_npz(options.data, result_arrays(result),
+                          {"figure": spec.name, "config": report["config"], "seed": options.seed})
+    if options.sidecar:
+        writers.write_json(sidecar_path(options.output), report)
+    return report

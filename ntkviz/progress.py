@@ -1,0 +1,62 @@
+"""Progress reporting: a Rich bar on stderr, or nothing.
+
+Library code receives a :class:`Progress` and calls ``with progress.stage("train", total) as
+advance: ... advance(1)``; it never knows whether anything is shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+
+class Progress:
+    """Shows nothing. Subclasses display stages."""
+
+    @contextlib.contextmanager
+    def stage(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        yield lambda n=1: None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class RichProgress(Progress):
+    """One Rich progress display on stderr; each stage is a row with a bar, count and times."""
+
+    def __init__(self, title: str = "") -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as _Progress,
+                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+        self._progress = _Progress(
+            TextColumn(f"[bold]{title}[/] " if title else "", markup=True),
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    @contextlib.contextmanager
+    def stage(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        task = self._progress.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            self._progress.advance(task, n)
+
+        yield advance
+        if total is not None:
+            self._progress.update(task, completed=total)

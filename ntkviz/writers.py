@@ -1,0 +1,323 @@
+"""The only code that touches output files.
+
+Every file is written under a temporary name beside its target and renamed into place, so an
+error or Ctrl-C at any point leaves an existing file untouched and no temporary file behind.
+The format comes from the target's suffix: ``.gif``, ``.mp4``, ``.webp`` or ``.png``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.progress import Progress
+
+ANIMATION_FORMATS = (".gif", ".mp4", ".webp")
+FORMATS = ANIMATION_FORMATS + (".png",)
+MAX_FPS = 240.0
+#: GIF stores delays in 1/100 s and browsers slow any delay under 2/100 s to 1/10 s.
+MAX_GIF_FPS = 50.0
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Random access to rendered frames: ``frame(i)`` is an (H, W, 3) uint8 array, 0 <= i < count."""
+
+    count: int
+    frame: Callable[[int], np.ndarray]
+    key_frame: int = 0
+
+
+def output_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        shown = suffix or "(none)"
+        raise ConfigError(f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp or .png")
+    return suffix
+
+
+def check_fps(fps: float, fmt: str) -> None:
+    if not (0 < fps <= MAX_FPS):
+        raise ConfigError(f"--fps must be > 0 and <= {MAX_FPS:g} (got {fps:g})")
+    if fmt == ".gif" and fps > MAX_GIF_FPS:
+        raise ConfigError(
+            f"--fps {fps:g} is too fast for .gif: GIF delays are stored in 1/100 s and browsers slow "
+            f"delays under 0.02 s, so use --fps <= {MAX_GIF_FPS:g}, or write .mp4 or .webp"
+        )
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse early, before any computing, a target whose folder is missing or not writable."""
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder, not a file")
+    check_folder_writable(path.parent, what, probe_name=path.name)
+
+
+def check_folder_writable(folder: Path, what: str, probe_name: str = "ntkviz") -> None:
+    folder = folder if str(folder) else Path(".")
+    if not folder.exists():
+        raise ConfigError(f"{what} folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ConfigError(f"{what} folder {folder} is not a folder")
+    try:
+        # A real probe: os.access says yes to root even on a read-only mount.
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{probe_name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"{what} folder {folder} is not writable ({exc.strerror})") from None
+
+
+@contextlib.contextmanager
+def atomic_target(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` (same suffix); rename it into place on success.
+
+    On any exception, KeyboardInterrupt included, the temporary file is removed and ``target``
+    is left as it was.
+    """
+    target = Path(target)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
+                                    prefix=f".{target.name}.", suffix=f".part{target.suffix}")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if not tmp.exists() or tmp.stat().st_size == 0:
+            raise NtkvizError(f"writing {target} produced an empty file")
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def frame_durations_ms(count: int, fps: float, tick_ms: float) -> list[int]:
+    """Per-frame delays in whole ``tick_ms`` units whose running sum tracks ``k / fps`` exactly.
+
+    GIF counts in 10 ms ticks, WebP in 1 ms: at 30 fps a GIF gets 30, 30, 40, 30, 30, 40, ... ms,
+    so the animation's length is right instead of drifting by 10 %.
+    """
+    ticks = np.round(np.arange(count + 1) * (1000.0 / fps) / tick_ms).astype(np.int64)
+    return [int(d) for d in np.diff(ticks) * tick_ms]
+
+
+def _sample_indices(count: int, samples: int = 12) -> list[int]:
+    return sorted(set(np.linspace(0, count - 1, min(count, samples)).round().astype(int).tolist()))
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.reshape(-1, 3).astype(np.uint32)
+    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+
+
+def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
+    """A (K <= 256, 3) uint8 palette for frames like ``sample`` (N, H, W, 3).
+
+    The ``exact`` most frequent colours (background, grid, line and text colours of a plot) are
+    kept exactly, so that white stays white; the rest of the palette is a median cut of the
+    remaining colours (anti-aliased edges).
+    """
+    from PIL import Image
+
+    pixels = sample.reshape(-1, 3)[::3]
+    colors, counts = np.unique(_pack(pixels), return_counts=True)
+    if len(colors) <= 256:
+        chosen = colors
+    else:
+        top = colors[np.argsort(-counts, kind="stable")[:exact]]
+        cut = Image.fromarray(sample.reshape(-1, sample.shape[-2], 3)).quantize(
+            colors=256 - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        cut_colors = np.asarray(cut.getpalette()[: 3 * (256 - exact)], dtype=np.uint8).reshape(-1, 3)
+        rest = np.setdiff1d(_pack(cut_colors), top)
+        chosen = np.concatenate([top, rest])[:256]
+    return np.stack([(chosen >> 16) & 255, (chosen >> 8) & 255, chosen & 255], axis=1).astype(np.uint8)
+
+
+class PaletteMapper:
+    """Maps RGB frames to indices of a fixed palette, each colour to its nearest entry, exactly.
+
+    (Pillow's own palette quantizer works at reduced precision and turns white into 252 grey.)
+    A lookup table over the 2^24 colours is filled lazily with the colours actually seen.
+    """
+
+    def __init__(self, palette: np.ndarray) -> None:
+        self.palette = palette.astype(np.int32)
+        self.lut = np.full(1 << 24, -1, dtype=np.int16)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        packed = _pack(frame)
+        index = self.lut[packed]
+        missing = index < 0
+        if missing.any():
+            new = np.unique(packed[missing])
+            rgb = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], axis=1).astype(np.int32)
+            nearest = np.empty(len(new), dtype=np.int16)
+            for start in range(0, len(new), 4096):  # bounded memory for colourful frames
+                d = ((rgb[start:start + 4096, None, :] - self.palette[None]) ** 2).sum(-1)
+                nearest[start:start + 4096] = d.argmin(1)
+            self.lut[new] = nearest
+            index = self.lut[packed]
+        return index.astype(np.uint8).reshape(frame.shape[:2])
+
+
+def _write_gif(tmp: Path, source: FrameSource, fps: float, dither: bool, advance) -> tuple[int, int]:
+    """One palette for the whole animation (no colour flicker), built from evenly spaced frames.
+
+    Pillow is called directly: imageio's pillow plugin re-normalises every frame's palette
+    through a slow path (15x slower here for the same file).
+    """
+    from PIL import Image
+
+    sampled = {i: source.frame(i) for i in _sample_indices(source.count)}
+    palette = global_palette(np.stack(list(sampled.values()))).ravel()
+    palette_bytes = bytes(palette) + bytes(768 - len(palette))
+    palette_image = Image.new("P", (1, 1))
+    palette_image.putpalette(palette_bytes)
+    to_indices = PaletteMapper(palette.reshape(-1, 3))
+    images = []
+    for i in range(source.count):
+        frame = sampled.pop(i) if i in sampled else source.frame(i)
+        if dither:
+            image = Image.fromarray(frame).quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+        else:
+            image = Image.fromarray(to_indices(frame), mode="P")
+            image.putpalette(palette_bytes)
+        images.append(image)
+        advance(1)
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], optimize=True,
+                   duration=frame_durations_ms(source.count, fps, 10), loop=0)
+    return images[0].height, images[0].width
+
+
+def _pad_even(frame: np.ndarray) -> np.ndarray:
+    """Pad (never stretch) to even height and width, as yuv420p needs, with the edge colour."""
+    h, w = frame.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return frame
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def _write_mp4(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int]:
+    import imageio.v2 as iio2
+
+    writer = iio2.get_writer(
+        tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
+        macro_block_size=1, quality=None, ffmpeg_log_level="error",
+        output_params=["-crf", "18", "-preset", "medium", "-movflags", "+faststart"],
+    )
+    try:
+        for i in range(source.count):
+            frame = _pad_even(source.frame(i))
+            writer.append_data(frame)
+            advance(1)
+    finally:
+        writer.close()
+    return frame.shape[:2]
+
+
+def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int]:
+    import imageio.v3 as iio
+
+    frames = []
+    for i in range(source.count):
+        frames.append(source.frame(i))
+        advance(1)
+    iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".webp", lossless=True,
+                quality=80, method=4, duration=frame_durations_ms(source.count, fps, 1), loop=0)
+    return frames[0].shape[:2]
+
+
+def write_png(target: Path, frame: np.ndarray) -> None:
+    import imageio.v3 as iio
+
+    with atomic_target(target) as tmp:
+        iio.imwrite(tmp, frame, plugin="pillow", extension=".png")
+
+
+def write_animation(target: Path, source: FrameSource, fps: float, *, dither: bool = False,
+                    progress: Progress | None = None) -> dict[str, Any]:
+    """Write ``source`` to ``target`` in the format its suffix names; return what was written.
+
+    ``.png`` writes the key frame only. Returns {"format", "frames", "width", "height", "bytes"}.
+    """
+    target = Path(target)
+    fmt = output_format(target)
+    check_fps(fps, fmt)
+    progress = progress or Progress()
+    frames = 1 if fmt == ".png" else source.count
+    with progress.stage("write", frames) as advance, atomic_target(target) as tmp:
+        if fmt == ".png":
+            import imageio.v3 as iio
+
+            still = source.frame(source.key_frame)
+            iio.imwrite(tmp, still, plugin="pillow", extension=".png")
+            height, width = still.shape[:2]
+            advance(1)
+        else:
+            write = {".gif": lambda: _write_gif(tmp, source, fps, dither, advance),
+                     ".mp4": lambda: _write_mp4(tmp, source, fps, advance),
+                     ".webp": lambda: _write_webp(tmp, source, fps, advance)}[fmt]
+            height, width = write()
+    return {"format": fmt.lstrip("."), "frames": frames, "width": int(width),
+            "height": int(height), "bytes": target.stat().st_size}
+
+
+def write_frames_dir(target: Path, source: FrameSource, progress: Progress | None = None) -> int:
+    """All frames as ``frame_00000.png`` ... in the folder ``target``, replaced as a whole."""
+    import imageio.v3 as iio
+
+    target = Path(target)
+    progress = progress or Progress()
+    parent = target.parent if str(target.parent) else Path(".")
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.part"))
+    old = None
+    try:
+        with progress.stage("frames", source.count) as advance:
+            for i in range(source.count):
+                iio.imwrite(tmp / f"frame_{i:05d}.png", source.frame(i), plugin="pillow", extension=".png")
+                advance(1)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.old"))
+            os.replace(target, old / "previous")
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / "previous").exists() and not target.exists():
+            os.replace(old / "previous", target)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return source.count
+
+
+def write_json(target: Path, payload: dict[str, Any]) -> None:
+    with atomic_target(target) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def write_npz(target: Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
+    """The arrays behind a figure, plus ``metadata`` as a JSON string under ``__config__``."""
+    with atomic_target(target) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, __config__=np.array(json.dumps(metadata)), **arrays)
+        with zipfile.ZipFile(tmp) as archive:  # fail here, not in the user's notebook
+            archive.testzip()

@@ -1,0 +1,160 @@
+"""The writer: each format decodes back independently to what was asked; failures lose nothing."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import gif_frames, mp4_info, temp_leftovers
+from ntkviz import writers
+from ntkviz.errors import ConfigError
+from ntkviz.writers import FrameSource, frame_durations_ms, write_animation
+
+
+def moving_square(count: int, height: int = 60, width: int = 80) -> FrameSource:
+    """Distinct frames: a red square moving on white, with a blue bar growing."""
+
+    def frame(i: int) -> np.ndarray:
+        img = np.full((height, width, 3), 255, np.uint8)
+        x = 2 + 3 * i
+        img[10:20, x:x + 10] = (220, 30, 30)
+        img[-6:, : (i + 1) * width // count] = (30, 60, 200)
+        return img
+
+    return FrameSource(count=count, frame=frame, key_frame=count - 1)
+
+
+def test_gif_frames_size_loop_duration_and_palette(tmp_path):
+    out = tmp_path / "a.gif"
+    info = write_animation(out, moving_square(7), fps=20)
+    frames, durations, meta = gif_frames(out)
+    assert len(frames) == 7 == info["frames"]
+    assert frames[0].shape == (60, 80, 3)
+    assert (info["width"], info["height"]) == (80, 60)
+    assert meta["loop"] == 0  # loops forever
+    assert durations == [50] * 7  # 1/20 s stored per frame
+    # colours are exact and identical across frames (one shared palette, no flicker)
+    source = moving_square(7)
+    for i, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame, source.frame(i))
+
+
+def test_gif_duration_tracks_fps_without_drift(tmp_path):
+    out = tmp_path / "b.gif"
+    write_animation(out, moving_square(9), fps=30)
+    _, durations, _ = gif_frames(out)
+    assert set(durations) <= {30, 40}
+    assert sum(durations) == pytest.approx(9 * 1000 / 30, abs=10)
+    assert frame_durations_ms(3, 30, 10) == [30, 40, 30]
+
+
+def test_gif_dither_option_changes_nothing_for_exact_colours(tmp_path):
+    out = tmp_path / "d.gif"
+    write_animation(out, moving_square(4), fps=10, dither=True)
+    frames, _, _ = gif_frames(out)
+    assert len(frames) == 4
+
+
+def test_gif_refuses_fps_browsers_cannot_play(tmp_path):
+    with pytest.raises(ConfigError, match="--fps <= 50"):
+        write_animation(tmp_path / "c.gif", moving_square(3), fps=60)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_awkward_size_padded_not_stretched(tmp_path):
+    out = tmp_path / "odd.mp4"
+    source = moving_square(6, height=99, width=201)
+    info = write_animation(out, source, fps=12)
+    count, size, fps, first = mp4_info(out)
+    assert count == 6
+    assert size == (202, 100) == (info["width"], info["height"])
+    assert fps == pytest.approx(12)
+    # padding, not scaling: the red square stays where it was (rows 10-19, cols 2-11)
+    assert first[14, 6, 0] > 150 and first[14, 6, 2] < 100
+    assert first[14, 20].min() > 200
+
+
+def test_webp_animated(tmp_path):
+    out = tmp_path / "a.webp"
+    write_animation(out, moving_square(5), fps=10)
+    with Image.open(out) as im:
+        assert im.n_frames == 5
+        assert im.size == (80, 60)
+        assert im.info.get("loop", 0) == 0
+        durations = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            im.load()
+            durations.append(im.info["duration"])
+    assert durations == [100] * 5
+
+
+def test_png_writes_key_frame(tmp_path):
+    out = tmp_path / "still.png"
+    source = moving_square(5)
+    write_animation(out, source, fps=10)
+    with Image.open(out) as im:
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), source.frame(4))
+
+
+def test_frames_dir_numbered_pngs(tmp_path):
+    folder = tmp_path / "frames"
+    writers.write_frames_dir(folder, moving_square(4))
+    assert sorted(p.name for p in folder.iterdir()) == [f"frame_{i:05d}.png" for i in range(4)]
+    writers.write_frames_dir(folder, moving_square(2))  # replaced as a whole
+    assert len(list(folder.iterdir())) == 2
+    assert temp_leftovers(tmp_path) == []
+
+
+def test_unknown_suffix(tmp_path):
+    with pytest.raises(ConfigError, match="unknown output format '.avi'"):
+        write_animation(tmp_path / "x.avi", moving_square(2), fps=10)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4", ".webp", ".png"])
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_failure_mid_write_keeps_old_file(tmp_path, suffix, error):
+    out = tmp_path / f"keep{suffix}"
+    out.write_bytes(b"precious bytes")
+    good = moving_square(6)
+
+    def failing(i: int) -> np.ndarray:
+        if i == 3 or suffix == ".png":
+            raise error("injected")
+        return good.frame(i)
+
+    with pytest.raises(error):
+        write_animation(out, FrameSource(6, failing), fps=10)
+    assert out.read_bytes() == b"precious bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_check_writable_reports_missing_folder(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        writers.check_writable(tmp_path / "nope" / "a.gif", "output")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        writers.check_writable(blocker / "a.gif", "output")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_check_writable_reports_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ConfigError, match="not writable"):
+            writers.check_writable(folder / "a.gif", "output")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_check_writable_on_read_only_filesystem():
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc")
+    with pytest.raises(ConfigError, match="not writable"):
+        writers.check_writable(__import__("pathlib").Path("/proc/self/ntkviz.gif"), "output")
