@@ -1,0 +1,120 @@
+"""Full-batch gradient descent for a whole ensemble at once, with snapshots.
+
+Each member k minimises its own loss ``L_k(w) = mean_i (f_k(x_i, w) - y_i)^2 / alpha^2`` (the
+post's 1/2 ||y(w) - y_bar||^2 for its two data points, divided by alpha^2 so that the loss does
+not change with the output scale). Members do not interact, so one backward pass of sum_k L_k
+gives every member its own gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ntkviz.errors import DivergenceError
+from ntkviz.nets import Ensemble
+from ntkviz.progress import Progress
+
+Recorder = Callable[[Ensemble, int], dict[str, np.ndarray]]
+#: A loss this many times above its starting value (and above 1) counts as diverging.
+EXPLODE = 1e6
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """steps (T,): the step of each snapshot; loss (T, K); stopped (K,): the step at which each
+    member's loss fell below the threshold (or the last step); records: each recorder key
+    stacked over snapshots, (T, ...)."""
+
+    steps: np.ndarray
+    loss: np.ndarray
+    stopped: np.ndarray
+    records: dict[str, np.ndarray]
+
+
+def mse_loss(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor,
+             params=None) -> torch.Tensor:
+    """Per-member loss (K,): mean squared error over the data, divided by alpha^2."""
+    out = ensemble(x_train, params)
+    return ((out - y_train) ** 2).mean(dim=1) / ensemble.spec.alpha**2
+
+
+def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, lr: float,
+          steps: int, snapshot_every: int = 1, stop_below: float | None = None,
+          record: Recorder | None = None, progress: Progress | None = None) -> Trajectory:
+    """Gradient descent ``w <- w - lr * grad L_k(w)`` on every member for ``steps`` steps.
+
+    Snapshots (step 0, every ``snapshot_every`` steps, and the last) call ``record`` with the
+    ensemble at that step. A member whose loss falls below ``stop_below`` stops moving (its later
+    snapshots repeat its last state). A non-finite or exploding loss raises DivergenceError.
+    """
+    progress = progress or Progress()
+    params = [p.detach().clone().requires_grad_(True) for p in ensemble.params]
+    ensemble.params = params
+    active = torch.ones(ensemble.count, dtype=torch.bool, device=ensemble.device)
+    stopped = np.full(ensemble.count, steps, dtype=np.int64)
+    snap_steps, losses, records = [], [], []
+    first_loss = None
+    with progress.stage("train", steps) as advance:
+        for step in range(steps + 1):
+            loss = mse_loss(ensemble, x_train, y_train, params)
+            loss_now = loss.detach()
+            if first_loss is None:
+                first_loss = loss_now.clone()
+            _check_finite(loss_now, first_loss, step, lr)
+            if step % snapshot_every == 0 or step == steps:
+                snap_steps.append(step)
+                losses.append(loss_now.cpu().numpy())
+                if record is not None:
+                    with torch.no_grad():
+                        records.append(record(ensemble, step))
+            if step == steps:
+                break
+            if stop_below is not None:
+                newly = active & (loss_now < stop_below)
+                if newly.any():
+                    stopped[newly.cpu().numpy()] = step
+                    active &= ~newly
+                if not active.any():
+                    _fill_remaining(snap_steps, losses, records, step, steps, snapshot_every)
+                    advance(steps - step)
+                    break
+            grads = torch.autograd.grad(loss.sum(), params)
+            with torch.no_grad():
+                scale = lr * active.to(params[0].dtype)
+                for p, g in zip(params, grads):
+                    p.sub_(scale.view(-1, *([1] * (p.dim() - 1))) * g)
+            advance(1)
+    ensemble.params = [p.detach() for p in params]
+    stacked = {key: np.stack([r[key] for r in records]) for key in records[0]} if records else {}
+    return Trajectory(steps=np.asarray(snap_steps), loss=np.stack(losses), stopped=stopped,
+                      records=stacked)
+
+
+def _fill_remaining(snap_steps, losses, records, step, steps, every) -> None:
+    """Every member stopped: later snapshots repeat the final state (the animation keeps its length)."""
+    for later in range(step + 1, steps + 1):
+        if later % every == 0 or later == steps:
+            snap_steps.append(later)
+            losses.append(losses[-1])
+            if records:
+                records.append(records[-1])
+
+
+def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float) -> None:
+    bad = ~torch.isfinite(loss) | (loss > EXPLODE * torch.clamp(first, min=1.0))
+    if bool(bad.any()):
+        k = int(torch.nonzero(bad)[0])
+        raise DivergenceError(
+            f"training diverged at step {step} (net {k}: loss {float(loss[k]):.3g}) with --lr {lr:g}; "
+            f"try a smaller learning rate, e.g. --lr {lr / 10:g}"
+        )
+
+
+def relative_change(ensemble: Ensemble) -> torch.Tensor:
+    """||w - w0||_2 / ||w0||_2 over all parameters stacked, per member: (K,)."""
+    now, start = ensemble.flat(), ensemble.flat(ensemble.params0)
+    return torch.linalg.vector_norm(now - start, dim=1) / torch.linalg.vector_norm(start, dim=1)

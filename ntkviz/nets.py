@@ -1,0 +1,215 @@
+"""The post's "simple nets", as ensembles of stacked parameters run in one batched computation.
+
+A net maps a scalar x to a scalar: ``depth`` hidden layers of width ``m``, an activation, biases
+on or off. An ensemble of K nets keeps every layer's weights as one (K, out, in) tensor, so the
+forward pass of all K nets is a handful of batched matmuls (``torch.baddbmm``), never K modules.
+
+Member k's initial weights depend only on (seed, k), never on K, so ``--count 10`` shows the first
+10 of the ``--count 100`` nets.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ntkviz.errors import ConfigError
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "erf": torch.erf,
+    "sigmoid": torch.sigmoid,
+    "gelu": torch.nn.functional.gelu,
+    "softplus": torch.nn.functional.softplus,
+    "sin": torch.sin,
+}
+INITS = ("pytorch", "lecun")
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """One architecture. ``init``: ``pytorch`` is nn.Linear's default (weights and biases
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in))); ``lecun`` draws weights N(0, 1/fan_in), biases 0.
+    ``zero_output`` subtracts a frozen copy taken at initialisation so f(x, w0) = 0;
+    ``alpha`` scales the (zeroed) output."""
+
+    width: int = 100
+    depth: int = 2
+    activation: str = "relu"
+    bias: bool = True
+    init: str = "pytorch"
+    zero_output: bool = False
+    alpha: float = 1.0
+
+    @property
+    def layer_sizes(self) -> list[tuple[int, int]]:
+        """(fan_in, fan_out) of each dense layer, input to output."""
+        sizes = [1] + [self.width] * self.depth + [1]
+        return list(zip(sizes[:-1], sizes[1:]))
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(i * o + (o if self.bias else 0) for i, o in self.layer_sizes)
+
+    def check(self) -> NetSpec:
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
+        if self.init not in INITS:
+            raise ConfigError(f"--init must be one of {', '.join(INITS)} (got {self.init!r})")
+        return self
+
+
+def member_seed(seed: int, member: int) -> int:
+    """An independent 63-bit seed for ensemble member ``member`` (a NumPy SeedSequence child)."""
+    return int(np.random.SeedSequence([seed & (2**63 - 1), member]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Tensor]:
+    """One net's parameters [W1, b1, W2, b2, ...] (W: (out, in); b: (out,)), drawn on the CPU."""
+    generator = torch.Generator().manual_seed(seed)
+    params = []
+    for fan_in, fan_out in spec.layer_sizes:
+        weight = torch.empty(fan_out, fan_in, dtype=torch.float64)
+        if spec.init == "pytorch":
+            bound = 1.0 / math.sqrt(fan_in)
+            weight.uniform_(-bound, bound, generator=generator)
+        else:
+            weight.normal_(0.0, 1.0 / math.sqrt(fan_in), generator=generator)
+        params.append(weight.to(dtype))
+        if spec.bias:
+            bias = torch.zeros(fan_out, dtype=torch.float64)
+            if spec.init == "pytorch":
+                bias.uniform_(-bound, bound, generator=generator)
+            params.append(bias.to(dtype))
+    return params
+
+
+def memory_estimate(spec: NetSpec, count: int, points: int, dtype=torch.float32) -> int:
+    """Bytes an ensemble needs while training: parameters, their initial copy, gradients and a
+    snapshot copy (4 x P x K), plus activations for ``points`` inputs kept for the backward pass."""
+    item = torch.empty((), dtype=dtype).element_size()
+    activations = 3 * count * points * spec.width * spec.depth
+    return item * (4 * spec.parameter_count * count + activations)
+
+
+def memory_limit(device: str = "cpu") -> int:
+    """Half the free memory of ``device``: what an ensemble may take."""
+    if device == "cuda":
+        free, _ = torch.cuda.mem_get_info()
+        return free // 2
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # pragma: no cover - non-POSIX
+        available = 8 << 30
+    return available // 2
+
+
+def check_fits(spec: NetSpec, count: int, points: int, device: str = "cpu", dtype=torch.float32) -> None:
+    need, limit = memory_estimate(spec, count, points, dtype), memory_limit(device)
+    if need > limit:
+        raise ConfigError(
+            f"{count} net(s) of width {spec.width} and depth {spec.depth} need about {need / 2**30:.1f} GiB "
+            f"on {device}; the limit is {limit / 2**30:.1f} GiB (half the free memory): "
+            f"use a smaller --width or fewer nets"
+        )
+
+
+class Ensemble:
+    """K nets of one architecture as stacked parameters.
+
+    ``params[j]`` is layer parameter j of every member: weights (K, out, in), biases (K, out).
+    ``params0`` is the frozen copy at initialisation. Call ``ensemble(x)`` for outputs (K, N).
+    """
+
+    def __init__(self, spec: NetSpec, count: int, seed: int, device: str = "cpu",
+                 dtype=torch.float32, members: Sequence[int] | None = None) -> None:
+        self.spec = spec.check()
+        self.members = list(range(count)) if members is None else list(members)
+        per_member = [init_member(spec, member_seed(seed, k), dtype) for k in self.members]
+        self.params = [torch.stack(layer).to(device) for layer in zip(*per_member)]
+        self.params0 = [p.detach().clone() for p in self.params]
+        self.activation = ACTIVATIONS[spec.activation]
+        self._offsets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+    @property
+    def device(self) -> torch.device:
+        return self.params[0].device
+
+    def forward_raw(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """The un-zeroed, unscaled nets at inputs x (N,): returns (K, N)."""
+        count = params[0].shape[0]
+        h = x.reshape(1, -1, 1).expand(count, -1, 1)
+        step = 2 if self.spec.bias else 1
+        layers = len(self.spec.layer_sizes)
+        for j in range(layers):
+            weight = params[step * j]
+            if self.spec.bias:
+                h = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
+            else:
+                h = torch.bmm(h, weight.transpose(1, 2))
+            if j < layers - 1:
+                h = self.activation(h)
+        return h.squeeze(-1)
+
+    def offset(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The frozen initial outputs subtracted when ``zero_output`` (cached per input tensor)."""
+        if not self.spec.zero_output:
+            return None
+        cached = self._offsets.get(id(x))
+        if cached is None or cached[0] is not x:
+            with torch.no_grad():
+                cached = (x, self.forward_raw(self.params0, x))
+            self._offsets[id(x)] = cached
+        return cached[1]
+
+    def __call__(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """f(x, w) = alpha * (net(x, w) - [net(x, w0) if zeroed]); shape (K, N)."""
+        params = self.params if params is None else params
+        out = self.forward_raw(params, x)
+        offset = self.offset(x)
+        if offset is not None:
+            out = out - offset
+        return self.spec.alpha * out if self.spec.alpha != 1.0 else out
+
+    def flat(self, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """All parameters of each member as one vector: (K, P)."""
+        params = self.params if params is None else params
+        return torch.cat([p.reshape(p.shape[0], -1) for p in params], dim=1)
+
+    def member_modules(self) -> list[torch.nn.Sequential]:
+        """Each member as a plain nn.Sequential (for checks against PyTorch's own modules)."""
+        modules = []
+        step = 2 if self.spec.bias else 1
+        for k in range(self.count):
+            layers: list[torch.nn.Module] = []
+            for j, (fan_in, fan_out) in enumerate(self.spec.layer_sizes):
+                linear = torch.nn.Linear(fan_in, fan_out, bias=self.spec.bias,
+                                         dtype=self.params[0].dtype, device=self.device)
+                with torch.no_grad():
+                    linear.weight.copy_(self.params[step * j][k])
+                    if self.spec.bias:
+                        linear.bias.copy_(self.params[step * j + 1][k])
+                layers.append(linear)
+                if j < len(self.spec.layer_sizes) - 1:
+                    layers.append(_Activation(self.activation))
+            modules.append(torch.nn.Sequential(*layers))
+        return modules
+
+
+class _Activation(torch.nn.Module):
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
