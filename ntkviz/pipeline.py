@@ -36,6 +36,7 @@ class RunOptions:
     data: Path | None = None
     still: Path | None = None
     frames_dir: Path | None = None
+    also: tuple[Path, ...] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
     dither: bool = False
     quick: bool = False
     sidecar: bool = True
@@ -74,6 +75,9 @@ def preflight(options: RunOptions) -> None:
         if options.frames_dir.exists() and not options.frames_dir.is_dir():
             raise ConfigError(f"--frames-dir {options.frames_dir} exists and is not a folder")
         writers.check_folder_writable(options.frames_dir.parent, "--frames-dir")
+    for extra in options.also:
+        writers.check_fps(options.fps, writers.output_format(extra))
+        writers.check_writable(extra, "output")
     resolve_device(options.device)
 
 
@@ -124,6 +128,8 @@ def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
     written = writers.write_animation(options.output, source, options.fps, dither=options.dither,
                                       progress=progress)
+    for extra in options.also:
+        writers.write_animation(extra, source, options.fps, dither=options.dither, progress=progress)
     if options.still is not None:
         writers.write_png(options.still, frames(renderer.key_frame))
     if options.frames_dir is not None:
@@ -144,6 +150,7 @@ def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
         "style": to_jsonable(options.style),
         "dither": options.dither,
         "still": str(options.still) if options.still else None,
+        "also": [str(p) for p in options.also],
         "frames_dir": str(options.frames_dir) if options.frames_dir else None,
         "data": str(options.data) if options.data else None,
         "versions": versions(),

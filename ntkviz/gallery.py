@@ -1,0 +1,303 @@
+"""The gallery: every figure at the post's defaults, built in parallel, with an index.
+
+``ntkviz gallery`` (and ``make gallery``) writes ``<figure>.gif`` plus a ``<figure>.png`` still for
+each animated figure, ``<figure>.png`` for stills, sidecars, ``README.md`` and ``index.html``.
+A figure whose sidecar says it was made with the same config, seed, style and ntkviz version is
+skipped unless ``force``. :func:`validate` and :func:`compare` are what CI runs on a rebuilt gallery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import ntkviz
+from ntkviz.config import to_jsonable
+from ntkviz.errors import ConfigError
+
+ANIMATION_FORMATS = ("gif", "mp4", "webp")
+FORMATS = ANIMATION_FORMATS + ("png",)
+POST = ("R. V. Dwaraknath, \"Understanding the Neural Tangent Kernel\" (2019), "
+        "https://rajatvd.github.io/NTK/")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    out: Path
+    formats: tuple[str, ...] = ("gif", "png")
+    quick: bool = False
+    seed: int = 0
+    force: bool = False
+    threads: int = 1
+
+
+def _files(spec, job: Job) -> tuple[Path, tuple[Path, ...], Path | None]:
+    """(main output, more animations, still) for a figure."""
+    if not spec.animated:
+        return job.out / f"{spec.name}.png", (), None
+    animations = [f for f in job.formats if f in ANIMATION_FORMATS] or ["gif"]
+    main, *more = (job.out / f"{spec.name}.{fmt}" for fmt in animations)
+    still = job.out / f"{spec.name}.png" if "png" in job.formats else None
+    return main, tuple(more), still
+
+
+def plan(job: Job):
+    """(spec, config, run options) for one gallery figure."""
+    from ntkviz.figures import get
+    from ntkviz.pipeline import RunOptions
+
+    spec = get(job.name)
+    config = spec.config_cls()
+    if job.quick:
+        config = dataclasses.replace(config, **spec.quick)
+    main, more, still = _files(spec, job)
+    options = RunOptions(output=main, style=spec.style, fps=spec.fps, seed=job.seed, also=more,
+                         still=still, quick=job.quick,
+                         command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)))
+    return spec, config, options
+
+
+def command_line(name: str, main: Path, more: Sequence[Path], still: Path | None, quick: bool,
+                 seed: int) -> list[str]:
+    """The ntkviz command that makes one gallery figure by hand."""
+    words = ["ntkviz", name, "-o", str(main)]
+    if still is not None:
+        words += ["--still", str(still)]
+    if quick:
+        words.append("--quick")
+    if seed:
+        words += ["--seed", str(seed)]
+    return words
+
+
+def is_current(config: Any, options) -> bool:
+    """True when the sidecar of every output says it was made exactly like this."""
+    from ntkviz.pipeline import sidecar_path
+
+    try:
+        sidecar = json.loads(sidecar_path(options.output).read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = {"config": to_jsonable(config), "seed": options.seed, "quick": options.quick,
+              "style": to_jsonable(options.style), "fps": options.fps,
+              "also": [str(p) for p in options.also],
+              "still": str(options.still) if options.still else None}
+    if any(sidecar.get(k) != v for k, v in wanted.items()):
+        return False
+    if sidecar.get("versions", {}).get("ntkviz") != ntkviz.__version__:
+        return False
+    outputs = [options.output, *options.also] + ([options.still] if options.still else [])
+    return all(p.exists() for p in outputs)
+
+
+def build_one(job: Job) -> dict[str, Any]:
+    """Build (or skip) one figure; return a summary row. Runs in a worker process."""
+    import torch
+
+    from ntkviz.pipeline import run_figure
+
+    torch.set_num_threads(max(1, job.threads))
+    spec, config, options = plan(job)
+    start = time.perf_counter()
+    if not job.force and is_current(config, options):
+        report = json.loads((options.output.parent / (options.output.name + ".json")).read_text())
+        status = "skipped"
+    else:
+        report = run_figure(spec, config, options)
+        status = "built"
+    outputs = [options.output, *options.also] + ([options.still] if options.still else [])
+    return {"figure": job.name, "status": status, "frames": report["frames"],
+            "size": f"{report['width']}x{report['height']}",
+            "bytes": sum(p.stat().st_size for p in outputs),
+            "seconds": round(time.perf_counter() - start, 1),
+            "files": [p.name for p in outputs]}
+
+
+def build(out: Path, names: Sequence[str], formats: Sequence[str], jobs: int, quick: bool = False,
+          force: bool = False, seed: int = 0,
+          on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Build the figures ``names`` into ``out`` with ``jobs`` worker processes; rows in order."""
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ConfigError(f"--format must be a list of {', '.join(FORMATS)} (got {', '.join(bad)})")
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(jobs, len(names)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    tasks = [Job(name, out, tuple(formats), quick, seed, force, threads) for name in names]
+    rows: dict[str, dict[str, Any]] = {}
+    if jobs == 1:
+        for task in tasks:
+            rows[task.name] = _guarded(task)
+            if on_done:
+                on_done(rows[task.name])
+    else:
+        import multiprocessing
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_guarded, task): task.name for task in tasks}
+            for future in as_completed(futures):
+                rows[futures[future]] = future.result()
+                if on_done:
+                    on_done(rows[futures[future]])
+    ordered = [rows[name] for name in names]
+    write_index(out, ordered)
+    return ordered
+
+
+def _guarded(job: Job) -> dict[str, Any]:
+    try:
+        return build_one(job)
+    except Exception as exc:  # one failed figure must not hide the others
+        return {"figure": job.name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "frames": 0, "size": "-", "bytes": 0, "seconds": 0.0, "files": []}
+
+
+# -- the index pages --------------------------------------------------------------------------------
+
+def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    from ntkviz.figures import get
+
+    entries = []
+    for row in rows:
+        if row["status"] == "failed":
+            continue
+        spec = get(row["figure"])
+        shown = next((f for f in row["files"] if not f.endswith(".png")), row["files"][0])
+        sidecar = json.loads((out / (row["files"][0] + ".json")).read_text())
+        entries.append({"name": spec.name, "summary": spec.summary, "caption": spec.caption,
+                        "image": shown, "files": row["files"],
+                        "command": " ".join(sidecar.get("command") or [])})
+    return entries
+
+
+def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """gallery/README.md and a self-contained gallery/index.html for the figures built."""
+    from ntkviz.writers import atomic_target
+
+    entries = _entries(out, rows)
+    md = ["# ntkviz gallery", "",
+          f"Every figure of the post {POST}, made by `ntkviz gallery` (ntkviz {ntkviz.__version__}). "
+          "Each is reproduced by the command under it; `make gallery` rebuilds them all.", ""]
+    for e in entries:
+        md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", "", e["summary"], ""]
+        if e["caption"]:
+            md += [e["caption"], ""]
+        md += ["```", e["command"], "```", ""]
+    with atomic_target(out / "README.md") as tmp:
+        tmp.write_text("\n".join(md))
+
+    cards = []
+    for e in entries:
+        cards.append(
+            f'<section id="{html.escape(e["name"])}"><h2>{html.escape(e["name"])}</h2>'
+            f'<img src="{html.escape(e["image"])}" alt="{html.escape(e["summary"])}" loading="lazy">'
+            f"<p>{html.escape(e['summary'])}</p>"
+            + (f"<p class=caption>{html.escape(e['caption'])}</p>" if e["caption"] else "")
+            + f"<pre><code>{html.escape(e['command'])}</code></pre></section>")
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ntkviz gallery</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }}
+img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
+pre {{ background: #f4f4f4; padding: .6em; overflow-x: auto; }}
+.caption {{ color: #444; }}
+nav a {{ margin-right: 1em; }}
+</style>
+</head>
+<body>
+<h1>ntkviz gallery</h1>
+<p>Every figure of the post {html.escape(POST)}, made by <code>ntkviz gallery</code>
+(ntkviz {html.escape(ntkviz.__version__)}).</p>
+<nav>{''.join(f'<a href="#{html.escape(e["name"])}">{html.escape(e["name"])}</a>' for e in entries)}</nav>
+{''.join(cards)}
+</body>
+</html>
+"""
+    with atomic_target(out / "index.html") as tmp:
+        tmp.write_text(page)
+
+
+# -- checks CI runs ----------------------------------------------------------------------------------
+
+def _decode(path: Path) -> np.ndarray:
+    """All frames of an image or animation as (N, H, W, 3) uint8, decoded by imageio/Pillow."""
+    if path.suffix == ".mp4":
+        import imageio.v2 as iio2
+
+        reader = iio2.get_reader(path, format="FFMPEG")
+        try:
+            return np.stack([frame for frame in reader])
+        finally:
+            reader.close()
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+
+
+def validate(out: Path) -> list[str]:
+    """Problems with a gallery folder: files that do not decode, or disagree with their sidecar."""
+    problems = []
+    sidecars = sorted(out.glob("*.json"))
+    if not sidecars:
+        return [f"{out}: no sidecars, so no figures"]
+    for sidecar_file in sidecars:
+        sidecar = json.loads(sidecar_file.read_text())
+        main = out / sidecar_file.name[: -len(".json")]
+        for path in [main, *(out / Path(p).name for p in sidecar.get("also", []))]:
+            if not path.exists():
+                problems.append(f"{path.name}: missing (its sidecar is there)")
+                continue
+            try:
+                frames = _decode(path)
+            except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
+                problems.append(f"{path.name}: does not decode ({exc})")
+                continue
+            height, width = frames.shape[1:3]
+            if (width, height) != (sidecar["width"], sidecar["height"]):
+                problems.append(f"{path.name}: {width}x{height} px, sidecar says "
+                                f"{sidecar['width']}x{sidecar['height']}")
+            # GIF merges identical consecutive frames, so it may hold fewer than were drawn
+            if path.suffix != ".gif" and len(frames) != sidecar["frames"]:
+                problems.append(f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}")
+            if path.suffix == ".gif" and not 1 <= len(frames) <= sidecar["frames"]:
+                problems.append(f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}")
+        if sidecar.get("still") and not (out / Path(sidecar["still"]).name).exists():
+            problems.append(f"{Path(sidecar['still']).name}: missing (the sidecar names it)")
+    return problems
+
+
+def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
+    """Figures in ``built`` that differ from ``reference`` by more than ``tolerance`` (mean
+    absolute difference per pixel channel, 0-255) or in shape/frame count."""
+    changed = []
+    for path in sorted(reference.iterdir()):
+        if path.suffix not in (".gif", ".png", ".mp4", ".webp"):
+            continue
+        other = built / path.name
+        if not other.exists():
+            changed.append(f"{path.name}: not rebuilt")
+            continue
+        a, b = _decode(path), _decode(other)
+        if a.shape != b.shape:
+            changed.append(f"{path.name}: {a.shape} committed, {b.shape} rebuilt")
+            continue
+        diff = float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+        if diff > tolerance:
+            changed.append(f"{path.name}: mean pixel difference {diff:.2f} > {tolerance}")
+    return changed
