@@ -125,6 +125,7 @@ def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
     start = time.perf_counter()
     renderer = spec.renderer(result, config, options.style)
     frames = _TimedFrames(renderer)
+    frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
     written = writers.write_animation(options.output, source, options.fps, dither=options.dither,
                                       progress=progress)

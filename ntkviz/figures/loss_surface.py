@@ -144,7 +144,7 @@ class LossSurfaceRenderer(Renderer):
                 linear.set_data(r.w_zoom[i], r.linearized_zoom[i])
                 ax.set_xlim(r.w_zoom[i, 0], r.w_zoom[i, -1])
                 ax.set_ylim(*r.zoom_loss_limits[i])
-        self.title.set_text(rf"Normalized loss, $\alpha$ = {r.alphas[i]:.3g}")
+        self.title.set_text(f"Normalized loss, α = {r.alphas[i]:.3g}")
         return False
 
 

@@ -110,7 +110,7 @@ class ToyModelRenderer(Renderer):
     def update(self, i: int) -> bool:
         self.actual.set_ydata(self.result.actual[i])
         self.linear.set_ydata(self.result.linearized[i])
-        self.title.set_text(rf"$\alpha$ = {self.result.alphas[i]:.3g}")
+        self.title.set_text(f"α = {self.result.alphas[i]:.3g}")
         return False
 
 
