@@ -21,7 +21,7 @@ from ntkviz import config as cfg
 from ntkviz.canvas import THEMES, Style, parse_size
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures import FIGURES
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import FigureSpec, defaults
 from ntkviz.pipeline import DEVICES, RunOptions, run_figure
 
 try:  # typer >= 0.2x vendors its own click
@@ -160,11 +160,8 @@ def _common_parameters() -> list[inspect.Parameter]:
 def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions, dict[str, Any]]:
     """(config, run options, display flags) from the parsed option values of a figure command."""
     common = {name: values.pop(name) for name, _, _ in COMMON}
-    base = spec.config_cls()
-    if common["quick"]:
-        base = dataclasses.replace(base, **spec.quick)
+    base, style = defaults(spec, common["quick"])
     config = cfg.build(spec.config_cls, values, base=base)
-    style = spec.style
     if common["size"] is not None:
         style = style.resized(parse_size(common["size"]))
     if common["dpi"] is not None:

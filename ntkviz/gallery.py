@@ -8,7 +8,6 @@ skipped unless ``force``. :func:`validate` and :func:`compare` are what CI runs 
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import os
@@ -55,14 +54,13 @@ def _files(spec, job: Job) -> tuple[Path, tuple[Path, ...], Path | None]:
 def plan(job: Job):
     """(spec, config, run options) for one gallery figure."""
     from ntkviz.figures import get
+    from ntkviz.figures.base import defaults
     from ntkviz.pipeline import RunOptions
 
     spec = get(job.name)
-    config = spec.config_cls()
-    if job.quick:
-        config = dataclasses.replace(config, **spec.quick)
+    config, style = defaults(spec, job.quick)
     main, more, still = _files(spec, job)
-    options = RunOptions(output=main, style=spec.style, fps=spec.fps, seed=job.seed, also=more,
+    options = RunOptions(output=main, style=style, fps=spec.fps, seed=job.seed, also=more,
                          still=still, quick=job.quick,
                          command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)))
     return spec, config, options

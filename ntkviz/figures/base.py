@@ -32,6 +32,19 @@ class FigureSpec:
     caption: str = ""  # what to look for, for the gallery
 
 
+QUICK_DPI_FACTOR = 0.5  # --quick previews are drawn at half the dpi
+
+
+def defaults(spec: FigureSpec, quick: bool = False) -> tuple[Any, Style]:
+    """The figure's config and style: the post's settings, or the --quick preview preset
+    (fewer frames and steps from ``spec.quick``, half the pixels per inch)."""
+    config, style = spec.config_cls(), spec.style
+    if quick:
+        config = dataclasses.replace(config, **spec.quick)
+        style = dataclasses.replace(style, dpi=style.dpi * QUICK_DPI_FACTOR)
+    return config, style
+
+
 def result_arrays(result: Any) -> dict[str, np.ndarray]:
     """A Result's fields as arrays, for ``--data FILE.npz``."""
     return {f.name: np.asarray(getattr(result, f.name)) for f in dataclasses.fields(result)}
