@@ -121,6 +121,7 @@ class Renderer:
         self.animated: list[Artist] = []
         self._background = None
         self._drawn_once = False
+        self._drawing = False
         with style.context():
             self.figure = Figure(figsize=style.size, dpi=style.dpi, layout="constrained")
             self.canvas = FigureCanvasAgg(self.figure)
@@ -144,9 +145,22 @@ class Renderer:
             artist.set_animated(self.blit)
             self.animated.append(artist)
 
-    def frame(self, n: int) -> np.ndarray:
-        """Output frame ``n`` as an (H, W, 3) uint8 array."""
+    @contextlib.contextmanager
+    def drawing(self) -> Iterator[None]:
+        """The style's rc context, entered once around many frames (re-entrant)."""
+        if self._drawing:
+            yield
+            return
         with self.style.context():
+            self._drawing = True
+            try:
+                yield
+            finally:
+                self._drawing = False
+
+    def frame(self, n: int) -> np.ndarray:
+        """Output frame ``n`` as an (H, W, 4) RGBA uint8 array (a copy of the canvas)."""
+        with self.drawing():
             restatic = self.update(self.order[n])
             if self._background is None or restatic or not self.blit:
                 self.canvas.draw()
@@ -162,7 +176,7 @@ class Renderer:
             if self.blit:
                 for artist in self.animated:
                     self.figure.draw_artist(artist)
-            return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+            return np.array(self.canvas.buffer_rgba())
 
     def __len__(self) -> int:
         return len(self.order)

@@ -19,6 +19,9 @@ from ntkviz.nets import Ensemble
 from ntkviz.progress import Progress
 
 Recorder = Callable[[Ensemble, int], dict[str, np.ndarray]]
+#: (ensemble, params, x_train, y_train) -> (per-member loss (K,), gradient of its sum per param),
+#: e.g. :func:`ntkviz.kernels.mse_loss_and_gradient` (no autograd); default: autograd of mse_loss.
+Gradient = Callable[[Ensemble, list, torch.Tensor, torch.Tensor], tuple[torch.Tensor, list]]
 #: A loss this many times above its starting value (and above 1) counts as diverging.
 EXPLODE = 1e6
 
@@ -39,20 +42,22 @@ def mse_loss(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor,
              params=None) -> torch.Tensor:
     """Per-member loss (K,): mean squared error over the data, divided by alpha^2."""
     out = ensemble(x_train, params)
-    return ((out - y_train) ** 2).mean(dim=1) / ensemble.spec.alpha**2
+    return ((out - y_train) ** 2).mean(dim=1) / ensemble.alpha() ** 2
 
 
 def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, lr: float,
           steps: int, snapshot_every: int = 1, stop_below: float | None = None,
-          record: Recorder | None = None, progress: Progress | None = None) -> Trajectory:
+          record: Recorder | None = None, progress: Progress | None = None,
+          gradient: Gradient | None = None) -> Trajectory:
     """Gradient descent ``w <- w - lr * grad L_k(w)`` on every member for ``steps`` steps.
 
     Snapshots (step 0, every ``snapshot_every`` steps, and the last) call ``record`` with the
     ensemble at that step. A member whose loss falls below ``stop_below`` stops moving (its later
     snapshots repeat its last state). A non-finite or exploding loss raises DivergenceError.
+    ``gradient`` replaces autograd with a hand-written loss-and-gradient (same maths, faster).
     """
     progress = progress or Progress()
-    params = [p.detach().clone().requires_grad_(True) for p in ensemble.params]
+    params = [p.detach().clone().requires_grad_(gradient is None) for p in ensemble.params]
     ensemble.params = params
     active = torch.ones(ensemble.count, dtype=torch.bool, device=ensemble.device)
     stopped = np.full(ensemble.count, steps, dtype=np.int64)
@@ -60,11 +65,16 @@ def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, l
     first_loss = None
     with progress.stage("train", steps) as advance:
         for step in range(steps + 1):
-            loss = mse_loss(ensemble, x_train, y_train, params)
+            if gradient is None:
+                loss = mse_loss(ensemble, x_train, y_train, params)
+            else:
+                loss, grads = gradient(ensemble, params, x_train, y_train)
             loss_now = loss.detach()
             if first_loss is None:
                 first_loss = loss_now.clone()
-            _check_finite(loss_now, first_loss, step, lr)
+                limit = EXPLODE * torch.clamp(first_loss, min=1.0)
+            if not bool((loss_now <= limit).all()):  # NaN compares False: caught here too
+                _check_finite(loss_now, first_loss, step, lr)
             if step % snapshot_every == 0 or step == steps:
                 snap_steps.append(step)
                 losses.append(loss_now.cpu().numpy())
@@ -79,13 +89,26 @@ def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, l
                     stopped[newly.cpu().numpy()] = step
                     active &= ~newly
                 if not active.any():
-                    _fill_remaining(snap_steps, losses, records, step, steps, snapshot_every)
+                    final_loss, final_record = losses[-1], records[-1] if records else None
+                    if snap_steps[-1] != step:  # the state now, not the last snapshot, is final
+                        final_loss = loss_now.cpu().numpy()
+                        if record is not None:
+                            with torch.no_grad():
+                                final_record = record(ensemble, step)
+                    _fill_remaining(snap_steps, losses, records, step, steps, snapshot_every,
+                                    final_loss, final_record)
                     advance(steps - step)
                     break
-            grads = torch.autograd.grad(loss.sum(), params)
+            if gradient is None:
+                grads = torch.autograd.grad(loss.sum(), params)
             with torch.no_grad():
+                if stop_below is None:  # every member moves: one fused op per tensor
+                    for p, g in zip(params, grads, strict=True):
+                        p.sub_(g, alpha=lr)
+                    advance(1)
+                    continue
                 scale = lr * active.to(params[0].dtype)
-                for p, g in zip(params, grads):
+                for p, g in zip(params, grads, strict=True):
                     p.sub_(scale.view(-1, *([1] * (p.dim() - 1))) * g)
             advance(1)
     ensemble.params = [p.detach() for p in params]
@@ -94,14 +117,16 @@ def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, l
                       records=stacked)
 
 
-def _fill_remaining(snap_steps, losses, records, step, steps, every) -> None:
-    """Every member stopped: later snapshots repeat the final state (the animation keeps its length)."""
+def _fill_remaining(snap_steps, losses, records, step, steps, every, final_loss,
+                    final_record) -> None:
+    """Every member stopped at ``step``: later snapshots repeat that final state (the animation
+    keeps its length)."""
     for later in range(step + 1, steps + 1):
         if later % every == 0 or later == steps:
             snap_steps.append(later)
-            losses.append(losses[-1])
-            if records:
-                records.append(records[-1])
+            losses.append(final_loss)
+            if final_record is not None:
+                records.append(final_record)
 
 
 def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float) -> None:

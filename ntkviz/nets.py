@@ -125,15 +125,23 @@ class Ensemble:
 
     ``params[j]`` is layer parameter j of every member: weights (K, out, in), biases (K, out).
     ``params0`` is the frozen copy at initialisation. Call ``ensemble(x)`` for outputs (K, N).
+    ``alphas`` (K,), if given, scales member k's output by alphas[k] instead of ``spec.alpha``
+    (one ensemble can then train nets at several output scales at once).
     """
 
     def __init__(self, spec: NetSpec, count: int, seed: int, device: str = "cpu",
-                 dtype=torch.float32, members: Sequence[int] | None = None) -> None:
+                 dtype=torch.float32, members: Sequence[int] | None = None,
+                 alphas: Sequence[float] | torch.Tensor | None = None) -> None:
         self.spec = spec.check()
         self.members = list(range(count)) if members is None else list(members)
         per_member = [init_member(spec, member_seed(seed, k), dtype) for k in self.members]
         self.params = [torch.stack(layer).to(device) for layer in zip(*per_member)]
         self.params0 = [p.detach().clone() for p in self.params]
+        self.alphas = None
+        if alphas is not None:
+            self.alphas = torch.as_tensor(alphas, dtype=dtype).reshape(-1).to(device)
+            if self.alphas.shape[0] != self.count:
+                raise ConfigError(f"{self.alphas.shape[0]} alphas for {self.count} nets")
         self.activation = ACTIVATIONS[spec.activation]
         self._offsets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -179,7 +187,13 @@ class Ensemble:
         offset = self.offset(x)
         if offset is not None:
             out = out - offset
+        if self.alphas is not None:
+            return self.alphas.unsqueeze(1) * out
         return self.spec.alpha * out if self.spec.alpha != 1.0 else out
+
+    def alpha(self) -> torch.Tensor | float:
+        """The output scale: alphas (K,) if given per member, else spec.alpha."""
+        return self.spec.alpha if self.alphas is None else self.alphas
 
     def flat(self, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """All parameters of each member as one vector: (K, P)."""

@@ -127,14 +127,16 @@ def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
     frames = _TimedFrames(renderer)
     frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
-    written = writers.write_animation(options.output, source, options.fps, dither=options.dither,
-                                      progress=progress)
-    for extra in options.also:
-        writers.write_animation(extra, source, options.fps, dither=options.dither, progress=progress)
-    if options.still is not None:
-        writers.write_png(options.still, frames(renderer.key_frame))
-    if options.frames_dir is not None:
-        writers.write_frames_dir(options.frames_dir, source, progress)
+    with renderer.drawing():
+        written = writers.write_animation(options.output, source, options.fps,
+                                          dither=options.dither, progress=progress)
+        for extra in options.also:
+            writers.write_animation(extra, source, options.fps, dither=options.dither,
+                                    progress=progress)
+        if options.still is not None:
+            writers.write_png(options.still, frames(renderer.key_frame))
+        if options.frames_dir is not None:
+            writers.write_frames_dir(options.frames_dir, source, progress)
     elapsed = time.perf_counter() - start
     timing["render"] = frames.seconds
     timing["write"] = max(elapsed - frames.seconds, 0.0)

@@ -32,7 +32,8 @@ MAX_GIF_FPS = 50.0
 
 @dataclass(frozen=True)
 class FrameSource:
-    """Random access to rendered frames: ``frame(i)`` is an (H, W, 3) uint8 array, 0 <= i < count."""
+    """Random access to rendered frames: ``frame(i)`` is an (H, W, 3) RGB or (H, W, 4) RGBA
+    uint8 array (alpha ignored), 0 <= i < count."""
 
     count: int
     frame: Callable[[int], np.ndarray]
@@ -123,19 +124,35 @@ def _sample_indices(count: int, samples: int = 12) -> list[int]:
     return sorted(set(np.linspace(0, count - 1, min(count, samples)).round().astype(int).tolist()))
 
 
-def _pack(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 -> flat uint32 0xRRGGBB; in place on one array (2x faster than temporaries)."""
-    rgb = rgb.reshape(-1, 3)
-    packed = rgb[:, 0].astype(np.uint32)
+def pack_colors(frame: np.ndarray) -> np.ndarray:
+    """(..., 3 or 4) uint8 -> flat uint32 colour codes ``R | G << 8 | B << 16``.
+
+    For RGBA frames (what the renderer hands over) this is a free view of the bytes, masked.
+    """
+    if frame.shape[-1] == 4 and frame.flags.c_contiguous:
+        return frame.view(np.uint32).reshape(-1) & np.uint32(0xFFFFFF)
+    rgb = frame.reshape(-1, frame.shape[-1])
+    packed = rgb[:, 2].astype(np.uint32)
     packed <<= 8
     packed |= rgb[:, 1]
     packed <<= 8
-    packed |= rgb[:, 2]
+    packed |= rgb[:, 0]
     return packed
 
 
+def unpack_colors(codes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack_colors`: (N,) codes -> (N, 3) uint8 RGB."""
+    codes = codes.astype(np.uint32)
+    return np.stack([codes & 255, (codes >> 8) & 255, (codes >> 16) & 255], axis=1).astype(np.uint8)
+
+
+def rgb(frame: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) view of an RGB or RGBA frame."""
+    return frame[..., :3]
+
+
 def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
-    """A (K <= 256, 3) uint8 palette for frames like ``sample`` (N, H, W, 3).
+    """A (K <= 256, 3) uint8 palette for frames like ``sample`` (N, H, W, 3 or 4).
 
     The ``exact`` most frequent colours (background, grid, line and text colours of a plot) are
     kept exactly, so that white stays white; the rest of the palette is a median cut of the
@@ -143,46 +160,47 @@ def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
     """
     from PIL import Image
 
-    pixels = sample.reshape(-1, 3)[::3]
-    packed = _pack(pixels)
+    packed = pack_colors(np.ascontiguousarray(sample))[::3]
     colors, counts = np.unique(packed, return_counts=True)
     if len(colors) <= 256:
-        chosen = colors
-    else:
-        top = colors[np.argsort(-counts, kind="stable")[:exact]]
-        # Median-cut only the pixels whose colour is not kept exactly: far fewer pixels (12x faster
-        # for a plot), and no palette entries spent near the background's colour.
-        remaining = pixels[~np.isin(packed, top)]
-        cut = Image.fromarray(remaining.reshape(-1, 1, 3)).quantize(
-            colors=256 - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        cut_colors = np.asarray(cut.getpalette()[: 3 * (256 - exact)], dtype=np.uint8).reshape(-1, 3)
-        rest = np.setdiff1d(_pack(cut_colors), top)
-        chosen = np.concatenate([top, rest])[:256]
-    return np.stack([(chosen >> 16) & 255, (chosen >> 8) & 255, chosen & 255], axis=1).astype(np.uint8)
+        return unpack_colors(colors)
+    top = colors[np.argsort(-counts, kind="stable")[:exact]]
+    # Median-cut only the pixels whose colour is not kept exactly: far fewer pixels, and no
+    # palette entries spent near the background's colour.
+    remaining = unpack_colors(packed[~np.isin(packed, top)])
+    cut = Image.fromarray(remaining.reshape(-1, 1, 3)).quantize(
+        colors=256 - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    cut_colors = np.asarray(cut.getpalette()[: 3 * (256 - exact)], dtype=np.uint8).reshape(-1, 3)
+    rest = np.setdiff1d(pack_colors(cut_colors), top)
+    return unpack_colors(np.concatenate([top, rest])[:256])
 
 
 class PaletteMapper:
-    """Maps RGB frames to indices of a fixed palette, each colour to its nearest entry, exactly.
+    """Maps frames to indices of a fixed palette, each colour to its nearest entry, exactly.
 
     (Pillow's own palette quantizer works at reduced precision and turns white into 252 grey.)
-    A lookup table over the 2^24 colours is filled lazily with the colours actually seen.
+    A lookup table over the 2^24 colour codes is filled lazily with the colours actually seen;
+    the nearest entries of new colours come from one matrix product,
+    ``|c - p|^2 = |c|^2 - 2 c.p + |p|^2``, exact in float32 for 8-bit colours.
     """
 
     def __init__(self, palette: np.ndarray) -> None:
-        self.palette = palette.astype(np.int32)
+        self.palette = palette.astype(np.float32)
+        self.palette_norms = (self.palette**2).sum(1)
         self.lut = np.full(1 << 24, -1, dtype=np.int16)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        packed = _pack(frame)
+        packed = pack_colors(frame)
         index = self.lut[packed]
         missing = index < 0
         if missing.any():
             new = np.unique(packed[missing])
-            rgb = np.stack([(new >> 16) & 255, (new >> 8) & 255, new & 255], axis=1).astype(np.int32)
+            colors = unpack_colors(new).astype(np.float32)
             nearest = np.empty(len(new), dtype=np.int16)
-            for start in range(0, len(new), 4096):  # bounded memory for colourful frames
-                d = ((rgb[start:start + 4096, None, :] - self.palette[None]) ** 2).sum(-1)
-                nearest[start:start + 4096] = d.argmin(1)
+            for start in range(0, len(new), 65536):  # bounded memory for colourful frames
+                block = colors[start:start + 65536]
+                distance = self.palette_norms[None, :] - 2.0 * (block @ self.palette.T)
+                nearest[start:start + 65536] = distance.argmin(1)
             self.lut[new] = nearest
             index = self.lut[packed]
         return index.astype(np.uint8).reshape(frame.shape[:2])
@@ -206,7 +224,8 @@ def _write_gif(tmp: Path, source: FrameSource, fps: float, dither: bool, advance
     for i in range(source.count):
         frame = sampled.pop(i) if i in sampled else source.frame(i)
         if dither:
-            image = Image.fromarray(frame).quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+            image = Image.fromarray(np.ascontiguousarray(rgb(frame))).quantize(
+                palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
         else:
             image = Image.fromarray(to_indices(frame), mode="P")
             image.putpalette(palette_bytes)
@@ -235,7 +254,7 @@ def _write_mp4(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int
     )
     try:
         for i in range(source.count):
-            frame = _pad_even(source.frame(i))
+            frame = _pad_even(np.ascontiguousarray(rgb(source.frame(i))))
             writer.append_data(frame)
             advance(1)
     finally:
@@ -248,7 +267,7 @@ def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[in
 
     frames = []
     for i in range(source.count):
-        frames.append(source.frame(i))
+        frames.append(rgb(source.frame(i)))
         advance(1)
     iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".webp", lossless=True,
                 quality=80, method=4, duration=frame_durations_ms(source.count, fps, 1), loop=0)
@@ -259,7 +278,7 @@ def write_png(target: Path, frame: np.ndarray) -> None:
     import imageio.v3 as iio
 
     with atomic_target(target) as tmp:
-        iio.imwrite(tmp, frame, plugin="pillow", extension=".png")
+        iio.imwrite(tmp, np.ascontiguousarray(rgb(frame)), plugin="pillow", extension=".png")
 
 
 def write_animation(target: Path, source: FrameSource, fps: float, *, dither: bool = False,
@@ -278,7 +297,7 @@ def write_animation(target: Path, source: FrameSource, fps: float, *, dither: bo
             import imageio.v3 as iio
 
             still = source.frame(source.key_frame)
-            iio.imwrite(tmp, still, plugin="pillow", extension=".png")
+            iio.imwrite(tmp, np.ascontiguousarray(rgb(still)), plugin="pillow", extension=".png")
             height, width = still.shape[:2]
             advance(1)
         else:
@@ -302,7 +321,8 @@ def write_frames_dir(target: Path, source: FrameSource, progress: Progress | Non
     try:
         with progress.stage("frames", source.count) as advance:
             for i in range(source.count):
-                iio.imwrite(tmp / f"frame_{i:05d}.png", source.frame(i), plugin="pillow", extension=".png")
+                iio.imwrite(tmp / f"frame_{i:05d}.png", np.ascontiguousarray(rgb(source.frame(i))),
+                            plugin="pillow", extension=".png")
                 advance(1)
         if target.exists():
             old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.old"))

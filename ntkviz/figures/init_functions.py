@@ -1,0 +1,178 @@
+"""init-functions: 100 random nets at initialisation, then all 100 trained by gradient descent.
+
+Post: "100 randomly initialized 2-hidden layer, width-100 relu networks" (the still) and
+"Training 100 ReLU nets using gradient descent on square loss" (the animation). The 100 nets are
+one :class:`~ntkviz.nets.Ensemble` trained in one batched program; each frame's 100 curves are one
+``LineCollection``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.collections import LineCollection
+
+from ntkviz.canvas import Renderer
+from ntkviz.config import param
+from ntkviz.dynamics import train
+from ntkviz.errors import ConfigError
+from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.toy_model import check_limits
+from ntkviz.kernels import MseGradient
+from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, memory_limit
+from ntkviz.progress import Progress
+
+
+@dataclass(frozen=True)
+class InitFunctionsConfig:
+    count: int = param(100, "number of nets (drawn and trained together)", ge=1, le=100_000)
+    width: int = param(100, "hidden layer width m", ge=1, le=10_000_000)
+    depth: int = param(2, "number of hidden layers", ge=1, le=1000)
+    activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
+    init: str = param("pytorch", "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or "
+                      "LeCun N(0, 1/fan_in)", choices=INITS)
+    bias: bool = param(True, "give every layer a bias")
+    lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
+    steps_per_frame: int = param(5, "gradient descent steps between frames", ge=1, le=10_000_000)
+    # Frame 0 is the nets at initialisation (the post's still); frame t is after t * 5 steps.
+    frames: int = param(100, "number of snapshots, the initial one included", ge=1, le=100_000)
+    hold_first: int = param(5, "show the initial functions for this many frames", ge=1, le=10_000)
+    x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
+    y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
+    x_range: tuple[float, ...] = param((-5.0, 5.0), "inputs at which the nets are evaluated, as MIN,MAX",
+                                       length=2)
+    points: int = param(100, "evaluation points along x (a ReLU net is piecewise linear: 100 "
+                        "points over [-5, 5] draw it smoothly)", ge=2, le=1_000_000)
+    xlim: tuple[float, ...] = param((-4.0, 4.0), "view: x range, as MIN,MAX", length=2)
+    ylim: tuple[float, ...] = param((-4.0, 4.0), "view: y range, as MIN,MAX", length=2)
+
+    def check(self) -> None:
+        check_data(self.x_train, self.y_train)
+        for name in ("x_range", "xlim", "ylim"):
+            check_limits("--" + name.replace("_", "-"), getattr(self, name))
+
+    @property
+    def net(self) -> NetSpec:
+        return NetSpec(width=self.width, depth=self.depth, activation=self.activation,
+                       bias=self.bias, init=self.init)
+
+    @property
+    def steps(self) -> int:
+        return (self.frames - 1) * self.steps_per_frame
+
+
+def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
+    if len(x_train) != len(y_train):
+        raise ConfigError(f"--x-train has {len(x_train)} value(s) but --y-train has {len(y_train)}: "
+                          f"give one target per input")
+
+
+def check_result_fits(nbytes: int, what: str, hint: str) -> None:
+    """Refuse a Result that would not fit in (half the free) memory, before computing it."""
+    limit = memory_limit("cpu")
+    if nbytes > limit:
+        raise ConfigError(f"{what} need about {nbytes / 2**30:.1f} GiB; the limit is "
+                          f"{limit / 2**30:.1f} GiB (half the free memory): {hint}")
+
+
+def seed_of(generator: torch.Generator | None) -> int:
+    """The run's seed: ensemble member k's weights come from (seed, k)."""
+    return 0 if generator is None else int(generator.initial_seed())
+
+
+def data_tensors(x_train, y_train, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.tensor(x_train, dtype=torch.float32, device=device),
+            torch.tensor(y_train, dtype=torch.float32, device=device))
+
+
+@dataclass(frozen=True)
+class InitFunctionsResult:
+    """x_grid (G,); outputs (T, K, G): every net's f(x, w) on the grid at each snapshot;
+    steps (T,): the step of each snapshot; loss (T, K); x_train, y_train (N,)."""
+
+    x_grid: np.ndarray
+    outputs: np.ndarray
+    steps: np.ndarray
+    loss: np.ndarray
+    x_train: np.ndarray
+    y_train: np.ndarray
+
+
+def simulate(config: InitFunctionsConfig, generator: torch.Generator | None = None,
+             progress: Progress | None = None, device: str = "cpu") -> InitFunctionsResult:
+    """K nets from (seed, k), trained together by full-batch GD on the MSE; snapshots of f on the grid."""
+    progress = progress or Progress()
+    spec = config.net.check()
+    check_fits(spec, config.count, max(config.points, len(config.x_train)), device)
+    check_result_fits(4 * config.frames * config.count * config.points,
+                      f"{config.frames} snapshots of {config.count} nets at {config.points} points",
+                      "use fewer --frames, --count or --points")
+    ensemble = Ensemble(spec, config.count, seed_of(generator), device=device)
+    x_grid = torch.linspace(*config.x_range, config.points, device=device)
+    x_train, y_train = data_tensors(config.x_train, config.y_train, device)
+
+    def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
+        return {"outputs": ens(x_grid).cpu().numpy()}
+
+    trajectory = train(ensemble, x_train, y_train, lr=config.lr, steps=config.steps,
+                       snapshot_every=config.steps_per_frame, record=record, progress=progress,
+                       gradient=MseGradient())
+    return InitFunctionsResult(x_grid=x_grid.cpu().numpy(), outputs=trajectory.records["outputs"],
+                               steps=trajectory.steps, loss=trajectory.loss,
+                               x_train=np.asarray(config.x_train, dtype=np.float32),
+                               y_train=np.asarray(config.y_train, dtype=np.float32))
+
+
+class InitFunctionsRenderer(Renderer):
+    @property
+    def count(self) -> int:
+        return len(self.result.steps)
+
+    def setup(self) -> None:
+        import matplotlib
+
+        r, config = self.result, self.config
+        ax = self.figure.add_subplot()
+        ax.set_xlim(*config.xlim)
+        ax.set_ylim(*config.ylim)
+        ax.set_xlabel("$x$")
+        ax.set_ylabel("$f(x, w)$")
+        ax.set_title(f"Width={config.width}")
+        cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        colors = [cycle[k % len(cycle)] for k in range(r.outputs.shape[1])]
+        # One artist for all K curves: set_segments per frame instead of K Line2D updates.
+        self.segments = np.empty(r.outputs.shape[1:] + (2,))
+        self.segments[..., 0] = r.x_grid
+        self.lines = LineCollection(self._segments(0), colors=colors,
+                                    linewidths=self.style.line_width * 0.7)
+        ax.add_collection(self.lines)
+        (self.dots,) = ax.plot(r.x_train, r.y_train, "o", color="red", markersize=12, zorder=5)
+        self.counter = ax.text(1.0, 1.01, " ", transform=ax.transAxes, ha="right", va="bottom",
+                               fontsize=0.8 * self.style.font_size)
+        self.animate(self.lines, self.dots, self.counter)
+        self.order = [0] * config.hold_first + list(range(1, self.count))
+        self.key_frame = 0  # the nets at initialisation: the post's still
+
+    def _segments(self, i: int) -> np.ndarray:
+        self.segments[..., 1] = self.result.outputs[i]
+        return self.segments
+
+    def update(self, i: int) -> bool:
+        self.lines.set_segments(self._segments(i))
+        self.counter.set_text(f"step {int(self.result.steps[i])}")
+        return False
+
+
+SPEC = FigureSpec(
+    name="init-functions",
+    summary="100 randomly initialised 2-hidden-layer, width-100 ReLU nets, then all 100 trained "
+            "by gradient descent on square loss.",
+    config_cls=InitFunctionsConfig,
+    simulate=simulate,
+    renderer=InitFunctionsRenderer,
+    quick={"frames": 20, "steps_per_frame": 25, "hold_first": 2},
+    caption="The first frames show the random functions at initialisation (--still gives that "
+            "picture); then every net bends to pass through the two red data points.",
+)

@@ -1,0 +1,316 @@
+"""weight-matrix: the hidden-to-hidden weights of nets of widths 10, 100, 1000 as they train.
+
+Post: "Animation of weight matrices during training. You might be able to see some changes only
+for width 10, but greater widths look completely static" and "Loss curves and how much the
+weights budge as training progresses": ||w(n) - w0||_2 / ||w0||_2 over ALL parameters.
+
+Nets of different widths cannot share one stacked tensor, so each width is its own
+:class:`~ntkviz.nets.Ensemble` (of ``--count`` seeds), trained one width after another. Only what
+the figure shows is kept per step: the first member's m x m matrix, block-averaged down to at most
+``--max-pixels`` a side (1001 raw snapshots of a 1000 x 1000 matrix would be 4 GB), and every
+member's relative change and loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ntkviz.canvas import Renderer, Style
+from ntkviz.config import param
+from ntkviz.dynamics import relative_change, train
+from ntkviz.errors import ConfigError
+from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.init_functions import check_data, check_result_fits, data_tensors, seed_of
+from ntkviz.kernels import MseGradient
+from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
+from ntkviz.progress import Progress
+
+LAYOUTS = ("matrices", "curves", "full")
+SHOWS = ("weights", "delta")
+DELTA_SCALES = ("shared", "own")
+
+
+@dataclass(frozen=True)
+class WeightMatrixConfig:
+    widths: tuple[int, ...] = param((10, 100, 1000), "hidden widths m, one net (a panel, a curve) "
+                                    "each, as M1,M2,...", ge=1, le=1_000_000)
+    depth: int = param(2, "number of hidden layers; the matrix shown is the one between hidden "
+                       "layers 1 and 2", ge=1, le=1000)
+    activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
+    init: str = param("pytorch", "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or "
+                      "LeCun N(0, 1/fan_in)", choices=INITS)
+    bias: bool = param(True, "give every layer a bias")
+    alpha: float = param(1.0, "output scale alpha (the loss is divided by alpha^2)", gt=0)
+    count: int = param(1, "nets (seeds) per width: the curves show each, the matrices the first",
+                       ge=1, le=10_000)
+    lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
+    steps: int = param(1000, "gradient descent steps", ge=1, le=10_000_000)
+    snapshot_every: int = param(1, "steps between snapshots (one frame each)", ge=1, le=10_000_000)
+    stop_below: float = param(1e-10, "a net stops training once its loss is below this (0: never)",
+                              ge=0)
+    x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
+    y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
+    layout: str = param("matrices", "the weight matrices (the post's animation), the relative "
+                        "change and loss curves (the post's still: -o curves.png), or both",
+                        choices=LAYOUTS)
+    show: str = param("weights", "the matrix W(n), colours fixed at W(0)'s range; or its change "
+                      "W(n) - W(0) on a scale symmetric about 0", choices=SHOWS)
+    delta_scale: str = param("shared", "with --show delta: 'shared' puts every width on one scale, "
+                             "in units of that width's initial RMS weight, so wider nets visibly "
+                             "move less; 'own' stretches each width's largest change over its "
+                             "colour bar, to see its pattern", choices=DELTA_SCALES)
+    max_pixels: int = param(200, "matrices wider than this are shown as the means of f x f "
+                            "blocks, f = ceil(m / this), to bound memory (1000 -> 200 x 200)",
+                            ge=1, le=4096)
+
+    def check(self) -> None:
+        check_data(self.x_train, self.y_train)
+        if self.layout != "curves" and self.depth < 2:
+            raise ConfigError(f"--depth {self.depth} has no hidden-to-hidden matrix: use --depth >= 2 "
+                              f"or --layout curves")
+
+    def net(self, width: int) -> NetSpec:
+        return NetSpec(width=width, depth=self.depth, activation=self.activation, bias=self.bias,
+                       init=self.init, alpha=self.alpha)
+
+    @property
+    def snapshots(self) -> int:
+        """Snapshots taken: step 0, every ``snapshot_every`` steps, and the last step."""
+        return self.steps // self.snapshot_every + 1 + (self.steps % self.snapshot_every != 0)
+
+    def side(self, width: int) -> int:
+        """Side of the matrix kept for ``width`` (m, or ceil(m / f) after f x f block means)."""
+        return math.ceil(width / block_factor(width, self.max_pixels))
+
+
+def block_factor(width: int, max_pixels: int) -> int:
+    return -(-width // max_pixels)
+
+
+def block_mean(matrix: torch.Tensor, max_pixels: int) -> torch.Tensor:
+    """(m, m) -> (ceil(m/f), ceil(m/f)) means of f x f blocks, f = ceil(m / max_pixels); the
+    blocks at the edge average the entries they hold. f = 1 returns ``matrix`` itself."""
+    f = block_factor(max(matrix.shape), max_pixels)
+    if f == 1:
+        return matrix
+    return torch.nn.functional.avg_pool2d(matrix[None, None], f, ceil_mode=True)[0, 0]
+
+
+@dataclass(frozen=True)
+class WeightMatrixResult:
+    """widths (W,); steps (T,): the step of each snapshot; loss (T, W, K); relative_change
+    (T, W, K): ||w(n) - w0||_2 / ||w0||_2 over all parameters; stopped (W, K): the step at which
+    each net's loss fell below --stop-below (or the last step); sides (W,): side s of each width's
+    kept matrix (0 with --layout curves, which keeps none); matrices (T, sum s^2), float32: the
+    first net's hidden-to-hidden matrix per snapshot (means of f x f blocks if m > --max-pixels),
+    each width's s x s flattened and concatenated in width order (float16 would lose W(n) - W(0)
+    of the wide nets, about 1e-5 against weights of 1e-2); matrix_rms (W,): RMS of each width's
+    full initial matrix; x_train, y_train (N,)."""
+
+    widths: np.ndarray
+    steps: np.ndarray
+    loss: np.ndarray
+    relative_change: np.ndarray
+    stopped: np.ndarray
+    sides: np.ndarray
+    matrices: np.ndarray
+    matrix_rms: np.ndarray
+    x_train: np.ndarray
+    y_train: np.ndarray
+
+    def matrix(self, w: int, t: int | slice = slice(None)) -> np.ndarray:
+        """Width number w's kept matrix at snapshot t: (s, s), a view; or for a slice of
+        snapshots (default: all), (T', s, s), a copy."""
+        sizes = np.asarray(self.sides, dtype=np.int64) ** 2
+        start = int(sizes[:w].sum())
+        side = int(self.sides[w])
+        return self.matrices[t, start:start + side * side].reshape(-1, side, side).squeeze(
+            0 if isinstance(t, int) else ())
+
+
+def simulate(config: WeightMatrixConfig, generator: torch.Generator | None = None,
+             progress: Progress | None = None, device: str = "cpu") -> WeightMatrixResult:
+    """Train one ensemble of ``count`` nets per width by full-batch GD, one width after another."""
+    progress = progress or Progress()
+    specs = [config.net(width).check() for width in config.widths]
+    for spec in specs:
+        check_fits(spec, config.count, len(config.x_train), device)
+    show_matrix = config.depth >= 2 and config.layout != "curves"  # else none is kept
+    sides = [config.side(w) if show_matrix else 0 for w in config.widths]
+    check_result_fits(4 * config.snapshots * sum(s * s for s in sides),
+                      f"{config.snapshots} snapshots of the weight matrices",
+                      "use a smaller --max-pixels or a larger --snapshot-every")
+    x_train, y_train = data_tensors(config.x_train, config.y_train, device)
+    seed = seed_of(generator)
+    matrix_index = 2 if config.bias else 1  # [W1, b1, W2, ...]: W2 maps hidden layer 1 to 2
+    losses, changes, stopped, matrices, rms = [], [], [], [], []
+    for spec in specs:
+        ensemble = Ensemble(spec, config.count, seed, device=device)
+
+        def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
+            out = {"relative_change": relative_change(ens).cpu().numpy()}
+            if show_matrix:
+                shown = block_mean(ens.params[matrix_index][0], config.max_pixels)
+                # A copy: on the CPU .numpy() would share memory with the weights trained in place.
+                out["matrix"] = shown.reshape(-1).cpu().numpy().copy()
+            return out
+
+        if show_matrix:
+            w0 = ensemble.params0[matrix_index][0]
+            rms.append(float(torch.sqrt(torch.mean(w0.double() ** 2))))
+        trajectory = train(ensemble, x_train, y_train, lr=config.lr, steps=config.steps,
+                           snapshot_every=config.snapshot_every, stop_below=config.stop_below or None,
+                           record=record, progress=progress, gradient=MseGradient())
+        losses.append(trajectory.loss)
+        changes.append(trajectory.records["relative_change"])
+        stopped.append(trajectory.stopped)
+        if show_matrix:
+            matrices.append(trajectory.records["matrix"])
+        steps = trajectory.steps
+        del ensemble, trajectory
+    count = len(steps)
+    return WeightMatrixResult(
+        widths=np.asarray(config.widths, dtype=np.int64), steps=steps,
+        loss=np.stack(losses, axis=1), relative_change=np.stack(changes, axis=1),
+        stopped=np.stack(stopped), sides=np.asarray(sides, dtype=np.int64),
+        matrices=np.concatenate(matrices, axis=1) if matrices else np.zeros((count, 0), np.float32),
+        matrix_rms=np.asarray(rms if rms else [math.nan] * len(specs)),
+        x_train=np.asarray(config.x_train, dtype=np.float32),
+        y_train=np.asarray(config.y_train, dtype=np.float32))
+
+
+class WeightMatrixRenderer(Renderer):
+    @property
+    def count(self) -> int:
+        return len(self.result.steps)
+
+    def setup(self) -> None:
+        layout = self.config.layout
+        self.images: list = []
+        self.curves: list = []
+        if layout == "full":
+            top, bottom = self.figure.subfigures(2, 1, height_ratios=(1.1, 1.0))
+        else:
+            top = bottom = self.figure
+        if layout in ("matrices", "full"):
+            self._matrix_panels(top)
+        if layout in ("curves", "full"):
+            self._curve_panels(bottom)
+        what = "W(n) - W(0)" if self.config.show == "delta" else "W(n)"
+        self.figure.suptitle(f"Weights between the hidden layers, {what}" if self.images
+                             else "How much the weights budge, and the loss")
+        self.counter = self.figure.text(0.995, 0.995, " ", ha="right", va="top",
+                                        fontsize=0.8 * self.style.font_size)
+        self.animate(self.counter)
+        self.key_frame = self.count - 1  # the end of training
+
+    def _matrix_panels(self, where) -> None:
+        r, config = self.result, self.config
+        axes = where.subplots(1, len(r.widths), squeeze=False)[0]
+        delta = config.show == "delta"
+        if delta:
+            # Delta in units of each width's initial RMS weight ('shared'), or raw ('own').
+            units = r.matrix_rms if config.delta_scale == "shared" else np.ones(len(r.widths))
+            changes = [largest_change(r, w) / units[w] for w in range(len(r.widths))]
+            shared = max(max(changes), 1e-12)
+        for w, ax in enumerate(axes):
+            width, side = int(r.widths[w]), int(r.sides[w])
+            start = r.matrix(w, 0)
+            if delta:
+                unit = float(units[w])
+                limit = shared if config.delta_scale == "shared" else max(changes[w], 1e-12)
+                image = ax.imshow(np.zeros_like(start), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                                  interpolation="nearest")
+            else:
+                unit = 1.0
+                low, high = float(start.min()), float(start.max())
+                image = ax.imshow(start, cmap="viridis", vmin=low, vmax=high if high > low else low + 1,
+                                  interpolation="nearest")
+            ax.grid(False)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"m = {width}")
+            if side < width:
+                f = block_factor(width, config.max_pixels)
+                ax.set_xlabel(f"{f}x{f} block means", fontsize=0.7 * self.style.font_size)
+            # The colour bar hugs the square image (an inset in axes coordinates), not the
+            # taller layout cell that an aspect-locked axes sits in.
+            bar = where.colorbar(image, cax=ax.inset_axes([1.04, 0.0, 0.05, 1.0]))
+            bar.ax.tick_params(labelsize=0.6 * self.style.font_size)
+            if delta and config.delta_scale == "shared" and w == len(r.widths) - 1:
+                bar.set_label(r"$\Delta W$ / RMS($W_0$)", fontsize=0.7 * self.style.font_size)
+            self.animate(image)
+            # Frames are coloured here (RGBA bytes), which skips matplotlib's float image
+            # pipeline: a third less time a frame; the colour bar keeps the float mapping.
+            self.images.append((image, w, start if delta else None, unit, image.cmap, image.norm))
+
+    def _curve_panels(self, where) -> None:
+        r = self.result
+        change_ax, loss_ax = where.subplots(1, 2)
+        last = float(r.steps[-1]) if r.steps[-1] > 0 else 1.0
+        import matplotlib
+
+        cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ax, values, label in ((change_ax, r.relative_change,
+                                   r"$\|w(n) - w_0\|_2 \,/\, \|w_0\|_2$"),
+                                  (loss_ax, r.loss, "training loss")):
+            ax.set_xlim(0, last)
+            ax.set_xlabel("step")
+            ax.set_ylabel(label)
+            for w, width in enumerate(r.widths):
+                for k in range(values.shape[2]):
+                    (line,) = ax.plot(r.steps[:1], values[:1, w, k], color=cycle[w % len(cycle)],
+                                      label=f"m = {width}" if k == 0 else None,
+                                      alpha=1.0 if k == 0 else 0.5)
+                    self.animate(line)
+                    self.curves.append((line, values[:, w, k]))
+        top = float(np.nanmax(r.relative_change)) if r.relative_change.size else 1.0
+        change_ax.set_ylim(0, 1.05 * top if top > 0 else 1.0)
+        loss_ax.set_yscale("log")
+        positive = r.loss[np.isfinite(r.loss) & (r.loss > 0)]
+        if positive.size:
+            low, high = float(positive.min()), float(positive.max())
+            loss_ax.set_ylim(low / 2, high * 2 if high > low else low * 10)
+        # Where the post's curves leave room (between width 10 and the rest), drawn over the
+        # growing curves each frame (a static legend would sit beneath them).
+        self.animate(change_ax.legend(loc="center right"))
+
+    def update(self, i: int) -> bool:
+        r = self.result
+        for image, w, start, unit, cmap, norm in self.images:
+            values = r.matrix(w, i)
+            if start is not None:
+                values = (values - start) / unit
+            image.set_data(cmap(norm(values), bytes=True))
+        for line, values in self.curves:
+            line.set_data(r.steps[:i + 1], values[:i + 1])
+        self.counter.set_text(f"step {int(r.steps[i])}")
+        return False
+
+
+def largest_change(result: WeightMatrixResult, w: int, chunk: int = 64) -> float:
+    """max over snapshots of |W(n) - W(0)| for width number w, in chunks (bounded memory)."""
+    start, largest = result.matrix(w, 0), 0.0
+    for t in range(0, len(result.steps), chunk):
+        block = result.matrix(w, slice(t, t + chunk))
+        largest = max(largest, float(np.abs(block - start).max()))
+    return largest
+
+
+SPEC = FigureSpec(
+    name="weight-matrix",
+    summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
+            "the wider the net, the less its weights budge.",
+    config_cls=WeightMatrixConfig,
+    simulate=simulate,
+    renderer=WeightMatrixRenderer,
+    style=Style(size=(16.0, 7.0)),
+    quick={"steps": 300, "snapshot_every": 10},
+    caption="Width 10's matrix visibly changes while widths 100 and 1000 look frozen; "
+            "--layout curves shows why: the relative change of all weights shrinks with width "
+            "while every width fits the data (--show delta makes the change itself visible).",
+)
