@@ -122,6 +122,7 @@ class Renderer:
         self._background = None
         self._drawn_once = False
         self._drawing = False
+        self._last: tuple[int, np.ndarray] | None = None
         with style.context():
             self.figure = Figure(figsize=style.size, dpi=style.dpi, layout="constrained")
             self.canvas = FigureCanvasAgg(self.figure)
@@ -160,8 +161,11 @@ class Renderer:
 
     def frame(self, n: int) -> np.ndarray:
         """Output frame ``n`` as an (H, W, 4) RGBA uint8 array (a copy of the canvas)."""
+        index = self.order[n]
+        if self._last is not None and self._last[0] == index:
+            return self._last[1]  # a held frame: the same picture again
         with self.drawing():
-            restatic = self.update(self.order[n])
+            restatic = self.update(index)
             if self._background is None or restatic or not self.blit:
                 self.canvas.draw()
                 if not self._drawn_once:
@@ -176,7 +180,9 @@ class Renderer:
             if self.blit:
                 for artist in self.animated:
                     self.figure.draw_artist(artist)
-            return np.array(self.canvas.buffer_rgba())
+            picture = np.array(self.canvas.buffer_rgba())
+            self._last = (index, picture)
+            return picture
 
     def __len__(self) -> int:
         return len(self.order)
