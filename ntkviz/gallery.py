@@ -185,8 +185,10 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
 
     entries = _entries(out, rows)
     md = ["# ntkviz gallery", "",
-          f"Every figure of the post {POST}, made by `ntkviz gallery` (ntkviz {ntkviz.__version__}). "
-          "Each is reproduced by the command under it; `make gallery` rebuilds them all.", ""]
+          f"The figures of the post {POST}, and the ones ntkviz adds beyond it, made by "
+          f"`ntkviz gallery` (ntkviz {ntkviz.__version__}) at the post's settings. Each is "
+          "reproduced by the command under it; `make gallery` rebuilds them all, "
+          "`ntkviz gallery --quick` makes fast previews.", ""]
     for e in entries:
         md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", "", e["summary"], ""]
         if e["caption"]:
@@ -219,8 +221,9 @@ nav a {{ margin-right: 1em; }}
 </head>
 <body>
 <h1>ntkviz gallery</h1>
-<p>Every figure of the post {html.escape(POST)}, made by <code>ntkviz gallery</code>
-(ntkviz {html.escape(ntkviz.__version__)}).</p>
+<p>The figures of the post {html.escape(POST)}, and the ones ntkviz adds beyond it, made by
+<code>ntkviz gallery</code> (ntkviz {html.escape(ntkviz.__version__)}) at the post's settings.
+Each is reproduced by the command under it.</p>
 <nav>{''.join(f'<a href="#{html.escape(e["name"])}">{html.escape(e["name"])}</a>' for e in entries)}</nav>
 {''.join(cards)}
 </body>
