@@ -11,6 +11,12 @@ Generalization in Neural Networks"). Two ways to compute it for a whole ensemble
   layer's input and delta_l = d f / d z_l the derivative of the output with respect to the layer's
   pre-activation. Only (N, width) activations are formed, never the P-wide Jacobian.
 
+In the NTK parameterisation (``NetSpec(parameterization="ntk")``, z_l = c_l W_l h_{l-1} + s_l b_l
+with c_l = sigma_w / sqrt(fan_in), s_l = sigma_b, from :meth:`NetSpec.layer_scales`) the
+parameters are W and b themselves, so layer l contributes
+``<delta_l(x1), delta_l(x2)> (c_l^2 <h_{l-1}(x1), h_{l-1}(x2)> + s_l^2)`` and the backward
+recursion carries c_{l+1}: delta_l = c_{l+1} (delta_{l+1} W_{l+1}) * act'(z_l).
+
 Both include the output scale: the kernel of ``alpha * f`` is ``alpha^2`` times that of f; the
 frozen copy subtracted by ``zero_output`` does not depend on w, so it does not change the kernel.
 """
@@ -69,23 +75,32 @@ def _layer_features(ensemble: Ensemble, params: Sequence[torch.Tensor], x: torch
     count = params[0].shape[0]
     step = 2 if spec.bias else 1
     layers = len(spec.layer_sizes)
+    scales = spec.layer_scales()
+    ntk = spec.parameterization == "ntk"
     h = x.to(params[0].dtype).reshape(1, -1, 1).expand(count, -1, 1)
     inputs, slopes = [], []  # slopes[l] = act'(z_l) for the hidden layers
     for j in range(layers):
         weight = params[step * j]
         inputs.append(h)
-        if spec.bias:
+        if ntk:  # as Ensemble.forward_raw: the multipliers as baddbmm's alpha and beta
+            w_mult, b_mult = scales[j]
+            bias = params[step * j + 1].unsqueeze(1) if spec.bias else h.new_zeros(())
+            z = torch.baddbmm(bias, h, weight.transpose(1, 2), beta=b_mult if spec.bias else 0.0,
+                              alpha=w_mult)
+        elif spec.bias:
             z = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
         else:
             z = torch.bmm(h, weight.transpose(1, 2))
         if j < layers - 1:
             h = ensemble.activation(z)
             slopes.append(_derivative(spec.activation, ensemble.activation, z, h))
-    # Backward: delta_L = 1; delta_l = (delta_{l+1} W_{l+1}) * act'(z_l).
+    # Backward: delta_L = 1; delta_l = c_{l+1} (delta_{l+1} W_{l+1}) * act'(z_l).
     delta = torch.ones(count, h.shape[1], 1, dtype=h.dtype, device=h.device)
     deltas = [delta]
     for j in range(layers - 2, -1, -1):
-        delta = torch.bmm(delta, params[step * (j + 1)]) * slopes[j]
+        w_mult = scales[j + 1][0]
+        back = torch.bmm(delta, params[step * (j + 1)])
+        delta = (back * w_mult if w_mult != 1.0 else back) * slopes[j]
         deltas.append(delta)
     deltas.reverse()
     features = list(zip(inputs, deltas, strict=True))
@@ -96,8 +111,10 @@ def ntk_layerwise(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None 
                   params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
     """The tangent kernel of every member by the layer-wise formula: (K, N1, N2).
 
-    ``Theta_k(x1, x2) = alpha_k^2 sum_l <delta_l(x1), delta_l(x2)> (<h_{l-1}(x1), h_{l-1}(x2)> + b)``
-    with b = 1 for biased layers (Jacot et al. 2018; the "gradient outer product" of each layer).
+    ``Theta_k(x1, x2) = alpha_k^2 sum_l <delta_l(x1), delta_l(x2)> (c_l^2 <h_{l-1}(x1), h_{l-1}(x2)> + b_l)``
+    with b_l = s_l^2 for biased layers, else 0, and (c_l, s_l) the layer's multipliers
+    (:meth:`NetSpec.layer_scales`: 1 and 1 in the standard parameterisation) (Jacot et al. 2018;
+    the "gradient outer product" of each layer).
     x1: (N1,), x2: (N2,) inputs, x2=None meaning x1. params: stacked as in :class:`Ensemble`
     (default: the ensemble's current parameters). Costs O(K N1 N2 width depth), no P-wide arrays.
     """
@@ -107,10 +124,13 @@ def ntk_layerwise(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None 
         first = _layer_features(ensemble, params, x1)
         second = first if x2 is None else _layer_features(ensemble, params, x2)
         kernel = None
-        for (h1, d1), (h2, d2) in zip(first, second, strict=True):
+        scales = ensemble.spec.layer_scales()
+        for (h1, d1), (h2, d2), (w_mult, b_mult) in zip(first, second, scales, strict=True):
             inner = torch.bmm(h1, h2.transpose(1, 2))
+            if w_mult != 1.0:
+                inner = inner * (w_mult * w_mult)
             if ensemble.spec.bias:
-                inner = inner + 1.0
+                inner = inner + b_mult * b_mult
             term = torch.bmm(d1, d2.transpose(1, 2)) * inner
             kernel = term if kernel is None else kernel + term
         scale = output_scale(ensemble)
@@ -122,8 +142,9 @@ def mse_loss_and_gradient(ensemble: Ensemble, params: Sequence[torch.Tensor], x_
                           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Each member's loss ``L_k = mean_i (f_k(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
     sum_k L_k for every stacked parameter, by the same layer-wise backward pass as the kernel:
-    ``dL/dW_l = sum_i r_i delta_l(x_i) h_{l-1}(x_i)^T``, ``dL/db_l = sum_i r_i delta_l(x_i)`` with
-    ``r_i = dL/dnet(x_i) = 2 (f(x_i) - y_i) / (N alpha)``. Equal to autograd's, without its graph
+    ``dL/dW_l = c_l sum_i r_i delta_l(x_i) h_{l-1}(x_i)^T``, ``dL/db_l = s_l sum_i r_i delta_l(x_i)``
+    with ``r_i = dL/dnet(x_i) = 2 (f(x_i) - y_i) / (N alpha)`` and (c_l, s_l) the layer's
+    multipliers (1, 1 in the standard parameterisation; :meth:`NetSpec.layer_scales`). Equal to autograd's, without its graph
     (a drop-in ``gradient`` for :func:`ntkviz.dynamics.train`). ``out``: tensors shaped like
     params to write the gradient into (see :class:`MseGradient`).
     """
@@ -137,13 +158,19 @@ def mse_loss_and_gradient(ensemble: Ensemble, params: Sequence[torch.Tensor], x_
         loss = (error * error).mean(dim=1) / (alpha * alpha).squeeze(1)
         residual = (error * (2.0 / x_train.shape[0]) / alpha).unsqueeze(-1)  # (K, N, 1)
         grads: list[torch.Tensor] = []
-        for h, delta in features:
+        for (h, delta), (w_mult, b_mult) in zip(features, ensemble.spec.layer_scales(), strict=True):
             weighted = delta * residual
             buffer = None if out is None else out[len(grads)]
-            grads.append(torch.bmm(weighted.transpose(1, 2), h, out=buffer))
+            if w_mult != 1.0:  # c_l as baddbmm's alpha (beta=0 ignores the input)
+                start = h.new_zeros(()) if buffer is None else buffer
+                grads.append(torch.baddbmm(start, weighted.transpose(1, 2), h, beta=0.0,
+                                           alpha=w_mult, out=buffer))
+            else:
+                grads.append(torch.bmm(weighted.transpose(1, 2), h, out=buffer))
             if ensemble.spec.bias:
                 buffer = None if out is None else out[len(grads)]
-                grads.append(torch.sum(weighted, dim=1, out=buffer))
+                grad = torch.sum(weighted, dim=1, out=buffer)
+                grads.append(grad.mul_(b_mult) if b_mult != 1.0 else grad)
     return loss, grads
 
 

@@ -6,13 +6,18 @@ forward pass of all K nets is a handful of batched matmuls (``torch.baddbmm``), 
 
 Member k's initial weights depend only on (seed, k), never on K, so ``--count 10`` shows the first
 10 of the ``--count 100`` nets.
+
+Two parameterisations: ``standard`` (the post's nets: nn.Linear layers, z = W h + b) and ``ntk``
+(Jacot et al. 2018: all weights and biases N(0, 1), the scales sigma_w / sqrt(fan_in) and sigma_b
+applied in the forward pass), whose wide-net limit is the closed form in :mod:`ntkviz.infinite`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +35,11 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sin": torch.sin,
 }
 INITS = ("pytorch", "lecun")
+PARAMETERIZATIONS = ("standard", "ntk")
+#: Help text for a figure's ``--parameterization`` option (with ``choices=PARAMETERIZATIONS``).
+PARAMETERIZATION_HELP = ("standard: the post's nets, z = W h + b with --init's weights; ntk: the NTK "
+                         "parameterisation, z = sigma_w W h / sqrt(fan_in) + sigma_b b with all W, "
+                         "b ~ N(0, 1), whose infinite-width kernel has a closed form")
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,18 @@ class NetSpec:
     """One architecture. ``init``: ``pytorch`` is nn.Linear's default (weights and biases
     U(-1/sqrt(fan_in), 1/sqrt(fan_in))); ``lecun`` draws weights N(0, 1/fan_in), biases 0.
     ``zero_output`` subtracts a frozen copy taken at initialisation so f(x, w0) = 0;
-    ``alpha`` scales the (zeroed) output."""
+    ``alpha`` scales the (zeroed) output.
+
+    ``parameterization``: ``standard`` is z^{l+1} = W h + b with ``init``'s draws (the post's nets).
+    ``ntk`` is the NTK parameterisation of Jacot et al. (2018), as in :mod:`ntkviz.infinite`:
+
+        z^{l+1} = sigma_w W h / sqrt(fan_in) + sigma_b b,    all W, b ~ N(0, 1)
+
+    (``init`` is then ignored; ``sigma_w``, ``sigma_b`` are used only by ``ntk``; without biases
+    the sigma_b term is absent). The parameters are the N(0, 1) W and b, so the gradient, and the
+    tangent kernel, carry the multipliers: as every width -> infinity the kernel tends to
+    :func:`ntkviz.infinite.infinite_ntk` without any 1/width normalisation.
+    """
 
     width: int = 100
     depth: int = 2
@@ -46,12 +67,25 @@ class NetSpec:
     init: str = "pytorch"
     zero_output: bool = False
     alpha: float = 1.0
+    parameterization: str = "standard"
+    sigma_w: float = 1.0
+    sigma_b: float = 1.0
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
         """(fan_in, fan_out) of each dense layer, input to output."""
         sizes = [1] + [self.width] * self.depth + [1]
-        return list(zip(sizes[:-1], sizes[1:]))
+        return list(zip(sizes[:-1], sizes[1:], strict=True))
+
+    def layer_scales(self) -> list[tuple[float, float]]:
+        """(weight multiplier, bias multiplier) of each dense layer, input to output:
+        z = w_mult W h + b_mult b. (1, 1) for ``standard``; (sigma_w / sqrt(fan_in), sigma_b)
+        for ``ntk``. The forward pass, the tangent kernel and the hand-written gradient all
+        take the multipliers from here."""
+        if self.parameterization != "ntk":
+            return [(1.0, 1.0)] * len(self.layer_sizes)
+        return [(self.sigma_w / math.sqrt(fan_in), float(self.sigma_b))
+                for fan_in, _ in self.layer_sizes]
 
     @property
     def parameter_count(self) -> int:
@@ -62,6 +96,14 @@ class NetSpec:
             raise ConfigError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
         if self.init not in INITS:
             raise ConfigError(f"--init must be one of {', '.join(INITS)} (got {self.init!r})")
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ConfigError(f"--parameterization must be one of {', '.join(PARAMETERIZATIONS)} "
+                              f"(got {self.parameterization!r})")
+        for name in ("sigma_w", "sigma_b"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0 "
+                                  f"(got {value:g})")
         return self
 
 
@@ -71,8 +113,22 @@ def member_seed(seed: int, member: int) -> int:
 
 
 def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Tensor]:
-    """One net's parameters [W1, b1, W2, b2, ...] (W: (out, in); b: (out,)), drawn on the CPU."""
+    """One net's parameters [W1, b1, W2, b2, ...] (W: (out, in); b: (out,)), drawn on the CPU.
+
+    ``standard``: drawn in float64 as ``init`` says, then cast to ``dtype``. ``ntk``: every weight
+    and bias N(0, 1), drawn in float32 (torch's vectorised normal sampler, about 6 times faster than
+    float64's: these draws dominate the cost of wide nets) and cast, so member k is the same net
+    in either dtype.
+    """
     generator = torch.Generator().manual_seed(seed)
+    if spec.parameterization == "ntk":
+        params = []
+        for fan_in, fan_out in spec.layer_sizes:
+            shapes = [(fan_out, fan_in)] + ([(fan_out,)] if spec.bias else [])
+            for shape in shapes:
+                draw = torch.empty(shape, dtype=torch.float32).normal_(0.0, 1.0, generator=generator)
+                params.append(draw.to(dtype))
+        return params
     params = []
     for fan_in, fan_out in spec.layer_sizes:
         weight = torch.empty(fan_out, fan_in, dtype=torch.float64)
@@ -120,6 +176,19 @@ def check_fits(spec: NetSpec, count: int, points: int, device: str = "cpu", dtyp
         )
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch's CPU ops on one thread for a while (the draws are serial anyway). Thousands of small
+    per-member copies each paid a fork/join of the intra-op threads: on a busy two-core machine
+    drawing 4000 nets of width 256 took 29 s with two threads and 4 s with one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class Ensemble:
     """K nets of one architecture as stacked parameters.
 
@@ -127,16 +196,30 @@ class Ensemble:
     ``params0`` is the frozen copy at initialisation. Call ``ensemble(x)`` for outputs (K, N).
     ``alphas`` (K,), if given, scales member k's output by alphas[k] instead of ``spec.alpha``
     (one ensemble can then train nets at several output scales at once).
+    ``keep_initial=False`` (for nets that are only evaluated, never trained or zeroed) makes
+    ``params0`` the same tensors as ``params`` instead of a copy, halving the memory.
     """
 
     def __init__(self, spec: NetSpec, count: int, seed: int, device: str = "cpu",
                  dtype=torch.float32, members: Sequence[int] | None = None,
-                 alphas: Sequence[float] | torch.Tensor | None = None) -> None:
+                 alphas: Sequence[float] | torch.Tensor | None = None,
+                 keep_initial: bool = True) -> None:
         self.spec = spec.check()
         self.members = list(range(count)) if members is None else list(members)
-        per_member = [init_member(spec, member_seed(seed, k), dtype) for k in self.members]
-        self.params = [torch.stack(layer).to(device) for layer in zip(*per_member)]
-        self.params0 = [p.detach().clone() for p in self.params]
+        # Filled member by member into the stacked tensors: at no time are two copies held.
+        self.params: list[torch.Tensor] = []
+        with _one_thread():
+            for slot, k in enumerate(self.members):
+                for j, tensor in enumerate(init_member(spec, member_seed(seed, k), dtype)):
+                    if slot == 0:
+                        self.params.append(torch.empty((len(self.members), *tensor.shape),
+                                                       dtype=dtype))
+                    self.params[j][slot] = tensor
+        self.params = [p.to(device) for p in self.params]
+        if not keep_initial and spec.zero_output:
+            raise ValueError("zero_output needs the initial parameters: keep_initial=True")
+        self.params0 = ([p.detach().clone() for p in self.params] if keep_initial
+                        else list(self.params))
         self.alphas = None
         if alphas is not None:
             self.alphas = torch.as_tensor(alphas, dtype=dtype).reshape(-1).to(device)
@@ -159,9 +242,17 @@ class Ensemble:
         h = x.reshape(1, -1, 1).expand(count, -1, 1)
         step = 2 if self.spec.bias else 1
         layers = len(self.spec.layer_sizes)
+        scales = self.spec.layer_scales()
+        ntk = self.spec.parameterization == "ntk"
         for j in range(layers):
             weight = params[step * j]
-            if self.spec.bias:
+            if ntk:
+                # The multipliers ride on baddbmm's alpha and beta: no extra pass over h.
+                w_mult, b_mult = scales[j]
+                bias = params[step * j + 1].unsqueeze(1) if self.spec.bias else h.new_zeros(())
+                h = torch.baddbmm(bias, h, weight.transpose(1, 2), beta=b_mult if self.spec.bias else 0.0,
+                                  alpha=w_mult)
+            elif self.spec.bias:
                 h = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
             else:
                 h = torch.bmm(h, weight.transpose(1, 2))
@@ -204,11 +295,14 @@ class Ensemble:
         """Each member as a plain nn.Sequential (for checks against PyTorch's own modules)."""
         modules = []
         step = 2 if self.spec.bias else 1
+        scales = self.spec.layer_scales()
         for k in range(self.count):
             layers: list[torch.nn.Module] = []
             for j, (fan_in, fan_out) in enumerate(self.spec.layer_sizes):
                 linear = torch.nn.Linear(fan_in, fan_out, bias=self.spec.bias,
                                          dtype=self.params[0].dtype, device=self.device)
+                if self.spec.parameterization == "ntk":
+                    linear = _ScaledLinear(linear, *scales[j])
                 with torch.no_grad():
                     linear.weight.copy_(self.params[step * j][k])
                     if self.spec.bias:
@@ -218,6 +312,20 @@ class Ensemble:
                     layers.append(_Activation(self.activation))
             modules.append(torch.nn.Sequential(*layers))
         return modules
+
+
+class _ScaledLinear(torch.nn.Module):
+    """An nn.Linear whose weight and bias enter multiplied: F.linear(x, w_mult W, b_mult b)
+    (the NTK parameterisation with W, b themselves the parameters)."""
+
+    def __init__(self, linear: torch.nn.Linear, w_mult: float, b_mult: float) -> None:
+        super().__init__()
+        self.weight, self.bias = linear.weight, linear.bias
+        self.w_mult, self.b_mult = w_mult, b_mult
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.b_mult * self.bias
+        return torch.nn.functional.linear(x, self.w_mult * self.weight, bias)
 
 
 class _Activation(torch.nn.Module):

@@ -1,0 +1,402 @@
+"""generalization: what kernel regression with the NTK predicts between the data, beside wide nets.
+
+Beyond the post: in the kernel regime a net trained to convergence on (X, Y) by gradient descent
+on the squared loss becomes kernel regression with its tangent kernel (Jacot et al. 2018; Lee et
+al. 2019, eq. 9 at t -> infinity; Arora et al. 2019):
+
+    f(x) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (Y - f(X, w0)).
+
+The figure draws it with the analytic infinite-width NTK (:mod:`ntkviz.infinite`, the NTK
+parameterisation) and with each net's empirical NTK at initialisation, beside an ensemble of nets
+of each width trained by full-batch gradient descent: their mean and a band of +-``band`` standard
+deviations, between and beyond the data. The animation runs over the training steps; its dashed
+grey curve is the infinite-width kernel's own gradient-descent prediction at that step (the
+discrete closed form of :func:`ntkviz.figures.linearized.flow_functions`), which the nets follow
+all the way, not only at the end.
+
+By default the nets are zeroed (f(x, w0) = 0), so the infinite-width prediction is exactly
+``Theta(x, X) Theta(X, X)^{-1} Y``. With ``--no-zero-output`` the empirical predictions keep the
+initial-function term; the nets' MEAN then tends to the analytic formula (the initial function has
+mean zero) and the band widens to the spread of the initial functions that training leaves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.lines import Line2D
+
+from ntkviz.canvas import Renderer, Style
+from ntkviz.config import param
+from ntkviz.dynamics import train
+from ntkviz.errors import ConfigError
+from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.linearized import flow_functions
+from ntkviz.figures.ntk_ellipses import run_colors, single_thread
+from ntkviz.figures.toy_model import check_limits
+from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
+from ntkviz.kernels import MseGradient, empirical_ntk
+from ntkviz.nets import (
+    INITS,
+    PARAMETERIZATION_HELP,
+    PARAMETERIZATIONS,
+    Ensemble,
+    NetSpec,
+    check_fits,
+)
+from ntkviz.progress import Progress
+
+TARGETS = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "abs": lambda x: np.abs(x) - 1.0,
+    "step": lambda x: np.where(x >= 0, 1.0, -1.0),
+}
+LAYOUTS = ("both", "functions")
+#: Largest condition number of Theta(X, X) accepted: beyond it the solve amplifies rounding by
+#: more than 1e-4 relative (float64) and the "prediction" is noise.
+MAX_CONDITION = 1e12
+
+
+@dataclass(frozen=True)
+class GeneralizationConfig:
+    n_train: int = param(6, "number of training points, equally spaced over --x-span (when "
+                            "--x-train is not given)", ge=1, le=1000)
+    target: str = param("sin", "target function y = target(x) of the training points "
+                               "(abs: |x| - 1; step: sign)", choices=tuple(TARGETS))
+    x_span: tuple[float, ...] = param((-3.0, 3.0), "interval of the equally spaced training "
+                                                   "inputs, as MIN,MAX", length=2)
+    x_train: tuple[float, ...] = param((), "explicit training inputs (replace --n-train and "
+                                           "--x-span)", min_length=0)
+    y_train: tuple[float, ...] = param((), "explicit training targets, one per --x-train input "
+                                           "(default: the target function)", min_length=0)
+    noise: float = param(0.0, "standard deviation of Gaussian noise added to the targets", ge=0)
+    count: int = param(10, "nets per width (their mean and band are drawn)", ge=1, le=10_000)
+    # 1000 is wide enough for the nets to sit on the kernel prediction; 100 shows the gap.
+    widths: tuple[int, ...] = param((100, 1000), "hidden widths, one ensemble each",
+                                    ge=1, le=100_000)
+    depth: int = param(2, "number of hidden layers", ge=1, le=100)
+    activation: str = param("relu", "activation (with a closed-form infinite-width kernel)",
+                            choices=ANALYTIC_ACTIVATIONS)
+    bias: bool = param(True, "biases in every layer")
+    parameterization: str = param("ntk", PARAMETERIZATION_HELP + " (the analytic kernel is the "
+                                  "ntk one)", choices=PARAMETERIZATIONS)
+    sigma_w: float = param(1.0, "weight scale sigma_w (ntk parameterisation and analytic kernel)",
+                           ge=0)
+    sigma_b: float = param(1.0, "bias scale sigma_b (ntk parameterisation and analytic kernel)",
+                           ge=0)
+    init: str = param("pytorch", "initialisation of the standard parameterisation", choices=INITS)
+    zero_output: bool = param(True, "subtract the net at initialisation, so f(x, w0) = 0 and the "
+                                    "kernel prediction is exactly Theta(x, X) Theta(X, X)^-1 Y")
+    # The default kernel's eigenvalues on the 6 points are 0.21 to 22: with eta = 2 lr / N the
+    # fastest direction moves 0.75 of the way a step (stable below 2) and the slowest has decayed
+    # to 1e-3 after 1000 steps.
+    lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
+    steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
+    frames: int = param(100, "number of frames: a snapshot after every steps/frames steps",
+                        ge=1, le=100_000)
+    band: float = param(2.0, "half-width of the nets' band, in standard deviations across the "
+                             "ensemble", ge=0)
+    layout: str = param("both", "the functions beside their distance to the kernel predictions "
+                                "over training, or the functions alone", choices=LAYOUTS)
+    x_limits: tuple[float, ...] = param((-5.0, 5.0), "view and grid: x range, as MIN,MAX (wider "
+                                                     "than the data: beyond it too)", length=2)
+    y_limits: tuple[float, ...] = param((-2.5, 2.5), "view: y range, as MIN,MAX", length=2)
+    points: int = param(201, "grid points along x", ge=2, le=100_000)
+
+    def check(self) -> None:
+        check_limits("--x-span", self.x_span)
+        check_limits("--x-limits", self.x_limits)
+        check_limits("--y-limits", self.y_limits)
+        if self.y_train and not self.x_train:
+            raise ConfigError("--y-train needs --x-train (one target per explicit input)")
+        if self.y_train and len(self.y_train) != len(self.x_train):
+            raise ConfigError(f"--x-train has {len(self.x_train)} value(s) but --y-train has "
+                              f"{len(self.y_train)}: give one target per input")
+        if len(set(self.x_train)) != len(self.x_train):
+            repeated = next(x for i, x in enumerate(self.x_train) if x in self.x_train[:i])
+            raise ConfigError(f"--x-train has the input {repeated:g} twice: the kernel matrix "
+                              f"Theta(X, X) would be singular; give distinct inputs")
+        if self.frames > self.steps:
+            raise ConfigError(f"--frames ({self.frames}) must not exceed --steps ({self.steps})")
+        if self.steps % self.frames:
+            raise ConfigError(f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})")
+
+    @property
+    def interval(self) -> int:
+        return self.steps // self.frames
+
+    def inputs(self) -> np.ndarray:
+        """The training inputs X: (N,)."""
+        if self.x_train:
+            return np.asarray(self.x_train, dtype=np.float64)
+        if self.n_train == 1:
+            return np.array([0.5 * (self.x_span[0] + self.x_span[1])])
+        return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
+
+    def net(self, width: int) -> NetSpec:
+        return NetSpec(width=width, depth=self.depth, activation=self.activation, bias=self.bias,
+                       init=self.init, zero_output=self.zero_output,
+                       parameterization=self.parameterization, sigma_w=self.sigma_w,
+                       sigma_b=self.sigma_b)
+
+
+def kernel_regression(k_test_train: np.ndarray, k_train_train: np.ndarray, y_train: np.ndarray,
+                      f0_test: np.ndarray | float = 0.0, f0_train: np.ndarray | float = 0.0,
+                      option: str = "--x-train") -> np.ndarray:
+    """``f(x) = f0(x) + Theta(x, X) Theta(X, X)^{-1} (Y - f0(X))``, batched.
+
+    k_test_train (..., G, N); k_train_train (..., N, N); y_train (N,); f0_test (..., G) and
+    f0_train (..., N) the functions at initialisation (0: zeroed). Returns (..., G). A kernel
+    matrix whose condition number exceeds 1e12 (e.g. two nearly equal inputs) raises ConfigError
+    naming ``option``.
+    """
+    k_train_train = np.asarray(k_train_train, dtype=np.float64)
+    condition = np.linalg.cond(k_train_train)
+    if not np.all(np.isfinite(condition)) or np.max(condition) > MAX_CONDITION:
+        raise ConfigError(f"{option}: the kernel matrix Theta(X, X) on the training inputs is "
+                          f"singular (condition number {np.max(condition):.3g}): the inputs are "
+                          f"(nearly) repeated; give distinct, well-separated inputs")
+    residual = np.asarray(y_train, dtype=np.float64) - np.asarray(f0_train, dtype=np.float64)
+    shape = np.broadcast_shapes(k_train_train.shape[:-2], np.shape(residual)[:-1])
+    residual = np.broadcast_to(residual, (*shape, residual.shape[-1]))
+    weights = np.linalg.solve(np.broadcast_to(k_train_train, (*shape, *k_train_train.shape[-2:])),
+                              residual[..., None])[..., 0]
+    return np.asarray(f0_test) + np.einsum("...gn,...n->...g", k_test_train, weights)
+
+
+@dataclass(frozen=True)
+class GeneralizationResult:
+    """W widths, K nets each, T = frames + 1 snapshots, N training points, G grid points.
+
+    x_grid (G,); x_train, y_train (N,) (y with any noise); steps (T,); widths (W,);
+    functions (T, W, K, G): every net's f(x, w_t) on the grid; loss (T, W, K): its MSE;
+    analytic (G,): infinite-width kernel regression Theta(x, X) Theta(X, X)^{-1} Y;
+    analytic_flow (T, G): the infinite-width kernel's gradient-descent prediction after each
+    snapshot's steps (from f = 0); kernel_analytic (N, N); empirical (W, K, G): kernel regression
+    with each net's empirical NTK at initialisation, with its initial-function term;
+    kernel_empirical (W, K, N, N); distance_analytic (T, W): RMS, over the grid points between the
+    smallest and largest training input, of the ensemble mean minus analytic_flow;
+    distance_empirical (T, W): the mean over the nets of the same RMS of each net minus its own
+    empirical kernel's gradient-descent prediction at that step; rate: 2 lr / N.
+    """
+
+    x_grid: np.ndarray
+    x_train: np.ndarray
+    y_train: np.ndarray
+    steps: np.ndarray
+    widths: np.ndarray
+    functions: np.ndarray
+    loss: np.ndarray
+    analytic: np.ndarray
+    analytic_flow: np.ndarray
+    kernel_analytic: np.ndarray
+    empirical: np.ndarray
+    kernel_empirical: np.ndarray
+    distance_analytic: np.ndarray
+    distance_empirical: np.ndarray
+    rate: float
+
+
+def _rms(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Root mean square over the grid points where ``where`` (G,) holds."""
+    return np.sqrt(np.mean(values[..., where] ** 2, axis=-1))
+
+
+def _train_width(config: GeneralizationConfig, width: int, seed: int, x_train: np.ndarray,
+                 y_train: np.ndarray, x_grid: np.ndarray, device: str, progress: Progress):
+    """One width: the nets' functions over training (float32), and (float64) each net's empirical
+    kernel and function at initialisation."""
+    spec = config.net(width)
+    check_fits(spec, config.count, len(x_grid) + len(x_train), device, torch.float32)
+    # Kernels in float64 from a float64 twin of the same nets (member k's draws do not depend on
+    # the dtype), with no frozen copy: it is never trained.
+    spec64 = dataclasses.replace(spec, zero_output=False)
+    twin = Ensemble(spec64, config.count, seed, device=device, dtype=torch.float64,
+                    keep_initial=False)
+    grid64 = torch.as_tensor(x_grid, device=device)
+    train64 = torch.as_tensor(x_train, device=device)
+    with single_thread(device):
+        k_train = empirical_ntk(twin, train64).cpu().numpy()
+        k_grid = empirical_ntk(twin, grid64, train64).cpu().numpy()
+        if config.zero_output:
+            f0_train, f0_grid = np.zeros((config.count, len(x_train))), 0.0 * k_grid[..., 0]
+        else:
+            with torch.no_grad():
+                f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
+    del twin
+
+    nets = Ensemble(spec, config.count, seed, device=device, dtype=torch.float32)
+    grid32 = grid64.to(torch.float32)
+
+    def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
+        return {"functions": ens(grid32).cpu().numpy()}
+
+    with single_thread(device):
+        trajectory = train(nets, train64.to(torch.float32),
+                           torch.as_tensor(y_train, dtype=torch.float32, device=device),
+                           lr=config.lr, steps=config.steps, snapshot_every=config.interval,
+                           record=record, progress=progress, gradient=MseGradient())
+    return (trajectory, k_train, k_grid, f0_train, f0_grid)
+
+
+def simulate(config: GeneralizationConfig, generator: torch.Generator | None = None,
+             progress: Progress | None = None, device: str = "cpu") -> GeneralizationResult:
+    """Kernel regression with the analytic and the empirical NTKs, and each width's ensemble
+    trained by gradient descent on the MSE (float32 nets, float64 kernels)."""
+    progress = progress or Progress()
+    seed = generator.initial_seed() if generator is not None else 0
+    option = "--x-train" if config.x_train else "--n-train/--x-span"
+    x_train = config.inputs()
+    if config.y_train:
+        y_train = np.asarray(config.y_train, dtype=np.float64)
+    else:
+        y_train = TARGETS[config.target](x_train).astype(np.float64)
+    if config.noise > 0:
+        noise = torch.randn(len(x_train), generator=generator, dtype=torch.float64).numpy()
+        y_train = y_train + config.noise * noise
+    x_grid = np.linspace(*config.x_limits, config.points)
+    rate = 2.0 * config.lr / len(x_train)
+
+    kind = dict(depth=config.depth, activation=config.activation, sigma_w=config.sigma_w,
+                sigma_b=config.sigma_b, bias=config.bias)
+    kernel_analytic = infinite_ntk(x_train, **kind)
+    k_grid_analytic = infinite_ntk(x_grid, x_train, **kind)
+    analytic = kernel_regression(k_grid_analytic, kernel_analytic, y_train, option=option)
+
+    runs = [_train_width(config, int(w), seed, x_train, y_train, x_grid, device, progress)
+            for w in config.widths]
+    steps = runs[0][0].steps
+    analytic_flow = flow_functions(k_grid_analytic, kernel_analytic, np.zeros(len(x_grid)),
+                                   np.zeros(len(x_train)), y_train, rate, steps, discrete=True)
+    functions = np.stack([r[0].records["functions"] for r in runs], axis=1).astype(np.float64)
+    loss = np.stack([r[0].loss for r in runs], axis=1)
+    kernel_empirical = np.stack([r[1] for r in runs])
+    empirical = np.stack([kernel_regression(k_grid, k_train, y_train, f0_grid, f0_train,
+                                            option=option)
+                          for _, k_train, k_grid, f0_train, f0_grid in runs])
+    between = (x_grid >= x_train.min()) & (x_grid <= x_train.max())
+    if not between.any():  # one training point, or a grid that misses the data: use all of it
+        between = np.ones_like(between)
+    distance_empirical = np.zeros((len(steps), len(runs)))
+    for w, (_, k_train, k_grid, f0_train, f0_grid) in enumerate(runs):
+        for k in range(config.count):
+            flow = flow_functions(k_grid[k], k_train[k], f0_grid[k], f0_train[k], y_train, rate,
+                                  steps, discrete=True)
+            distance_empirical[:, w] += _rms(functions[:, w, k] - flow, between) / config.count
+    distance_analytic = _rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
+    return GeneralizationResult(
+        x_grid=x_grid, x_train=x_train, y_train=y_train, steps=steps,
+        widths=np.asarray(config.widths, dtype=np.int64), functions=functions, loss=loss,
+        analytic=analytic, analytic_flow=analytic_flow, kernel_analytic=kernel_analytic,
+        empirical=empirical, kernel_empirical=kernel_empirical,
+        distance_analytic=distance_analytic, distance_empirical=distance_empirical, rate=rate)
+
+
+class GeneralizationRenderer(Renderer):
+    """Frame i shows snapshot i + 1; the key frame is the last (the trained nets)."""
+
+    @property
+    def count(self) -> int:
+        return len(self.result.steps) - 1
+
+    def setup(self) -> None:
+        config = self.config
+        both = config.layout == "both"
+        ax = self.figure.add_subplot(1, 2, 1) if both else self.figure.add_subplot()
+        self._setup_functions(ax)
+        self.marker = None
+        if both:
+            self._setup_distance(self.figure.add_subplot(1, 2, 2))
+        self.title = self.figure.suptitle(" ")
+        self.animate(self.title)
+        self.key_frame = self.count - 1
+
+    def _colors(self) -> np.ndarray:
+        widths = self.result.widths.astype(np.float64)
+        return run_colors(widths) if len(widths) > 1 else run_colors(np.array([1.0, 10.0]))[1:]
+
+    def _setup_functions(self, ax) -> None:
+        r, config = self.result, self.config
+        lw = self.style.line_width
+        ax.set_xlim(*config.x_limits)
+        ax.set_ylim(*config.y_limits)
+        ax.set_xlabel("$x$")
+        ax.set_ylabel("$f(x)$")
+        colors = self._colors()
+        self.means: list[Line2D] = []
+        self.bands = []
+        mean, spread = self._stats(0)
+        for w, width in enumerate(r.widths):
+            band = ax.fill_between(r.x_grid, mean[w] - spread[w], mean[w] + spread[w],
+                                   color=colors[w], alpha=0.25, linewidth=0)
+            (line,) = ax.plot(r.x_grid, mean[w], color=colors[w], linewidth=0.8 * lw,
+                              label=f"nets, width {width} (mean, ±{config.band:g} sd)")
+            ax.plot(r.x_grid, r.empirical[w].mean(axis=0), ":", color=colors[w],
+                    linewidth=0.6 * lw, label=f"empirical-NTK regression, width {width}")
+            self.bands.append(band)
+            self.means.append(line)
+        (self.flow,) = ax.plot(r.x_grid, r.analytic_flow[1], "--", color="gray",
+                               linewidth=0.5 * lw, label="infinite-width NTK, at this step")
+        ax.plot(r.x_grid, r.analytic, "-", color="black", linewidth=0.45 * lw,
+                label=r"infinite-width NTK regression $\Theta(x, X)\,\Theta^{-1} Y$")
+        ax.plot(r.x_train, r.y_train, "o", color="red", markersize=3.5 * lw, zorder=6)
+        ax.legend(loc="lower left", fontsize=0.5 * self.style.font_size)
+        self.animate(*self.bands, *self.means, self.flow)
+
+    def _setup_distance(self, ax) -> None:
+        r = self.result
+        lw = self.style.line_width
+        colors = self._colors()
+        steps = r.steps[1:]
+        for w, width in enumerate(r.widths):
+            ax.plot(steps, r.distance_analytic[1:, w], "-", color=colors[w], linewidth=0.7 * lw,
+                    label=f"width {width}: mean to infinite-width NTK")
+            ax.plot(steps, r.distance_empirical[1:, w], ":", color=colors[w], linewidth=0.7 * lw,
+                    label=f"width {width}: each net to its own NTK")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("RMS distance to the kernel prediction\nbetween the data points")
+        ax.legend(loc="best", fontsize=0.5 * self.style.font_size)
+        ax.grid(True, which="both", alpha=0.3)
+        self.marker = ax.axvline(steps[0], color="gray", linewidth=0.5 * lw)
+        self.animate(self.marker)
+
+    def _stats(self, now: int) -> tuple[np.ndarray, np.ndarray]:
+        functions = self.result.functions[now]  # (W, K, G)
+        return functions.mean(axis=1), self.config.band * functions.std(axis=1)
+
+    def update(self, i: int) -> bool:
+        r = self.result
+        now = i + 1
+        mean, spread = self._stats(now)
+        for w, (band, line) in enumerate(zip(self.bands, self.means, strict=True)):
+            line.set_ydata(mean[w])
+            upper, lower = mean[w] + spread[w], mean[w] - spread[w]
+            band.set_verts([np.concatenate([np.column_stack([r.x_grid, upper]),
+                                            np.column_stack([r.x_grid[::-1], lower[::-1]])])])
+        self.flow.set_ydata(r.analytic_flow[now])
+        if self.marker is not None:
+            self.marker.set_xdata([r.steps[now], r.steps[now]])
+        self.title.set_text(f"Kernel regression with the NTK and trained nets: step {int(r.steps[now])}")
+        return False
+
+
+SPEC = FigureSpec(
+    name="generalization",
+    summary="Kernel regression with the NTK (infinite-width and each net's own) between and beyond "
+            "the data, beside ensembles of wide nets converging onto it as they train.",
+    config_cls=GeneralizationConfig,
+    simulate=simulate,
+    renderer=GeneralizationRenderer,
+    style=Style(size=(20.0, 8.0)),
+    quick={"steps": 500, "frames": 50, "widths": (100, 500), "points": 121},
+    caption="Red: the training points. Black: kernel regression with the infinite-width NTK; "
+            "dotted: with each width's empirical NTK at initialisation; colours: the trained nets' "
+            "mean and band; dashed grey: the infinite-width kernel's gradient-descent prediction at "
+            "the current step. Right: how far the nets are from the kernel predictions over the "
+            "steps; the wider nets follow the infinite-width kernel closely.",
+)
