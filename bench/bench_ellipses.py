@@ -17,8 +17,13 @@ from bench.naive_ellipses import naive_ellipses_gif
 SPEEDUP_TARGET = 20.0
 
 
-def run(repeat: int = 3, steps: int | None = 2000, frames: int | None = None,
-        size: tuple[float, float] | None = None, dpi: float | None = None) -> list[dict[str, Any]]:
+def run(
+    repeat: int = 3,
+    steps: int | None = 2000,
+    frames: int | None = None,
+    size: tuple[float, float] | None = None,
+    dpi: float | None = None,
+) -> list[dict[str, Any]]:
     """Time ours ``repeat`` times (median) and the naive reference once (it is slow).
 
     ``steps=None`` runs the post's 8000 steps; ``frames`` defaults to steps / 40, the post's rate.
@@ -51,9 +56,17 @@ def run(repeat: int = 3, steps: int | None = 2000, frames: int | None = None,
 
         def naive() -> None:
             with temp_folder("ntkviz-bench-naive-") as workdir:
-                naive_steps.append(naive_ellipses_gif(
-                    naive_gif, workdir, config, size=style.size, dpi=style.dpi,
-                    font_size=style.font_size, line_width=style.line_width))
+                naive_steps.append(
+                    naive_ellipses_gif(
+                        naive_gif,
+                        workdir,
+                        config,
+                        size=style.size,
+                        dpi=style.dpi,
+                        font_size=style.font_size,
+                        line_width=style.line_width,
+                    )
+                )
 
         # One CPU thread for both sides (ours trains on one anyway): with intra-op threads on a
         # shared machine, the naive side's thousands of tiny ops would mostly time the spinning.
@@ -63,10 +76,23 @@ def run(repeat: int = 3, steps: int | None = 2000, frames: int | None = None,
         count = reports[-1]["frames"]
         width, height = reports[-1]["width"], reports[-1]["height"]
 
-    ours_split = {k: statistics.median(r["seconds"][k] for r in reports) for k in reports[0]["seconds"]}
-    where = (f"1 thread, {config.steps} steps, {count} frames ({'full size' if config.steps == 8000 else 'reduced'}); "
-             "ours: " + ", ".join(f"{k} {v:.2f}" for k, v in ours_split.items())
-             + "; naive (1 run): " + ", ".join(f"{k} {v:.1f}" for k, v in naive_steps[0].items())
-             + " (s)")
-    return [make_row(f"ntk-ellipses {count}x{width}x{height} time", statistics.median(ours_times),
-                     naive_times[0], SPEEDUP_TARGET, extra=where)]
+    ours_split = {
+        k: statistics.median(r["seconds"][k] for r in reports) for k in reports[0]["seconds"]
+    }
+    where = (
+        f"1 thread, {config.steps} steps, {count} frames ({'full size' if config.steps == 8000 else 'reduced'}); "
+        "ours: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in ours_split.items())
+        + "; naive (1 run): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in naive_steps[0].items())
+        + " (s)"
+    )
+    return [
+        make_row(
+            f"ntk-ellipses {count}x{width}x{height} time",
+            statistics.median(ours_times),
+            naive_times[0],
+            SPEEDUP_TARGET,
+            extra=where,
+        )
+    ]

@@ -61,9 +61,17 @@ def run(
 
             def naive() -> None:
                 with temp_folder("ntkviz-bench-naive-") as workdir:
-                    naive_steps.append(naive_init_functions_gif(
-                        naive_gif, workdir, config, size=style.size, dpi=style.dpi,
-                        font_size=style.font_size, line_width=style.line_width))
+                    naive_steps.append(
+                        naive_init_functions_gif(
+                            naive_gif,
+                            workdir,
+                            config,
+                            size=style.size,
+                            dpi=style.dpi,
+                            font_size=style.font_size,
+                            line_width=style.line_width,
+                        )
+                    )
 
             ours_times = times(ours, repeat)
             naive_times = times(naive, naive_repeat)
@@ -74,19 +82,27 @@ def run(
     if ours_shape != naive_shape:
         raise RuntimeError(f"GIF durations/size differ: ours {ours_shape}, naive {naive_shape}")
     (width, height), output_frames = ours_shape[1], reports[0]["frames"]
-    return [make_row(
-        f"init-functions {config.count} nets, {output_frames}x{width}x{height}",
-        statistics.median(ours_times), statistics.median(naive_times), SPEEDUP_TARGET,
-        extra=where_time_goes(reports, naive_steps, threads, repeat, naive_repeat),
-    )]
+    return [
+        make_row(
+            f"init-functions {config.count} nets, {output_frames}x{width}x{height}",
+            statistics.median(ours_times),
+            statistics.median(naive_times),
+            SPEEDUP_TARGET,
+            extra=where_time_goes(reports, naive_steps, threads, repeat, naive_repeat),
+        )
+    ]
 
 
 def where_time_goes(reports, naive_steps, threads: int, repeat: int, naive_repeat: int) -> str:
     ours = median_split([report["seconds"] for report in reports])
     naive = median_split(naive_steps)
-    return ("ours: " + ", ".join(f"{k} {v:.2f}" for k, v in ours.items())
-            + "; naive: " + ", ".join(f"{k} {v:.2f}" for k, v in naive.items())
-            + f" (s; medians of {repeat} / {naive_repeat}; {threads} torch thread(s))")
+    return (
+        "ours: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in ours.items())
+        + "; naive: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in naive.items())
+        + f" (s; medians of {repeat} / {naive_repeat}; {threads} torch thread(s))"
+    )
 
 
 def median_split(splits: list[dict[str, float]]) -> dict[str, float]:

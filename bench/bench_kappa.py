@@ -54,8 +54,9 @@ def _dense_in_process(width: int) -> float:
 
 def _dense_in_child(width: int, budget_s: float) -> float:
     """Seconds of one dense evaluation in a child process; inf if killed at the budget."""
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(width), str(X)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(width), str(X)], stdout=subprocess.PIPE, text=True
+    )
     try:
         if child.stdout.readline().strip() != "ready":  # imports and the draw are not timed
             raise RuntimeError(f"dense child at width {width} failed to start")
@@ -86,8 +87,11 @@ def dense_reach(budget_s: float, start: int = 16, isolate: bool = True) -> dict[
         try:
             curvature.check_dense(m)
         except ConfigError:
-            return {"width": width, "seconds": seconds,
-                    "stop": f"m={m:,} refused: over the {curvature.format_bytes(curvature.memory_limit_bytes())} limit"}
+            return {
+                "width": width,
+                "seconds": seconds,
+                "stop": f"m={m:,} refused: over the {curvature.format_bytes(curvature.memory_limit_bytes())} limit",
+            }
         # Eigenvalues cost O(n^3): a run predicted past half the budget goes to a child process.
         risky = isolate and last * 8 > 0.5 * budget_s
         took = _dense_in_child(m, budget_s) if risky else _dense_in_process(m)
@@ -123,12 +127,21 @@ def exact_reach(budget_s: float, start: int = 1024, cap: int = EXACT_CAP) -> dic
         width, seconds = m, took
         m *= 2
     why = "the cap" if top == cap else "the memory limit"
-    return {"width": width, "seconds": seconds,
-            "stop": f"stopped at {why} within budget (a lower bound)"}
+    return {
+        "width": width,
+        "seconds": seconds,
+        "stop": f"stopped at {why} within budget (a lower bound)",
+    }
 
 
-def run(repeat: int = 3, budget_s: float = BUDGET_S, exact_cap: int = EXACT_CAP,
-        dense_start: int = 16, exact_start: int = 1024, isolate: bool = True) -> list[dict[str, Any]]:
+def run(
+    repeat: int = 3,
+    budget_s: float = BUDGET_S,
+    exact_cap: int = EXACT_CAP,
+    dense_start: int = 16,
+    exact_start: int = 1024,
+    isolate: bool = True,
+) -> list[dict[str, Any]]:
     """Two rows: the width each method reaches within ``budget_s`` (ratio = exact / dense width,
     target >= 1000x), and both timed at the dense method's largest width (median of ``repeat``)."""
     dense = dense_reach(budget_s, dense_start, isolate)
@@ -141,16 +154,27 @@ def run(repeat: int = 3, budget_s: float = BUDGET_S, exact_cap: int = EXACT_CAP,
         "ratio": ratio,
         "target": f">= {WIDTH_TARGET:g}x",
         "met": bool(ratio >= WIDTH_TARGET),
-        "extra": (f"ratio of widths; exact m={exact['width']:,} ({exact['stop']}); "
-                  f"dense m={dense['width']:,} (next: {dense['stop']})"),
+        "extra": (
+            f"ratio of widths; exact m={exact['width']:,} ({exact['stop']}); "
+            f"dense m={dense['width']:,} (next: {dense['stop']})"
+        ),
     }
     rows = [reach]
     m = dense["width"]
     if m:
         a, b = curvature.init_params(m, torch.Generator().manual_seed(0))
-        ours = statistics.median(times(lambda: curvature.hessian_norm_exact(a, b, X), repeat, warmup=1))
-        rows.append(make_row(f"hessian norm at m={m:,}: exact vs dense", ours, dense["seconds"], 1.0,
-                             extra="same width, same net; dense timed once in the ladder"))
+        ours = statistics.median(
+            times(lambda: curvature.hessian_norm_exact(a, b, X), repeat, warmup=1)
+        )
+        rows.append(
+            make_row(
+                f"hessian norm at m={m:,}: exact vs dense",
+                ours,
+                dense["seconds"],
+                1.0,
+                extra="same width, same net; dense timed once in the ladder",
+            )
+        )
     return rows
 
 

@@ -17,7 +17,9 @@ from bench.naive_ellipses import naive_ntk
 SPEEDUP_TARGET = 50.0
 
 
-def run(repeat: int = 3, width: int = 1000, depth: int = 2, inputs: int = 100) -> list[dict[str, Any]]:
+def run(
+    repeat: int = 3, width: int = 1000, depth: int = 2, inputs: int = 100
+) -> list[dict[str, Any]]:
     """Median of ``repeat`` timed calls of each way (float32, the notebook's dtype), all on one
     CPU thread: on a shared machine intra-op threads make the timings mostly noise."""
     from ntkviz.figures.ntk_ellipses import single_thread
@@ -46,7 +48,13 @@ def _run(repeat: int, width: int, depth: int, inputs: int) -> list[dict[str, Any
     naive_s = median_time(lambda: naive_ntk(module, x.unsqueeze(1)), repeat)
     jacobian_s = median_time(lambda: ntk_jacobian(ensemble, x), repeat)
     params = ensemble.spec.parameter_count
-    return [make_row(f"kernel width {width} depth {depth}, {inputs} inputs", ours_s, naive_s,
-                     SPEEDUP_TARGET,
-                     extra=f"{params} params, 1 thread; torch.func jacobian {jacobian_s:.3f} s "
-                           f"({naive_s / jacobian_s:.1f}x the loop, {jacobian_s / ours_s:.0f}x ours)")]
+    return [
+        make_row(
+            f"kernel width {width} depth {depth}, {inputs} inputs",
+            ours_s,
+            naive_s,
+            SPEEDUP_TARGET,
+            extra=f"{params} params, 1 thread; torch.func jacobian {jacobian_s:.3f} s "
+            f"({naive_s / jacobian_s:.1f}x the loop, {jacobian_s / ours_s:.0f}x ours)",
+        )
+    ]

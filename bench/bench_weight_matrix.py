@@ -61,17 +61,26 @@ def run(
 
             def naive() -> None:
                 with temp_folder("ntkviz-bench-naive-") as workdir:
-                    naive_steps.append(naive_weight_matrix_gif(
-                        naive_gif, workdir, config, size=style.size, dpi=style.dpi,
-                        font_size=style.font_size, line_width=style.line_width))
+                    naive_steps.append(
+                        naive_weight_matrix_gif(
+                            naive_gif,
+                            workdir,
+                            config,
+                            size=style.size,
+                            dpi=style.dpi,
+                            font_size=style.font_size,
+                            line_width=style.line_width,
+                        )
+                    )
 
             ours_times = times(ours, ours_repeat)
             naive_times = times(naive, naive_runs) if naive_runs else []
             if naive_runs:
                 ours_shape, naive_shape = gif_shape(ours_gif), gif_shape(naive_gif)
                 if ours_shape != naive_shape:
-                    raise RuntimeError(f"GIF durations/size differ: ours {ours_shape}, "
-                                       f"naive {naive_shape}")
+                    raise RuntimeError(
+                        f"GIF durations/size differ: ours {ours_shape}, naive {naive_shape}"
+                    )
         return ours_times, naive_times, reports, naive_steps
 
     previous_threads = torch.get_num_threads()
@@ -84,14 +93,20 @@ def run(
         frames = reports[0]["frames"]
         size_px = f"{reports[0]['width']}x{reports[0]['height']}"
         label = "widths " + ",".join(str(w) for w in post.widths)
-        rows.append(make_row(
-            f"weight-matrix {label}, {steps} steps: {frames}x{size_px}",
-            statistics.median(ours_times), naive_s, SPEEDUP_TARGET,
-            extra=where_time_goes(reports, naive_steps, threads, repeat, naive_repeat)))
+        rows.append(
+            make_row(
+                f"weight-matrix {label}, {steps} steps: {frames}x{size_px}",
+                statistics.median(ours_times),
+                naive_s,
+                SPEEDUP_TARGET,
+                extra=where_time_goes(reports, naive_steps, threads, repeat, naive_repeat),
+            )
+        )
         if full and post.steps != steps:
             start = time.perf_counter()
             full_ours, full_naive, full_reports, full_steps = measure(
-                post, 1, naive_repeat if naive_full else 0)
+                post, 1, naive_repeat if naive_full else 0
+            )
             full_frames = full_reports[0]["frames"]
             if naive_full:
                 naive_estimate, how = statistics.median(full_naive), "measured"
@@ -101,10 +116,15 @@ def run(
                 how = f"naive ESTIMATED as {frames}-frame time x {full_frames}/{frames}"
                 split = full_reports[0]["seconds"]
                 extra = "ours: " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()) + " (s)"
-            rows.append(make_row(
-                f"weight-matrix {label}, {post.steps} steps (post): {full_frames}x{size_px}",
-                statistics.median(full_ours), naive_estimate, SPEEDUP_TARGET,
-                extra=f"{how}; {extra}; {time.perf_counter() - start:.0f} s"))
+            rows.append(
+                make_row(
+                    f"weight-matrix {label}, {post.steps} steps (post): {full_frames}x{size_px}",
+                    statistics.median(full_ours),
+                    naive_estimate,
+                    SPEEDUP_TARGET,
+                    extra=f"{how}; {extra}; {time.perf_counter() - start:.0f} s",
+                )
+            )
     finally:
         torch.set_num_threads(previous_threads)
     return rows

@@ -76,9 +76,15 @@ def simple_net(width: int, depth: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def naive_ellipses_gif(path: Path, workdir: Path, config: NtkEllipsesConfig = NtkEllipsesConfig(),
-                       size: tuple[float, float] = (18.0, 8.0), dpi: float = 72.0,
-                       font_size: float = 20.0, line_width: float = 3.0) -> dict[str, float]:
+def naive_ellipses_gif(
+    path: Path,
+    workdir: Path,
+    config: NtkEllipsesConfig = NtkEllipsesConfig(),
+    size: tuple[float, float] = (18.0, 8.0),
+    dpi: float = 72.0,
+    font_size: float = 20.0,
+    line_width: float = 3.0,
+) -> dict[str, float]:
     """Write the ntk-ellipses GIF to ``path`` the notebook's way; models and PNGs go to ``workdir``.
 
     Returns seconds spent in each step: train (with the torch.save calls), frames (torch.load,
@@ -111,8 +117,10 @@ def naive_ellipses_gif(path: Path, workdir: Path, config: NtkEllipsesConfig = Nt
             opt.step()
     seconds["train"] = time.perf_counter() - t0
 
-    colors = [matplotlib.colormaps["plasma"](0.05 + 0.8 * i / max(len(config.alphas) - 1, 1))
-              for i in range(len(config.alphas))]
+    colors = [
+        matplotlib.colormaps["plasma"](0.05 + 0.8 * i / max(len(config.alphas) - 1, 1))
+        for i in range(len(config.alphas))
+    ]
     trails: list[list[np.ndarray]] = [[np.zeros(2)] for _ in config.alphas]
     frames = []
     with matplotlib.rc_context():
@@ -136,9 +144,16 @@ def naive_ellipses_gif(path: Path, workdir: Path, config: NtkEllipsesConfig = Nt
                 plt.plot(pts[:, 0], pts[:, 1], "o", color=colors[k], label=rf"$\alpha$ = {alpha:g}")
                 lam, vec = np.linalg.eigh(kernels[k])
                 angle = np.degrees(np.arctan2(vec[1, 0], vec[0, 0]))
-                plt.gca().add_patch(Ellipse(config.y_train, 2 * config.ellipse_scale / np.sqrt(lam[0]),
-                                            2 * config.ellipse_scale / np.sqrt(lam[1]), angle=angle,
-                                            fill=False, color=colors[k]))
+                plt.gca().add_patch(
+                    Ellipse(
+                        config.y_train,
+                        2 * config.ellipse_scale / np.sqrt(lam[0]),
+                        2 * config.ellipse_scale / np.sqrt(lam[1]),
+                        angle=angle,
+                        fill=False,
+                        color=colors[k],
+                    )
+                )
             plt.plot([config.y_train[0]], [config.y_train[1]], "*", color="red", markersize=15)
             plt.axis("equal")
             plt.legend(loc="lower left")

@@ -81,8 +81,14 @@ def naive_init_functions_gif(
             plt.xlabel("$x$")
             plt.ylabel("$f(x, w)$")
             plt.title(f"Width={config.width}")
-            plt.text(1.0, 1.01, f"step {i * config.steps_per_frame}", ha="right", va="bottom",
-                     transform=plt.gca().transAxes)
+            plt.text(
+                1.0,
+                1.01,
+                f"step {i * config.steps_per_frame}",
+                ha="right",
+                va="bottom",
+                transform=plt.gca().transAxes,
+            )
             plt.grid(True)
             seconds["plot"] += time.perf_counter() - t0
             image = _save_and_read(workdir / f"frame_{i:03d}.png", seconds)

@@ -43,9 +43,13 @@ class Style:
             raise ConfigError(f"--dpi must be > 0 (got {self.dpi:g})")
         pixels = self.pixels
         if pixels[0] < 16 or pixels[1] < 16:
-            raise ConfigError(f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at least 16x16 px needed")
+            raise ConfigError(
+                f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at least 16x16 px needed"
+            )
         if pixels[0] * pixels[1] > MAX_PIXELS:
-            raise ConfigError(f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at most {MAX_PIXELS} pixels a frame")
+            raise ConfigError(
+                f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at most {MAX_PIXELS} pixels a frame"
+            )
         if self.theme not in THEMES:
             raise ConfigError(f"--theme must be one of {', '.join(THEMES)} (got {self.theme!r})")
         return self
@@ -54,8 +58,9 @@ class Style:
         """The same look at another size: fonts and lines scale with the figure."""
         scale = min(size[0] / self.size[0], size[1] / self.size[1])
         scale = max(scale, 0.25) if scale > 0 else 1.0
-        return dataclasses.replace(self, size=size, font_size=self.font_size * scale,
-                                   line_width=self.line_width * scale)
+        return dataclasses.replace(
+            self, size=size, font_size=self.font_size * scale, line_width=self.line_width * scale
+        )
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -80,8 +85,14 @@ class Style:
         if self.theme == "dark":
             dark = dict(matplotlib.style.library["dark_background"])
             dark.pop("axes.prop_cycle", None)
-            rc = {**dark, **rc, "figure.facecolor": "#111111", "axes.facecolor": "#111111",
-                  "savefig.facecolor": "#111111", "legend.facecolor": "#222222"}
+            rc = {
+                **dark,
+                **rc,
+                "figure.facecolor": "#111111",
+                "axes.facecolor": "#111111",
+                "savefig.facecolor": "#111111",
+                "legend.facecolor": "#222222",
+            }
         else:
             rc.update({"figure.facecolor": "white", "axes.facecolor": "white"})
         return rc
@@ -101,7 +112,9 @@ def parse_size(text: str) -> tuple[float, float]:
     try:
         width, height = (float(p) for p in parts)
     except ValueError:
-        raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {text!r})") from None
+        raise ConfigError(
+            f"--size must look like WxH in inches, e.g. 12x9 (got {text!r})"
+        ) from None
     return width, height
 
 

@@ -35,8 +35,13 @@ class OneLineErrors(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
         except click.exceptions.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "ntkviz"
             click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
@@ -60,8 +65,8 @@ app = typer.Typer(
     cls=OneLineErrors,
     name="ntkviz",
     help="Animations of neural networks training in the lazy / kernel regime, after the post "
-         "'Understanding the Neural Tangent Kernel'. Run a figure with no options to reproduce "
-         "the post's figure; every setting is an option.",
+    "'Understanding the Neural Tangent Kernel'. Run a figure with no options to reproduce "
+    "the post's figure; every setting is an option.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -76,8 +81,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """ntkviz: pictures of the neural tangent kernel."""
 
@@ -92,33 +101,88 @@ def list_figures() -> None:
 
 # -- options every figure shares ------------------------------------------------------------------
 
+
 def _opt(*names: str, help: str, **kwargs: Any) -> Any:
     return typer.Option(*names, help=help, **kwargs)
 
 
 COMMON: list[tuple[str, Any, Any]] = [
-    ("output", Optional[Path], _opt("-o", "--output", help="Output file; its suffix picks the format: "
-                                    ".gif, .mp4, .webp or .png (a still). [default: <figure>.gif]",
-                                    dir_okay=False)),
-    ("fps", Optional[float], _opt("--fps", help="Frames per second. [default: 10, the post's 0.1 s a frame]")),
-    ("size", Optional[str], _opt("--size", help="Figure size in inches, WxH. [default: the post's, e.g. 12x9]")),
+    (
+        "output",
+        Optional[Path],
+        _opt(
+            "-o",
+            "--output",
+            help="Output file; its suffix picks the format: "
+            ".gif, .mp4, .webp or .png (a still). [default: <figure>.gif]",
+            dir_okay=False,
+        ),
+    ),
+    (
+        "fps",
+        Optional[float],
+        _opt("--fps", help="Frames per second. [default: 10, the post's 0.1 s a frame]"),
+    ),
+    (
+        "size",
+        Optional[str],
+        _opt("--size", help="Figure size in inches, WxH. [default: the post's, e.g. 12x9]"),
+    ),
     ("dpi", Optional[float], _opt("--dpi", help="Pixels per inch. [default: 72]")),
     ("seed", int, _opt("--seed", help="Random seed; the same seed gives the same file.")),
     ("device", str, _opt("--device", help=f"Where to compute: {'|'.join(DEVICES)}.")),
     ("theme", str, _opt("--theme", help=f"Colours: {'|'.join(THEMES)}.")),
-    ("data", Optional[Path], _opt("--data", help="Also save the numbers behind the figure to this .npz file.",
-                                  dir_okay=False)),
-    ("still", Optional[Path], _opt("--still", help="Also save the key frame as this .png file.", dir_okay=False)),
-    ("frames_dir", Optional[Path], _opt("--frames-dir", help="Also save every frame as numbered PNGs in this folder.",
-                                        file_okay=False)),
-    ("dither", bool, _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files).")),
-    ("quick", bool, _opt("--quick", help="Preview preset: fewer frames and steps (marked in the sidecar).")),
+    (
+        "data",
+        Optional[Path],
+        _opt(
+            "--data",
+            help="Also save the numbers behind the figure to this .npz file.",
+            dir_okay=False,
+        ),
+    ),
+    (
+        "still",
+        Optional[Path],
+        _opt("--still", help="Also save the key frame as this .png file.", dir_okay=False),
+    ),
+    (
+        "frames_dir",
+        Optional[Path],
+        _opt(
+            "--frames-dir",
+            help="Also save every frame as numbered PNGs in this folder.",
+            file_okay=False,
+        ),
+    ),
+    (
+        "dither",
+        bool,
+        _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files)."),
+    ),
+    (
+        "quick",
+        bool,
+        _opt("--quick", help="Preview preset: fewer frames and steps (marked in the sidecar)."),
+    ),
     ("quiet", bool, _opt("-q", "--quiet", help="Print nothing but errors.")),
-    ("progress", Optional[bool], _opt("--progress/--no-progress",
-                                      help="Show progress bars. [default: when stderr is a terminal]")),
+    (
+        "progress",
+        Optional[bool],
+        _opt(
+            "--progress/--no-progress",
+            help="Show progress bars. [default: when stderr is a terminal]",
+        ),
+    ),
 ]
-COMMON_DEFAULTS = {"seed": 0, "device": "cpu", "theme": "light", "dither": False, "quick": False,
-                   "quiet": False}
+COMMON_DEFAULTS = {
+    "seed": 0,
+    "device": "cpu",
+    "theme": "light",
+    "dither": False,
+    "quick": False,
+    "quiet": False,
+}
 
 
 def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
@@ -145,16 +209,27 @@ def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
         name = cfg.option_name(field.name)
         names = (f"{name}/--no-{name[2:]}",) if item is bool else (name,)
         option = typer.Option(*names, help=help_text, show_default=shown)
-        params.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=Annotated[annotation, option]))
+        params.append(
+            inspect.Parameter(
+                field.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[annotation, option],
+            )
+        )
     return params
 
 
 def _common_parameters() -> list[inspect.Parameter]:
-    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                              default=COMMON_DEFAULTS.get(name),
-                              annotation=Annotated[annotation, option])
-            for name, annotation, option in COMMON]
+    return [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=COMMON_DEFAULTS.get(name),
+            annotation=Annotated[annotation, option],
+        )
+        for name, annotation, option in COMMON
+    ]
 
 
 def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions, dict[str, Any]]:
@@ -169,9 +244,16 @@ def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions
     style = dataclasses.replace(style, theme=common["theme"])
     output = common["output"] or Path(f"{spec.name}{'.gif' if spec.animated else '.png'}")
     options = RunOptions(
-        output=output, style=style, fps=spec.fps if common["fps"] is None else common["fps"],
-        seed=common["seed"], device=common["device"], data=common["data"], still=common["still"],
-        frames_dir=common["frames_dir"], dither=common["dither"], quick=common["quick"],
+        output=output,
+        style=style,
+        fps=spec.fps if common["fps"] is None else common["fps"],
+        seed=common["seed"],
+        device=common["device"],
+        data=common["data"],
+        still=common["still"],
+        frames_dir=common["frames_dir"],
+        dither=common["dither"],
+        quick=common["quick"],
         command=("ntkviz", *sys.argv[1:]),
     )
     show_progress = common["progress"]
@@ -185,8 +267,10 @@ def _describe(report: dict[str, Any]) -> str:
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     seconds = report["seconds"]
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
-    return (f"Wrote {report['output']}: {report['frames']} frame(s), {report['width']}x{report['height']} px, "
-            f"{shown} ({timing})")
+    return (
+        f"Wrote {report['output']}: {report['frames']} frame(s), {report['width']}x{report['height']} px, "
+        f"{shown} ({timing})"
+    )
 
 
 def _figure_command(spec: FigureSpec):
@@ -220,22 +304,52 @@ for _spec in FIGURES.values():
 
 @app.command("gallery")
 def gallery_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the figures and index pages.",
-                                      file_okay=False)] = Path("gallery"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Figures built at once (processes). "
-                                      "[default: the number of cores]")] = 0,
-    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated figures to build "
-                                                "(see 'ntkviz list'). [default: all]")] = None,
-    formats: Annotated[str, typer.Option("--format", help="Comma-separated: gif, mp4, webp (animations) "
-                                         "and png (a still of each).")] = "gif,png",
-    force: Annotated[bool, typer.Option("--force", help="Rebuild figures whose sidecar says they are current.")] = False,
-    quick: Annotated[bool, typer.Option("--quick", help="Preview presets: fewer frames and steps.")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the figures and index pages.", file_okay=False)
+    ] = Path("gallery"),
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", help="Figures built at once (processes). [default: the number of cores]"
+        ),
+    ] = 0,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only", help="Comma-separated figures to build (see 'ntkviz list'). [default: all]"
+        ),
+    ] = None,
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Comma-separated: gif, mp4, webp (animations) and png (a still of each).",
+        ),
+    ] = "gif,png",
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild figures whose sidecar says they are current.")
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Preview presets: fewer frames and steps.")
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed for every figure.")] = 0,
-    check: Annotated[Optional[Path], typer.Option("--check", help="After building, validate the files and "
-                                                  "compare them with this committed gallery folder; "
-                                                  "exit 1 if any figure changed.", file_okay=False)] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", help="With --check: largest mean pixel "
-                                             "difference (0-255) that counts as unchanged.")] = 2.0,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="After building, validate the files and "
+            "compare them with this committed gallery folder; "
+            "exit 1 if any figure changed.",
+            file_okay=False,
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance",
+            help="With --check: largest mean pixel difference (0-255) that counts as unchanged.",
+        ),
+    ] = 2.0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
 ) -> None:
     """Build every figure at the post's settings into a folder, with README.md and index.html."""
@@ -250,28 +364,51 @@ def gallery_command(
     names = list(FIGURES) if not only else [n.strip() for n in only.split(",") if n.strip()]
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
-        raise ConfigError(f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
+        raise ConfigError(
+            f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}"
+        )
     if jobs < 0:
         raise ConfigError(f"--jobs must be >= 1 (got {jobs})")
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
     console = Console(stderr=True, quiet=quiet)
-    with Progress(TextColumn("gallery"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=console, disable=quiet or not console.is_terminal) as bar:
+    with Progress(
+        TextColumn("gallery"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+    ) as bar:
         task = bar.add_task("", total=len(names))
 
         def done(row: dict) -> None:
             bar.update(task, advance=1, description=f"{row['figure']} {row['status']}")
 
-        rows = gallery.build(out, names, format_list, jobs or (os.cpu_count() or 1), quick=quick,
-                             force=force, seed=seed, on_done=done)
+        rows = gallery.build(
+            out,
+            names,
+            format_list,
+            jobs or (os.cpu_count() or 1),
+            quick=quick,
+            force=force,
+            seed=seed,
+            on_done=done,
+        )
     table = Table(title=f"ntkviz gallery in {out}")
     for column in ("figure", "status", "frames", "size", "MB", "seconds"):
         table.add_column(column, justify="left" if column in ("figure", "status") else "right")
     for row in rows:
-        table.add_row(row["figure"], row["status"], str(row["frames"]), row["size"],
-                      f"{row['bytes'] / 1e6:.2f}", f"{row['seconds']:.1f}")
+        table.add_row(
+            row["figure"],
+            row["status"],
+            str(row["frames"]),
+            row["size"],
+            f"{row['bytes'] / 1e6:.2f}",
+            f"{row['seconds']:.1f}",
+        )
     total = sum(r["bytes"] for r in rows)
     Console(quiet=quiet).print(table)
     Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {out}")
@@ -282,7 +419,8 @@ def gallery_command(
     if check is not None:
         problems = gallery.validate(out) + [
             f"{line} (refresh the committed gallery with `make gallery`)"
-            for line in gallery.compare(out, check, tolerance)]
+            for line in gallery.compare(out, check, tolerance)
+        ]
         for line in problems:
             typer.echo(f"Error: gallery check: {line}", err=True)
         if not problems:

@@ -29,8 +29,17 @@ def param(
     cli: bool = True,
 ) -> Any:
     """A dataclass field with CLI help and bounds (applied to each item of a tuple field)."""
-    meta = dict(help=help, gt=gt, ge=ge, le=le, lt=lt, choices=choices, length=length,
-                min_length=min_length, cli=cli)
+    meta = dict(
+        help=help,
+        gt=gt,
+        ge=ge,
+        le=le,
+        lt=lt,
+        choices=choices,
+        length=length,
+        min_length=min_length,
+        cli=cli,
+    )
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -53,11 +62,15 @@ def parse_list(text: str, item_type: type, name: str) -> tuple:
     if any(p == "" for p in parts):
         raise ConfigError(f"{name} expects a comma-separated list of numbers, got {text!r}")
     try:
-        return tuple(item_type(float(p)) if item_type is int and float(p).is_integer() else item_type(p)
-                     for p in parts)
+        return tuple(
+            item_type(float(p)) if item_type is int and float(p).is_integer() else item_type(p)
+            for p in parts
+        )
     except ValueError:
         what = "integers" if item_type is int else "numbers"
-        raise ConfigError(f"{name} expects a comma-separated list of {what}, got {text!r}") from None
+        raise ConfigError(
+            f"{name} expects a comma-separated list of {what}, got {text!r}"
+        ) from None
 
 
 def _check_value(name: str, value: Any, meta: Mapping[str, Any]) -> None:
@@ -69,8 +82,12 @@ def _check_value(name: str, value: Any, meta: Mapping[str, Any]) -> None:
         return
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number (got {value})")
-    for key, op, word in (("gt", float.__gt__, ">"), ("ge", float.__ge__, ">="),
-                          ("lt", float.__lt__, "<"), ("le", float.__le__, "<=")):
+    for key, op, word in (
+        ("gt", float.__gt__, ">"),
+        ("ge", float.__ge__, ">="),
+        ("lt", float.__lt__, "<"),
+        ("le", float.__le__, "<="),
+    ):
         bound = meta.get(key)
         if bound is not None and not op(float(value), float(bound)):
             raise ConfigError(f"{name} must be {word} {bound:g} (got {value:g})")
@@ -84,7 +101,9 @@ def validate(config: Any) -> Any:
         meta = field.metadata
         if isinstance(value, tuple):
             if meta.get("length") is not None and len(value) != meta["length"]:
-                raise ConfigError(f"{name} needs exactly {meta['length']} values (got {len(value)})")
+                raise ConfigError(
+                    f"{name} needs exactly {meta['length']} values (got {len(value)})"
+                )
             if len(value) < meta.get("min_length", 1):
                 raise ConfigError(f"{name} needs at least {meta['min_length']} value(s)")
             for item in value:
@@ -117,4 +136,6 @@ def build(config_cls: type, overrides: Mapping[str, Any], base: Any | None = Non
 
 def to_jsonable(config: Any) -> dict[str, Any]:
     """The config as plain JSON types (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }

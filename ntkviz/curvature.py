@@ -23,15 +23,15 @@ Randomness only comes from an explicit ``torch.Generator``; every draw is on the
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from ntkviz.errors import ConfigError
+from ntkviz.threads import single_thread
 
 DTYPE = torch.float64
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -96,8 +96,9 @@ def activation(name: str = "tanh", sharpness: float = 5.0) -> Activation:
 
         return Activation(name, phi, derivatives)
     if name == "relu":
-        return Activation(name, torch.relu,
-                          lambda z: (torch.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z)))
+        return Activation(
+            name, torch.relu, lambda z: (torch.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z))
+        )
     raise ConfigError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {name!r})")
 
 
@@ -141,43 +142,41 @@ def network(x: float, act: Activation | str = "tanh") -> Fn:
 CHUNK = 1 << 16  # elements per pass: keeps the temporaries in cache at m = 10^7
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch ops single-threaded inside, restoring the thread count after.
-
-    The exact norms are a few elementwise ops per chunk of 2^16 numbers: threads gain little
-    there, while torch parallelises even small transcendental ops (tanh, exp) and on a busy
-    machine each parallel region waits for descheduled threads. Measured at m = 10^7 on two
-    shared cores: 0.3-0.6 s on one thread, 2-37 s on two.
-    """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _exact(a: torch.Tensor, b: torch.Tensor, x: float, act: Activation, grad: bool,
-           hess: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def _exact(
+    a: torch.Tensor, b: torch.Tensor, x: float, act: Activation, grad: bool, hess: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(||grad||, ||H||_2) of (..., m) parameters, chunk by chunk along m (None if not asked)."""
     if a.shape != b.shape or a.shape[-1] < 1:
-        raise ValueError(f"a and b must have one shape (..., m), m >= 1 (got {tuple(a.shape)}, "
-                         f"{tuple(b.shape)})")
+        raise ValueError(
+            f"a and b must have one shape (..., m), m >= 1 (got {tuple(a.shape)}, {tuple(b.shape)})"
+        )
     squares = torch.zeros(a.shape[:-1], dtype=a.dtype)
     largest = torch.zeros(a.shape[:-1], dtype=a.dtype)
-    with _one_thread():
+    with single_thread():
         for start in range(0, a.shape[-1], CHUNK):
-            _exact_chunk(a[..., start:start + CHUNK], b[..., start:start + CHUNK], x, act, grad,
-                         hess, squares, largest)
+            _exact_chunk(
+                a[..., start : start + CHUNK],
+                b[..., start : start + CHUNK],
+                x,
+                act,
+                grad,
+                hess,
+                squares,
+                largest,
+            )
     return (torch.sqrt(squares) if grad else None), (largest if hess else None)
 
 
-def _exact_chunk(a_c: torch.Tensor, b_c: torch.Tensor, x: float, act: Activation, grad: bool,
-                 hess: bool, squares: torch.Tensor, largest: torch.Tensor) -> None:
+def _exact_chunk(
+    a_c: torch.Tensor,
+    b_c: torch.Tensor,
+    x: float,
+    act: Activation,
+    grad: bool,
+    hess: bool,
+    squares: torch.Tensor,
+    largest: torch.Tensor,
+) -> None:
     """Add a chunk's squared gradient entries into ``squares``; max its block norms into ``largest``."""
     phi, dphi, d2phi = act.derivatives(a_c * x)
     if grad:
@@ -193,8 +192,9 @@ def _exact_chunk(a_c: torch.Tensor, b_c: torch.Tensor, x: float, act: Activation
         torch.maximum(largest, norms.amax(-1), out=largest)
 
 
-def gradient_norm(a: torch.Tensor, b: torch.Tensor, x: float,
-                  act: Activation | str = "tanh") -> torch.Tensor:
+def gradient_norm(
+    a: torch.Tensor, b: torch.Tensor, x: float, act: Activation | str = "tanh"
+) -> torch.Tensor:
     """||grad_w f(x, w)||_2 in O(m): ``a``, ``b`` (..., m) -> (...).
 
     ``||grad||^2 = sum_i (b_i x phi'(a_i x))^2 + phi(a_i x)^2`` (the post's "Gradient" section).
@@ -202,8 +202,9 @@ def gradient_norm(a: torch.Tensor, b: torch.Tensor, x: float,
     return _exact(a, b, x, _act(act), grad=True, hess=False)[0]
 
 
-def hessian_norm_exact(a: torch.Tensor, b: torch.Tensor, x: float,
-                       act: Activation | str = "tanh") -> torch.Tensor:
+def hessian_norm_exact(
+    a: torch.Tensor, b: torch.Tensor, x: float, act: Activation | str = "tanh"
+) -> torch.Tensor:
     """The operator norm ||Hessian_w f(x, w)||_2 exactly in O(m): ``a``, ``b`` (..., m) -> (...).
 
     The Hessian is block-diagonal in the pairs (a_i, b_i) with blocks [[p_i, q_i], [q_i, 0]],
@@ -214,8 +215,9 @@ def hessian_norm_exact(a: torch.Tensor, b: torch.Tensor, x: float,
     return _exact(a, b, x, _act(act), grad=False, hess=True)[1]
 
 
-def exact_norms(a: torch.Tensor, b: torch.Tensor, x: float,
-                act: Activation | str = "tanh") -> tuple[torch.Tensor, torch.Tensor]:
+def exact_norms(
+    a: torch.Tensor, b: torch.Tensor, x: float, act: Activation | str = "tanh"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(:func:`gradient_norm`, :func:`hessian_norm_exact`) in one pass: (..., m) -> (...), (...)."""
     return _exact(a, b, x, _act(act), grad=True, hess=True)
 
@@ -241,6 +243,7 @@ def kappa_alpha(hessian_norm, grad_norm, alpha: float):
 
 # -- general methods ----------------------------------------------------------------------------
 
+
 def hvp_fn(fn: Fn, params: torch.Tensor) -> Fn:
     """``v -> H v`` (n,) -> (n,), H the Hessian of scalar ``fn`` at ``params`` (n,).
 
@@ -255,8 +258,9 @@ def hvp_fn(fn: Fn, params: torch.Tensor) -> Fn:
     def hvp(v: torch.Tensor) -> torch.Tensor:
         if not gradient.requires_grad:  # fn is linear in w: the Hessian is zero
             return torch.zeros_like(v)
-        (product,) = torch.autograd.grad(gradient, w, grad_outputs=v, retain_graph=True,
-                                         allow_unused=True)
+        (product,) = torch.autograd.grad(
+            gradient, w, grad_outputs=v, retain_graph=True, allow_unused=True
+        )
         return torch.zeros_like(v) if product is None else product.detach()
 
     return hvp
@@ -271,9 +275,14 @@ class LanczosResult:
     steps: int
 
 
-def lanczos_norm(matvec: Fn, n: int, iters: int = 300, tol: float = 1e-10,
-                 generator: torch.Generator | None = None,
-                 dtype: torch.dtype = DTYPE) -> LanczosResult:
+def lanczos_norm(
+    matvec: Fn,
+    n: int,
+    iters: int = 300,
+    tol: float = 1e-10,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = DTYPE,
+) -> LanczosResult:
     """The spectral norm max |eigenvalue| of a symmetric operator ``matvec`` on R^n, by Lanczos.
 
     At most ``min(iters, n)`` products, with full reorthogonalisation (memory: that many n-vectors).
@@ -320,8 +329,13 @@ def lanczos_norm(matvec: Fn, n: int, iters: int = 300, tol: float = 1e-10,
     return LanczosResult(theta, residual, steps)
 
 
-def hessian_norm_hvp(fn: Fn, params: torch.Tensor, iters: int = 300, tol: float = 1e-10,
-                     generator: torch.Generator | None = None) -> float:
+def hessian_norm_hvp(
+    fn: Fn,
+    params: torch.Tensor,
+    iters: int = 300,
+    tol: float = 1e-10,
+    generator: torch.Generator | None = None,
+) -> float:
     """||Hessian of fn at params||_2 = max |eigenvalue|, by Lanczos on Hessian-vector products.
 
     ``fn`` maps a flat (n,) tensor to a scalar, ``params`` (n,). Works for any twice
@@ -332,8 +346,14 @@ def hessian_norm_hvp(fn: Fn, params: torch.Tensor, iters: int = 300, tol: float 
     little below the top, about 1e-4 relative there.
     """
     params = params.detach().reshape(-1)
-    return lanczos_norm(hvp_fn(fn, params), params.numel(), iters=iters, tol=tol,
-                        generator=generator, dtype=params.dtype).norm
+    return lanczos_norm(
+        hvp_fn(fn, params),
+        params.numel(),
+        iters=iters,
+        tol=tol,
+        generator=generator,
+        dtype=params.dtype,
+    ).norm
 
 
 def dense_bytes(n_params: int) -> int:
@@ -369,7 +389,8 @@ def _check_dense_params(n: int, limit_bytes: int | None, where: str = "") -> Non
         raise ConfigError(
             f"--method dense{where} needs about {format_bytes(need)} for its dense {n} x {n} "
             f"Hessian, over the limit of {format_bytes(limit)}: use --method exact or "
-            f"--method hvp, or a smaller width")
+            f"--method hvp, or a smaller width"
+        )
 
 
 def hessian_norm_dense(fn: Fn, params: torch.Tensor, limit_bytes: int | None = None) -> float:
@@ -401,10 +422,12 @@ def check_hvp(width: int, iters: int, limit_bytes: int | None = None) -> None:
         raise ConfigError(
             f"--method hvp at width {width} keeps {min(iters, 2 * width)} Lanczos vectors, about "
             f"{format_bytes(need)}, over the limit of {format_bytes(limit)}: use --method exact, "
-            f"fewer --lanczos-iters, or a smaller width")
+            f"fewer --lanczos-iters, or a smaller width"
+        )
 
 
 # -- one measurement ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Curvature:
@@ -418,9 +441,16 @@ class Curvature:
         return kappa(self.hessian_norm, self.grad_norm)
 
 
-def measure(a: torch.Tensor, b: torch.Tensor, x: float, act: Activation | str = "tanh",
-            method: str = "exact", iters: int = 300, tol: float = 1e-10,
-            generator: torch.Generator | None = None) -> Curvature:
+def measure(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    x: float,
+    act: Activation | str = "tanh",
+    method: str = "exact",
+    iters: int = 300,
+    tol: float = 1e-10,
+    generator: torch.Generator | None = None,
+) -> Curvature:
     """Gradient and Hessian norms of the net with parameters ``a``, ``b`` (m,) at input ``x``.
 
     ``method``: "exact" (closed form, O(m)), "hvp" (Lanczos, :func:`hessian_norm_hvp`) or
@@ -432,8 +462,9 @@ def measure(a: torch.Tensor, b: torch.Tensor, x: float, act: Activation | str = 
         return Curvature(float(grad_norm), float(hessian))
     grad_norm = float(gradient_norm(a, b, x, act))
     if method == "hvp":
-        h = hessian_norm_hvp(network(x, act), flatten(a, b), iters=iters, tol=tol,
-                             generator=generator)
+        h = hessian_norm_hvp(
+            network(x, act), flatten(a, b), iters=iters, tol=tol, generator=generator
+        )
     elif method == "dense":
         h = hessian_norm_dense(network(x, act), flatten(a, b))
     else:

@@ -38,17 +38,27 @@ class Trajectory:
     records: dict[str, np.ndarray]
 
 
-def mse_loss(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor,
-             params=None) -> torch.Tensor:
+def mse_loss(
+    ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, params=None
+) -> torch.Tensor:
     """Per-member loss (K,): mean squared error over the data, divided by alpha^2."""
     out = ensemble(x_train, params)
     return ((out - y_train) ** 2).mean(dim=1) / ensemble.alpha() ** 2
 
 
-def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, lr: float,
-          steps: int, snapshot_every: int = 1, stop_below: float | None = None,
-          record: Recorder | None = None, progress: Progress | None = None,
-          gradient: Gradient | None = None) -> Trajectory:
+def train(
+    ensemble: Ensemble,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    lr: float,
+    steps: int,
+    snapshot_every: int = 1,
+    stop_below: float | None = None,
+    record: Recorder | None = None,
+    progress: Progress | None = None,
+    gradient: Gradient | None = None,
+) -> Trajectory:
     """Gradient descent ``w <- w - lr * grad L_k(w)`` on every member for ``steps`` steps.
 
     Snapshots (step 0, every ``snapshot_every`` steps, and the last) call ``record`` with the
@@ -95,8 +105,16 @@ def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, l
                         if record is not None:
                             with torch.no_grad():
                                 final_record = record(ensemble, step)
-                    _fill_remaining(snap_steps, losses, records, step, steps, snapshot_every,
-                                    final_loss, final_record)
+                    _fill_remaining(
+                        snap_steps,
+                        losses,
+                        records,
+                        step,
+                        steps,
+                        snapshot_every,
+                        final_loss,
+                        final_record,
+                    )
                     advance(steps - step)
                     break
             if gradient is None:
@@ -113,12 +131,14 @@ def train(ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, *, l
             advance(1)
     ensemble.params = [p.detach() for p in params]
     stacked = {key: np.stack([r[key] for r in records]) for key in records[0]} if records else {}
-    return Trajectory(steps=np.asarray(snap_steps), loss=np.stack(losses), stopped=stopped,
-                      records=stacked)
+    return Trajectory(
+        steps=np.asarray(snap_steps), loss=np.stack(losses), stopped=stopped, records=stacked
+    )
 
 
-def _fill_remaining(snap_steps, losses, records, step, steps, every, final_loss,
-                    final_record) -> None:
+def _fill_remaining(
+    snap_steps, losses, records, step, steps, every, final_loss, final_record
+) -> None:
     """Every member stopped at ``step``: later snapshots repeat that final state (the animation
     keeps its length)."""
     for later in range(step + 1, steps + 1):

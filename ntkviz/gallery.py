@@ -26,8 +26,10 @@ from ntkviz.errors import ConfigError
 
 ANIMATION_FORMATS = ("gif", "mp4", "webp")
 FORMATS = ANIMATION_FORMATS + ("png",)
-POST = ("R. V. Dwaraknath, \"Understanding the Neural Tangent Kernel\" (2019), "
-        "https://rajatvd.github.io/NTK/")
+POST = (
+    'R. V. Dwaraknath, "Understanding the Neural Tangent Kernel" (2019), '
+    "https://rajatvd.github.io/NTK/"
+)
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,22 @@ def plan(job: Job):
     spec = get(job.name)
     config, style = defaults(spec, job.quick)
     main, more, still = _files(spec, job)
-    options = RunOptions(output=main, style=style, fps=spec.fps, seed=job.seed, also=more,
-                         still=still, quick=job.quick,
-                         command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)))
+    options = RunOptions(
+        output=main,
+        style=style,
+        fps=spec.fps,
+        seed=job.seed,
+        also=more,
+        still=still,
+        quick=job.quick,
+        command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)),
+    )
     return spec, config, options
 
 
-def command_line(name: str, main: Path, more: Sequence[Path], still: Path | None, quick: bool,
-                 seed: int) -> list[str]:
+def command_line(
+    name: str, main: Path, more: Sequence[Path], still: Path | None, quick: bool, seed: int
+) -> list[str]:
     """The ntkviz command that makes one gallery figure by hand."""
     words = ["ntkviz", name, "-o", str(main)]
     if still is not None:
@@ -87,10 +97,15 @@ def is_current(config: Any, options) -> bool:
         sidecar = json.loads(sidecar_path(options.output).read_text())
     except (OSError, ValueError):
         return False
-    wanted = {"config": to_jsonable(config), "seed": options.seed, "quick": options.quick,
-              "style": to_jsonable(options.style), "fps": options.fps,
-              "also": [str(p) for p in options.also],
-              "still": str(options.still) if options.still else None}
+    wanted = {
+        "config": to_jsonable(config),
+        "seed": options.seed,
+        "quick": options.quick,
+        "style": to_jsonable(options.style),
+        "fps": options.fps,
+        "also": [str(p) for p in options.also],
+        "still": str(options.still) if options.still else None,
+    }
     if any(sidecar.get(k) != v for k, v in wanted.items()):
         return False
     if sidecar.get("versions", {}).get("ntkviz") != ntkviz.__version__:
@@ -115,16 +130,27 @@ def build_one(job: Job) -> dict[str, Any]:
         report = run_figure(spec, config, options)
         status = "built"
     outputs = [options.output, *options.also] + ([options.still] if options.still else [])
-    return {"figure": job.name, "status": status, "frames": report["frames"],
-            "size": f"{report['width']}x{report['height']}",
-            "bytes": sum(p.stat().st_size for p in outputs),
-            "seconds": round(time.perf_counter() - start, 1),
-            "files": [p.name for p in outputs]}
+    return {
+        "figure": job.name,
+        "status": status,
+        "frames": report["frames"],
+        "size": f"{report['width']}x{report['height']}",
+        "bytes": sum(p.stat().st_size for p in outputs),
+        "seconds": round(time.perf_counter() - start, 1),
+        "files": [p.name for p in outputs],
+    }
 
 
-def build(out: Path, names: Sequence[str], formats: Sequence[str], jobs: int, quick: bool = False,
-          force: bool = False, seed: int = 0,
-          on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+def build(
+    out: Path,
+    names: Sequence[str],
+    formats: Sequence[str],
+    jobs: int,
+    quick: bool = False,
+    force: bool = False,
+    seed: int = 0,
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """Build the figures ``names`` into ``out`` with ``jobs`` worker processes; rows in order."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -157,11 +183,20 @@ def _guarded(job: Job) -> dict[str, Any]:
     try:
         return build_one(job)
     except Exception as exc:  # one failed figure must not hide the others
-        return {"figure": job.name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                "frames": 0, "size": "-", "bytes": 0, "seconds": 0.0, "files": []}
+        return {
+            "figure": job.name,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "frames": 0,
+            "size": "-",
+            "bytes": 0,
+            "seconds": 0.0,
+            "files": [],
+        }
 
 
 # -- the index pages --------------------------------------------------------------------------------
+
 
 def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     from ntkviz.figures import get
@@ -173,9 +208,16 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         spec = get(row["figure"])
         shown = next((f for f in row["files"] if not f.endswith(".png")), row["files"][0])
         sidecar = json.loads((out / (row["files"][0] + ".json")).read_text())
-        entries.append({"name": spec.name, "summary": spec.summary, "caption": spec.caption,
-                        "image": shown, "files": row["files"],
-                        "command": " ".join(sidecar.get("command") or [])})
+        entries.append(
+            {
+                "name": spec.name,
+                "summary": spec.summary,
+                "caption": spec.caption,
+                "image": shown,
+                "files": row["files"],
+                "command": " ".join(sidecar.get("command") or []),
+            }
+        )
     return entries
 
 
@@ -184,11 +226,15 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     from ntkviz.writers import atomic_target
 
     entries = _entries(out, rows)
-    md = ["# ntkviz gallery", "",
-          f"The figures of the post {POST}, and the ones ntkviz adds beyond it, made by "
-          f"`ntkviz gallery` (ntkviz {ntkviz.__version__}) at the post's settings. Each is "
-          "reproduced by the command under it; `make gallery` rebuilds them all, "
-          "`ntkviz gallery --quick` makes fast previews.", ""]
+    md = [
+        "# ntkviz gallery",
+        "",
+        f"The figures of the post {POST}, and the ones ntkviz adds beyond it, made by "
+        f"`ntkviz gallery` (ntkviz {ntkviz.__version__}) at the post's settings. Each is "
+        "reproduced by the command under it; `make gallery` rebuilds them all, "
+        "`ntkviz gallery --quick` makes fast previews.",
+        "",
+    ]
     for e in entries:
         md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", "", e["summary"], ""]
         if e["caption"]:
@@ -204,7 +250,8 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
             f'<img src="{html.escape(e["image"])}" alt="{html.escape(e["summary"])}" loading="lazy">'
             f"<p>{html.escape(e['summary'])}</p>"
             + (f"<p class=caption>{html.escape(e['caption'])}</p>" if e["caption"] else "")
-            + f"<pre><code>{html.escape(e['command'])}</code></pre></section>")
+            + f"<pre><code>{html.escape(e['command'])}</code></pre></section>"
+        )
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -224,8 +271,8 @@ nav a {{ margin-right: 1em; }}
 <p>The figures of the post {html.escape(POST)}, and the ones ntkviz adds beyond it, made by
 <code>ntkviz gallery</code> (ntkviz {html.escape(ntkviz.__version__)}) at the post's settings.
 Each is reproduced by the command under it.</p>
-<nav>{''.join(f'<a href="#{html.escape(e["name"])}">{html.escape(e["name"])}</a>' for e in entries)}</nav>
-{''.join(cards)}
+<nav>{"".join(f'<a href="#{html.escape(e["name"])}">{html.escape(e["name"])}</a>' for e in entries)}</nav>
+{"".join(cards)}
 </body>
 </html>
 """
@@ -234,6 +281,7 @@ Each is reproduced by the command under it.</p>
 
 
 # -- checks CI runs ----------------------------------------------------------------------------------
+
 
 def _decode(path: Path) -> np.ndarray:
     """All frames of an image or animation as (N, H, W, 3) uint8, decoded by imageio/Pillow."""
@@ -271,13 +319,19 @@ def validate(out: Path) -> list[str]:
                 continue
             height, width = frames.shape[1:3]
             if (width, height) != (sidecar["width"], sidecar["height"]):
-                problems.append(f"{path.name}: {width}x{height} px, sidecar says "
-                                f"{sidecar['width']}x{sidecar['height']}")
+                problems.append(
+                    f"{path.name}: {width}x{height} px, sidecar says "
+                    f"{sidecar['width']}x{sidecar['height']}"
+                )
             # GIF merges identical consecutive frames, so it may hold fewer than were drawn
             if path.suffix != ".gif" and len(frames) != sidecar["frames"]:
-                problems.append(f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}")
+                problems.append(
+                    f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}"
+                )
             if path.suffix == ".gif" and not 1 <= len(frames) <= sidecar["frames"]:
-                problems.append(f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}")
+                problems.append(
+                    f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}"
+                )
         if sidecar.get("still") and not (out / Path(sidecar["still"]).name).exists():
             problems.append(f"{Path(sidecar['still']).name}: missing (the sidecar names it)")
     return problems

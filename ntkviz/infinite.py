@@ -29,7 +29,9 @@ import numpy as np
 ANALYTIC_ACTIVATIONS = ("relu", "erf")
 
 
-def _relu_expectations(s11: np.ndarray, s12: np.ndarray, s22: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _relu_expectations(
+    s11: np.ndarray, s12: np.ndarray, s22: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for (u, v) ~ N(0, [[s11, s12], [s12, s22]])."""
     norm = np.sqrt(s11 * s22)
     cos = np.clip(np.divide(s12, norm, out=np.zeros_like(s12), where=norm > 0), -1.0, 1.0)
@@ -39,7 +41,9 @@ def _relu_expectations(s11: np.ndarray, s12: np.ndarray, s22: np.ndarray) -> tup
     return value, slope
 
 
-def _erf_expectations(s11: np.ndarray, s12: np.ndarray, s22: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _erf_expectations(
+    s11: np.ndarray, s12: np.ndarray, s22: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """E[erf(u) erf(v)] and E[erf'(u) erf'(v)] for (u, v) ~ N(0, [[s11, s12], [s12, s22]])."""
     a, b = 1 + 2 * s11, 1 + 2 * s22
     value = 2 / math.pi * np.arcsin(np.clip(2 * s12 / np.sqrt(a * b), -1.0, 1.0))
@@ -55,17 +59,26 @@ def _as_points(x: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 1 else x
 
 
-def infinite_kernels(x1: np.ndarray, x2: np.ndarray | None = None, *, depth: int = 1,
-                     activation: str = "relu", sigma_w: float = 1.0, sigma_b: float = 1.0,
-                     bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def infinite_kernels(
+    x1: np.ndarray,
+    x2: np.ndarray | None = None,
+    *,
+    depth: int = 1,
+    activation: str = "relu",
+    sigma_w: float = 1.0,
+    sigma_b: float = 1.0,
+    bias: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """(NNGP, NTK) of the infinitely wide net, each (N1, N2).
 
     x1: (N1,) scalars or (N1, d) points; x2 likewise or None (= x1). ``depth`` hidden layers.
     See the module docstring for the recursion.
     """
     if activation not in EXPECTATIONS:
-        raise ValueError(f"no closed form for activation {activation!r}: use one of "
-                         f"{', '.join(ANALYTIC_ACTIVATIONS)}")
+        raise ValueError(
+            f"no closed form for activation {activation!r}: use one of "
+            f"{', '.join(ANALYTIC_ACTIVATIONS)}"
+        )
     expect = EXPECTATIONS[activation]
     a = _as_points(x1)
     b = a if x2 is None else _as_points(x2)
@@ -77,7 +90,10 @@ def infinite_kernels(x1: np.ndarray, x2: np.ndarray | None = None, *, depth: int
     diag2 = sw2 * np.sum(b * b, axis=1) / d0 + sb2
     ntk = cross.copy()
     for _ in range(depth):
-        s11, s22 = np.broadcast_to(diag1[:, None], cross.shape), np.broadcast_to(diag2[None, :], cross.shape)
+        s11, s22 = (
+            np.broadcast_to(diag1[:, None], cross.shape),
+            np.broadcast_to(diag2[None, :], cross.shape),
+        )
         value, slope = expect(s11, cross, s22)
         d1, _ = expect(diag1, diag1, diag1)
         d2, _ = expect(diag2, diag2, diag2)

@@ -46,8 +46,9 @@ _DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 }
 
 
-def _derivative(name: str, fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
-                a: torch.Tensor) -> torch.Tensor:
+def _derivative(
+    name: str, fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, a: torch.Tensor
+) -> torch.Tensor:
     known = _DERIVATIVES.get(name)
     if known is not None:
         return known(z, a)
@@ -62,12 +63,17 @@ def output_scale(ensemble: Ensemble) -> torch.Tensor:
     """Each member's output scale alpha_k as a (K,) tensor (per-member alphas or the spec's alpha)."""
     if ensemble.alphas is not None:
         return ensemble.alphas.to(device=ensemble.device, dtype=ensemble.params[0].dtype)
-    return torch.full((ensemble.count,), float(ensemble.spec.alpha),
-                      dtype=ensemble.params[0].dtype, device=ensemble.device)
+    return torch.full(
+        (ensemble.count,),
+        float(ensemble.spec.alpha),
+        dtype=ensemble.params[0].dtype,
+        device=ensemble.device,
+    )
 
 
-def _layer_features(ensemble: Ensemble, params: Sequence[torch.Tensor], x: torch.Tensor,
-                    with_output: bool = False):
+def _layer_features(
+    ensemble: Ensemble, params: Sequence[torch.Tensor], x: torch.Tensor, with_output: bool = False
+):
     """For each dense layer l: (h_{l-1}, delta_l), both (K, N, fan): the layer's input and
     d f / d z_l, the output's derivative with respect to the layer's pre-activation
     (and, if ``with_output``, the raw nets' outputs (K, N) first)."""
@@ -85,8 +91,9 @@ def _layer_features(ensemble: Ensemble, params: Sequence[torch.Tensor], x: torch
         if ntk:  # as Ensemble.forward_raw: the multipliers as baddbmm's alpha and beta
             w_mult, b_mult = scales[j]
             bias = params[step * j + 1].unsqueeze(1) if spec.bias else h.new_zeros(())
-            z = torch.baddbmm(bias, h, weight.transpose(1, 2), beta=b_mult if spec.bias else 0.0,
-                              alpha=w_mult)
+            z = torch.baddbmm(
+                bias, h, weight.transpose(1, 2), beta=b_mult if spec.bias else 0.0, alpha=w_mult
+            )
         elif spec.bias:
             z = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
         else:
@@ -107,8 +114,12 @@ def _layer_features(ensemble: Ensemble, params: Sequence[torch.Tensor], x: torch
     return (z.squeeze(-1), features) if with_output else features
 
 
-def ntk_layerwise(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None = None,
-                  params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+def ntk_layerwise(
+    ensemble: Ensemble,
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """The tangent kernel of every member by the layer-wise formula: (K, N1, N2).
 
     ``Theta_k(x1, x2) = alpha_k^2 sum_l <delta_l(x1), delta_l(x2)> (c_l^2 <h_{l-1}(x1), h_{l-1}(x2)> + b_l)``
@@ -137,9 +148,13 @@ def ntk_layerwise(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None 
         return kernel * (scale * scale).view(-1, 1, 1)
 
 
-def mse_loss_and_gradient(ensemble: Ensemble, params: Sequence[torch.Tensor], x_train: torch.Tensor,
-                          y_train: torch.Tensor, out: Sequence[torch.Tensor] | None = None
-                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def mse_loss_and_gradient(
+    ensemble: Ensemble,
+    params: Sequence[torch.Tensor],
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    out: Sequence[torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Each member's loss ``L_k = mean_i (f_k(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
     sum_k L_k for every stacked parameter, by the same layer-wise backward pass as the kernel:
     ``dL/dW_l = c_l sum_i r_i delta_l(x_i) h_{l-1}(x_i)^T``, ``dL/db_l = s_l sum_i r_i delta_l(x_i)``
@@ -158,13 +173,18 @@ def mse_loss_and_gradient(ensemble: Ensemble, params: Sequence[torch.Tensor], x_
         loss = (error * error).mean(dim=1) / (alpha * alpha).squeeze(1)
         residual = (error * (2.0 / x_train.shape[0]) / alpha).unsqueeze(-1)  # (K, N, 1)
         grads: list[torch.Tensor] = []
-        for (h, delta), (w_mult, b_mult) in zip(features, ensemble.spec.layer_scales(), strict=True):
+        for (h, delta), (w_mult, b_mult) in zip(
+            features, ensemble.spec.layer_scales(), strict=True
+        ):
             weighted = delta * residual
             buffer = None if out is None else out[len(grads)]
             if w_mult != 1.0:  # c_l as baddbmm's alpha (beta=0 ignores the input)
                 start = h.new_zeros(()) if buffer is None else buffer
-                grads.append(torch.baddbmm(start, weighted.transpose(1, 2), h, beta=0.0,
-                                           alpha=w_mult, out=buffer))
+                grads.append(
+                    torch.baddbmm(
+                        start, weighted.transpose(1, 2), h, beta=0.0, alpha=w_mult, out=buffer
+                    )
+                )
             else:
                 grads.append(torch.bmm(weighted.transpose(1, 2), h, out=buffer))
             if ensemble.spec.bias:
@@ -185,18 +205,27 @@ class MseGradient:
     def __init__(self) -> None:
         self._buffers: list[torch.Tensor] | None = None
 
-    def __call__(self, ensemble: Ensemble, params: Sequence[torch.Tensor], x_train: torch.Tensor,
-                 y_train: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if self._buffers is None or any(b.shape != p.shape or b.dtype != p.dtype or
-                                        b.device != p.device
-                                        for b, p in zip(self._buffers, params, strict=True)):
+    def __call__(
+        self,
+        ensemble: Ensemble,
+        params: Sequence[torch.Tensor],
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if self._buffers is None or any(
+            b.shape != p.shape or b.dtype != p.dtype or b.device != p.device
+            for b, p in zip(self._buffers, params, strict=True)
+        ):
             self._buffers = [torch.empty_like(p) for p in params]
         return mse_loss_and_gradient(ensemble, params, x_train, y_train, out=self._buffers)
 
 
-def jacobian_kernel(fn: Callable[[Sequence[torch.Tensor], torch.Tensor], torch.Tensor],
-                    params: Sequence[torch.Tensor], x1: torch.Tensor,
-                    x2: torch.Tensor | None = None) -> torch.Tensor:
+def jacobian_kernel(
+    fn: Callable[[Sequence[torch.Tensor], torch.Tensor], torch.Tensor],
+    params: Sequence[torch.Tensor],
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``Theta_k(x1, x2) = J_k(x1) J_k(x2)^T`` for any functional model: (K, N1, N2).
 
     fn(member_params, x) -> (N,) is ONE member's output, member_params a list like ``params`` without
@@ -217,8 +246,12 @@ def jacobian_kernel(fn: Callable[[Sequence[torch.Tensor], torch.Tensor], torch.T
     return torch.func.vmap(one)(list(params))
 
 
-def ntk_jacobian(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None = None,
-                 params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+def ntk_jacobian(
+    ensemble: Ensemble,
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """The tangent kernel of every member by Jacobian contraction (torch.func): (K, N1, N2).
 
     ``Theta_k(x1, x2) = alpha_k^2 J_k(x1) J_k(x2)^T``, J_k = d net_k / d w (Jacot et al. 2018).
@@ -229,14 +262,23 @@ def ntk_jacobian(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None =
     def member_output(member, x):
         return ensemble.forward_raw([p.unsqueeze(0) for p in member], x)[0]
 
-    kernel = jacobian_kernel(member_output, params, x1.to(params[0].dtype),
-                             None if x2 is None else x2.to(params[0].dtype))
+    kernel = jacobian_kernel(
+        member_output,
+        params,
+        x1.to(params[0].dtype),
+        None if x2 is None else x2.to(params[0].dtype),
+    )
     scale = output_scale(ensemble)
     return kernel * (scale * scale).view(-1, 1, 1)
 
 
-def empirical_ntk(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor | None = None,
-                  params: Sequence[torch.Tensor] | None = None, method: str = "auto") -> torch.Tensor:
+def empirical_ntk(
+    ensemble: Ensemble,
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+    method: str = "auto",
+) -> torch.Tensor:
     """The empirical tangent kernel ``Theta_k(x1, x2) = J_k(x1) J_k(x2)^T`` of every member.
 
     Shapes: x1 (N1,), x2 (N2,) or None (= x1); returns (K, N1, N2), alpha^2 included.
@@ -257,5 +299,7 @@ def check_finite_kernel(kernel: torch.Tensor) -> None:
     bad = ~torch.isfinite(kernel).reshape(kernel.shape[0], -1).all(dim=1)
     if bool(bad.any()):
         k = int(torch.nonzero(bad)[0])
-        raise DivergenceError(f"the tangent kernel of net {k} is not finite (NaN or infinity): "
-                              f"training diverged; try a smaller --lr")
+        raise DivergenceError(
+            f"the tangent kernel of net {k} is not finite (NaN or infinity): "
+            f"training diverged; try a smaller --lr"
+        )

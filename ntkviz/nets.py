@@ -14,16 +14,16 @@ applied in the forward pass), whose wide-net limit is the closed form in :mod:`n
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ntkviz.errors import ConfigError
+from ntkviz.threads import single_thread
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
@@ -37,9 +37,11 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 INITS = ("pytorch", "lecun")
 PARAMETERIZATIONS = ("standard", "ntk")
 #: Help text for a figure's ``--parameterization`` option (with ``choices=PARAMETERIZATIONS``).
-PARAMETERIZATION_HELP = ("standard: the post's nets, z = W h + b with --init's weights; ntk: the NTK "
-                         "parameterisation, z = sigma_w W h / sqrt(fan_in) + sigma_b b with all W, "
-                         "b ~ N(0, 1), whose infinite-width kernel has a closed form")
+PARAMETERIZATION_HELP = (
+    "standard: the post's nets, z = W h + b with --init's weights; ntk: the NTK "
+    "parameterisation, z = sigma_w W h / sqrt(fan_in) + sigma_b b with all W, "
+    "b ~ N(0, 1), whose infinite-width kernel has a closed form"
+)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,10 @@ class NetSpec:
         take the multipliers from here."""
         if self.parameterization != "ntk":
             return [(1.0, 1.0)] * len(self.layer_sizes)
-        return [(self.sigma_w / math.sqrt(fan_in), float(self.sigma_b))
-                for fan_in, _ in self.layer_sizes]
+        return [
+            (self.sigma_w / math.sqrt(fan_in), float(self.sigma_b))
+            for fan_in, _ in self.layer_sizes
+        ]
 
     @property
     def parameter_count(self) -> int:
@@ -93,23 +97,30 @@ class NetSpec:
 
     def check(self) -> NetSpec:
         if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
+            raise ConfigError(
+                f"--activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})"
+            )
         if self.init not in INITS:
             raise ConfigError(f"--init must be one of {', '.join(INITS)} (got {self.init!r})")
         if self.parameterization not in PARAMETERIZATIONS:
-            raise ConfigError(f"--parameterization must be one of {', '.join(PARAMETERIZATIONS)} "
-                              f"(got {self.parameterization!r})")
+            raise ConfigError(
+                f"--parameterization must be one of {', '.join(PARAMETERIZATIONS)} "
+                f"(got {self.parameterization!r})"
+            )
         for name in ("sigma_w", "sigma_b"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0 "
-                                  f"(got {value:g})")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} must be a finite number >= 0 (got {value:g})"
+                )
         return self
 
 
 def member_seed(seed: int, member: int) -> int:
     """An independent 63-bit seed for ensemble member ``member`` (a NumPy SeedSequence child)."""
-    return int(np.random.SeedSequence([seed & (2**63 - 1), member]).generate_state(1, np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence([seed & (2**63 - 1), member]).generate_state(1, np.uint64)[0] >> 1
+    )
 
 
 def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Tensor]:
@@ -126,7 +137,9 @@ def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Ten
         for fan_in, fan_out in spec.layer_sizes:
             shapes = [(fan_out, fan_in)] + ([(fan_out,)] if spec.bias else [])
             for shape in shapes:
-                draw = torch.empty(shape, dtype=torch.float32).normal_(0.0, 1.0, generator=generator)
+                draw = torch.empty(shape, dtype=torch.float32).normal_(
+                    0.0, 1.0, generator=generator
+                )
                 params.append(draw.to(dtype))
         return params
     params = []
@@ -166,7 +179,9 @@ def memory_limit(device: str = "cpu") -> int:
     return available // 2
 
 
-def check_fits(spec: NetSpec, count: int, points: int, device: str = "cpu", dtype=torch.float32) -> None:
+def check_fits(
+    spec: NetSpec, count: int, points: int, device: str = "cpu", dtype=torch.float32
+) -> None:
     need, limit = memory_estimate(spec, count, points, dtype), memory_limit(device)
     if need > limit:
         raise ConfigError(
@@ -174,19 +189,6 @@ def check_fits(spec: NetSpec, count: int, points: int, device: str = "cpu", dtyp
             f"on {device}; the limit is {limit / 2**30:.1f} GiB (half the free memory): "
             f"use a smaller --width or fewer nets"
         )
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch's CPU ops on one thread for a while (the draws are serial anyway). Thousands of small
-    per-member copies each paid a fork/join of the intra-op threads: on a busy two-core machine
-    drawing 4000 nets of width 256 took 29 s with two threads and 4 s with one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Ensemble:
@@ -200,26 +202,35 @@ class Ensemble:
     ``params0`` the same tensors as ``params`` instead of a copy, halving the memory.
     """
 
-    def __init__(self, spec: NetSpec, count: int, seed: int, device: str = "cpu",
-                 dtype=torch.float32, members: Sequence[int] | None = None,
-                 alphas: Sequence[float] | torch.Tensor | None = None,
-                 keep_initial: bool = True) -> None:
+    def __init__(
+        self,
+        spec: NetSpec,
+        count: int,
+        seed: int,
+        device: str = "cpu",
+        dtype=torch.float32,
+        members: Sequence[int] | None = None,
+        alphas: Sequence[float] | torch.Tensor | None = None,
+        keep_initial: bool = True,
+    ) -> None:
         self.spec = spec.check()
         self.members = list(range(count)) if members is None else list(members)
         # Filled member by member into the stacked tensors: at no time are two copies held.
         self.params: list[torch.Tensor] = []
-        with _one_thread():
+        with single_thread():
             for slot, k in enumerate(self.members):
                 for j, tensor in enumerate(init_member(spec, member_seed(seed, k), dtype)):
                     if slot == 0:
-                        self.params.append(torch.empty((len(self.members), *tensor.shape),
-                                                       dtype=dtype))
+                        self.params.append(
+                            torch.empty((len(self.members), *tensor.shape), dtype=dtype)
+                        )
                     self.params[j][slot] = tensor
         self.params = [p.to(device) for p in self.params]
         if not keep_initial and spec.zero_output:
             raise ValueError("zero_output needs the initial parameters: keep_initial=True")
-        self.params0 = ([p.detach().clone() for p in self.params] if keep_initial
-                        else list(self.params))
+        self.params0 = (
+            [p.detach().clone() for p in self.params] if keep_initial else list(self.params)
+        )
         self.alphas = None
         if alphas is not None:
             self.alphas = torch.as_tensor(alphas, dtype=dtype).reshape(-1).to(device)
@@ -250,8 +261,13 @@ class Ensemble:
                 # The multipliers ride on baddbmm's alpha and beta: no extra pass over h.
                 w_mult, b_mult = scales[j]
                 bias = params[step * j + 1].unsqueeze(1) if self.spec.bias else h.new_zeros(())
-                h = torch.baddbmm(bias, h, weight.transpose(1, 2), beta=b_mult if self.spec.bias else 0.0,
-                                  alpha=w_mult)
+                h = torch.baddbmm(
+                    bias,
+                    h,
+                    weight.transpose(1, 2),
+                    beta=b_mult if self.spec.bias else 0.0,
+                    alpha=w_mult,
+                )
             elif self.spec.bias:
                 h = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
             else:
@@ -271,7 +287,9 @@ class Ensemble:
             self._offsets[id(x)] = cached
         return cached[1]
 
-    def __call__(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """f(x, w) = alpha * (net(x, w) - [net(x, w0) if zeroed]); shape (K, N)."""
         params = self.params if params is None else params
         out = self.forward_raw(params, x)
@@ -299,8 +317,13 @@ class Ensemble:
         for k in range(self.count):
             layers: list[torch.nn.Module] = []
             for j, (fan_in, fan_out) in enumerate(self.spec.layer_sizes):
-                linear = torch.nn.Linear(fan_in, fan_out, bias=self.spec.bias,
-                                         dtype=self.params[0].dtype, device=self.device)
+                linear = torch.nn.Linear(
+                    fan_in,
+                    fan_out,
+                    bias=self.spec.bias,
+                    dtype=self.params[0].dtype,
+                    device=self.device,
+                )
                 if self.spec.parameterization == "ntk":
                     linear = _ScaledLinear(linear, *scales[j])
                 with torch.no_grad():

@@ -36,7 +36,9 @@ class RunOptions:
     data: Path | None = None
     still: Path | None = None
     frames_dir: Path | None = None
-    also: tuple[Path, ...] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
+    also: tuple[
+        Path, ...
+    ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
     dither: bool = False
     quick: bool = False
     sidecar: bool = True
@@ -52,8 +54,10 @@ def resolve_device(name: str) -> str:
         raise ConfigError(f"--device must be one of {', '.join(DEVICES)} (got {name!r})")
     if name == "cuda" and not torch.cuda.is_available():
         build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
-        raise ConfigError(f"--device cuda: no CUDA device is available (torch {torch.__version__}, "
-                          f"{build}); use --device cpu")
+        raise ConfigError(
+            f"--device cuda: no CUDA device is available (torch {torch.__version__}, "
+            f"{build}); use --device cpu"
+        )
     return name
 
 
@@ -86,9 +90,14 @@ def versions() -> dict[str, str]:
     import matplotlib
     import numpy
 
-    return {"ntkviz": ntkviz.__version__, "python": platform.python_version(),
-            "torch": torch.__version__, "numpy": numpy.__version__,
-            "matplotlib": matplotlib.__version__, "imageio": imageio.__version__}
+    return {
+        "ntkviz": ntkviz.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "matplotlib": matplotlib.__version__,
+        "imageio": imageio.__version__,
+    }
 
 
 class _TimedFrames:
@@ -107,8 +116,9 @@ class _TimedFrames:
         return frame
 
 
-def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
-               progress: Progress | None = None) -> dict[str, Any]:
+def run_figure(
+    spec: FigureSpec, config: Any, options: RunOptions, progress: Progress | None = None
+) -> dict[str, Any]:
     """Simulate, render and write one figure; return the sidecar's content.
 
     Nothing is written unless every step succeeds up to the file being written.
@@ -128,11 +138,13 @@ def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
     frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
     with renderer.drawing():
-        written = writers.write_animation(options.output, source, options.fps,
-                                          dither=options.dither, progress=progress)
+        written = writers.write_animation(
+            options.output, source, options.fps, dither=options.dither, progress=progress
+        )
         for extra in options.also:
-            writers.write_animation(extra, source, options.fps, dither=options.dither,
-                                    progress=progress)
+            writers.write_animation(
+                extra, source, options.fps, dither=options.dither, progress=progress
+            )
         if options.still is not None:
             writers.write_png(options.still, frames(renderer.key_frame))
         if options.frames_dir is not None:
@@ -161,8 +173,11 @@ def run_figure(spec: FigureSpec, config: Any, options: RunOptions,
         "command": list(options.command) if options.command else None,
     }
     if options.data is not None:
-        writers.write_npz(options.data, result_arrays(result),
-                          {"figure": spec.name, "config": report["config"], "seed": options.seed})
+        writers.write_npz(
+            options.data,
+            result_arrays(result),
+            {"figure": spec.name, "config": report["config"], "seed": options.seed},
+        )
     if options.sidecar:
         writers.write_json(sidecar_path(options.output), report)
     return report

@@ -29,8 +29,14 @@ class RichProgress(Progress):
 
     def __init__(self, title: str = "") -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as _Progress,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as _Progress
 
         self._progress = _Progress(
             TextColumn(f"[bold]{title}[/] " if title else "", markup=True),

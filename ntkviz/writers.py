@@ -44,7 +44,9 @@ def output_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         shown = suffix or "(none)"
-        raise ConfigError(f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp or .png")
+        raise ConfigError(
+            f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp or .png"
+        )
     return suffix
 
 
@@ -88,8 +90,11 @@ def atomic_target(target: Path) -> Iterator[Path]:
     is left as it was.
     """
     target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
-                                    prefix=f".{target.name}.", suffix=f".part{target.suffix}")
+    fd, tmp_name = tempfile.mkstemp(
+        dir=target.parent if str(target.parent) else ".",
+        prefix=f".{target.name}.",
+        suffix=f".part{target.suffix}",
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -168,9 +173,12 @@ def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
     # Median-cut only the pixels whose colour is not kept exactly: far fewer pixels, and no
     # palette entries spent near the background's colour.
     remaining = packed[~np.isin(packed, top)]
-    remaining = unpack_colors(remaining[:: max(1, len(remaining) // 100_000)])  # plenty for 192 colours
+    remaining = unpack_colors(
+        remaining[:: max(1, len(remaining) // 100_000)]
+    )  # plenty for 192 colours
     cut = Image.fromarray(remaining.reshape(-1, 1, 3)).quantize(
-        colors=256 - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        colors=256 - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
     cut_colors = np.asarray(cut.getpalette()[: 3 * (256 - exact)], dtype=np.uint8).reshape(-1, 3)
     rest = np.setdiff1d(pack_colors(cut_colors), top)
     return unpack_colors(np.concatenate([top, rest])[:256])
@@ -196,8 +204,14 @@ class PaletteMapper:
         cells = np.arange(1 << (3 * self.BITS), dtype=np.uint32)
         step = 1 << (8 - self.BITS)
         mask = (1 << self.BITS) - 1
-        centres = np.stack([(cells >> (2 * self.BITS)) & mask, (cells >> self.BITS) & mask, cells & mask],
-                           axis=1).astype(np.float32) * step + (step - 1) / 2
+        centres = (
+            np.stack(
+                [(cells >> (2 * self.BITS)) & mask, (cells >> self.BITS) & mask, cells & mask],
+                axis=1,
+            ).astype(np.float32)
+            * step
+            + (step - 1) / 2
+        )
         ref = palette.astype(np.float32)
         distance = (ref**2).sum(1)[None, :] - 2.0 * (centres @ ref.T)
         self.cell_lut = distance.argmin(1).astype(np.uint8)
@@ -226,7 +240,9 @@ class PaletteMapper:
         return index.reshape(frame.shape[:2])
 
 
-def _write_gif(tmp: Path, source: FrameSource, fps: float, dither: bool, advance) -> tuple[int, int]:
+def _write_gif(
+    tmp: Path, source: FrameSource, fps: float, dither: bool, advance
+) -> tuple[int, int]:
     """One palette for the whole animation (no colour flicker), built from evenly spaced frames.
 
     Pillow is called directly: imageio's pillow plugin re-normalises every frame's palette
@@ -245,14 +261,22 @@ def _write_gif(tmp: Path, source: FrameSource, fps: float, dither: bool, advance
         frame = sampled.pop(i) if i in sampled else source.frame(i)
         if dither:
             image = Image.fromarray(np.ascontiguousarray(rgb(frame))).quantize(
-                palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+                palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG
+            )
         else:
             image = Image.fromarray(to_indices(frame), mode="P")
             image.putpalette(palette_bytes)
         images.append(image)
         advance(1)
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], optimize=True,
-                   duration=frame_durations_ms(source.count, fps, 10), loop=0)
+    images[0].save(
+        tmp,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        optimize=True,
+        duration=frame_durations_ms(source.count, fps, 10),
+        loop=0,
+    )
     return images[0].height, images[0].width
 
 
@@ -268,8 +292,15 @@ def _write_mp4(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int
     import imageio.v2 as iio2
 
     writer = iio2.get_writer(
-        tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
-        macro_block_size=1, quality=None, ffmpeg_log_level="error",
+        tmp,
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        macro_block_size=1,
+        quality=None,
+        ffmpeg_log_level="error",
         output_params=["-crf", "18", "-preset", "medium", "-movflags", "+faststart"],
     )
     try:
@@ -289,8 +320,17 @@ def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[in
     for i in range(source.count):
         frames.append(rgb(source.frame(i)))
         advance(1)
-    iio.imwrite(tmp, np.stack(frames), plugin="pillow", extension=".webp", lossless=True,
-                quality=80, method=4, duration=frame_durations_ms(source.count, fps, 1), loop=0)
+    iio.imwrite(
+        tmp,
+        np.stack(frames),
+        plugin="pillow",
+        extension=".webp",
+        lossless=True,
+        quality=80,
+        method=4,
+        duration=frame_durations_ms(source.count, fps, 1),
+        loop=0,
+    )
     return frames[0].shape[:2]
 
 
@@ -301,8 +341,14 @@ def write_png(target: Path, frame: np.ndarray) -> None:
         iio.imwrite(tmp, np.ascontiguousarray(rgb(frame)), plugin="pillow", extension=".png")
 
 
-def write_animation(target: Path, source: FrameSource, fps: float, *, dither: bool = False,
-                    progress: Progress | None = None) -> dict[str, Any]:
+def write_animation(
+    target: Path,
+    source: FrameSource,
+    fps: float,
+    *,
+    dither: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Write ``source`` to ``target`` in the format its suffix names; return what was written.
 
     ``.png`` writes the key frame only. Returns {"format", "frames", "width", "height", "bytes"}.
@@ -321,12 +367,19 @@ def write_animation(target: Path, source: FrameSource, fps: float, *, dither: bo
             height, width = still.shape[:2]
             advance(1)
         else:
-            write = {".gif": lambda: _write_gif(tmp, source, fps, dither, advance),
-                     ".mp4": lambda: _write_mp4(tmp, source, fps, advance),
-                     ".webp": lambda: _write_webp(tmp, source, fps, advance)}[fmt]
+            write = {
+                ".gif": lambda: _write_gif(tmp, source, fps, dither, advance),
+                ".mp4": lambda: _write_mp4(tmp, source, fps, advance),
+                ".webp": lambda: _write_webp(tmp, source, fps, advance),
+            }[fmt]
             height, width = write()
-    return {"format": fmt.lstrip("."), "frames": frames, "width": int(width),
-            "height": int(height), "bytes": target.stat().st_size}
+    return {
+        "format": fmt.lstrip("."),
+        "frames": frames,
+        "width": int(width),
+        "height": int(height),
+        "bytes": target.stat().st_size,
+    }
 
 
 def write_frames_dir(target: Path, source: FrameSource, progress: Progress | None = None) -> int:
@@ -341,8 +394,12 @@ def write_frames_dir(target: Path, source: FrameSource, progress: Progress | Non
     try:
         with progress.stage("frames", source.count) as advance:
             for i in range(source.count):
-                iio.imwrite(tmp / f"frame_{i:05d}.png", np.ascontiguousarray(rgb(source.frame(i))),
-                            plugin="pillow", extension=".png")
+                iio.imwrite(
+                    tmp / f"frame_{i:05d}.png",
+                    np.ascontiguousarray(rgb(source.frame(i))),
+                    plugin="pillow",
+                    extension=".png",
+                )
                 advance(1)
         if target.exists():
             old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.old"))

@@ -42,7 +42,9 @@ def mp4_info(path: Path) -> tuple[int, tuple[int, int], float, np.ndarray]:
 
 
 def temp_leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if ".part" in p.name or p.name.endswith(".probe"))
+    return sorted(
+        p.name for p in folder.iterdir() if ".part" in p.name or p.name.endswith(".probe")
+    )
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import TINY, gif_frames, temp_leftovers
 
 import ntkviz
@@ -45,8 +44,22 @@ def test_toy_model_gif_and_sidecar(cli, tmp_path):
 @pytest.mark.parametrize("view,width", [("fixed", 120), ("zoom", 120), ("both", 120)])
 def test_loss_surface_views_still_and_data(cli, tmp_path, view, width):
     out = tmp_path / "loss.gif"
-    result = cli("loss-surface", "-o", out, "--frames", 3, "--points", 40, "--view", view,
-                 "--still", tmp_path / "still.png", "--data", tmp_path / "numbers.npz", *TINY)
+    result = cli(
+        "loss-surface",
+        "-o",
+        out,
+        "--frames",
+        3,
+        "--points",
+        40,
+        "--view",
+        view,
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     frames, _, _ = gif_frames(out)
     assert len(frames) == 3 and frames[0].shape == (80, width, 3)
@@ -66,11 +79,24 @@ def test_other_formats(cli, tmp_path, suffix):
 
 
 def test_frames_dir(cli, tmp_path):
-    result = cli("toy-model", "-o", tmp_path / "a.gif", "--frames", 3, "--points", 30,
-                 "--frames-dir", tmp_path / "frames", *TINY)
+    result = cli(
+        "toy-model",
+        "-o",
+        tmp_path / "a.gif",
+        "--frames",
+        3,
+        "--points",
+        30,
+        "--frames-dir",
+        tmp_path / "frames",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [
-        "frame_00000.png", "frame_00001.png", "frame_00002.png"]
+        "frame_00000.png",
+        "frame_00001.png",
+        "frame_00002.png",
+    ]
 
 
 def test_quick_preset_is_marked_and_overridable(cli, tmp_path):
@@ -125,12 +151,15 @@ def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("make_target,message", [
-    (lambda p: p / "x.avi", "unknown output format '.avi'"),
-    (lambda p: p / "noext", "unknown output format '(none)'"),
-    (lambda p: p / "missing" / "x.gif", "does not exist"),
-    (lambda p: __import__("pathlib").Path("/proc/self/x.gif"), "not writable"),
-])
+@pytest.mark.parametrize(
+    "make_target,message",
+    [
+        (lambda p: p / "x.avi", "unknown output format '.avi'"),
+        (lambda p: p / "noext", "unknown output format '(none)'"),
+        (lambda p: p / "missing" / "x.gif", "does not exist"),
+        (lambda p: __import__("pathlib").Path("/proc/self/x.gif"), "not writable"),
+    ],
+)
 def test_bad_output_paths(cli, tmp_path, make_target, message):
     result = cli("toy-model", "-o", make_target(tmp_path), *TINY)
     assert result.exit_code == 2
@@ -138,12 +167,15 @@ def test_bad_output_paths(cli, tmp_path, make_target, message):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("option,value,message", [
-    ("--data", "missing/x.npz", "does not exist"),
-    ("--data", "x.csv", "--data must name a .npz file"),
-    ("--still", "x.jpg", "--still must name a .png file"),
-    ("--still", "missing/x.png", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--data", "missing/x.npz", "does not exist"),
+        ("--data", "x.csv", "--data must name a .npz file"),
+        ("--still", "x.jpg", "--still must name a .png file"),
+        ("--still", "missing/x.png", "does not exist"),
+    ],
+)
 def test_bad_side_outputs(cli, tmp_path, option, value, message):
     result = cli("toy-model", "-o", tmp_path / "a.gif", option, tmp_path / value, *TINY)
     assert result.exit_code == 2 and message in result.stderr

@@ -34,7 +34,11 @@ def dense_oracle(width: int, seed: int, x: float, act: str) -> tuple[float, floa
 
 # Every activation at one (seed, x); the post's tanh and a second one at two more.
 CASES = [(m, 0, 1.3, act) for m in WIDTHS for act in curvature.ACTIVATIONS] + [
-    (m, seed, x, act) for m in WIDTHS for seed, x in ((1, -0.4), (2, 2.7)) for act in ("tanh", "erf")]
+    (m, seed, x, act)
+    for m in WIDTHS
+    for seed, x in ((1, -0.4), (2, 2.7))
+    for act in ("tanh", "erf")
+]
 
 
 @pytest.mark.parametrize("width,seed,x,act", CASES)
@@ -59,7 +63,9 @@ def test_exact_norms_batched_and_chunked(monkeypatch):
     assert grad.shape == hess.shape == (3,)
     for k in range(3):
         assert float(grad[k]) == pytest.approx(float(curvature.gradient_norm(a2[k], b2[k], 0.8)))
-        assert float(hess[k]) == pytest.approx(float(curvature.hessian_norm_exact(a2[k], b2[k], 0.8)))
+        assert float(hess[k]) == pytest.approx(
+            float(curvature.hessian_norm_exact(a2[k], b2[k], 0.8))
+        )
     # Chunk boundaries (7 does not divide 50) change nothing.
     monkeypatch.setattr(curvature, "CHUNK", 7)
     grad7, hess7 = curvature.exact_norms(a2, b2, 0.8)
@@ -98,8 +104,9 @@ def test_lanczos_finds_a_negative_dominant_eigenvalue():
     result = curvature.lanczos_norm(lambda v: matrix @ v, 30)
     assert result.norm == pytest.approx(5.0, rel=1e-10)
     # The same through hessian_norm_hvp: f(w) = w^T M w / 2 has Hessian M.
-    norm = curvature.hessian_norm_hvp(lambda w: 0.5 * w @ (matrix @ w),
-                                      torch.zeros(30, dtype=torch.float64))
+    norm = curvature.hessian_norm_hvp(
+        lambda w: 0.5 * w @ (matrix @ w), torch.zeros(30, dtype=torch.float64)
+    )
     assert norm == pytest.approx(5.0, rel=1e-10)
 
 
@@ -113,7 +120,10 @@ def test_hvp_usable_at_larger_width():
 
 
 def test_hessian_of_a_linear_function_is_zero():
-    assert curvature.hessian_norm_hvp(lambda w: 3.0 * w.sum(), torch.ones(5, dtype=torch.float64)) == 0.0
+    assert (
+        curvature.hessian_norm_hvp(lambda w: 3.0 * w.sum(), torch.ones(5, dtype=torch.float64))
+        == 0.0
+    )
 
 
 def test_kappa_and_kappa_alpha():
@@ -121,7 +131,9 @@ def test_kappa_and_kappa_alpha():
     kappa = curvature.kappa(hess, grad)
     np.testing.assert_allclose(kappa, hess / grad**2)
     for alpha in (1e-3, 0.5, 1.0, 7.0, 1e4):
-        np.testing.assert_allclose(curvature.kappa_alpha(hess, grad, alpha) * alpha, kappa, rtol=1e-13)
+        np.testing.assert_allclose(
+            curvature.kappa_alpha(hess, grad, alpha) * alpha, kappa, rtol=1e-13
+        )
     with pytest.raises(ConfigError, match="--alpha must be > 0"):
         curvature.kappa_alpha(hess, grad, 0.0)
     assert curvature.Curvature(grad_norm=2.0, hessian_norm=1.0).kappa == 0.25
@@ -173,8 +185,14 @@ def test_exact_scales_to_a_million_quickly():
     a, b = draw(1_000_000, 1)
     grad, hess = curvature.exact_norms(a, b, 0.5)
     # ||grad||^2 / m -> E[tanh(a x)^2] (plus O(1/m)); ||H|| -> |x| phi'(0) = |x|.
-    expected = float(torch.tanh(torch.randn(10**6, generator=torch.Generator().manual_seed(2),
-                                            dtype=torch.float64) * 0.5).pow(2).mean())
+    expected = float(
+        torch.tanh(
+            torch.randn(10**6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+            * 0.5
+        )
+        .pow(2)
+        .mean()
+    )
     assert float(grad) ** 2 / 1e6 == pytest.approx(expected, rel=0.02)
     assert float(hess) == pytest.approx(0.5, rel=1e-3)
     assert math.isfinite(float(grad))

@@ -84,8 +84,18 @@ def test_second_run_skips_and_force_rebuilds(cli, tmp_path):
 
 
 def test_mp4_on_request_and_validation(cli, tmp_path):
-    result = cli("gallery", "--out", tmp_path, "--quick", "--only", "toy-model",
-                 "--format", "gif,mp4,png", "--jobs", "1")
+    result = cli(
+        "gallery",
+        "--out",
+        tmp_path,
+        "--quick",
+        "--only",
+        "toy-model",
+        "--format",
+        "gif,mp4,png",
+        "--jobs",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "toy-model.mp4").is_file()
     assert gallery.validate(tmp_path) == []
@@ -93,20 +103,40 @@ def test_mp4_on_request_and_validation(cli, tmp_path):
 
 def test_check_reports_a_changed_figure(cli, tmp_path):
     built, reference = tmp_path / "built", tmp_path / "reference"
-    assert cli("gallery", "--out", built, "--quick", "--only", "toy-model", "--jobs", "1").exit_code == 0
+    assert (
+        cli("gallery", "--out", built, "--quick", "--only", "toy-model", "--jobs", "1").exit_code
+        == 0
+    )
     reference.mkdir()
-    still = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(built / "toy-model.png").convert("RGB"))
+    still = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).open(built / "toy-model.png").convert("RGB")
+    )
     import imageio.v3 as iio
 
     iio.imwrite(reference / "toy-model.png", 255 - still)  # a very different committed picture
-    result = cli("gallery", "--out", built, "--quick", "--only", "toy-model", "--jobs", "1",
-                 "--check", reference)
+    result = cli(
+        "gallery",
+        "--out",
+        built,
+        "--quick",
+        "--only",
+        "toy-model",
+        "--jobs",
+        "1",
+        "--check",
+        reference,
+    )
     assert result.exit_code == 1
-    assert "toy-model.png: mean pixel difference" in result.stderr and "make gallery" in result.stderr
+    assert (
+        "toy-model.png: mean pixel difference" in result.stderr and "make gallery" in result.stderr
+    )
 
 
 def test_validate_catches_a_truncated_file(tmp_path, cli):
-    assert cli("gallery", "--out", tmp_path, "--quick", "--only", "toy-model", "--jobs", "1").exit_code == 0
+    assert (
+        cli("gallery", "--out", tmp_path, "--quick", "--only", "toy-model", "--jobs", "1").exit_code
+        == 0
+    )
     data = (tmp_path / "toy-model.gif").read_bytes()
     (tmp_path / "toy-model.gif").write_bytes(data[: len(data) // 3])
     problems = gallery.validate(tmp_path)

@@ -22,8 +22,9 @@ def test_kernel_regression_interpolates_with_the_analytic_and_empirical_kernels(
     k_train = infinite_ntk(x, depth=2)
     np.testing.assert_allclose(kernel_regression(k_train, k_train, y), y, atol=1e-12)
     # Empirical kernels of un-zeroed nets: f0(x) + Theta(x, X) Theta^-1 (Y - f0(X)) hits Y too.
-    ensemble = Ensemble(NetSpec(width=32, depth=2, parameterization="ntk"), 3, seed=1,
-                        dtype=torch.float64)
+    ensemble = Ensemble(
+        NetSpec(width=32, depth=2, parameterization="ntk"), 3, seed=1, dtype=torch.float64
+    )
     xt = torch.tensor(x)
     k_emp = empirical_ntk(ensemble, xt).numpy()
     f0 = ensemble(xt).detach().numpy()
@@ -47,14 +48,24 @@ def test_singular_kernel_matrix_is_a_config_error_naming_the_option():
         GeneralizationConfig(x_train=(0.0, 1.0, 1.0), y_train=(0.0, 1.0, 1.0)).check()
 
 
-SMALL = dict(n_train=4, x_span=(-3.0, 3.0), x_limits=(-3.0, 3.0), points=7, count=3,
-             widths=(16,), steps=40, frames=4, lr=0.1)
+SMALL = dict(
+    n_train=4,
+    x_span=(-3.0, 3.0),
+    x_limits=(-3.0, 3.0),
+    points=7,
+    count=3,
+    widths=(16,),
+    steps=40,
+    frames=4,
+    lr=0.1,
+)
 
 
 @pytest.mark.parametrize("zero", [True, False])
 def test_simulation_shapes_and_interpolation_on_the_grid(zero):
-    result = simulate(GeneralizationConfig(**SMALL, zero_output=zero),
-                      torch.Generator().manual_seed(0))
+    result = simulate(
+        GeneralizationConfig(**SMALL, zero_output=zero), torch.Generator().manual_seed(0)
+    )
     T, W, K, G, N = 5, 1, 3, 7, 4
     assert result.functions.shape == (T, W, K, G) and result.loss.shape == (T, W, K)
     assert result.empirical.shape == (W, K, G) and result.kernel_empirical.shape == (W, K, N, N)
@@ -64,8 +75,9 @@ def test_simulation_shapes_and_interpolation_on_the_grid(zero):
     np.testing.assert_allclose(result.y_train, np.sin(result.x_train))
     on_data = [0, 2, 4, 6]  # the grid -3..3 in steps of 1 holds the training inputs
     np.testing.assert_allclose(result.analytic[on_data], result.y_train, atol=1e-12)
-    np.testing.assert_allclose(result.empirical[..., on_data],
-                               np.broadcast_to(result.y_train, (W, K, N)), atol=1e-9)
+    np.testing.assert_allclose(
+        result.empirical[..., on_data], np.broadcast_to(result.y_train, (W, K, N)), atol=1e-9
+    )
     np.testing.assert_allclose(result.analytic_flow[0], 0.0, atol=1e-15)
     if zero:
         np.testing.assert_array_equal(result.functions[0], 0.0)
@@ -74,15 +86,17 @@ def test_simulation_shapes_and_interpolation_on_the_grid(zero):
 
 
 def test_wide_nets_converge_onto_kernel_regression_within_a_width_aware_tolerance():
-    config = GeneralizationConfig(n_train=4, widths=(64, 1024), count=4, steps=300, frames=10,
-                                  lr=0.1, points=41)
+    config = GeneralizationConfig(
+        n_train=4, widths=(64, 1024), count=4, steps=300, frames=10, lr=0.1, points=41
+    )
     result = simulate(config, torch.Generator().manual_seed(0))
     assert result.loss[-1].max() < 1e-3  # trained (to an RMS residual below 0.03)
     np.testing.assert_allclose(result.analytic_flow[-1], result.analytic, atol=1e-3)
     between = (result.x_grid >= -3) & (result.x_grid <= 3)
     own = np.sqrt(np.mean((result.functions[-1] - result.empirical)[..., between] ** 2, axis=-1))
-    mean_gap = np.sqrt(np.mean((result.functions[-1].mean(axis=1) - result.analytic)[:, between]
-                               ** 2, axis=-1))
+    mean_gap = np.sqrt(
+        np.mean((result.functions[-1].mean(axis=1) - result.analytic)[:, between] ** 2, axis=-1)
+    )
     # The kernel of a width-m net fluctuates by O(1/sqrt(m)) at initialisation and moves by
     # O(1/sqrt(m)) while it trains (Jacot et al. 2018; Lee et al. 2019): each net lands within
     # c / sqrt(m) of its own kernel's prediction, the ensemble mean within c / sqrt(m) of the
@@ -97,9 +111,28 @@ def test_wide_nets_converge_onto_kernel_regression_within_a_width_aware_toleranc
 
 def test_cli_still_and_data(cli, tmp_path):
     out = tmp_path / "gen.gif"
-    result = cli("generalization", "-o", out, "--widths", "8,16", "--count", 2, "--steps", 20,
-                 "--frames", 4, "--points", 20, "--n-train", 3, "--still", tmp_path / "still.png",
-                 "--data", tmp_path / "numbers.npz", *TINY)
+    result = cli(
+        "generalization",
+        "-o",
+        out,
+        "--widths",
+        "8,16",
+        "--count",
+        2,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        20,
+        "--n-train",
+        3,
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
@@ -113,9 +146,28 @@ def test_cli_still_and_data(cli, tmp_path):
 
 
 def test_cli_functions_layout_explicit_data(cli, tmp_path):
-    result = cli("generalization", "-o", tmp_path / "gen.png", "--widths", 8, "--count", 2,
-                 "--steps", 10, "--frames", 2, "--points", 20, "--layout", "functions",
-                 "--x-train=-1,0.5,2", "--y-train", "1,0,1", "--no-zero-output", *TINY)
+    result = cli(
+        "generalization",
+        "-o",
+        tmp_path / "gen.png",
+        "--widths",
+        8,
+        "--count",
+        2,
+        "--steps",
+        10,
+        "--frames",
+        2,
+        "--points",
+        20,
+        "--layout",
+        "functions",
+        "--x-train=-1,0.5,2",
+        "--y-train",
+        "1,0,1",
+        "--no-zero-output",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "gen.png").stat().st_size > 0
 
@@ -143,8 +195,23 @@ BAD = [
 
 @pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
 def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli("generalization", "-o", tmp_path / "gen.gif", "--widths", 8, "--count", 2,
-                 "--steps", 20, "--frames", 4, "--points", 20, *TINY, *args)
+    result = cli(
+        "generalization",
+        "-o",
+        tmp_path / "gen.gif",
+        "--widths",
+        8,
+        "--count",
+        2,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        20,
+        *TINY,
+        *args,
+    )
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

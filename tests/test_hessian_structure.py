@@ -29,7 +29,7 @@ def analytic_hessian(a: np.ndarray, b: np.ndarray, x: float, name: str = "tanh")
     _, d1, d2 = (t.numpy() for t in curvature.activation(name).derivatives(torch.from_numpy(a * x)))
     h = np.zeros((2 * m, 2 * m))
     for i in range(m):
-        h[i, i] = b[i] * x**2 * d2[i]          # d2f / da_i^2
+        h[i, i] = b[i] * x**2 * d2[i]  # d2f / da_i^2
         h[i, m + i] = h[m + i, i] = x * d1[i]  # d2f / da_i db_i; d2f / db^2 stays 0
     return h
 
@@ -38,37 +38,46 @@ def analytic_hessian(a: np.ndarray, b: np.ndarray, x: float, name: str = "tanh")
 def test_dense_hessian_is_the_posts_formula(name, x):
     r = run(activation=name, x=x)
     for k, m in enumerate(r.widths):
-        h = r.hessians[k, :2 * m, :2 * m]
+        h = r.hessians[k, : 2 * m, : 2 * m]
         expected = analytic_hessian(r.a[k, :m], r.b[k, :m], x, name)
         np.testing.assert_allclose(h, expected, rtol=1e-12, atol=1e-14)
         assert np.all(h[m:, m:] == 0)  # the b-b block is exactly zero
-        off_pair = ~np.eye(2 * m, dtype=bool) & ~np.eye(2 * m, k=m, dtype=bool) & ~np.eye(2 * m, k=-m, dtype=bool)
+        off_pair = (
+            ~np.eye(2 * m, dtype=bool)
+            & ~np.eye(2 * m, k=m, dtype=bool)
+            & ~np.eye(2 * m, k=-m, dtype=bool)
+        )
         assert np.all(h[off_pair] == 0)
-        assert np.all(r.hessians[k, 2 * m:] == 0) and np.all(r.hessians[k, :, 2 * m:] == 0)  # padding
+        assert np.all(r.hessians[k, 2 * m :] == 0) and np.all(
+            r.hessians[k, :, 2 * m :] == 0
+        )  # padding
 
 
 def test_pairs_permutation_is_block_diagonal():
     r = run(permutation="pairs")
     for k, m in enumerate(r.widths):
-        p = r.permuted[k, :2 * m, :2 * m]
+        p = r.permuted[k, : 2 * m, : 2 * m]
         inside = np.kron(np.eye(m, dtype=bool), np.ones((2, 2), dtype=bool))
         assert np.all(p[~inside] == 0)
         for i in range(m):  # block i is [[p_i, q_i], [q_i, 0]] of pair (a_i, b_i)
             h = r.hessians[k]
-            np.testing.assert_array_equal(p[2 * i:2 * i + 2, 2 * i:2 * i + 2],
-                                          [[h[i, i], h[i, m + i]], [h[m + i, i], 0.0]])
+            np.testing.assert_array_equal(
+                p[2 * i : 2 * i + 2, 2 * i : 2 * i + 2],
+                [[h[i, i], h[i, m + i]], [h[m + i, i], 0.0]],
+            )
 
 
 def test_swap_permutation_is_the_posts_row_swap():
     r = run(permutation="swap")
     for k, m in enumerate(r.widths):
-        h, p = r.hessians[k, :2 * m, :2 * m], r.permuted[k, :2 * m, :2 * m]
+        h, p = r.hessians[k, : 2 * m, : 2 * m], r.permuted[k, : 2 * m, : 2 * m]
         np.testing.assert_array_equal(p, np.vstack([h[m:], h[:m]]))
         assert np.all(np.triu(p, 1) == 0)  # lower triangular, as in the post
         np.testing.assert_array_equal(np.diag(p), np.concatenate([np.diag(h[m:, :m])] * 2))
         # A row permutation is orthogonal: same singular values.
-        np.testing.assert_allclose(np.linalg.svd(p, compute_uv=False),
-                                   np.linalg.svd(h, compute_uv=False), rtol=1e-12)
+        np.testing.assert_allclose(
+            np.linalg.svd(p, compute_uv=False), np.linalg.svd(h, compute_uv=False), rtol=1e-12
+        )
 
 
 def test_permute_by_hand():
@@ -82,10 +91,11 @@ def test_spectral_norm_is_curvatures_exact_formula(name):
     r = run(activation=name, widths=(1, 4, 16, 40))
     np.testing.assert_allclose(r.spectral_norm, r.exact_norm, rtol=1e-12)
     for k, m in enumerate(r.widths):  # and both are the top |eigenvalue| of the stored matrix
-        top = np.abs(np.linalg.eigvalsh(r.hessians[k, :2 * m, :2 * m])).max()
+        top = np.abs(np.linalg.eigvalsh(r.hessians[k, : 2 * m, : 2 * m])).max()
         assert r.spectral_norm[k] == pytest.approx(top, rel=1e-12)
-        expected = curvature.hessian_norm_exact(torch.from_numpy(r.a[k, :m]),
-                                                torch.from_numpy(r.b[k, :m]), r.x, name)
+        expected = curvature.hessian_norm_exact(
+            torch.from_numpy(r.a[k, :m]), torch.from_numpy(r.b[k, :m]), r.x, name
+        )
         assert r.exact_norm[k] == pytest.approx(float(expected), rel=1e-12)
 
 
@@ -98,8 +108,10 @@ def test_loss_hessian_is_gauss_newton_plus_residual_term():
         a, b = (torch.from_numpy(v[k, :m]) for v in (out.a, out.b))
         w = curvature.flatten(a, b)
         grad = torch.func.grad(curvature.network(out.x))(w).numpy()
-        expected = (out.output[k] - y) * out.hessians[k, :2 * m, :2 * m] + np.outer(grad, grad)
-        np.testing.assert_allclose(loss.hessians[k, :2 * m, :2 * m], expected, rtol=1e-12, atol=1e-14)
+        expected = (out.output[k] - y) * out.hessians[k, : 2 * m, : 2 * m] + np.outer(grad, grad)
+        np.testing.assert_allclose(
+            loss.hessians[k, : 2 * m, : 2 * m], expected, rtol=1e-12, atol=1e-14
+        )
 
 
 def test_ratios_fall_with_width():
@@ -120,7 +132,9 @@ def test_nets_do_not_depend_on_the_other_widths():
 
 def test_memory_check_names_the_option_and_estimate():
     check_memory((2, 4, 8), limit_bytes=10**6)  # fits
-    with pytest.raises(ConfigError, match=r"--widths: width 1000 needs about .* 2000 x 2000 Hessian"):
+    with pytest.raises(
+        ConfigError, match=r"--widths: width 1000 needs about .* 2000 x 2000 Hessian"
+    ):
         check_memory((10, 1000), limit_bytes=10**6)
 
 
@@ -132,8 +146,18 @@ TINY_HS = ["--widths", "2,4,8", "--size", "6x3", "--dpi", "30", "--no-progress"]
 @pytest.mark.parametrize("layout", ["both", "permuted"])
 def test_cli_gif_still_and_data(cli, tmp_path, layout):
     out, still, data = tmp_path / "hs.gif", tmp_path / "hs.png", tmp_path / "hs.npz"
-    result = cli("hessian-structure", "-o", out, "--still", still, "--data", data,
-                 "--layout", layout, *TINY_HS)
+    result = cli(
+        "hessian-structure",
+        "-o",
+        out,
+        "--still",
+        still,
+        "--data",
+        data,
+        "--layout",
+        layout,
+        *TINY_HS,
+    )
     assert result.exit_code == 0, result.output
     frames, durations, _ = gif_frames(out)
     assert len(frames) == 3 and frames[0].shape == (90, 180, 3)
@@ -155,8 +179,20 @@ def test_cli_gif_still_and_data(cli, tmp_path, layout):
 
 def test_cli_loss_and_pairs(cli, tmp_path):
     out = tmp_path / "hs.gif"
-    result = cli("hessian-structure", "-o", out, "--of", "loss", "--y", "2",
-                 "--permutation", "pairs", "--layout", "raw", *TINY_HS)
+    result = cli(
+        "hessian-structure",
+        "-o",
+        out,
+        "--of",
+        "loss",
+        "--y",
+        "2",
+        "--permutation",
+        "pairs",
+        "--layout",
+        "raw",
+        *TINY_HS,
+    )
     assert result.exit_code == 0, result.output
     assert len(gif_frames(out)[0]) == 3
 

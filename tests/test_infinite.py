@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ntkviz.infinite import EXPECTATIONS, infinite_kernels, infinite_ntk, infinite_nngp
+from ntkviz.infinite import EXPECTATIONS, infinite_kernels, infinite_nngp, infinite_ntk
 
 ERF = np.vectorize(math.erf)
 
@@ -64,9 +64,14 @@ def test_kernels_symmetric_psd_and_consistent(activation, depth, bias):
     # the NTK dominates the NNGP (it adds the earlier layers' contributions)
     assert np.all(np.diag(ntk) >= np.diag(nngp) - 1e-12)
     # cross kernels agree with the full one
-    np.testing.assert_allclose(infinite_ntk(x[:4], x[4:], depth=depth, activation=activation, bias=bias),
-                               ntk[:4, 4:], rtol=1e-12)
-    np.testing.assert_allclose(infinite_nngp(x, depth=depth, activation=activation, bias=bias), nngp)
+    np.testing.assert_allclose(
+        infinite_ntk(x[:4], x[4:], depth=depth, activation=activation, bias=bias),
+        ntk[:4, 4:],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        infinite_nngp(x, depth=depth, activation=activation, bias=bias), nngp
+    )
 
 
 def test_relu_no_bias_is_positively_homogeneous():

@@ -53,8 +53,11 @@ def test_draws_do_not_depend_on_the_activation():
     assert torch.equal(with_activation(relu, "erf")(x), erf(x))
 
 
-@pytest.fixture(scope="module", params=[(d, b) for d in (1, 2, 3) for b in (True, False)],
-                ids=lambda p: f"depth{p[0]}-{'bias' if p[1] else 'nobias'}")
+@pytest.fixture(
+    scope="module",
+    params=[(d, b) for d in (1, 2, 3) for b in (True, False)],
+    ids=lambda p: f"depth{p[0]}-{'bias' if p[1] else 'nobias'}",
+)
 def wide_nets(request):
     """NTK_SEEDS nets of width NTK_WIDTH as one float32 ensemble (drawn once per depth and bias)."""
     depth, bias = request.param

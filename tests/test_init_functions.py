@@ -60,8 +60,9 @@ def test_trained_nets_match_sgd_on_each_module():
             ((module(x).squeeze(-1) - y) ** 2).mean().backward()
             optimiser.step()
         with torch.no_grad():
-            np.testing.assert_allclose(r.outputs[-1, k], module(grid).squeeze(-1).numpy(),
-                                       rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(
+                r.outputs[-1, k], module(grid).squeeze(-1).numpy(), rtol=1e-4, atol=1e-5
+            )
 
 
 def test_member_k_does_not_depend_on_count():
@@ -90,10 +91,31 @@ def test_renderer_one_collection_held_first_frame_and_key_frame():
 
 def test_cli_gif_still_data_and_sidecar(cli, tmp_path):
     out = tmp_path / "init.gif"
-    args = ("--count", 3, "--width", 8, "--frames", 4, "--steps-per-frame", 2, "--hold-first", 3,
-            "--points", 30, *TINY)
-    result = cli("init-functions", "-o", out, *args, "--still", tmp_path / "still.png",
-                 "--data", tmp_path / "numbers.npz")
+    args = (
+        "--count",
+        3,
+        "--width",
+        8,
+        "--frames",
+        4,
+        "--steps-per-frame",
+        2,
+        "--hold-first",
+        3,
+        "--points",
+        30,
+        *TINY,
+    )
+    result = cli(
+        "init-functions",
+        "-o",
+        out,
+        *args,
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+    )
     assert result.exit_code == 0, result.output
     frames, durations, _ = gif_frames(out)
     # 3 + 4 - 1 output frames; Pillow merges the 3 identical held frames into one of 300 ms.
@@ -108,7 +130,9 @@ def test_cli_gif_still_data_and_sidecar(cli, tmp_path):
     assert cli("init-functions", "-o", tmp_path / "only.png", *args).exit_code == 0
     import imageio.v3 as iio
 
-    np.testing.assert_array_equal(iio.imread(tmp_path / "only.png"), iio.imread(tmp_path / "still.png"))
+    np.testing.assert_array_equal(
+        iio.imread(tmp_path / "only.png"), iio.imread(tmp_path / "still.png")
+    )
     still = iio.imread(tmp_path / "still.png")[..., :3].astype(int)
     assert np.abs(still - frames[0]).mean() < 2  # the GIF's first frame, up to its palette
 
@@ -136,8 +160,21 @@ BAD = [
 
 @pytest.mark.parametrize("args,message,code", BAD, ids=[" ".join(a) for a, _, _ in BAD])
 def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message, code):
-    result = cli("init-functions", "-o", tmp_path / "x.gif", "--count", 3, "--width", 8,
-                 "--frames", 3, "--points", 20, *TINY, *args)
+    result = cli(
+        "init-functions",
+        "-o",
+        tmp_path / "x.gif",
+        "--count",
+        3,
+        "--width",
+        8,
+        "--frames",
+        3,
+        "--points",
+        20,
+        *TINY,
+        *args,
+    )
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr

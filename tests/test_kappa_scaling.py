@@ -36,8 +36,14 @@ def test_default_widths_are_the_posts():
     explicit = dataclasses.replace(KappaScalingConfig(), widths=(40, 3, 40, 7))
     np.testing.assert_array_equal(width_schedule(explicit), [3, 7, 40])
     # Rounding repeats are dropped: the frame count is the number of distinct widths.
-    assert len(width_schedule(dataclasses.replace(KappaScalingConfig(), min_width=1,
-                                                  max_width=4, widths_count=10))) == 4
+    assert (
+        len(
+            width_schedule(
+                dataclasses.replace(KappaScalingConfig(), min_width=1, max_width=4, widths_count=10)
+            )
+        )
+        == 4
+    )
 
 
 @pytest.mark.parametrize("generator_seed", [0, 1, 2])
@@ -67,9 +73,13 @@ def test_result_shapes_fits_and_alpha():
     np.testing.assert_allclose(result.kappa_alpha * 8.0, result.kappa, rtol=1e-13)
     np.testing.assert_allclose(result.median[2], np.median(result.kappa, axis=0))
     slope, intercept = loglog_fit(result.widths, result.median[0])
-    assert result.slopes[-1, 0] == pytest.approx(slope) and result.intercepts[-1, 0] == pytest.approx(intercept)
+    assert result.slopes[-1, 0] == pytest.approx(slope) and result.intercepts[
+        -1, 0
+    ] == pytest.approx(intercept)
     # Frame k fits the first k + 1 widths.
-    assert result.slopes[2, 1] == pytest.approx(loglog_fit(result.widths[:3], result.median[1, :3])[0])
+    assert result.slopes[2, 1] == pytest.approx(
+        loglog_fit(result.widths[:3], result.median[1, :3])[0]
+    )
 
 
 def test_each_initialisation_is_its_own_stream():
@@ -91,7 +101,9 @@ def test_methods_agree_and_x_is_used():
 
 
 def test_renderer_final_frame_is_the_key_frame():
-    config = dataclasses.replace(KappaScalingConfig(), widths=(5, 50, 500), seeds=3, show_alpha=True)
+    config = dataclasses.replace(
+        KappaScalingConfig(), widths=(5, 50, 500), seeds=3, show_alpha=True
+    )
     result = simulate(config, torch.Generator().manual_seed(0))
     from ntkviz.canvas import Style
 
@@ -107,11 +119,17 @@ def test_renderer_final_frame_is_the_key_frame():
     assert np.mean(np.any(full.frame(2) != frames[2], axis=-1)) < 0.005
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"min_width": 50.0, "max_width": 10.0}, "--min-width (50) must not exceed --max-width (10)"),
-    ({"method": "dense", "max_width": 1e5}, "--method dense at width 100000 needs about"),
-    ({"x": 0.0}, "--x must not be 0"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (
+            {"min_width": 50.0, "max_width": 10.0},
+            "--min-width (50) must not exceed --max-width (10)",
+        ),
+        ({"method": "dense", "max_width": 1e5}, "--method dense at width 100000 needs about"),
+        ({"x": 0.0}, "--x must not be 0"),
+    ],
+)
 def test_config_check(changes, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         dataclasses.replace(KappaScalingConfig(), **changes).check()
@@ -119,8 +137,21 @@ def test_config_check(changes, message):
 
 def test_cli_gif_and_still(cli, tmp_path):
     out, still = tmp_path / "x.gif", tmp_path / "x.png"
-    result = cli("kappa-scaling", "-o", out, "--still", still, "--max-width", 50,
-                 "--widths-count", 4, "--seeds", 2, "--show-alpha", *SMALL)
+    result = cli(
+        "kappa-scaling",
+        "-o",
+        out,
+        "--still",
+        still,
+        "--max-width",
+        50,
+        "--widths-count",
+        4,
+        "--seeds",
+        2,
+        "--show-alpha",
+        *SMALL,
+    )
     assert result.exit_code == 0, result.output
     frames, durations, _ = gif_frames(out)
     assert len(frames) == 4 and frames[0].shape == (60, 180, 3)
@@ -147,7 +178,10 @@ def test_cli_same_seed_same_bytes(cli, tmp_path):
 BAD = [
     (["--min-width", "0"], "--min-width must be >= 1"),
     (["--max-width", "0.5"], "--max-width must be >= 1"),
-    (["--min-width", "100", "--max-width", "10"], "--min-width (100) must not exceed --max-width (10)"),
+    (
+        ["--min-width", "100", "--max-width", "10"],
+        "--min-width (100) must not exceed --max-width (10)",
+    ),
     (["--widths", "5,0"], "--widths must be >= 1"),
     (["--widths", "5,x"], "--widths expects a comma-separated list"),
     (["--widths-count", "0"], "--widths-count must be >= 1"),
@@ -165,7 +199,9 @@ BAD = [
 
 @pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_cli_bad_input_one_line_nothing_written(cli, tmp_path, args, message):
-    result = cli("kappa-scaling", "-o", tmp_path / "x.gif", "--still", tmp_path / "x.png", *SMALL, *args)
+    result = cli(
+        "kappa-scaling", "-o", tmp_path / "x.gif", "--still", tmp_path / "x.png", *SMALL, *args
+    )
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -174,8 +210,16 @@ def test_cli_bad_input_one_line_nothing_written(cli, tmp_path, args, message):
 
 
 def test_dense_message_names_the_estimate(cli, tmp_path):
-    result = cli("kappa-scaling", "-o", tmp_path / "x.gif", "--method", "dense",
-                 "--max-width", "20000", *SMALL)
+    result = cli(
+        "kappa-scaling",
+        "-o",
+        tmp_path / "x.gif",
+        "--method",
+        "dense",
+        "--max-width",
+        "20000",
+        *SMALL,
+    )
     estimate = curvature.format_bytes(curvature.dense_bytes(40_000))
     assert estimate in result.stderr and "limit of" in result.stderr
 
@@ -188,4 +232,6 @@ def test_bench_rows_at_a_tiny_budget():
     for row in rows:
         check_row(row)
     reach = rows[0]
-    assert reach["ratio"] > 1 and "dense m=" in reach["extra"] and "exact m=16,384" in reach["extra"]
+    assert (
+        reach["ratio"] > 1 and "dense m=" in reach["extra"] and "exact m=16,384" in reach["extra"]
+    )

@@ -25,15 +25,21 @@ def test_defaults_are_the_notebooks():
     np.testing.assert_allclose(DEFAULT_ALPHAS, 10.0 ** np.linspace(-2, 3, 7))
     assert DEFAULT_WIDTHS == (10, 22, 46, 100, 215, 464, 1000)
     config = KernelChangeConfig()
-    assert (config.trials, config.steps, config.lr, config.width, config.depth) == (5, 4000, 3e-4,
-                                                                                      100, 2)
+    assert (config.trials, config.steps, config.lr, config.width, config.depth) == (
+        5,
+        4000,
+        3e-4,
+        100,
+        2,
+    )
 
 
 def test_relative_change_and_log_log_fit():
     start = np.array([[[2.0, 1.0], [1.0, 2.0]]])
     end = start + np.array([[[0.0, 0.3], [0.3, 0.0]]])
-    np.testing.assert_allclose(relative_kernel_change(start, end),
-                               np.sqrt(2 * 0.09) / np.sqrt(10.0))
+    np.testing.assert_allclose(
+        relative_kernel_change(start, end), np.sqrt(2 * 0.09) / np.sqrt(10.0)
+    )
     values = np.array([1.0, 10.0, 100.0, 1000.0])
     slope, intercept = log_log_fit(values, 3.0 * values**-0.5)
     assert slope == pytest.approx(-0.5) and intercept == pytest.approx(np.log10(3.0))
@@ -53,13 +59,18 @@ def test_large_alpha_is_the_kernel_regime():
     np.testing.assert_allclose(result.kernels_start[0], result.kernels_start[2], rtol=1e-12)
     plain = Ensemble(NetSpec(width=30), count=2, seed=0, dtype=torch.float64)
     x = torch.tensor(config.x_train, dtype=torch.float64)
-    np.testing.assert_allclose(result.kernels_start[1], ntk_layerwise(plain, x).numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(result.kernels_start[1], ntk_layerwise(plain, x).numpy(), rtol=1e-12)
 
 
 def test_width_sweep():
-    config = KernelChangeConfig(vs="width", widths=(5, 60), trials=2, steps=200,
-                                x_train=(-2.0, 0.0, 0.5), y_train=(3.0, 1.0, -1.0))
+    config = KernelChangeConfig(
+        vs="width",
+        widths=(5, 60),
+        trials=2,
+        steps=200,
+        x_train=(-2.0, 0.0, 0.5),
+        y_train=(3.0, 1.0, -1.0),
+    )
     result = simulate(config, torch.Generator().manual_seed(1))
     assert result.vs == "width" and list(result.values) == [5.0, 60.0]
     assert result.change.shape == (2, 2) and result.kernels_end.shape == (2, 2, 3, 3)
@@ -68,8 +79,20 @@ def test_width_sweep():
 
 def test_cli_default_output_is_a_png(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = cli("kernel-change", "--alphas", "0.1,10", "--width", 10, "--trials", 2,
-                 "--steps", 50, "--data", "numbers.npz", *TINY)
+    result = cli(
+        "kernel-change",
+        "--alphas",
+        "0.1,10",
+        "--width",
+        10,
+        "--trials",
+        2,
+        "--steps",
+        50,
+        "--data",
+        "numbers.npz",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "kernel-change.png").stat().st_size > 0
     sidecar = json.loads((tmp_path / "kernel-change.png.json").read_text())
@@ -80,8 +103,20 @@ def test_cli_default_output_is_a_png(cli, tmp_path, monkeypatch):
 
 def test_cli_width_sweep(cli, tmp_path):
     out = tmp_path / "kc.png"
-    result = cli("kernel-change", "-o", out, "--vs", "width", "--widths", "4,16", "--trials", 1,
-                 "--steps", 30, *TINY)
+    result = cli(
+        "kernel-change",
+        "-o",
+        out,
+        "--vs",
+        "width",
+        "--widths",
+        "4,16",
+        "--trials",
+        1,
+        "--steps",
+        30,
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 0
 
@@ -102,8 +137,9 @@ BAD = [
 
 @pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
 def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli("kernel-change", "-o", tmp_path / "kc.png", "--width", 8, "--trials", 1, *TINY,
-                 *args)
+    result = cli(
+        "kernel-change", "-o", tmp_path / "kc.png", "--width", 8, "--trials", 1, *TINY, *args
+    )
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -30,8 +30,11 @@ X2 = torch.tensor([-1.3, 0.2, 0.9, 3.0], **F64)
 def loop_kernel(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
     """The oracle: for every member, one backward pass per input through PyTorch's own
     nn.Sequential, the gradients flattened into rows of J, then alpha^2 J(x1) J(x2)^T."""
-    alphas = (ensemble.alphas if ensemble.alphas is not None
-              else torch.full((ensemble.count,), ensemble.spec.alpha, **F64))
+    alphas = (
+        ensemble.alphas
+        if ensemble.alphas is not None
+        else torch.full((ensemble.count,), ensemble.spec.alpha, **F64)
+    )
     kernels = []
     for k, module in enumerate(ensemble.member_modules()):
         params = list(module.parameters())
@@ -51,12 +54,22 @@ def loop_kernel(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor) -> torch
 CASES = list(itertools.product((1, 2, 3), ("relu", "tanh"), (True, False), (False, True)))
 
 
-@pytest.mark.parametrize("depth,activation,bias,zeroed", CASES,
-                         ids=[f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}"
-                              for d, a, b, z in CASES])
+@pytest.mark.parametrize(
+    "depth,activation,bias,zeroed",
+    CASES,
+    ids=[
+        f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}" for d, a, b, z in CASES
+    ],
+)
 def test_fast_and_torch_func_kernels_equal_the_per_sample_loop(depth, activation, bias, zeroed):
-    spec = NetSpec(width=6, depth=depth, activation=activation, bias=bias, zero_output=zeroed,
-                   alpha=1.0 if zeroed else 2.5)
+    spec = NetSpec(
+        width=6,
+        depth=depth,
+        activation=activation,
+        bias=bias,
+        zero_output=zeroed,
+        alpha=1.0 if zeroed else 2.5,
+    )
     alphas = [0.3, 1.0, 7.0] if zeroed else None
     ensemble = Ensemble(spec, count=3, seed=4, dtype=torch.float64, alphas=alphas)
     # Move away from initialisation, so that zeroing has something to subtract.
@@ -66,16 +79,19 @@ def test_fast_and_torch_func_kernels_equal_the_per_sample_loop(depth, activation
     torch.testing.assert_close(ntk_jacobian(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
     square = loop_kernel(ensemble, X1, X1)
     torch.testing.assert_close(empirical_ntk(ensemble, X1), square, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(empirical_ntk(ensemble, X1, method="jacobian"), square,
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        empirical_ntk(ensemble, X1, method="jacobian"), square, rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("activation", ["erf", "sigmoid", "gelu", "softplus", "sin"])
 def test_other_activations_agree_with_torch_func(activation):
-    ensemble = Ensemble(NetSpec(width=5, depth=2, activation=activation), count=2, seed=1,
-                        dtype=torch.float64)
-    torch.testing.assert_close(ntk_layerwise(ensemble, X1, X2), ntk_jacobian(ensemble, X1, X2),
-                               rtol=1e-12, atol=1e-12)
+    ensemble = Ensemble(
+        NetSpec(width=5, depth=2, activation=activation), count=2, seed=1, dtype=torch.float64
+    )
+    torch.testing.assert_close(
+        ntk_layerwise(ensemble, X1, X2), ntk_jacobian(ensemble, X1, X2), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_kernel_is_symmetric_and_positive_semidefinite():
@@ -90,18 +106,29 @@ def test_kernel_is_symmetric_and_positive_semidefinite():
 
 def test_scaled_kernel_is_alpha_squared_times_unscaled_and_zeroing_changes_nothing():
     plain = Ensemble(NetSpec(width=12, depth=2), count=3, seed=9, dtype=torch.float64)
-    zeroed = Ensemble(NetSpec(width=12, depth=2, zero_output=True), count=3, seed=9,
-                      dtype=torch.float64)
-    scalar = Ensemble(NetSpec(width=12, depth=2, zero_output=True, alpha=4.0), count=3, seed=9,
-                      dtype=torch.float64)
+    zeroed = Ensemble(
+        NetSpec(width=12, depth=2, zero_output=True), count=3, seed=9, dtype=torch.float64
+    )
+    scalar = Ensemble(
+        NetSpec(width=12, depth=2, zero_output=True, alpha=4.0),
+        count=3,
+        seed=9,
+        dtype=torch.float64,
+    )
     alphas = torch.tensor([0.01, 3.0, 50.0], **F64)
-    vector = Ensemble(NetSpec(width=12, depth=2, zero_output=True), count=3, seed=9,
-                      dtype=torch.float64, alphas=alphas)
+    vector = Ensemble(
+        NetSpec(width=12, depth=2, zero_output=True),
+        count=3,
+        seed=9,
+        dtype=torch.float64,
+        alphas=alphas,
+    )
     base = empirical_ntk(plain, X1, X2)
     torch.testing.assert_close(empirical_ntk(zeroed, X1, X2), base, rtol=0, atol=0)
     torch.testing.assert_close(empirical_ntk(scalar, X1, X2), 16.0 * base, rtol=1e-14, atol=0)
-    torch.testing.assert_close(empirical_ntk(vector, X1, X2), alphas.view(-1, 1, 1) ** 2 * base,
-                               rtol=1e-14, atol=0)
+    torch.testing.assert_close(
+        empirical_ntk(vector, X1, X2), alphas.view(-1, 1, 1) ** 2 * base, rtol=1e-14, atol=0
+    )
 
 
 def test_jacobian_kernel_of_a_model_linear_in_its_parameters():
@@ -125,11 +152,14 @@ def test_non_finite_kernel_is_a_divergence_error():
         empirical_ntk(ensemble, X1, method="magic")
 
 
-@pytest.mark.parametrize("spec,alphas", [
-    (NetSpec(width=9, depth=3, activation="tanh", zero_output=True), [0.1, 1.0, 7.0]),
-    (NetSpec(width=8, depth=1, bias=False, alpha=2.0), None),
-    (NetSpec(width=7, depth=2, activation="gelu"), None),
-])
+@pytest.mark.parametrize(
+    "spec,alphas",
+    [
+        (NetSpec(width=9, depth=3, activation="tanh", zero_output=True), [0.1, 1.0, 7.0]),
+        (NetSpec(width=8, depth=1, bias=False, alpha=2.0), None),
+        (NetSpec(width=7, depth=2, activation="gelu"), None),
+    ],
+)
 def test_hand_written_gradient_equals_autograd(spec, alphas):
     ensemble = Ensemble(spec, count=3, seed=2, dtype=torch.float64, alphas=alphas)
     x = torch.tensor([-2.0, 0.5, 1.0], **F64)

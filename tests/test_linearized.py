@@ -43,7 +43,9 @@ def test_linear_model_is_the_first_order_taylor_model(parameterization, zero):
     x = torch.tensor([-2.0, 0.5, 1.5], dtype=torch.float64)
     y = torch.tensor([3.0, -1.0, 0.2], dtype=torch.float64)
     gen = torch.Generator().manual_seed(1)
-    params = [p + 0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in ensemble.params0]
+    params = [
+        p + 0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in ensemble.params0
+    ]
     jac = _jacobian(ensemble, x)
     delta = ensemble.flat(params) - ensemble.flat(ensemble.params0)
     scale = torch.tensor(alphas, dtype=torch.float64)[:, None]
@@ -75,11 +77,15 @@ def test_discrete_training_is_exactly_the_discrete_closed_form():
     # Linear GD: u_t = (I - eta H)^t u_0 with eta = 2 lr / N, to float64 rounding.
     np.testing.assert_allclose(result.outputs_linear, result.outputs_discrete, rtol=0, atol=1e-13)
     # f_lin on the grid passes through f_lin at the training inputs (the same linear model).
-    grid = simulate(LinearizedConfig(**{**SMALL, "x_limits": (-2.0, 0.5), "points": 2}),
-                    torch.Generator().manual_seed(2))
+    grid = simulate(
+        LinearizedConfig(**{**SMALL, "x_limits": (-2.0, 0.5), "points": 2}),
+        torch.Generator().manual_seed(2),
+    )
     np.testing.assert_allclose(grid.functions_linear, grid.outputs_linear, atol=1e-13)
     np.testing.assert_allclose(grid.functions_flow, grid.outputs_flow, atol=1e-12)
-    assert (result.loss_real[-1] < result.loss_real[0]) and (result.loss_linear[-1] < result.loss_linear[0])
+    assert (result.loss_real[-1] < result.loss_real[0]) and (
+        result.loss_linear[-1] < result.loss_linear[0]
+    )
 
 
 def test_function_space_closed_form_discrete_and_limits():
@@ -103,8 +109,11 @@ def test_function_space_closed_form_discrete_and_limits():
     # Rank 3 < 5: singular kernel, yet the form stays finite (the 1/lam factor's limit is rate t).
     assert np.isfinite(got).all()
     outputs = flow_outputs(k_train, f0_train, y, rate, steps, discrete=True)
-    np.testing.assert_allclose(outputs, flow_functions(k_train, k_train, f0_train, f0_train, y,
-                                                       rate, steps, discrete=True), atol=1e-12)
+    np.testing.assert_allclose(
+        outputs,
+        flow_functions(k_train, k_train, f0_train, f0_train, y, rate, steps, discrete=True),
+        atol=1e-12,
+    )
 
 
 def test_gradient_flow_is_within_order_lr_of_the_steps():
@@ -130,9 +139,17 @@ def test_distance_falls_like_one_over_alpha():
     # At the two training inputs the largest gap over training falls about as fast or faster
     # (measured slopes -0.8 here, -1.9 for width 50: the 1/alpha term's coefficient can be small
     # and leave the 1/alpha^2 term), so only a range is tested there.
-    config = LinearizedConfig(activation="tanh", width=30, steps=300, frames=10, lr=3e-3,
-                              alphas=(4.0, 16.0, 64.0, 256.0), trials=1, points=20,
-                              layout="functions")
+    config = LinearizedConfig(
+        activation="tanh",
+        width=30,
+        steps=300,
+        frames=10,
+        lr=3e-3,
+        alphas=(4.0, 16.0, 64.0, 256.0),
+        trials=1,
+        points=20,
+        layout="functions",
+    )
     result = simulate(config, torch.Generator().manual_seed(0))
     assert result.trajectory_distance.shape == (4, 1) and result.function_distance.shape == (4, 1)
     assert (np.diff(result.trajectory_distance[:, 0]) < 0).all()
@@ -144,9 +161,17 @@ def test_distance_falls_like_one_over_alpha():
 
 def test_distance_falls_like_one_over_sqrt_width():
     # Lee et al. 2019 (NTK parameterisation): sup_t |f_t - f_lin_t| = O(1/sqrt(width)).
-    config = LinearizedConfig(sweep="width", parameterization="ntk", widths=(16, 64, 256),
-                              trials=4, steps=200, frames=10, lr=0.05, points=20,
-                              layout="functions")
+    config = LinearizedConfig(
+        sweep="width",
+        parameterization="ntk",
+        widths=(16, 64, 256),
+        trials=4,
+        steps=200,
+        frames=10,
+        lr=0.05,
+        points=20,
+        layout="functions",
+    )
     result = simulate(config, torch.Generator().manual_seed(0))
     median = np.median(result.trajectory_distance, axis=1)
     assert (np.diff(median) < 0).all()
@@ -162,15 +187,36 @@ def test_standard_width_sweep_scales_the_learning_rate():
     assert config.sweep_lr(200) == pytest.approx(config.lr / 2)
 
 
-@pytest.mark.parametrize("layout,args", [
-    ("both", ["--alphas", "1,10", "--trials", "1"]),
-    ("functions", ["--sweep", "none", "--x-train", "-1,0,1", "--y-train", "1,0,1"]),
-])
+@pytest.mark.parametrize(
+    "layout,args",
+    [
+        ("both", ["--alphas", "1,10", "--trials", "1"]),
+        ("functions", ["--sweep", "none", "--x-train", "-1,0,1", "--y-train", "1,0,1"]),
+    ],
+)
 def test_cli(cli, tmp_path, layout, args):
     out = tmp_path / "lin.gif"
-    result = cli("linearized", "-o", out, "--width", 8, "--steps", 20, "--frames", 4,
-                 "--points", 20, "--layout", layout, *args, "--still", tmp_path / "still.png",
-                 "--data", tmp_path / "numbers.npz", *TINY)
+    result = cli(
+        "linearized",
+        "-o",
+        out,
+        "--width",
+        8,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        20,
+        "--layout",
+        layout,
+        *args,
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
@@ -209,8 +255,21 @@ BAD = [
 
 @pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
 def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli("linearized", "-o", tmp_path / "lin.gif", "--width", 8, "--sweep", "none",
-                 "--steps", 40, "--frames", 4, *TINY, *args)
+    result = cli(
+        "linearized",
+        "-o",
+        tmp_path / "lin.gif",
+        "--width",
+        8,
+        "--sweep",
+        "none",
+        "--steps",
+        40,
+        "--frames",
+        4,
+        *TINY,
+        *args,
+    )
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

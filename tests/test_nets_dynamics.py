@@ -16,15 +16,18 @@ X = torch.tensor([-3.0, 0.5], dtype=torch.float64)
 Y = torch.tensor([2.0, -1.0], dtype=torch.float64)
 
 
-@pytest.mark.parametrize("spec", [
-    NetSpec(width=8, depth=2),
-    NetSpec(width=6, depth=3, activation="tanh", bias=False),
-    NetSpec(width=5, depth=1, zero_output=True, alpha=3.0, init="lecun"),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        NetSpec(width=8, depth=2),
+        NetSpec(width=6, depth=3, activation="tanh", bias=False),
+        NetSpec(width=5, depth=1, zero_output=True, alpha=3.0, init="lecun"),
+    ],
+)
 def test_batched_training_equals_modules_trained_one_by_one(spec):
     ensemble = Ensemble(spec, count=3, seed=11, dtype=torch.float64)
     modules = ensemble.member_modules()
-    frozen = [m.__class__(*[l for l in m]) for m in ensemble.member_modules()]  # copies at w0
+    frozen = [m.__class__(*list(m)) for m in ensemble.member_modules()]  # copies at w0
     lr, steps = 1e-2, 25
     trajectory = train(ensemble, X, Y, lr=lr, steps=steps)
     for k, (module, start) in enumerate(zip(modules, frozen)):

@@ -56,19 +56,30 @@ def test_median_of_the_widest_nets_is_the_infinite_width_kernel(runs):
 
 
 def test_result_is_the_layerwise_kernel_of_each_widths_nets():
-    config = NtkConvergenceConfig(widths=(7, 20), seeds=3, points=9, depth=3, activation="erf",
-                                  bias=False, sigma_w=1.4, x0=-0.8, x_limits=(-2.0, 1.0))
+    config = NtkConvergenceConfig(
+        widths=(7, 20),
+        seeds=3,
+        points=9,
+        depth=3,
+        activation="erf",
+        bias=False,
+        sigma_w=1.4,
+        x0=-0.8,
+        x_limits=(-2.0, 1.0),
+    )
     result = simulate(config, torch.Generator().manual_seed(5))
     assert result.kernels.shape == (2, 3, 9) and result.median.shape == (2, 9)
     assert result.spread.shape == result.error.shape == result.slopes.shape == (2,)
     np.testing.assert_allclose(result.x, np.linspace(-2.0, 1.0, 9))
     for j, width in enumerate((7, 20)):
         nets = Ensemble(config.net(width), 3, width_seed(5, width), dtype=torch.float64)
-        expected = ntk_layerwise(nets, torch.tensor([-0.8], dtype=torch.float64),
-                                 torch.tensor(result.x))[:, 0, :].numpy()
+        expected = ntk_layerwise(
+            nets, torch.tensor([-0.8], dtype=torch.float64), torch.tensor(result.x)
+        )[:, 0, :].numpy()
         np.testing.assert_allclose(result.kernels[j], expected, rtol=1e-4, atol=1e-5)  # float32
-    exact = infinite_ntk(np.array([-0.8]), result.x, depth=3, activation="erf", bias=False,
-                         sigma_w=1.4)[0]
+    exact = infinite_ntk(
+        np.array([-0.8]), result.x, depth=3, activation="erf", bias=False, sigma_w=1.4
+    )[0]
     np.testing.assert_allclose(result.analytic, exact, rtol=1e-12)
     assert result.scale == pytest.approx(np.abs(exact).mean())
     spread = result.kernels.std(axis=1, ddof=1).mean(axis=1) / result.scale
@@ -83,11 +94,16 @@ def test_standard_mode_shows_theta_over_width():
     config = NtkConvergenceConfig(widths=(30,), seeds=2, points=5, parameterization="standard")
     result = simulate(config, torch.Generator().manual_seed(1))
     nets = Ensemble(config.net(30), 2, width_seed(1, 30), dtype=torch.float64)
-    expected = ntk_layerwise(nets, torch.tensor([0.5], dtype=torch.float64),
-                             torch.tensor(result.x))[:, 0, :].numpy() / 30
+    expected = (
+        ntk_layerwise(nets, torch.tensor([0.5], dtype=torch.float64), torch.tensor(result.x))[
+            :, 0, :
+        ].numpy()
+        / 30
+    )
     np.testing.assert_allclose(result.kernels[0], expected, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(result.analytic, standard_limit(np.array([0.5]), result.x, depth=2,
-                                                               activation="relu")[0])
+    np.testing.assert_allclose(
+        result.analytic, standard_limit(np.array([0.5]), result.x, depth=2, activation="relu")[0]
+    )
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf"])
@@ -96,8 +112,12 @@ def test_standard_limit_against_wide_standard_nets(activation):
     ones compute the same function; their Theta / width tends to standard_limit (tolerance as in
     test_infinite_mc: 8 / sqrt(width * nets))."""
     width, count, sigmas = 4096, 4, dict(sigma_w=1.3, sigma_b=0.6)
-    ntk = Ensemble(NetSpec(width=width, depth=2, activation=activation, parameterization="ntk",
-                           **sigmas), count, seed=3, keep_initial=False)
+    ntk = Ensemble(
+        NetSpec(width=width, depth=2, activation=activation, parameterization="ntk", **sigmas),
+        count,
+        seed=3,
+        keep_initial=False,
+    )
     standard = copy.copy(ntk)
     standard.spec = dataclasses.replace(ntk.spec, parameterization="standard")
     scales = [m for pair in ntk.spec.layer_scales() for m in pair]
@@ -113,16 +133,36 @@ def test_standard_limit_against_wide_standard_nets(activation):
 
 def test_memory_is_refused_before_computing():
     config = NtkConvergenceConfig(widths=(10, 10**6), seeds=100)
-    with pytest.raises(ConfigError, match=r"--widths: 100 nets of width 1000000 and depth 2 need "
-                                          r"about [\d.]+ GiB on cpu; the limit is"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--widths: 100 nets of width 1000000 and depth 2 need "
+        r"about [\d.]+ GiB on cpu; the limit is",
+    ):
         simulate(config)
 
 
 def test_cli_tiny(cli, tmp_path):
     out = tmp_path / "conv.gif"
-    result = cli("ntk-convergence", "-o", out, "--widths", "10,40", "--seeds", 3, "--points", 20,
-                 "--size", "6x3", "--dpi", 30, "--no-progress", "--still", tmp_path / "still.png",
-                 "--data", tmp_path / "numbers.npz")
+    result = cli(
+        "ntk-convergence",
+        "-o",
+        out,
+        "--widths",
+        "10,40",
+        "--seeds",
+        3,
+        "--points",
+        20,
+        "--size",
+        "6x3",
+        "--dpi",
+        30,
+        "--no-progress",
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
@@ -158,8 +198,23 @@ BAD = [
 
 @pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message):
-    result = cli("ntk-convergence", "-o", tmp_path / "conv.gif", "--widths", "10,40", "--seeds", 3,
-                 "--points", 20, "--size", "6x3", "--dpi", 30, "--no-progress", *args)
+    result = cli(
+        "ntk-convergence",
+        "-o",
+        tmp_path / "conv.gif",
+        "--widths",
+        "10,40",
+        "--seeds",
+        3,
+        "--points",
+        20,
+        "--size",
+        "6x3",
+        "--dpi",
+        30,
+        "--no-progress",
+        *args,
+    )
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -20,8 +20,13 @@ SMALL = dict(alphas=(0.05, 1.0, 20.0), width=12, steps=60, snapshot_every=20, po
 
 def random_spd(rng: np.random.Generator, count: int) -> np.ndarray:
     angle = rng.uniform(0, np.pi, count)
-    rotation = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1),
-                         np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    rotation = np.stack(
+        [
+            np.stack([np.cos(angle), -np.sin(angle)], -1),
+            np.stack([np.sin(angle), np.cos(angle)], -1),
+        ],
+        -2,
+    )
     eigenvalues = 10.0 ** rng.uniform(-2, 3, (count, 2))
     return rotation @ (eigenvalues[:, :, None] * np.swapaxes(rotation, 1, 2))
 
@@ -60,7 +65,9 @@ def test_frames_and_snapshot_interval():
     assert (config.steps, config.interval, config.frame_count) == (8000, 40, 200)
     assert dataclasses.replace(config, frames=50).interval == 160
     assert dataclasses.replace(config, snapshot_every=20).frame_count == 400
-    with pytest.raises(ConfigError, match=r"--steps \(100\) must be a multiple of --snapshot-every"):
+    with pytest.raises(
+        ConfigError, match=r"--steps \(100\) must be a multiple of --snapshot-every"
+    ):
         dataclasses.replace(config, steps=100, snapshot_every=7).check()
     with pytest.raises(ConfigError, match=r"--steps \(100\) must be a multiple of --frames \(7\)"):
         dataclasses.replace(config, steps=100, frames=7).check()
@@ -80,8 +87,9 @@ def test_simulation_shapes_and_definitions():
     plain = Ensemble(NetSpec(width=12, depth=2), count=3, seed=3, dtype=torch.float64)
     x = torch.tensor(config.x_train, dtype=torch.float64)
     np.testing.assert_allclose(result.kernels[0], ntk_layerwise(plain, x).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(result.ellipses, ellipse_points(result.kernels, result.y_train,
-                                                               config.ellipse_scale))
+    np.testing.assert_allclose(
+        result.ellipses, ellipse_points(result.kernels, result.y_train, config.ellipse_scale)
+    )
     # The functions on the grid pass through the recorded outputs at the training inputs.
     grid_config = dataclasses.replace(config, x_limits=(-2.0, 0.5), points=2)
     grid = simulate(grid_config, torch.Generator().manual_seed(3))
@@ -93,8 +101,9 @@ def test_simulation_shapes_and_definitions():
 
 
 def test_large_alpha_keeps_its_kernel_small_alpha_moves_it():
-    config = NtkEllipsesConfig(alphas=(0.01, 100.0), width=30, steps=300, snapshot_every=300,
-                               lr=3e-4, points=10)
+    config = NtkEllipsesConfig(
+        alphas=(0.01, 100.0), width=30, steps=300, snapshot_every=300, lr=3e-4, points=10
+    )
     result = simulate(config, torch.Generator().manual_seed(0))
     start, end = result.kernels[0], result.kernels[-1]
     change = np.linalg.norm(end - start, axis=(1, 2)) / np.linalg.norm(start, axis=(1, 2))
@@ -104,9 +113,28 @@ def test_large_alpha_keeps_its_kernel_small_alpha_moves_it():
 @pytest.mark.parametrize("layout", ["both", "ellipses", "functions"])
 def test_cli_layouts(cli, tmp_path, layout):
     out = tmp_path / "ell.gif"
-    result = cli("ntk-ellipses", "-o", out, "--alphas", "0.1,10", "--width", 8, "--steps", 40,
-                 "--frames", 4, "--points", 20, "--layout", layout, "--still",
-                 tmp_path / "still.png", "--data", tmp_path / "numbers.npz", *TINY)
+    result = cli(
+        "ntk-ellipses",
+        "-o",
+        out,
+        "--alphas",
+        "0.1,10",
+        "--width",
+        8,
+        "--steps",
+        40,
+        "--frames",
+        4,
+        "--points",
+        20,
+        "--layout",
+        layout,
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+        *TINY,
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)

@@ -77,11 +77,14 @@ def test_standard_ignores_the_sigmas_and_keep_initial():
         Ensemble(NetSpec(width=3, zero_output=True), count=1, seed=0, keep_initial=False)
 
 
-@pytest.mark.parametrize("changes,message", [
-    (dict(parameterization="mup"), "--parameterization must be one of standard, ntk"),
-    (dict(sigma_w=-1.0), "--sigma-w must be a finite number >= 0"),
-    (dict(sigma_b=math.nan), "--sigma-b must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(parameterization="mup"), "--parameterization must be one of standard, ntk"),
+        (dict(sigma_w=-1.0), "--sigma-w must be a finite number >= 0"),
+        (dict(sigma_b=math.nan), "--sigma-b must be a finite number >= 0"),
+    ],
+)
 def test_bad_specs_are_refused(changes, message):
     with pytest.raises(ConfigError, match=message):
         NetSpec(**changes).check()
@@ -90,21 +93,35 @@ def test_bad_specs_are_refused(changes, message):
 CASES = list(itertools.product((1, 2, 3), ("relu", "tanh"), (True, False), (False, True)))
 
 
-@pytest.mark.parametrize("depth,activation,bias,zeroed", CASES,
-                         ids=[f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}"
-                              for d, a, b, z in CASES])
+@pytest.mark.parametrize(
+    "depth,activation,bias,zeroed",
+    CASES,
+    ids=[
+        f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}" for d, a, b, z in CASES
+    ],
+)
 def test_ntk_kernel_equals_torch_func_and_the_per_sample_loop(depth, activation, bias, zeroed):
-    spec = NetSpec(width=6, depth=depth, activation=activation, bias=bias, zero_output=zeroed,
-                   alpha=1.0 if zeroed else 2.5, parameterization="ntk", **SIGMAS)
+    spec = NetSpec(
+        width=6,
+        depth=depth,
+        activation=activation,
+        bias=bias,
+        zero_output=zeroed,
+        alpha=1.0 if zeroed else 2.5,
+        parameterization="ntk",
+        **SIGMAS,
+    )
     alphas = [0.3, 1.0, 7.0] if zeroed else None
     ensemble = Ensemble(spec, count=3, seed=4, dtype=torch.float64, alphas=alphas)
-    train(ensemble, X1[:2], torch.tensor([1.0, -1.0], **F64), lr=1e-2, steps=5,
-          gradient=MseGradient())
+    train(
+        ensemble, X1[:2], torch.tensor([1.0, -1.0], **F64), lr=1e-2, steps=5, gradient=MseGradient()
+    )
     expected = loop_kernel(ensemble, X1, X2)  # member_modules: F.linear(x, c W, s b)
     torch.testing.assert_close(ntk_layerwise(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(ntk_jacobian(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(empirical_ntk(ensemble, X1), loop_kernel(ensemble, X1, X1),
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        empirical_ntk(ensemble, X1), loop_kernel(ensemble, X1, X1), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_ntk_kernel_carries_the_multipliers():
@@ -113,17 +130,33 @@ def test_ntk_kernel_carries_the_multipliers():
     base = dict(width=8, depth=2, bias=False, parameterization="ntk")
     one = Ensemble(NetSpec(**base), count=2, seed=0, dtype=torch.float64)
     two = Ensemble(NetSpec(**base, sigma_w=2.0), count=2, seed=0, dtype=torch.float64)
-    torch.testing.assert_close(ntk_layerwise(two, X1), 2.0**6 * ntk_layerwise(one, X1),
-                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        ntk_layerwise(two, X1), 2.0**6 * ntk_layerwise(one, X1), rtol=1e-12, atol=0
+    )
 
 
-@pytest.mark.parametrize("spec,alphas", [
-    (NetSpec(width=9, depth=3, activation="tanh", zero_output=True, parameterization="ntk",
-             **SIGMAS), [0.1, 1.0, 7.0]),
-    (NetSpec(width=8, depth=1, bias=False, alpha=2.0, parameterization="ntk", sigma_w=0.7), None),
-    (NetSpec(width=7, depth=2, activation="gelu", parameterization="ntk", sigma_b=0.0), None),
-    (NetSpec(width=7, depth=2, activation="erf", parameterization="ntk", **SIGMAS), None),
-])
+@pytest.mark.parametrize(
+    "spec,alphas",
+    [
+        (
+            NetSpec(
+                width=9,
+                depth=3,
+                activation="tanh",
+                zero_output=True,
+                parameterization="ntk",
+                **SIGMAS,
+            ),
+            [0.1, 1.0, 7.0],
+        ),
+        (
+            NetSpec(width=8, depth=1, bias=False, alpha=2.0, parameterization="ntk", sigma_w=0.7),
+            None,
+        ),
+        (NetSpec(width=7, depth=2, activation="gelu", parameterization="ntk", sigma_b=0.0), None),
+        (NetSpec(width=7, depth=2, activation="erf", parameterization="ntk", **SIGMAS), None),
+    ],
+)
 def test_ntk_hand_written_gradient_equals_autograd(spec, alphas):
     ensemble = Ensemble(spec, count=3, seed=2, dtype=torch.float64, alphas=alphas)
     x = torch.tensor([-2.0, 0.5, 1.0], **F64)

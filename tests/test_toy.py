@@ -35,7 +35,9 @@ def test_autograd_derivative_equals_analytic(w):
     x, w0, alpha = 1.5, 0.4, 3.0
     fn = lambda v: toy_model(v, x, w0, alpha)  # noqa: E731
     analytic = alpha * (g_prime(w, x) * (w - w0) + g(w, x))
-    assert derivative(fn, torch.tensor(w, dtype=torch.float64)).item() == pytest.approx(analytic, rel=1e-12)
+    assert derivative(fn, torch.tensor(w, dtype=torch.float64)).item() == pytest.approx(
+        analytic, rel=1e-12
+    )
 
 
 def test_tangent_line_equals_jvp_linearisation():
@@ -70,7 +72,9 @@ def test_linearised_loss_is_parabola_with_minimum_closing_in_like_one_over_alpha
         assert residual[0] < 1e-16 * max(1.0, np.abs(result.linearized_fixed[i]).max()) * 301
         assert -coeffs[1] / (2 * coeffs[0]) == pytest.approx(expected_min[i], rel=1e-9)
     # (minimum - w0) * alpha is constant: the distance closes in like 1 / alpha
-    np.testing.assert_allclose((result.linear_minimum - w0) * result.alphas, y / g(w0, x), rtol=1e-12)
+    np.testing.assert_allclose(
+        (result.linear_minimum - w0) * result.alphas, y / g(w0, x), rtol=1e-12
+    )
 
 
 def test_gap_between_actual_and_linearised_loss_shrinks_with_alpha():
@@ -102,4 +106,6 @@ def test_zoom_view_grid_and_limits_shrink_geometrically():
 
 
 def test_alpha_schedule_matches_post():
-    np.testing.assert_allclose(alpha_schedule(1.0, 10 ** (10 / 3), 100), 10 ** np.linspace(0, 10 / 3, 100))
+    np.testing.assert_allclose(
+        alpha_schedule(1.0, 10 ** (10 / 3), 100), 10 ** np.linspace(0, 10 / 3, 100)
+    )

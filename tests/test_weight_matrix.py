@@ -80,8 +80,9 @@ def test_kept_matrices_are_the_weights_at_each_step():
 def test_block_mean():
     matrix = torch.arange(100.0).reshape(10, 10)
     assert block_mean(matrix, 10) is matrix
-    np.testing.assert_allclose(block_mean(matrix, 5).numpy(),
-                               matrix.reshape(5, 2, 5, 2).mean(dim=(1, 3)).numpy())
+    np.testing.assert_allclose(
+        block_mean(matrix, 5).numpy(), matrix.reshape(5, 2, 5, 2).mean(dim=(1, 3)).numpy()
+    )
     odd = torch.arange(49.0).reshape(7, 7)
     out = block_mean(odd, 4)  # f = 2: 4 x 4 blocks, the last row/column of blocks 1 wide
     assert out.shape == (4, 4)
@@ -110,13 +111,19 @@ def test_early_stop_between_snapshots_keeps_the_final_state():
     np.testing.assert_array_equal(sparse.relative_change[-1], dense.relative_change[stop])
 
 
-@pytest.mark.parametrize("layout,show,scale", [("matrices", "weights", "shared"),
-                                                ("full", "delta", "shared"),
-                                                ("matrices", "delta", "own"),
-                                                ("curves", "weights", "shared")])
+@pytest.mark.parametrize(
+    "layout,show,scale",
+    [
+        ("matrices", "weights", "shared"),
+        ("full", "delta", "shared"),
+        ("matrices", "delta", "own"),
+        ("curves", "weights", "shared"),
+    ],
+)
 def test_renderer_layouts(layout, show, scale):
-    config = WeightMatrixConfig(widths=(3, 6), steps=4, count=2, lr=1e-2, layout=layout, show=show,
-                                delta_scale=scale)
+    config = WeightMatrixConfig(
+        widths=(3, 6), steps=4, count=2, lr=1e-2, layout=layout, show=show, delta_scale=scale
+    )
     r = simulate(config, torch.Generator().manual_seed(0))
     renderer = get("weight-matrix").renderer(r, config, Style(size=(6.0, 3.0), dpi=40))
     assert len(renderer) == 5 and renderer.key_frame == 4
@@ -136,8 +143,16 @@ def test_renderer_layouts(layout, show, scale):
 def test_cli_gif_curves_png_and_data(cli, tmp_path):
     out = tmp_path / "wm.gif"
     args = ("--widths", "3,5", "--steps", 4, "--count", 2, "--lr", "1e-2", *TINY)
-    result = cli("weight-matrix", "-o", out, *args, "--data", tmp_path / "numbers.npz",
-                 "--still", tmp_path / "still.png")
+    result = cli(
+        "weight-matrix",
+        "-o",
+        out,
+        *args,
+        "--data",
+        tmp_path / "numbers.npz",
+        "--still",
+        tmp_path / "still.png",
+    )
     assert result.exit_code == 0, result.output
     frames, durations, _ = gif_frames(out)
     assert len(frames) == 5 and sum(durations) == 500
@@ -155,7 +170,9 @@ def test_cli_gif_curves_png_and_data(cli, tmp_path):
 
 def test_depth_one_has_curves_only(cli, tmp_path):
     args = ("--widths", "3", "--steps", 2, "--depth", 1, *TINY)
-    assert cli("weight-matrix", "-o", tmp_path / "a.png", *args, "--layout", "curves").exit_code == 0
+    assert (
+        cli("weight-matrix", "-o", tmp_path / "a.png", *args, "--layout", "curves").exit_code == 0
+    )
     result = cli("weight-matrix", "-o", tmp_path / "b.png", *args)
     assert result.exit_code == 2 and "--depth 1 has no hidden-to-hidden matrix" in result.stderr
 
@@ -176,15 +193,20 @@ BAD = [
     (["--layout", "grid"], "--layout must be one of matrices, curves, full", 2),
     (["--show", "grads"], "--show must be one of weights, delta", 2),
     (["--widths", "1000000", "--count", "1000"], "GiB on cpu; the limit is", 2),
-    (["--widths", "4000", "--max-pixels", "4000", "--steps", "10000000"], "snapshots of the weight matrices", 2),
+    (
+        ["--widths", "4000", "--max-pixels", "4000", "--steps", "10000000"],
+        "snapshots of the weight matrices",
+        2,
+    ),
     (["--lr", "100"], "training diverged at step", 1),
 ]
 
 
 @pytest.mark.parametrize("args,message,code", BAD, ids=[" ".join(a) for a, _, _ in BAD])
 def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message, code):
-    result = cli("weight-matrix", "-o", tmp_path / "x.gif", "--widths", "4,6", "--steps", 10,
-                 *TINY, *args)
+    result = cli(
+        "weight-matrix", "-o", tmp_path / "x.gif", "--widths", "4,6", "--steps", 10, *TINY, *args
+    )
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
@@ -212,7 +234,8 @@ def test_bench_runs_at_a_tiny_size():
     from bench import bench_weight_matrix
     from bench.common import check_row
 
-    (row,) = bench_weight_matrix.run(repeat=1, steps=3, widths=(4, 8), size=(6.0, 3.0), dpi=40,
-                                     full=False)
+    (row,) = bench_weight_matrix.run(
+        repeat=1, steps=3, widths=(4, 8), size=(6.0, 3.0), dpi=40, full=False
+    )
     check_row(row)
     assert "3 steps: 4x240x120" in row["name"] and row["ours_s"] > 0 and row["naive_s"] > 0

@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import gif_frames, mp4_info, temp_leftovers
 from PIL import Image
 
-from conftest import gif_frames, mp4_info, temp_leftovers
 from ntkviz import writers
 from ntkviz.errors import ConfigError
 from ntkviz.writers import FrameSource, frame_durations_ms, write_animation
@@ -20,7 +20,7 @@ def moving_square(count: int, height: int = 60, width: int = 80) -> FrameSource:
     def frame(i: int) -> np.ndarray:
         img = np.full((height, width, 3), 255, np.uint8)
         x = 2 + 3 * i
-        img[10:20, x:x + 10] = (220, 30, 30)
+        img[10:20, x : x + 10] = (220, 30, 30)
         img[-6:, : (i + 1) * width // count] = (30, 60, 200)
         return img
 

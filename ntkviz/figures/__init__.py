@@ -16,7 +16,22 @@ from ntkviz.figures.ntk_ellipses import SPEC as NTK_ELLIPSES
 from ntkviz.figures.toy_model import SPEC as TOY_MODEL
 from ntkviz.figures.weight_matrix import SPEC as WEIGHT_MATRIX
 
-FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (INIT_FUNCTIONS, WEIGHT_MATRIX, KAPPA_SCALING, TOY_MODEL, LOSS_SURFACE, NTK_ELLIPSES, KERNEL_CHANGE, HESSIAN_STRUCTURE, NTK_CONVERGENCE, LINEARIZED, GENERALIZATION)}
+FIGURES: dict[str, FigureSpec] = {
+    spec.name: spec
+    for spec in (
+        INIT_FUNCTIONS,
+        WEIGHT_MATRIX,
+        KAPPA_SCALING,
+        TOY_MODEL,
+        LOSS_SURFACE,
+        NTK_ELLIPSES,
+        KERNEL_CHANGE,
+        HESSIAN_STRUCTURE,
+        NTK_CONVERGENCE,
+        LINEARIZED,
+        GENERALIZATION,
+    )
+}
 
 
 def get(name: str) -> FigureSpec:

@@ -35,7 +35,7 @@ from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.linearized import flow_functions
-from ntkviz.figures.ntk_ellipses import run_colors, single_thread
+from ntkviz.figures.ntk_ellipses import run_colors
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
 from ntkviz.kernels import MseGradient, empirical_ntk
@@ -48,6 +48,7 @@ from ntkviz.nets import (
     check_fits,
 )
 from ntkviz.progress import Progress
+from ntkviz.threads import single_thread
 
 TARGETS = {
     "sin": np.sin,
@@ -63,47 +64,80 @@ MAX_CONDITION = 1e12
 
 @dataclass(frozen=True)
 class GeneralizationConfig:
-    n_train: int = param(6, "number of training points, equally spaced over --x-span (when "
-                            "--x-train is not given)", ge=1, le=1000)
-    target: str = param("sin", "target function y = target(x) of the training points "
-                               "(abs: |x| - 1; step: sign)", choices=tuple(TARGETS))
-    x_span: tuple[float, ...] = param((-3.0, 3.0), "interval of the equally spaced training "
-                                                   "inputs, as MIN,MAX", length=2)
-    x_train: tuple[float, ...] = param((), "explicit training inputs (replace --n-train and "
-                                           "--x-span)", min_length=0)
-    y_train: tuple[float, ...] = param((), "explicit training targets, one per --x-train input "
-                                           "(default: the target function)", min_length=0)
+    n_train: int = param(
+        6,
+        "number of training points, equally spaced over --x-span (when --x-train is not given)",
+        ge=1,
+        le=1000,
+    )
+    target: str = param(
+        "sin",
+        "target function y = target(x) of the training points (abs: |x| - 1; step: sign)",
+        choices=tuple(TARGETS),
+    )
+    x_span: tuple[float, ...] = param(
+        (-3.0, 3.0), "interval of the equally spaced training inputs, as MIN,MAX", length=2
+    )
+    x_train: tuple[float, ...] = param(
+        (), "explicit training inputs (replace --n-train and --x-span)", min_length=0
+    )
+    y_train: tuple[float, ...] = param(
+        (),
+        "explicit training targets, one per --x-train input (default: the target function)",
+        min_length=0,
+    )
     noise: float = param(0.0, "standard deviation of Gaussian noise added to the targets", ge=0)
     count: int = param(10, "nets per width (their mean and band are drawn)", ge=1, le=10_000)
     # 1000 is wide enough for the nets to sit on the kernel prediction; 100 shows the gap.
-    widths: tuple[int, ...] = param((100, 1000), "hidden widths, one ensemble each",
-                                    ge=1, le=100_000)
+    widths: tuple[int, ...] = param(
+        (100, 1000), "hidden widths, one ensemble each", ge=1, le=100_000
+    )
     depth: int = param(2, "number of hidden layers", ge=1, le=100)
-    activation: str = param("relu", "activation (with a closed-form infinite-width kernel)",
-                            choices=ANALYTIC_ACTIVATIONS)
+    activation: str = param(
+        "relu",
+        "activation (with a closed-form infinite-width kernel)",
+        choices=ANALYTIC_ACTIVATIONS,
+    )
     bias: bool = param(True, "biases in every layer")
-    parameterization: str = param("ntk", PARAMETERIZATION_HELP + " (the analytic kernel is the "
-                                  "ntk one)", choices=PARAMETERIZATIONS)
-    sigma_w: float = param(1.0, "weight scale sigma_w (ntk parameterisation and analytic kernel)",
-                           ge=0)
-    sigma_b: float = param(1.0, "bias scale sigma_b (ntk parameterisation and analytic kernel)",
-                           ge=0)
+    parameterization: str = param(
+        "ntk",
+        PARAMETERIZATION_HELP + " (the analytic kernel is the ntk one)",
+        choices=PARAMETERIZATIONS,
+    )
+    sigma_w: float = param(
+        1.0, "weight scale sigma_w (ntk parameterisation and analytic kernel)", ge=0
+    )
+    sigma_b: float = param(
+        1.0, "bias scale sigma_b (ntk parameterisation and analytic kernel)", ge=0
+    )
     init: str = param("pytorch", "initialisation of the standard parameterisation", choices=INITS)
-    zero_output: bool = param(True, "subtract the net at initialisation, so f(x, w0) = 0 and the "
-                                    "kernel prediction is exactly Theta(x, X) Theta(X, X)^-1 Y")
+    zero_output: bool = param(
+        True,
+        "subtract the net at initialisation, so f(x, w0) = 0 and the "
+        "kernel prediction is exactly Theta(x, X) Theta(X, X)^-1 Y",
+    )
     # The default kernel's eigenvalues on the 6 points are 0.21 to 22: with eta = 2 lr / N the
     # fastest direction moves 0.75 of the way a step (stable below 2) and the slowest has decayed
     # to 1e-3 after 1000 steps.
     lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(100, "number of frames: a snapshot after every steps/frames steps",
-                        ge=1, le=100_000)
-    band: float = param(2.0, "half-width of the nets' band, in standard deviations across the "
-                             "ensemble", ge=0)
-    layout: str = param("both", "the functions beside their distance to the kernel predictions "
-                                "over training, or the functions alone", choices=LAYOUTS)
-    x_limits: tuple[float, ...] = param((-5.0, 5.0), "view and grid: x range, as MIN,MAX (wider "
-                                                     "than the data: beyond it too)", length=2)
+    frames: int = param(
+        100, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
+    )
+    band: float = param(
+        2.0, "half-width of the nets' band, in standard deviations across the ensemble", ge=0
+    )
+    layout: str = param(
+        "both",
+        "the functions beside their distance to the kernel predictions "
+        "over training, or the functions alone",
+        choices=LAYOUTS,
+    )
+    x_limits: tuple[float, ...] = param(
+        (-5.0, 5.0),
+        "view and grid: x range, as MIN,MAX (wider than the data: beyond it too)",
+        length=2,
+    )
     y_limits: tuple[float, ...] = param((-2.5, 2.5), "view: y range, as MIN,MAX", length=2)
     points: int = param(201, "grid points along x", ge=2, le=100_000)
 
@@ -114,16 +148,22 @@ class GeneralizationConfig:
         if self.y_train and not self.x_train:
             raise ConfigError("--y-train needs --x-train (one target per explicit input)")
         if self.y_train and len(self.y_train) != len(self.x_train):
-            raise ConfigError(f"--x-train has {len(self.x_train)} value(s) but --y-train has "
-                              f"{len(self.y_train)}: give one target per input")
+            raise ConfigError(
+                f"--x-train has {len(self.x_train)} value(s) but --y-train has "
+                f"{len(self.y_train)}: give one target per input"
+            )
         if len(set(self.x_train)) != len(self.x_train):
             repeated = next(x for i, x in enumerate(self.x_train) if x in self.x_train[:i])
-            raise ConfigError(f"--x-train has the input {repeated:g} twice: the kernel matrix "
-                              f"Theta(X, X) would be singular; give distinct inputs")
+            raise ConfigError(
+                f"--x-train has the input {repeated:g} twice: the kernel matrix "
+                f"Theta(X, X) would be singular; give distinct inputs"
+            )
         if self.frames > self.steps:
             raise ConfigError(f"--frames ({self.frames}) must not exceed --steps ({self.steps})")
         if self.steps % self.frames:
-            raise ConfigError(f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})")
+            raise ConfigError(
+                f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})"
+            )
 
     @property
     def interval(self) -> int:
@@ -138,15 +178,27 @@ class GeneralizationConfig:
         return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
 
     def net(self, width: int) -> NetSpec:
-        return NetSpec(width=width, depth=self.depth, activation=self.activation, bias=self.bias,
-                       init=self.init, zero_output=self.zero_output,
-                       parameterization=self.parameterization, sigma_w=self.sigma_w,
-                       sigma_b=self.sigma_b)
+        return NetSpec(
+            width=width,
+            depth=self.depth,
+            activation=self.activation,
+            bias=self.bias,
+            init=self.init,
+            zero_output=self.zero_output,
+            parameterization=self.parameterization,
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+        )
 
 
-def kernel_regression(k_test_train: np.ndarray, k_train_train: np.ndarray, y_train: np.ndarray,
-                      f0_test: np.ndarray | float = 0.0, f0_train: np.ndarray | float = 0.0,
-                      option: str = "--x-train") -> np.ndarray:
+def kernel_regression(
+    k_test_train: np.ndarray,
+    k_train_train: np.ndarray,
+    y_train: np.ndarray,
+    f0_test: np.ndarray | float = 0.0,
+    f0_train: np.ndarray | float = 0.0,
+    option: str = "--x-train",
+) -> np.ndarray:
     """``f(x) = f0(x) + Theta(x, X) Theta(X, X)^{-1} (Y - f0(X))``, batched.
 
     k_test_train (..., G, N); k_train_train (..., N, N); y_train (N,); f0_test (..., G) and
@@ -157,14 +209,17 @@ def kernel_regression(k_test_train: np.ndarray, k_train_train: np.ndarray, y_tra
     k_train_train = np.asarray(k_train_train, dtype=np.float64)
     condition = np.linalg.cond(k_train_train)
     if not np.all(np.isfinite(condition)) or np.max(condition) > MAX_CONDITION:
-        raise ConfigError(f"{option}: the kernel matrix Theta(X, X) on the training inputs is "
-                          f"singular (condition number {np.max(condition):.3g}): the inputs are "
-                          f"(nearly) repeated; give distinct, well-separated inputs")
+        raise ConfigError(
+            f"{option}: the kernel matrix Theta(X, X) on the training inputs is "
+            f"singular (condition number {np.max(condition):.3g}): the inputs are "
+            f"(nearly) repeated; give distinct, well-separated inputs"
+        )
     residual = np.asarray(y_train, dtype=np.float64) - np.asarray(f0_train, dtype=np.float64)
     shape = np.broadcast_shapes(k_train_train.shape[:-2], np.shape(residual)[:-1])
     residual = np.broadcast_to(residual, (*shape, residual.shape[-1]))
-    weights = np.linalg.solve(np.broadcast_to(k_train_train, (*shape, *k_train_train.shape[-2:])),
-                              residual[..., None])[..., 0]
+    weights = np.linalg.solve(
+        np.broadcast_to(k_train_train, (*shape, *k_train_train.shape[-2:])), residual[..., None]
+    )[..., 0]
     return np.asarray(f0_test) + np.einsum("...gn,...n->...g", k_test_train, weights)
 
 
@@ -206,8 +261,16 @@ def _rms(values: np.ndarray, where: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(values[..., where] ** 2, axis=-1))
 
 
-def _train_width(config: GeneralizationConfig, width: int, seed: int, x_train: np.ndarray,
-                 y_train: np.ndarray, x_grid: np.ndarray, device: str, progress: Progress):
+def _train_width(
+    config: GeneralizationConfig,
+    width: int,
+    seed: int,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_grid: np.ndarray,
+    device: str,
+    progress: Progress,
+):
     """One width: the nets' functions over training (float32), and (float64) each net's empirical
     kernel and function at initialisation."""
     spec = config.net(width)
@@ -215,8 +278,9 @@ def _train_width(config: GeneralizationConfig, width: int, seed: int, x_train: n
     # Kernels in float64 from a float64 twin of the same nets (member k's draws do not depend on
     # the dtype), with no frozen copy: it is never trained.
     spec64 = dataclasses.replace(spec, zero_output=False)
-    twin = Ensemble(spec64, config.count, seed, device=device, dtype=torch.float64,
-                    keep_initial=False)
+    twin = Ensemble(
+        spec64, config.count, seed, device=device, dtype=torch.float64, keep_initial=False
+    )
     grid64 = torch.as_tensor(x_grid, device=device)
     train64 = torch.as_tensor(x_train, device=device)
     with single_thread(device):
@@ -236,15 +300,26 @@ def _train_width(config: GeneralizationConfig, width: int, seed: int, x_train: n
         return {"functions": ens(grid32).cpu().numpy()}
 
     with single_thread(device):
-        trajectory = train(nets, train64.to(torch.float32),
-                           torch.as_tensor(y_train, dtype=torch.float32, device=device),
-                           lr=config.lr, steps=config.steps, snapshot_every=config.interval,
-                           record=record, progress=progress, gradient=MseGradient())
+        trajectory = train(
+            nets,
+            train64.to(torch.float32),
+            torch.as_tensor(y_train, dtype=torch.float32, device=device),
+            lr=config.lr,
+            steps=config.steps,
+            snapshot_every=config.interval,
+            record=record,
+            progress=progress,
+            gradient=MseGradient(),
+        )
     return (trajectory, k_train, k_grid, f0_train, f0_grid)
 
 
-def simulate(config: GeneralizationConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> GeneralizationResult:
+def simulate(
+    config: GeneralizationConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> GeneralizationResult:
     """Kernel regression with the analytic and the empirical NTKs, and each width's ensemble
     trained by gradient descent on the MSE (float32 nets, float64 kernels)."""
     progress = progress or Progress()
@@ -261,39 +336,69 @@ def simulate(config: GeneralizationConfig, generator: torch.Generator | None = N
     x_grid = np.linspace(*config.x_limits, config.points)
     rate = 2.0 * config.lr / len(x_train)
 
-    kind = dict(depth=config.depth, activation=config.activation, sigma_w=config.sigma_w,
-                sigma_b=config.sigma_b, bias=config.bias)
+    kind = dict(
+        depth=config.depth,
+        activation=config.activation,
+        sigma_w=config.sigma_w,
+        sigma_b=config.sigma_b,
+        bias=config.bias,
+    )
     kernel_analytic = infinite_ntk(x_train, **kind)
     k_grid_analytic = infinite_ntk(x_grid, x_train, **kind)
     analytic = kernel_regression(k_grid_analytic, kernel_analytic, y_train, option=option)
 
-    runs = [_train_width(config, int(w), seed, x_train, y_train, x_grid, device, progress)
-            for w in config.widths]
+    runs = [
+        _train_width(config, int(w), seed, x_train, y_train, x_grid, device, progress)
+        for w in config.widths
+    ]
     steps = runs[0][0].steps
-    analytic_flow = flow_functions(k_grid_analytic, kernel_analytic, np.zeros(len(x_grid)),
-                                   np.zeros(len(x_train)), y_train, rate, steps, discrete=True)
+    analytic_flow = flow_functions(
+        k_grid_analytic,
+        kernel_analytic,
+        np.zeros(len(x_grid)),
+        np.zeros(len(x_train)),
+        y_train,
+        rate,
+        steps,
+        discrete=True,
+    )
     functions = np.stack([r[0].records["functions"] for r in runs], axis=1).astype(np.float64)
     loss = np.stack([r[0].loss for r in runs], axis=1)
     kernel_empirical = np.stack([r[1] for r in runs])
-    empirical = np.stack([kernel_regression(k_grid, k_train, y_train, f0_grid, f0_train,
-                                            option=option)
-                          for _, k_train, k_grid, f0_train, f0_grid in runs])
+    empirical = np.stack(
+        [
+            kernel_regression(k_grid, k_train, y_train, f0_grid, f0_train, option=option)
+            for _, k_train, k_grid, f0_train, f0_grid in runs
+        ]
+    )
     between = (x_grid >= x_train.min()) & (x_grid <= x_train.max())
     if not between.any():  # one training point, or a grid that misses the data: use all of it
         between = np.ones_like(between)
     distance_empirical = np.zeros((len(steps), len(runs)))
     for w, (_, k_train, k_grid, f0_train, f0_grid) in enumerate(runs):
         for k in range(config.count):
-            flow = flow_functions(k_grid[k], k_train[k], f0_grid[k], f0_train[k], y_train, rate,
-                                  steps, discrete=True)
+            flow = flow_functions(
+                k_grid[k], k_train[k], f0_grid[k], f0_train[k], y_train, rate, steps, discrete=True
+            )
             distance_empirical[:, w] += _rms(functions[:, w, k] - flow, between) / config.count
     distance_analytic = _rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
     return GeneralizationResult(
-        x_grid=x_grid, x_train=x_train, y_train=y_train, steps=steps,
-        widths=np.asarray(config.widths, dtype=np.int64), functions=functions, loss=loss,
-        analytic=analytic, analytic_flow=analytic_flow, kernel_analytic=kernel_analytic,
-        empirical=empirical, kernel_empirical=kernel_empirical,
-        distance_analytic=distance_analytic, distance_empirical=distance_empirical, rate=rate)
+        x_grid=x_grid,
+        x_train=x_train,
+        y_train=y_train,
+        steps=steps,
+        widths=np.asarray(config.widths, dtype=np.int64),
+        functions=functions,
+        loss=loss,
+        analytic=analytic,
+        analytic_flow=analytic_flow,
+        kernel_analytic=kernel_analytic,
+        empirical=empirical,
+        kernel_empirical=kernel_empirical,
+        distance_analytic=distance_analytic,
+        distance_empirical=distance_empirical,
+        rate=rate,
+    )
 
 
 class GeneralizationRenderer(Renderer):
@@ -331,18 +436,47 @@ class GeneralizationRenderer(Renderer):
         self.bands = []
         mean, spread = self._stats(0)
         for w, width in enumerate(r.widths):
-            band = ax.fill_between(r.x_grid, mean[w] - spread[w], mean[w] + spread[w],
-                                   color=colors[w], alpha=0.25, linewidth=0)
-            (line,) = ax.plot(r.x_grid, mean[w], color=colors[w], linewidth=0.8 * lw,
-                              label=f"nets, width {width} (mean, ±{config.band:g} sd)")
-            ax.plot(r.x_grid, r.empirical[w].mean(axis=0), ":", color=colors[w],
-                    linewidth=0.6 * lw, label=f"empirical-NTK regression, width {width}")
+            band = ax.fill_between(
+                r.x_grid,
+                mean[w] - spread[w],
+                mean[w] + spread[w],
+                color=colors[w],
+                alpha=0.25,
+                linewidth=0,
+            )
+            (line,) = ax.plot(
+                r.x_grid,
+                mean[w],
+                color=colors[w],
+                linewidth=0.8 * lw,
+                label=f"nets, width {width} (mean, ±{config.band:g} sd)",
+            )
+            ax.plot(
+                r.x_grid,
+                r.empirical[w].mean(axis=0),
+                ":",
+                color=colors[w],
+                linewidth=0.6 * lw,
+                label=f"empirical-NTK regression, width {width}",
+            )
             self.bands.append(band)
             self.means.append(line)
-        (self.flow,) = ax.plot(r.x_grid, r.analytic_flow[1], "--", color="gray",
-                               linewidth=0.5 * lw, label="infinite-width NTK, at this step")
-        ax.plot(r.x_grid, r.analytic, "-", color="black", linewidth=0.45 * lw,
-                label=r"infinite-width NTK regression $\Theta(x, X)\,\Theta^{-1} Y$")
+        (self.flow,) = ax.plot(
+            r.x_grid,
+            r.analytic_flow[1],
+            "--",
+            color="gray",
+            linewidth=0.5 * lw,
+            label="infinite-width NTK, at this step",
+        )
+        ax.plot(
+            r.x_grid,
+            r.analytic,
+            "-",
+            color="black",
+            linewidth=0.45 * lw,
+            label=r"infinite-width NTK regression $\Theta(x, X)\,\Theta^{-1} Y$",
+        )
         ax.plot(r.x_train, r.y_train, "o", color="red", markersize=3.5 * lw, zorder=6)
         ax.legend(loc="lower left", fontsize=0.5 * self.style.font_size)
         self.animate(*self.bands, *self.means, self.flow)
@@ -353,10 +487,22 @@ class GeneralizationRenderer(Renderer):
         colors = self._colors()
         steps = r.steps[1:]
         for w, width in enumerate(r.widths):
-            ax.plot(steps, r.distance_analytic[1:, w], "-", color=colors[w], linewidth=0.7 * lw,
-                    label=f"width {width}: mean to infinite-width NTK")
-            ax.plot(steps, r.distance_empirical[1:, w], ":", color=colors[w], linewidth=0.7 * lw,
-                    label=f"width {width}: each net to its own NTK")
+            ax.plot(
+                steps,
+                r.distance_analytic[1:, w],
+                "-",
+                color=colors[w],
+                linewidth=0.7 * lw,
+                label=f"width {width}: mean to infinite-width NTK",
+            )
+            ax.plot(
+                steps,
+                r.distance_empirical[1:, w],
+                ":",
+                color=colors[w],
+                linewidth=0.7 * lw,
+                label=f"width {width}: each net to its own NTK",
+            )
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("RMS distance to the kernel prediction\nbetween the data points")
@@ -376,27 +522,37 @@ class GeneralizationRenderer(Renderer):
         for w, (band, line) in enumerate(zip(self.bands, self.means, strict=True)):
             line.set_ydata(mean[w])
             upper, lower = mean[w] + spread[w], mean[w] - spread[w]
-            band.set_verts([np.concatenate([np.column_stack([r.x_grid, upper]),
-                                            np.column_stack([r.x_grid[::-1], lower[::-1]])])])
+            band.set_verts(
+                [
+                    np.concatenate(
+                        [
+                            np.column_stack([r.x_grid, upper]),
+                            np.column_stack([r.x_grid[::-1], lower[::-1]]),
+                        ]
+                    )
+                ]
+            )
         self.flow.set_ydata(r.analytic_flow[now])
         if self.marker is not None:
             self.marker.set_xdata([r.steps[now], r.steps[now]])
-        self.title.set_text(f"Kernel regression with the NTK and trained nets: step {int(r.steps[now])}")
+        self.title.set_text(
+            f"Kernel regression with the NTK and trained nets: step {int(r.steps[now])}"
+        )
         return False
 
 
 SPEC = FigureSpec(
     name="generalization",
     summary="Kernel regression with the NTK (infinite-width and each net's own) between and beyond "
-            "the data, beside ensembles of wide nets converging onto it as they train.",
+    "the data, beside ensembles of wide nets converging onto it as they train.",
     config_cls=GeneralizationConfig,
     simulate=simulate,
     renderer=GeneralizationRenderer,
     style=Style(size=(20.0, 8.0)),
     quick={"steps": 500, "frames": 50, "widths": (100, 500), "points": 121},
     caption="Red: the training points. Black: kernel regression with the infinite-width NTK; "
-            "dotted: with each width's empirical NTK at initialisation; colours: the trained nets' "
-            "mean and band; dashed grey: the infinite-width kernel's gradient-descent prediction at "
-            "the current step. Right: how far the nets are from the kernel predictions over the "
-            "steps; the wider nets follow the infinite-width kernel closely.",
+    "dotted: with each width's empirical NTK at initialisation; colours: the trained nets' "
+    "mean and band; dashed grey: the infinite-width kernel's gradient-descent prediction at "
+    "the current step. Right: how far the nets are from the kernel predictions over the "
+    "steps; the wider nets follow the infinite-width kernel closely.",
 )

@@ -41,24 +41,41 @@ STORED_COPIES = 2  # the raw and the permuted (W, 2M, 2M) arrays of the Result
 
 @dataclass(frozen=True)
 class HessianStructureConfig:
-    widths: tuple[int, ...] = param((2, 4, 8, 16, 32, 64, 128), "hidden widths m, one frame "
-                                    "each, as M1,M2,... (sorted, repeats dropped); the Hessian is "
-                                    "a dense 2m x 2m matrix", ge=1)
+    widths: tuple[int, ...] = param(
+        (2, 4, 8, 16, 32, 64, 128),
+        "hidden widths m, one frame "
+        "each, as M1,M2,... (sorted, repeats dropped); the Hessian is "
+        "a dense 2m x 2m matrix",
+        ge=1,
+    )
     # Fixed rather than drawn: x scales the a-b block by x and the a-a block by x^2, so a draw
     # near 0 would blank both pictures. 1 is a typical |x| for x ~ N(0, 1) (the author's draw).
     x: float = param(1.0, "the input x at which the Hessian is taken (not 0)")
-    of: str = param("output", "Hessian of the output f(x, w) (the post's pictures) or of the "
-                    "loss 1/2 (f(x, w) - y)^2 = (f - y) Hess f + grad f grad f^T", choices=OFS)
+    of: str = param(
+        "output",
+        "Hessian of the output f(x, w) (the post's pictures) or of the "
+        "loss 1/2 (f(x, w) - y)^2 = (f - y) Hess f + grad f grad f^T",
+        choices=OFS,
+    )
     y: float = param(1.0, "the target y of --of loss")
-    activation: str = param("tanh", "the activation phi: " + curvature.ACTIVATION_HELP,
-                            choices=curvature.ACTIVATIONS)
+    activation: str = param(
+        "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
+    )
     sharpness: float = param(5.0, "sharpness s of relu-smooth, softplus(s z) / s", gt=0)
-    layout: str = param("both", "matrix panels: the raw Hessian and its permuted form, or one "
-                        "of them (the scale panel is always shown)", choices=LAYOUTS)
-    permutation: str = param("swap", "the permuted form: swap = the post's P H, top m rows moved "
-                             "below the bottom m (lower triangular for --of output); pairs = rows "
-                             "and columns ordered (a1, b1, a2, b2, ...) (2 x 2 blocks on the "
-                             "diagonal)", choices=PERMUTATIONS)
+    layout: str = param(
+        "both",
+        "matrix panels: the raw Hessian and its permuted form, or one "
+        "of them (the scale panel is always shown)",
+        choices=LAYOUTS,
+    )
+    permutation: str = param(
+        "swap",
+        "the permuted form: swap = the post's P H, top m rows moved "
+        "below the bottom m (lower triangular for --of output); pairs = rows "
+        "and columns ordered (a1, b1, a2, b2, ...) (2 x 2 blocks on the "
+        "diagonal)",
+        choices=PERMUTATIONS,
+    )
 
     def check(self) -> None:
         if self.x == 0:
@@ -83,7 +100,8 @@ def check_memory(widths: tuple[int, ...], limit_bytes: int | None = None) -> Non
         raise ConfigError(
             f"--widths: width {largest} needs about {curvature.format_bytes(need)} for its dense "
             f"{n} x {n} Hessian ((2m)^2 x 8 bytes each, computed and kept for {count} width(s)), "
-            f"over the limit of {curvature.format_bytes(limit)}: use smaller widths")
+            f"over the limit of {curvature.format_bytes(limit)}: use smaller widths"
+        )
 
 
 def permutation_index(width: int, how: str) -> tuple[np.ndarray, np.ndarray]:
@@ -111,8 +129,10 @@ def block_ratios(hessian: np.ndarray) -> tuple[float, float]:
     """(max |a-a entry| / max |a-b entry|, ||H_aa||_F / ||H_ab||_F) of a (2m, 2m) Hessian."""
     m = hessian.shape[-1] // 2
     aa, ab = hessian[:m, :m], hessian[:m, m:]
-    return (float(np.abs(aa).max() / np.abs(ab).max()),
-            float(np.linalg.norm(aa) / np.linalg.norm(ab)))
+    return (
+        float(np.abs(aa).max() / np.abs(ab).max()),
+        float(np.linalg.norm(aa) / np.linalg.norm(ab)),
+    )
 
 
 @dataclass(frozen=True)
@@ -145,8 +165,12 @@ class HessianStructureResult:
     scale: float
 
 
-def simulate(config: HessianStructureConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> HessianStructureResult:
+def simulate(
+    config: HessianStructureConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> HessianStructureResult:
     """Dense Hessians (torch.func.hessian, float64, CPU) of each width's freshly drawn net.
 
     One seed is drawn from ``generator``; each width has its own stream from it
@@ -185,20 +209,32 @@ def simulate(config: HessianStructureConfig, generator: torch.Generator | None =
             output[k] = float(net(w))
             h = matrix.numpy()
             a_all[k, :m], b_all[k, :m] = a.numpy(), b.numpy()
-            raw[k, :2 * m, :2 * m] = h
-            permuted[k, :2 * m, :2 * m] = permute(h, config.permutation)
+            raw[k, : 2 * m, : 2 * m] = h
+            permuted[k, : 2 * m, : 2 * m] = permute(h, config.permutation)
             ratios[k] = block_ratios(h)
             advance(1)
     slopes = np.array([loglog_fit(widths, ratios[:, j])[0] for j in range(2)])
     scale = float(np.abs(raw).max())
     return HessianStructureResult(
-        widths=widths, a=a_all, b=b_all, hessians=raw, permuted=permuted,
-        max_ratio=ratios[:, 0], frobenius_ratio=ratios[:, 1], slopes=slopes,
-        spectral_norm=spectral, exact_norm=exact, output=output, x=float(config.x),
-        y=float(config.y), scale=scale if scale > 0 else 1.0)
+        widths=widths,
+        a=a_all,
+        b=b_all,
+        hessians=raw,
+        permuted=permuted,
+        max_ratio=ratios[:, 0],
+        frobenius_ratio=ratios[:, 1],
+        slopes=slopes,
+        spectral_norm=spectral,
+        exact_norm=exact,
+        output=output,
+        x=float(config.x),
+        y=float(config.y),
+        scale=scale if scale > 0 else 1.0,
+    )
 
 
 # -- drawing ------------------------------------------------------------------------------------
+
 
 class _PlainLogFormatter(LogFormatterSciNotation):
     def __call__(self, x, pos=None):
@@ -222,7 +258,9 @@ class HessianStructureRenderer(Renderer):
 
     def setup(self) -> None:
         r, config = self.result, self.config
-        kinds = {"both": ("raw", "permuted"), "raw": ("raw",), "permuted": ("permuted",)}[config.layout]
+        kinds = {"both": ("raw", "permuted"), "raw": ("raw",), "permuted": ("permuted",)}[
+            config.layout
+        ]
         grid = self.figure.add_gridspec(1, len(kinds) + 1, width_ratios=[1] * len(kinds) + [1.15])
         self.images = []
         matrix_axes = []
@@ -235,9 +273,15 @@ class HessianStructureRenderer(Renderer):
             # Matplotlib resamples to screen pixels at each draw: nearest when upsampling (each
             # entry a crisp cell); 'antialiased' filters when a big matrix is squeezed into few
             # pixels, so one-entry-wide diagonals fade rather than vanish between samples.
-            image = ax.imshow(self._matrix(kind, 0), cmap="RdBu_r", vmin=-r.scale, vmax=r.scale,
-                              extent=(0.0, 2.0, 2.0, 0.0), interpolation="antialiased",
-                              aspect="equal")
+            image = ax.imshow(
+                self._matrix(kind, 0),
+                cmap="RdBu_r",
+                vmin=-r.scale,
+                vmax=r.scale,
+                extent=(0.0, 2.0, 2.0, 0.0),
+                interpolation="antialiased",
+                aspect="equal",
+            )
             title, rows, cols = _matrix_labels(kind, config.permutation, config.of)
             ax.set_title(title, fontsize=0.8 * self.style.font_size)
             self.images.append((kind, image))
@@ -258,8 +302,10 @@ class HessianStructureRenderer(Renderer):
         ax = self.figure.add_subplot(grid[0, -1])
         self._scale_panel(ax)
         what = r"$f(x, w)$" if config.of == "output" else r"$L = \frac{1}{2}(f(x, w) - y)^2$"
-        self.heading = (f"Hessian of {what}, $f = \\sum_i b_i\\,\\mathrm{{{config.activation}}}"
-                        f"(a_i x)$, $x$ = {r.x:g}" + (f", $y$ = {r.y:g}" if config.of == "loss" else ""))
+        self.heading = (
+            f"Hessian of {what}, $f = \\sum_i b_i\\,\\mathrm{{{config.activation}}}"
+            f"(a_i x)$, $x$ = {r.x:g}" + (f", $y$ = {r.y:g}" if config.of == "loss" else "")
+        )
         self.title = self.figure.suptitle(" ", fontsize=0.9 * self.style.font_size)
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -287,12 +333,25 @@ class HessianStructureRenderer(Renderer):
             ax.set_ylim(10**low, 10**high)
         self.lines = []
         for series, label, color, marker, slope in (
-                (r.max_ratio, r"max$|H_{aa}|$ / max$|H_{ab}|$", "tab:red", "o", r.slopes[0]),
-                (r.frobenius_ratio, r"$\Vert H_{aa}\Vert_F / \Vert H_{ab}\Vert_F$", "tab:blue",
-                 "s", r.slopes[1])):
+            (r.max_ratio, r"max$|H_{aa}|$ / max$|H_{ab}|$", "tab:red", "o", r.slopes[0]),
+            (
+                r.frobenius_ratio,
+                r"$\Vert H_{aa}\Vert_F / \Vert H_{ab}\Vert_F$",
+                "tab:blue",
+                "s",
+                r.slopes[1],
+            ),
+        ):
             fitted = "" if not math.isfinite(slope) else f" (slope {slope:+.2f})"
-            (line,) = ax.plot([], [], marker + "-", color=color, markersize=8,
-                              linewidth=0.5 * self.style.line_width, label=label + fitted)
+            (line,) = ax.plot(
+                [],
+                [],
+                marker + "-",
+                color=color,
+                markersize=8,
+                linewidth=0.5 * self.style.line_width,
+                label=label + fitted,
+            )
             self.lines.append((line, series))
             self.animate(line)
         keep = np.isfinite(r.frobenius_ratio) & (r.frobenius_ratio > 0)
@@ -302,8 +361,14 @@ class HessianStructureRenderer(Renderer):
             # --of loss too: the rank-one grad grad^T part adds blocks of those same orders.
             intercept = np.mean(np.log10(r.frobenius_ratio[keep]) + 0.5 * np.log10(widths[keep]))
             span = widths[[0, -1]]
-            ax.plot(span, 10 ** (intercept - 0.5 * np.log10(span)), "--", color="0.35",
-                    linewidth=0.6 * self.style.line_width, label=r"theory: slope $-1/2$")
+            ax.plot(
+                span,
+                10 ** (intercept - 0.5 * np.log10(span)),
+                "--",
+                color="0.35",
+                linewidth=0.6 * self.style.line_width,
+                label=r"theory: slope $-1/2$",
+            )
         for axis in (ax.xaxis, ax.yaxis):  # 2, 30, 0.4 rather than 2 x 10^0 (which collide)
             axis.set_major_formatter(_PlainLogFormatter())
             axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
@@ -324,7 +389,7 @@ class HessianStructureRenderer(Renderer):
 SPEC = FigureSpec(
     name="hessian-structure",
     summary="The real Hessian of the one-hidden-layer tanh net, raw and permuted, as the width "
-            "grows: the a-a block fades like m^-1/2 against the a-b blocks.",
+    "grows: the a-a block fades like m^-1/2 against the a-b blocks.",
     config_cls=HessianStructureConfig,
     simulate=simulate,
     renderer=HessianStructureRenderer,
@@ -332,11 +397,11 @@ SPEC = FigureSpec(
     fps=1.0,  # one frame per width: a second each to read the matrix
     quick={"widths": (2, 4, 8, 16, 32)},
     caption="Dense Hessians of f(x, w) = sum_i b_i tanh(a_i x) at LeCun initialisation, one frame "
-            "per width on one fixed colour scale. Raw (a, b order): three diagonal blocks -- a-a "
-            "with entries b_i x^2 tanh''(a_i x), the a-b pair with x tanh'(a_i x), and b-b = 0. "
-            "Rows swapped (the post's P H): lower triangular with the a-b entries on the "
-            "diagonal. The a-a block carries b_i ~ N(0, 1/m) and fades like m^-1/2 against the "
-            "a-b block (right: ratio of Frobenius norms, slope about -1/2; ratio of the largest "
-            "entries falls a little slower), so the permuted Hessian approaches a diagonal "
-            "matrix whose norm stays O(1).",
+    "per width on one fixed colour scale. Raw (a, b order): three diagonal blocks -- a-a "
+    "with entries b_i x^2 tanh''(a_i x), the a-b pair with x tanh'(a_i x), and b-b = 0. "
+    "Rows swapped (the post's P H): lower triangular with the a-b entries on the "
+    "diagonal. The a-a block carries b_i ~ N(0, 1/m) and fades like m^-1/2 against the "
+    "a-b block (right: ratio of Frobenius norms, slope about -1/2; ratio of the largest "
+    "entries falls a little slower), so the permuted Hessian approaches a diagonal "
+    "matrix whose norm stays O(1).",
 )

@@ -31,8 +31,11 @@ class InitFunctionsConfig:
     width: int = param(100, "hidden layer width m", ge=1, le=10_000_000)
     depth: int = param(2, "number of hidden layers", ge=1, le=1000)
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
-    init: str = param("pytorch", "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or "
-                      "LeCun N(0, 1/fan_in)", choices=INITS)
+    init: str = param(
+        "pytorch",
+        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
+        choices=INITS,
+    )
     bias: bool = param(True, "give every layer a bias")
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
     steps_per_frame: int = param(5, "gradient descent steps between frames", ge=1, le=10_000_000)
@@ -41,10 +44,16 @@ class InitFunctionsConfig:
     hold_first: int = param(5, "show the initial functions for this many frames", ge=1, le=10_000)
     x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
     y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
-    x_range: tuple[float, ...] = param((-5.0, 5.0), "inputs at which the nets are evaluated, as MIN,MAX",
-                                       length=2)
-    points: int = param(100, "evaluation points along x (a ReLU net is piecewise linear: 100 "
-                        "points over [-5, 5] draw it smoothly)", ge=2, le=1_000_000)
+    x_range: tuple[float, ...] = param(
+        (-5.0, 5.0), "inputs at which the nets are evaluated, as MIN,MAX", length=2
+    )
+    points: int = param(
+        100,
+        "evaluation points along x (a ReLU net is piecewise linear: 100 "
+        "points over [-5, 5] draw it smoothly)",
+        ge=2,
+        le=1_000_000,
+    )
     xlim: tuple[float, ...] = param((-4.0, 4.0), "view: x range, as MIN,MAX", length=2)
     ylim: tuple[float, ...] = param((-4.0, 4.0), "view: y range, as MIN,MAX", length=2)
 
@@ -55,8 +64,13 @@ class InitFunctionsConfig:
 
     @property
     def net(self) -> NetSpec:
-        return NetSpec(width=self.width, depth=self.depth, activation=self.activation,
-                       bias=self.bias, init=self.init)
+        return NetSpec(
+            width=self.width,
+            depth=self.depth,
+            activation=self.activation,
+            bias=self.bias,
+            init=self.init,
+        )
 
     @property
     def steps(self) -> int:
@@ -65,16 +79,20 @@ class InitFunctionsConfig:
 
 def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
     if len(x_train) != len(y_train):
-        raise ConfigError(f"--x-train has {len(x_train)} value(s) but --y-train has {len(y_train)}: "
-                          f"give one target per input")
+        raise ConfigError(
+            f"--x-train has {len(x_train)} value(s) but --y-train has {len(y_train)}: "
+            f"give one target per input"
+        )
 
 
 def check_result_fits(nbytes: int, what: str, hint: str) -> None:
     """Refuse a Result that would not fit in (half the free) memory, before computing it."""
     limit = memory_limit("cpu")
     if nbytes > limit:
-        raise ConfigError(f"{what} need about {nbytes / 2**30:.1f} GiB; the limit is "
-                          f"{limit / 2**30:.1f} GiB (half the free memory): {hint}")
+        raise ConfigError(
+            f"{what} need about {nbytes / 2**30:.1f} GiB; the limit is "
+            f"{limit / 2**30:.1f} GiB (half the free memory): {hint}"
+        )
 
 
 def seed_of(generator: torch.Generator | None) -> int:
@@ -83,8 +101,10 @@ def seed_of(generator: torch.Generator | None) -> int:
 
 
 def data_tensors(x_train, y_train, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return (torch.tensor(x_train, dtype=torch.float32, device=device),
-            torch.tensor(y_train, dtype=torch.float32, device=device))
+    return (
+        torch.tensor(x_train, dtype=torch.float32, device=device),
+        torch.tensor(y_train, dtype=torch.float32, device=device),
+    )
 
 
 @dataclass(frozen=True)
@@ -100,15 +120,21 @@ class InitFunctionsResult:
     y_train: np.ndarray
 
 
-def simulate(config: InitFunctionsConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> InitFunctionsResult:
+def simulate(
+    config: InitFunctionsConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> InitFunctionsResult:
     """K nets from (seed, k), trained together by full-batch GD on the MSE; snapshots of f on the grid."""
     progress = progress or Progress()
     spec = config.net.check()
     check_fits(spec, config.count, max(config.points, len(config.x_train)), device)
-    check_result_fits(4 * config.frames * config.count * config.points,
-                      f"{config.frames} snapshots of {config.count} nets at {config.points} points",
-                      "use fewer --frames, --count or --points")
+    check_result_fits(
+        4 * config.frames * config.count * config.points,
+        f"{config.frames} snapshots of {config.count} nets at {config.points} points",
+        "use fewer --frames, --count or --points",
+    )
     ensemble = Ensemble(spec, config.count, seed_of(generator), device=device)
     x_grid = torch.linspace(*config.x_range, config.points, device=device)
     x_train, y_train = data_tensors(config.x_train, config.y_train, device)
@@ -116,13 +142,25 @@ def simulate(config: InitFunctionsConfig, generator: torch.Generator | None = No
     def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
         return {"outputs": ens(x_grid).cpu().numpy()}
 
-    trajectory = train(ensemble, x_train, y_train, lr=config.lr, steps=config.steps,
-                       snapshot_every=config.steps_per_frame, record=record, progress=progress,
-                       gradient=MseGradient())
-    return InitFunctionsResult(x_grid=x_grid.cpu().numpy(), outputs=trajectory.records["outputs"],
-                               steps=trajectory.steps, loss=trajectory.loss,
-                               x_train=np.asarray(config.x_train, dtype=np.float32),
-                               y_train=np.asarray(config.y_train, dtype=np.float32))
+    trajectory = train(
+        ensemble,
+        x_train,
+        y_train,
+        lr=config.lr,
+        steps=config.steps,
+        snapshot_every=config.steps_per_frame,
+        record=record,
+        progress=progress,
+        gradient=MseGradient(),
+    )
+    return InitFunctionsResult(
+        x_grid=x_grid.cpu().numpy(),
+        outputs=trajectory.records["outputs"],
+        steps=trajectory.steps,
+        loss=trajectory.loss,
+        x_train=np.asarray(config.x_train, dtype=np.float32),
+        y_train=np.asarray(config.y_train, dtype=np.float32),
+    )
 
 
 class InitFunctionsRenderer(Renderer):
@@ -145,12 +183,20 @@ class InitFunctionsRenderer(Renderer):
         # One artist for all K curves: set_segments per frame instead of K Line2D updates.
         self.segments = np.empty(r.outputs.shape[1:] + (2,))
         self.segments[..., 0] = r.x_grid
-        self.lines = LineCollection(self._segments(0), colors=colors,
-                                    linewidths=self.style.line_width * 0.7)
+        self.lines = LineCollection(
+            self._segments(0), colors=colors, linewidths=self.style.line_width * 0.7
+        )
         ax.add_collection(self.lines)
         (self.dots,) = ax.plot(r.x_train, r.y_train, "o", color="red", markersize=12, zorder=5)
-        self.counter = ax.text(1.0, 1.01, " ", transform=ax.transAxes, ha="right", va="bottom",
-                               fontsize=0.8 * self.style.font_size)
+        self.counter = ax.text(
+            1.0,
+            1.01,
+            " ",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=0.8 * self.style.font_size,
+        )
         self.animate(self.lines, self.dots, self.counter)
         self.order = [0] * config.hold_first + list(range(1, self.count))
         self.key_frame = 0  # the nets at initialisation: the post's still
@@ -168,11 +214,11 @@ class InitFunctionsRenderer(Renderer):
 SPEC = FigureSpec(
     name="init-functions",
     summary="100 randomly initialised 2-hidden-layer, width-100 ReLU nets, then all 100 trained "
-            "by gradient descent on square loss.",
+    "by gradient descent on square loss.",
     config_cls=InitFunctionsConfig,
     simulate=simulate,
     renderer=InitFunctionsRenderer,
     quick={"frames": 20, "steps_per_frame": 25, "hold_first": 2},
     caption="The first frames show the random functions at initialisation (--still gives that "
-            "picture); then every net bends to pass through the two red data points.",
+    "picture); then every net bends to pass through the two red data points.",
 )

@@ -32,37 +32,66 @@ THEORY = np.array([0.5, 0.0, -1.0, -1.0])
 class KappaScalingConfig:
     # The post: widths = 10**linspace(1, 3.6, 10) / 2, i.e. log-spaced from 5 to about 1991.
     min_width: float = param(5.0, "smallest width m of the log-spaced range (post: 10^1 / 2)", ge=1)
-    max_width: float = param(10**3.6 / 2, "largest width m (post: 10^3.6 / 2); --method exact "
-                             "reaches 10^7 in seconds", ge=1)
-    widths_count: int = param(10, "number of log-spaced widths, one frame each (repeats after "
-                              "rounding to integers are dropped)", ge=1, le=1000)
-    widths: tuple[int, ...] = param((), "explicit widths M1,M2,... instead of the log-spaced range (default: none)",
-                                    ge=1, min_length=0)
-    x: float | None = param(None, "the fixed input x (default: drawn once from N(0, 1) with "
-                            "--seed, as the author did)")
-    seeds: int = param(1, "initialisations per width; with N > 1 the plot shows their median "
-                       "and a min-max band, and the slopes are fitted to the median", ge=1,
-                       le=10_000)
-    activation: str = param("tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS)
+    max_width: float = param(
+        10**3.6 / 2,
+        "largest width m (post: 10^3.6 / 2); --method exact reaches 10^7 in seconds",
+        ge=1,
+    )
+    widths_count: int = param(
+        10,
+        "number of log-spaced widths, one frame each (repeats after "
+        "rounding to integers are dropped)",
+        ge=1,
+        le=1000,
+    )
+    widths: tuple[int, ...] = param(
+        (),
+        "explicit widths M1,M2,... instead of the log-spaced range (default: none)",
+        ge=1,
+        min_length=0,
+    )
+    x: float | None = param(
+        None, "the fixed input x (default: drawn once from N(0, 1) with --seed, as the author did)"
+    )
+    seeds: int = param(
+        1,
+        "initialisations per width; with N > 1 the plot shows their median "
+        "and a min-max band, and the slopes are fitted to the median",
+        ge=1,
+        le=10_000,
+    )
+    activation: str = param(
+        "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
+    )
     sharpness: float = param(5.0, "sharpness s of relu-smooth, softplus(s z) / s", gt=0)
-    method: str = param("exact", "Hessian norm: exact (closed form, O(m)), hvp (Lanczos on "
-                        "Hessian-vector products, any net) or dense (the post's dense 2m x 2m "
-                        "Hessian, refused when it would not fit in memory)",
-                        choices=curvature.METHODS)
-    lanczos_iters: int = param(300, "--method hvp: most Lanczos steps per Hessian", ge=1,
-                               le=100_000)
-    alpha: float = param(1.0, "output scale alpha: kappa_alpha = kappa / alpha (the post's "
-                         "'Scaling the Output')", gt=0)
-    show_alpha: bool = param(False, "also plot kappa_alpha = kappa / alpha (always plotted when "
-                             "--alpha is not 1)")
+    method: str = param(
+        "exact",
+        "Hessian norm: exact (closed form, O(m)), hvp (Lanczos on "
+        "Hessian-vector products, any net) or dense (the post's dense 2m x 2m "
+        "Hessian, refused when it would not fit in memory)",
+        choices=curvature.METHODS,
+    )
+    lanczos_iters: int = param(
+        300, "--method hvp: most Lanczos steps per Hessian", ge=1, le=100_000
+    )
+    alpha: float = param(
+        1.0,
+        "output scale alpha: kappa_alpha = kappa / alpha (the post's 'Scaling the Output')",
+        gt=0,
+    )
+    show_alpha: bool = param(
+        False, "also plot kappa_alpha = kappa / alpha (always plotted when --alpha is not 1)"
+    )
 
     def check(self) -> None:
         if not self.widths and self.min_width > self.max_width:
-            raise ConfigError(f"--min-width ({self.min_width:g}) must not exceed --max-width "
-                              f"({self.max_width:g})")
+            raise ConfigError(
+                f"--min-width ({self.min_width:g}) must not exceed --max-width ({self.max_width:g})"
+            )
         if self.x is not None and self.x == 0:
-            raise ConfigError("--x must not be 0: there the gradient and Hessian vanish and kappa "
-                              "is 0/0")
+            raise ConfigError(
+                "--x must not be 0: there the gradient and Hessian vanish and kappa is 0/0"
+            )
         largest = int(width_schedule(self).max())
         option = "--widths" if self.widths else "--max-width"
         limit = curvature.memory_limit_bytes()
@@ -72,9 +101,11 @@ class KappaScalingConfig:
             curvature.check_hvp(largest, self.lanczos_iters, limit)
         need = 2 * 8 * largest  # a and b in float64; the exact norms then work chunk by chunk
         if need > limit:
-            raise ConfigError(f"{option}: width {largest} needs about "
-                              f"{curvature.format_bytes(need)} for its parameters, over the "
-                              f"limit of {curvature.format_bytes(limit)}")
+            raise ConfigError(
+                f"{option}: width {largest} needs about "
+                f"{curvature.format_bytes(need)} for its parameters, over the "
+                f"limit of {curvature.format_bytes(limit)}"
+            )
 
     @property
     def plots_alpha(self) -> bool:
@@ -136,8 +167,12 @@ class KappaScalingResult:
     alpha: float
 
 
-def simulate(config: KappaScalingConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> KappaScalingResult:
+def simulate(
+    config: KappaScalingConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> KappaScalingResult:
     """Gradient and Hessian norms at every (seed, width) on the CPU in float64, then the fits.
 
     From ``generator``: x (unless given), then one seed per initialisation; each (seed, width)
@@ -150,8 +185,9 @@ def simulate(config: KappaScalingConfig, generator: torch.Generator | None = Non
     x = config.x
     if x is None:
         x = float(torch.randn((), generator=generator, dtype=torch.float64))
-    member_seeds = [int(torch.randint(0, 2**62, (1,), generator=generator))
-                    for _ in range(config.seeds)]
+    member_seeds = [
+        int(torch.randint(0, 2**62, (1,), generator=generator)) for _ in range(config.seeds)
+    ]
     act = curvature.activation(config.activation, config.sharpness)
     grad = np.zeros((config.seeds, len(widths)))
     hess = np.zeros((config.seeds, len(widths)))
@@ -160,8 +196,9 @@ def simulate(config: KappaScalingConfig, generator: torch.Generator | None = Non
             for s, member in enumerate(member_seeds):
                 stream = width_generator(member, int(width))
                 a, b = curvature.init_params(int(width), stream)
-                measured = curvature.measure(a, b, x, act, method=config.method,
-                                             iters=config.lanczos_iters, generator=stream)
+                measured = curvature.measure(
+                    a, b, x, act, method=config.method, iters=config.lanczos_iters, generator=stream
+                )
                 grad[s, j], hess[s, j] = measured.grad_norm, measured.hessian_norm
                 del a, b
                 advance(1)
@@ -172,10 +209,19 @@ def simulate(config: KappaScalingConfig, generator: torch.Generator | None = Non
     for k in range(1, len(widths)):
         for q in range(len(QUANTITIES)):
             fits[k, q] = loglog_fit(widths[: k + 1], median[q, : k + 1])
-    return KappaScalingResult(widths=widths, grad_norm=grad, hessian_norm=hess, kappa=kappa,
-                              kappa_alpha=kappa_alpha, median=median, slopes=fits[..., 0],
-                              intercepts=fits[..., 1], theory=THEORY.copy(), x=float(x),
-                              alpha=float(config.alpha))
+    return KappaScalingResult(
+        widths=widths,
+        grad_norm=grad,
+        hessian_norm=hess,
+        kappa=kappa,
+        kappa_alpha=kappa_alpha,
+        median=median,
+        slopes=fits[..., 0],
+        intercepts=fits[..., 1],
+        theory=THEORY.copy(),
+        x=float(x),
+        alpha=float(config.alpha),
+    )
 
 
 # -- drawing ------------------------------------------------------------------------------------
@@ -199,7 +245,9 @@ class _PlainLogFormatter(LogFormatterSciNotation):
         return f"{x:g}" if super().__call__(x, pos) else ""
 
 
-def _log_limits(values: np.ndarray, pad: float = 1.35, min_decades: float = 1.0) -> tuple[float, float]:
+def _log_limits(
+    values: np.ndarray, pad: float = 1.35, min_decades: float = 1.0
+) -> tuple[float, float]:
     """Log-axis limits around the positive ``values``, padded, at least ``min_decades`` tall."""
     values = values[np.isfinite(values) & (values > 0)]
     if values.size == 0:
@@ -241,20 +289,31 @@ class KappaScalingRenderer(Renderer):
                 shown.append(stack.ravel())
                 poly = None
                 if band:
-                    poly = PolyCollection([np.zeros((0, 2))], facecolors=color, alpha=0.2,
-                                          edgecolors="none", zorder=1.8)
+                    poly = PolyCollection(
+                        [np.zeros((0, 2))],
+                        facecolors=color,
+                        alpha=0.2,
+                        edgecolors="none",
+                        zorder=1.8,
+                    )
                     ax.add_collection(poly, autolim=False)
-                (points,) = ax.plot([], [], "o-", color=color, markersize=8,
-                                    linewidth=0.5 * self.style.line_width)
+                (points,) = ax.plot(
+                    [], [], "o-", color=color, markersize=8, linewidth=0.5 * self.style.line_width
+                )
                 (fit,) = ax.plot([], [], "-", color=color, alpha=0.8, label=_fit_label(math.nan))
                 theory_line = self._theory(quantity)
                 shown.append(theory_line)
                 # One dashed theory line per panel in the legend; kappa_alpha's is its colour.
-                (theory,) = ax.plot(self.span, theory_line, "--",
-                                    color="0.35" if quantity != 3 else color,
-                                    alpha=1.0 if quantity != 3 else 0.6,
-                                    linewidth=0.6 * self.style.line_width, zorder=1.7,
-                                    label=f"theory: slope {THEORY[quantity]:g}")
+                (theory,) = ax.plot(
+                    self.span,
+                    theory_line,
+                    "--",
+                    color="0.35" if quantity != 3 else color,
+                    alpha=1.0 if quantity != 3 else 0.6,
+                    linewidth=0.6 * self.style.line_width,
+                    zorder=1.7,
+                    label=f"theory: slope {THEORY[quantity]:g}",
+                )
                 handles.append(fit)
                 if quantity != 3:
                     handles.append(theory)
@@ -274,9 +333,11 @@ class KappaScalingRenderer(Renderer):
                     item[4], item[5] = handles.index(item[2]), legend
         label = config.activation
         seeds = r.grad_norm.shape[0]
-        self.heading = (f"One-hidden-layer {label} net at $x$ = {r.x:.3g}"
-                        + (f", median of {seeds} initialisations" if seeds > 1 else "")
-                        + (rf", $\alpha$ = {r.alpha:g}" if config.plots_alpha else ""))
+        self.heading = (
+            f"One-hidden-layer {label} net at $x$ = {r.x:.3g}"
+            + (f", median of {seeds} initialisations" if seeds > 1 else "")
+            + (rf", $\alpha$ = {r.alpha:g}" if config.plots_alpha else "")
+        )
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -303,8 +364,16 @@ class KappaScalingRenderer(Renderer):
             if poly is not None:
                 stack = self._samples(quantity)[:, : i + 1]
                 low, high = stack.min(axis=0), stack.max(axis=0)
-                poly.set_verts([np.column_stack([np.concatenate([shown, shown[::-1]]),
-                                                 np.concatenate([low, high[::-1]])])])
+                poly.set_verts(
+                    [
+                        np.column_stack(
+                            [
+                                np.concatenate([shown, shown[::-1]]),
+                                np.concatenate([low, high[::-1]]),
+                            ]
+                        )
+                    ]
+                )
             slope, intercept = r.slopes[i, quantity], r.intercepts[i, quantity]
             if math.isfinite(slope):
                 fit.set_data(self.span, 10 ** (intercept + slope * np.log10(self.span)))
@@ -312,15 +381,14 @@ class KappaScalingRenderer(Renderer):
                 fit.set_data([], [])
             prefix = r"$\kappa_\alpha = \kappa / \alpha$, " if quantity == 3 else ""
             legend.get_texts()[index].set_text(prefix + _fit_label(slope))
-        self.title.set_text(f"{self.heading}   (width $m$ = {r.widths[i]:,}, "
-                            f"{i + 1}/{self.count})")
+        self.title.set_text(f"{self.heading}   (width $m$ = {r.widths[i]:,}, {i + 1}/{self.count})")
         return False
 
 
 SPEC = FigureSpec(
     name="kappa-scaling",
     summary="Gradient norm, Hessian norm and kappa of a one-hidden-layer tanh net against width: "
-            "slopes 0.5, 0 and -1.",
+    "slopes 0.5, 0 and -1.",
     config_cls=KappaScalingConfig,
     simulate=simulate,
     renderer=KappaScalingRenderer,
@@ -328,6 +396,6 @@ SPEC = FigureSpec(
     fps=2.0,
     quick={"widths_count": 5},
     caption="Widths enter one by one: the gradient norm grows like sqrt(m), the Hessian's "
-            "operator norm stays flat, so kappa = ||H|| / ||grad||^2 falls like 1/m and the wide "
-            "net is close to its linearisation. Each legend gives the least-squares log-log slope.",
+    "operator norm stays flat, so kappa = ||H|| / ||grad||^2 falls like 1/m and the wide "
+    "net is close to its linearisation. Each legend gives the least-squares log-log slope.",
 )

@@ -50,7 +50,6 @@ from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.init_functions import check_data
 from ntkviz.figures.kernel_change import log_log_fit
-from ntkviz.figures.ntk_ellipses import single_thread
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.kernels import MseGradient, empirical_ntk, output_scale
 from ntkviz.nets import (
@@ -63,6 +62,7 @@ from ntkviz.nets import (
     check_fits,
 )
 from ntkviz.progress import Progress
+from ntkviz.threads import single_thread
 
 LAYOUTS = ("both", "plane", "functions")
 SWEEPS = ("none", "alpha", "width")
@@ -74,63 +74,98 @@ REAL, LINEAR, FLOW = "tab:blue", "tab:red", "black"
 
 @dataclass(frozen=True)
 class LinearizedConfig:
-    alpha: float = param(1.0, "output scale alpha of the animated run (zeroed output times alpha)",
-                         gt=0)
-    width: int = param(100, "hidden width m (of the animated run, and the reference width of "
-                            "--sweep width)", ge=1, le=100_000)
+    alpha: float = param(
+        1.0, "output scale alpha of the animated run (zeroed output times alpha)", gt=0
+    )
+    width: int = param(
+        100,
+        "hidden width m (of the animated run, and the reference width of --sweep width)",
+        ge=1,
+        le=100_000,
+    )
     depth: int = param(2, "number of hidden layers", ge=1, le=100)
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
     bias: bool = param(True, "biases in every layer")
-    init: str = param("pytorch", "initialisation (standard parameterisation): PyTorch's "
-                                 "nn.Linear default or LeCun normal", choices=INITS)
+    init: str = param(
+        "pytorch",
+        "initialisation (standard parameterisation): PyTorch's nn.Linear default or LeCun normal",
+        choices=INITS,
+    )
     parameterization: str = param("standard", PARAMETERIZATION_HELP, choices=PARAMETERIZATIONS)
     sigma_w: float = param(1.0, "weight scale sigma_w of the ntk parameterisation", ge=0)
     sigma_b: float = param(1.0, "bias scale sigma_b of the ntk parameterisation", ge=0)
-    zero_output: bool = param(True, "subtract the net at initialisation, so f(x, w0) = 0 (the "
-                                    "lazy-training setting: the output scale alpha then only "
-                                    "changes how far the weights move)")
-    lr: float = param(1e-3, "gradient-descent learning rate on the loss MSE / alpha^2 (for both "
-                            "models)", gt=0)
+    zero_output: bool = param(
+        True,
+        "subtract the net at initialisation, so f(x, w0) = 0 (the "
+        "lazy-training setting: the output scale alpha then only "
+        "changes how far the weights move)",
+    )
+    lr: float = param(
+        1e-3, "gradient-descent learning rate on the loss MSE / alpha^2 (for both models)", gt=0
+    )
     # The default kernel's eigenvalues are about 7.5 and 28: the slow direction decays like
     # exp(-7.5 lr t), to 5e-4 of its start in 1000 steps; a frame every 10 steps.
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(100, "number of frames: a snapshot after every steps/frames steps",
-                        ge=1, le=100_000)
+    frames: int = param(
+        100, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
+    )
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs (the post's two points)")
     y_train: tuple[float, ...] = param((3.0, -1.0), "training targets, one per input")
-    sweep: str = param("alpha", "also train the pair at each of --alphas or --widths and plot how "
-                                "far apart they get (log-log, with the fitted slope)",
-                       choices=SWEEPS)
-    alphas: tuple[float, ...] = param((1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0),
-                                      "output scales for --sweep alpha", gt=0)
-    widths: tuple[int, ...] = param((25, 50, 100, 200, 400), "hidden widths for --sweep "
-                                    "width (standard parameterisation: each trains with lr * "
-                                    "width / w, so that lr * kernel stays the same)",
-                                    ge=1, le=100_000)
-    trials: int = param(3, "independent nets per swept value (the panel shows their median)",
-                        ge=1, le=1000)
-    layout: str = param("both", "output plane and functions side by side, or one of them "
-                                "(the plane needs exactly two training points)", choices=LAYOUTS)
-    x_limits: tuple[float, ...] = param((-4.0, 3.0), "functions view and grid: x range, as MIN,MAX",
-                                        length=2)
-    y_limits: tuple[float, ...] = param((-3.0, 5.0), "functions view: y range, as MIN,MAX", length=2)
+    sweep: str = param(
+        "alpha",
+        "also train the pair at each of --alphas or --widths and plot how "
+        "far apart they get (log-log, with the fitted slope)",
+        choices=SWEEPS,
+    )
+    alphas: tuple[float, ...] = param(
+        (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0), "output scales for --sweep alpha", gt=0
+    )
+    widths: tuple[int, ...] = param(
+        (25, 50, 100, 200, 400),
+        "hidden widths for --sweep "
+        "width (standard parameterisation: each trains with lr * "
+        "width / w, so that lr * kernel stays the same)",
+        ge=1,
+        le=100_000,
+    )
+    trials: int = param(
+        3, "independent nets per swept value (the panel shows their median)", ge=1, le=1000
+    )
+    layout: str = param(
+        "both",
+        "output plane and functions side by side, or one of them "
+        "(the plane needs exactly two training points)",
+        choices=LAYOUTS,
+    )
+    x_limits: tuple[float, ...] = param(
+        (-4.0, 3.0), "functions view and grid: x range, as MIN,MAX", length=2
+    )
+    y_limits: tuple[float, ...] = param(
+        (-3.0, 5.0), "functions view: y range, as MIN,MAX", length=2
+    )
     points: int = param(200, "grid points along x for the functions", ge=2, le=100_000)
 
     def check(self) -> None:
         check_data(self.x_train, self.y_train)
         if len(set(self.x_train)) != len(self.x_train):
-            raise ConfigError(f"--x-train has a repeated input ({_repeated(self.x_train):g}): the "
-                              f"kernel matrix on the training inputs would be singular")
+            raise ConfigError(
+                f"--x-train has a repeated input ({_repeated(self.x_train):g}): the "
+                f"kernel matrix on the training inputs would be singular"
+            )
         if self.layout != "functions" and len(self.x_train) != 2:
-            raise ConfigError(f"--layout {self.layout} draws the output plane (y1, y2): it needs "
-                              f"exactly 2 training points (got {len(self.x_train)}); use "
-                              f"--layout functions")
+            raise ConfigError(
+                f"--layout {self.layout} draws the output plane (y1, y2): it needs "
+                f"exactly 2 training points (got {len(self.x_train)}); use "
+                f"--layout functions"
+            )
         check_limits("--x-limits", self.x_limits)
         check_limits("--y-limits", self.y_limits)
         if self.frames > self.steps:
             raise ConfigError(f"--frames ({self.frames}) must not exceed --steps ({self.steps})")
         if self.steps % self.frames:
-            raise ConfigError(f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})")
+            raise ConfigError(
+                f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})"
+            )
 
     @property
     def interval(self) -> int:
@@ -138,10 +173,17 @@ class LinearizedConfig:
         return self.steps // self.frames
 
     def net(self, width: int | None = None) -> NetSpec:
-        return NetSpec(width=self.width if width is None else width, depth=self.depth,
-                       activation=self.activation, bias=self.bias, init=self.init,
-                       zero_output=self.zero_output, parameterization=self.parameterization,
-                       sigma_w=self.sigma_w, sigma_b=self.sigma_b)
+        return NetSpec(
+            width=self.width if width is None else width,
+            depth=self.depth,
+            activation=self.activation,
+            bias=self.bias,
+            init=self.init,
+            zero_output=self.zero_output,
+            parameterization=self.parameterization,
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+        )
 
     def sweep_lr(self, width: int) -> float:
         """The learning rate at ``width`` in a width sweep: lr in the ntk parameterisation (its
@@ -161,6 +203,7 @@ def _repeated(values: Sequence[float]) -> float:
 
 
 # -- the linear model ------------------------------------------------------------------------------
+
 
 class LinearModel:
     """The first-order Taylor model of every member of an ensemble, around its initial parameters.
@@ -186,16 +229,22 @@ class LinearModel:
         base = value if offset is None else value - offset
         return output_scale(self.ensemble).unsqueeze(1) * (base + tangent)
 
-    def __call__(self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """f_lin(x, w) for every member: (K, N), by one Jacobian-vector product at w0."""
         params = self.ensemble.params if params is None else params
         delta = tuple(p.detach() - p0 for p, p0 in zip(params, self.params0, strict=True))
         value, tangent = torch.func.jvp(self._raw(x), (tuple(self.params0),), (delta,))
         return self._finish(x, value, tangent)
 
-    def loss_and_gradient(self, ensemble: Ensemble, params: Sequence[torch.Tensor],
-                          x_train: torch.Tensor, y_train: torch.Tensor
-                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def loss_and_gradient(
+        self,
+        ensemble: Ensemble,
+        params: Sequence[torch.Tensor],
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Each member's ``L_k = mean_i (f_lin(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
         sum_k L_k: ``J(X, w0)^T r`` with ``r = 2 (f_lin(X) - Y) / (N alpha)``, by a vjp taken at w0
         once (the linear model's gradient does not depend on w)."""
@@ -213,6 +262,7 @@ class LinearModel:
 
 # -- the closed forms ------------------------------------------------------------------------------
 
+
 def _decay(lam: np.ndarray, rate: float, times: np.ndarray, discrete: bool) -> np.ndarray:
     """(T, N): exp(-rate lam t), or (1 - rate lam)^t for the discrete steps."""
     t = np.asarray(times, dtype=np.float64)[:, None]
@@ -221,8 +271,14 @@ def _decay(lam: np.ndarray, rate: float, times: np.ndarray, discrete: bool) -> n
     return np.exp(-rate * lam[None, :] * t)
 
 
-def flow_outputs(kernel: np.ndarray, f0_train: np.ndarray, y_train: np.ndarray, rate: float,
-                 times: np.ndarray, discrete: bool = False) -> np.ndarray:
+def flow_outputs(
+    kernel: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
     """The linear model's outputs on the training inputs at each time: (T, N).
 
     ``y(t) = y_bar + exp(-rate H t) (y(0) - y_bar)`` (the post's gradient flow), or with
@@ -234,9 +290,16 @@ def flow_outputs(kernel: np.ndarray, f0_train: np.ndarray, y_train: np.ndarray, 
     return y_train + (_decay(lam, rate, times, discrete) * u0) @ vec.T
 
 
-def flow_functions(k_test_train: np.ndarray, kernel: np.ndarray, f0_test: np.ndarray,
-                   f0_train: np.ndarray, y_train: np.ndarray, rate: float, times: np.ndarray,
-                   discrete: bool = False) -> np.ndarray:
+def flow_functions(
+    k_test_train: np.ndarray,
+    kernel: np.ndarray,
+    f0_test: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
     """The linear model's function at each time: (T, G) on G test inputs.
 
     ``f(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-rate H t)) (Y - f(X, w0))``
@@ -256,6 +319,7 @@ def flow_functions(k_test_train: np.ndarray, kernel: np.ndarray, f0_test: np.nda
 
 
 # -- the simulation --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LinearizedResult:
@@ -328,10 +392,23 @@ class PairRun:
     kernel_grid: np.ndarray
 
 
-def train_pair(spec: NetSpec, members: Sequence[int], alphas: Sequence[float], seed: int, *,
-               x_train: torch.Tensor, y_train: torch.Tensor, x_grid: torch.Tensor, lr: float,
-               steps: int, interval: int, progress: Progress, device: str = "cpu",
-               kernels: bool = True, functions: bool = True) -> PairRun:
+def train_pair(
+    spec: NetSpec,
+    members: Sequence[int],
+    alphas: Sequence[float],
+    seed: int,
+    *,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_grid: torch.Tensor,
+    lr: float,
+    steps: int,
+    interval: int,
+    progress: Progress,
+    device: str = "cpu",
+    kernels: bool = True,
+    functions: bool = True,
+) -> PairRun:
     """Train the nets (member k from (seed, members[k]), output scale alphas[k]) and, from the same
     initial parameters, their linearisations, by the same gradient descent; snapshot every
     ``interval`` steps. With ``functions=False`` the functions on the grid are taken once, after
@@ -361,22 +438,45 @@ def train_pair(spec: NetSpec, members: Sequence[int], alphas: Sequence[float], s
         return out
 
     with single_thread(device):
-        nets: Trajectory = train(real, x_train, y_train, lr=lr, steps=steps,
-                                 snapshot_every=interval, record=record_real, progress=progress,
-                                 gradient=MseGradient())
-        lins: Trajectory = train(linear, x_train, y_train, lr=lr, steps=steps,
-                                 snapshot_every=interval, record=record_linear, progress=progress,
-                                 gradient=model.loss_and_gradient)
+        nets: Trajectory = train(
+            real,
+            x_train,
+            y_train,
+            lr=lr,
+            steps=steps,
+            snapshot_every=interval,
+            record=record_real,
+            progress=progress,
+            gradient=MseGradient(),
+        )
+        lins: Trajectory = train(
+            linear,
+            x_train,
+            y_train,
+            lr=lr,
+            steps=steps,
+            snapshot_every=interval,
+            record=record_linear,
+            progress=progress,
+            gradient=model.loss_and_gradient,
+        )
         if functions:
             f_real, f_linear = nets.records["functions"], lins.records["functions"]
         else:
             with torch.no_grad():
                 f_real = real(x_grid).cpu().numpy()[None]
                 f_linear = model(x_grid, linear.params).cpu().numpy()[None]
-    return PairRun(steps=nets.steps, outputs_real=nets.records["outputs"],
-                   outputs_linear=lins.records["outputs"], functions_real=f_real,
-                   functions_linear=f_linear, loss_real=nets.loss, loss_linear=lins.loss,
-                   kernel=kernel, kernel_grid=kernel_grid)
+    return PairRun(
+        steps=nets.steps,
+        outputs_real=nets.records["outputs"],
+        outputs_linear=lins.records["outputs"],
+        functions_real=f_real,
+        functions_linear=f_linear,
+        loss_real=nets.loss,
+        loss_linear=lins.loss,
+        kernel=kernel,
+        kernel_grid=kernel_grid,
+    )
 
 
 def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:
@@ -387,8 +487,12 @@ def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:
     return gap, np.sqrt(np.mean(end * end, axis=-1))
 
 
-def simulate(config: LinearizedConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> LinearizedResult:
+def simulate(
+    config: LinearizedConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> LinearizedResult:
     """Train the animated net and its linearisation; the closed forms from its kernel at w0; then
     the sweep's pairs (one ensemble for an alpha sweep, one per width)."""
     progress = progress or Progress()
@@ -397,8 +501,15 @@ def simulate(config: LinearizedConfig, generator: torch.Generator | None = None,
     x_train = torch.tensor(config.x_train, dtype=dtype, device=device)
     y_train = torch.tensor(config.y_train, dtype=dtype, device=device)
     x_grid = torch.linspace(*config.x_limits, config.points, dtype=dtype, device=device)
-    common = dict(x_train=x_train, y_train=y_train, x_grid=x_grid, steps=config.steps,
-                  interval=config.interval, progress=progress, device=device)
+    common = dict(
+        x_train=x_train,
+        y_train=y_train,
+        x_grid=x_grid,
+        steps=config.steps,
+        interval=config.interval,
+        progress=progress,
+        device=device,
+    )
     main = train_pair(config.net(), [0], [config.alpha], seed, lr=config.lr, **common)
 
     y_bar = np.asarray(config.y_train, dtype=np.float64)
@@ -407,8 +518,9 @@ def simulate(config: LinearizedConfig, generator: torch.Generator | None = None,
     flow_times = np.linspace(0.0, config.steps, FLOW_POINTS)
     flow = flow_outputs(kernel, f0_train, y_bar, rate, main.steps)
     discrete = flow_outputs(kernel, f0_train, y_bar, rate, main.steps, discrete=True)
-    functions_flow = flow_functions(main.kernel_grid[0], kernel, f0_grid, f0_train, y_bar, rate,
-                                    main.steps)
+    functions_flow = flow_functions(
+        main.kernel_grid[0], kernel, f0_grid, f0_train, y_bar, rate, main.steps
+    )
 
     values, lrs = np.zeros(0), np.zeros(0)
     # The sweep's largest gap can fall between frames: its outputs are taken at every step.
@@ -424,37 +536,75 @@ def simulate(config: LinearizedConfig, generator: torch.Generator | None = None,
     elif config.sweep == "width":
         values = np.asarray(config.widths, dtype=np.float64)
         lrs = np.array([config.sweep_lr(int(w)) for w in config.widths])
-        parts = [distances(train_pair(config.net(int(w)), list(range(config.trials)),
-                                      [config.alpha] * config.trials, seed, lr=float(lr),
-                                      **sweep_options))
-                 for w, lr in zip(config.widths, lrs, strict=True)]
+        parts = [
+            distances(
+                train_pair(
+                    config.net(int(w)),
+                    list(range(config.trials)),
+                    [config.alpha] * config.trials,
+                    seed,
+                    lr=float(lr),
+                    **sweep_options,
+                )
+            )
+            for w, lr in zip(config.widths, lrs, strict=True)
+        ]
         gap, rms = (np.stack(d) for d in zip(*parts, strict=True))
-    slope_t, intercept_t = log_log_fit(values, np.median(gap, axis=1)) if len(values) else (np.nan,) * 2
-    slope_f, intercept_f = log_log_fit(values, np.median(rms, axis=1)) if len(values) else (np.nan,) * 2
+    slope_t, intercept_t = (
+        log_log_fit(values, np.median(gap, axis=1)) if len(values) else (np.nan,) * 2
+    )
+    slope_f, intercept_f = (
+        log_log_fit(values, np.median(rms, axis=1)) if len(values) else (np.nan,) * 2
+    )
 
     return LinearizedResult(
-        steps=main.steps, x_train=np.asarray(config.x_train, dtype=np.float64), y_train=y_bar,
-        x_grid=x_grid.cpu().numpy(), kernel=kernel, rate=rate,
-        outputs_real=main.outputs_real[:, 0], outputs_linear=main.outputs_linear[:, 0],
-        outputs_flow=flow, outputs_discrete=discrete, flow_times=flow_times,
+        steps=main.steps,
+        x_train=np.asarray(config.x_train, dtype=np.float64),
+        y_train=y_bar,
+        x_grid=x_grid.cpu().numpy(),
+        kernel=kernel,
+        rate=rate,
+        outputs_real=main.outputs_real[:, 0],
+        outputs_linear=main.outputs_linear[:, 0],
+        outputs_flow=flow,
+        outputs_discrete=discrete,
+        flow_times=flow_times,
         flow_path=flow_outputs(kernel, f0_train, y_bar, rate, flow_times),
-        functions_real=main.functions_real[:, 0], functions_linear=main.functions_linear[:, 0],
-        functions_flow=functions_flow, loss_real=main.loss_real[:, 0],
-        loss_linear=main.loss_linear[:, 0], alpha=config.alpha, width=config.width,
-        sweep=config.sweep, sweep_values=values, sweep_lr=lrs, trajectory_distance=gap,
-        function_distance=rms, trajectory_slope=float(slope_t),
-        trajectory_intercept=float(intercept_t), function_slope=float(slope_f),
+        functions_real=main.functions_real[:, 0],
+        functions_linear=main.functions_linear[:, 0],
+        functions_flow=functions_flow,
+        loss_real=main.loss_real[:, 0],
+        loss_linear=main.loss_linear[:, 0],
+        alpha=config.alpha,
+        width=config.width,
+        sweep=config.sweep,
+        sweep_values=values,
+        sweep_lr=lrs,
+        trajectory_distance=gap,
+        function_distance=rms,
+        trajectory_slope=float(slope_t),
+        trajectory_intercept=float(intercept_t),
+        function_slope=float(slope_f),
         function_intercept=float(intercept_f),
-        theory_slope=THEORY_SLOPE.get(config.sweep, float("nan")))
+        theory_slope=THEORY_SLOPE.get(config.sweep, float("nan")),
+    )
 
 
 # -- drawing ---------------------------------------------------------------------------------------
 
+
 def plane_view(result: LinearizedResult, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
     """A (y1, y2) view holding the origin, the targets and every trajectory (drawn with equal
     aspect, the axes widen it to fill the panel)."""
-    pts = np.concatenate([np.zeros((1, 2)), result.y_train[None, :], result.outputs_real,
-                          result.outputs_linear, result.flow_path])
+    pts = np.concatenate(
+        [
+            np.zeros((1, 2)),
+            result.y_train[None, :],
+            result.outputs_real,
+            result.outputs_linear,
+            result.flow_path,
+        ]
+    )
     pts = pts[np.isfinite(pts).all(axis=1)]
     low, high = pts.min(axis=0), pts.max(axis=0)
     pad = margin * max(float((high - low).max()), 1e-9)
@@ -499,14 +649,34 @@ class LinearizedRenderer(Renderer):
         ax.set_xlabel(f"$y_1 = f({r.x_train[0]:g}, w)$")
         ax.set_ylabel(f"$y_2 = f({r.x_train[1]:g}, w)$")
         lw = self.style.line_width
-        ax.plot(r.flow_path[:, 0], r.flow_path[:, 1], "--", color=FLOW, linewidth=0.6 * lw,
-                label=r"gradient flow $\bar y + e^{-\eta H_0 t}(y_0 - \bar y)$")
-        (self.linear_dots,) = ax.plot([], [], "s", color=LINEAR, markersize=1.1 * lw,
-                                      markerfacecolor="none", label="linearised model")
+        ax.plot(
+            r.flow_path[:, 0],
+            r.flow_path[:, 1],
+            "--",
+            color=FLOW,
+            linewidth=0.6 * lw,
+            label=r"gradient flow $\bar y + e^{-\eta H_0 t}(y_0 - \bar y)$",
+        )
+        (self.linear_dots,) = ax.plot(
+            [],
+            [],
+            "s",
+            color=LINEAR,
+            markersize=1.1 * lw,
+            markerfacecolor="none",
+            label="linearised model",
+        )
         (self.real_dots,) = ax.plot([], [], "o", color=REAL, markersize=0.9 * lw, label="network")
         (self.flow_dot,) = ax.plot([], [], "x", color=FLOW, markersize=4 * lw, zorder=6)
-        ax.plot([r.y_train[0]], [r.y_train[1]], "*", color="red", markersize=5 * lw, zorder=5,
-                label=r"target $\bar y$")
+        ax.plot(
+            [r.y_train[0]],
+            [r.y_train[1]],
+            "*",
+            color="red",
+            markersize=5 * lw,
+            zorder=5,
+            label=r"target $\bar y$",
+        )
         ax.plot([0.0], [0.0], "k+", markersize=4 * lw, zorder=5)
         ax.legend(loc="best", markerscale=1.5, fontsize=0.55 * self.style.font_size)
         self.animate(self.linear_dots, self.real_dots, self.flow_dot)
@@ -518,13 +688,15 @@ class LinearizedRenderer(Renderer):
         ax.set_xlabel("$x$")
         ax.set_ylabel("$f(x)$")
         for data, color, style, label in (
-                (r.functions_real, REAL, "-", "network $f(x, w_t)$"),
-                (r.functions_linear, LINEAR, "--", r"linearised $f_{lin}(x, w_t)$"),
-                (r.functions_flow, FLOW, ":", "closed form (gradient flow)")):
+            (r.functions_real, REAL, "-", "network $f(x, w_t)$"),
+            (r.functions_linear, LINEAR, "--", r"linearised $f_{lin}(x, w_t)$"),
+            (r.functions_flow, FLOW, ":", "closed form (gradient flow)"),
+        ):
             (curve,) = ax.plot(r.x_grid, data[1], style, color=color, label=label)
             self.curves.append(curve)
-        ax.plot(r.x_train, r.y_train, "o", color="red", markersize=4 * self.style.line_width,
-                zorder=5)
+        ax.plot(
+            r.x_train, r.y_train, "o", color="red", markersize=4 * self.style.line_width, zorder=5
+        )
         ax.legend(loc="best", fontsize=0.55 * self.style.font_size)
         self.animate(*self.curves)
 
@@ -534,29 +706,57 @@ class LinearizedRenderer(Renderer):
         ax.set_yscale("log")
         lw = self.style.line_width
         for data, slope, intercept, color, label in (
-                (r.trajectory_distance, r.trajectory_slope, r.trajectory_intercept, "tab:purple",
-                 r"$\max_t \|y(t) - y_{lin}(t)\|$ at the data"),
-                (r.function_distance, r.function_slope, r.function_intercept, "tab:green",
-                 r"RMS$_x$ $|f - f_{lin}|$ at the end")):
+            (
+                r.trajectory_distance,
+                r.trajectory_slope,
+                r.trajectory_intercept,
+                "tab:purple",
+                r"$\max_t \|y(t) - y_{lin}(t)\|$ at the data",
+            ),
+            (
+                r.function_distance,
+                r.function_slope,
+                r.function_intercept,
+                "tab:green",
+                r"RMS$_x$ $|f - f_{lin}|$ at the end",
+            ),
+        ):
             median = np.median(data, axis=1)
             keep = median > 0
             trials = data.shape[1]
             xs, ys = np.repeat(r.sweep_values, trials), data.reshape(-1)
             ax.plot(xs[ys > 0], ys[ys > 0], ".", color=color, alpha=0.35, markersize=2 * lw)
             fit = f" (slope {slope:.2f})" if np.isfinite(slope) else ""
-            ax.plot(r.sweep_values[keep], median[keep], "o-", color=color, linewidth=0.6 * lw,
-                    markersize=2.5 * lw, label=label + fit)
+            ax.plot(
+                r.sweep_values[keep],
+                median[keep],
+                "o-",
+                color=color,
+                linewidth=0.6 * lw,
+                markersize=2.5 * lw,
+                label=label + fit,
+            )
             if np.isfinite(slope):
-                ax.plot(r.sweep_values, 10 ** (intercept + slope * np.log10(r.sweep_values)), "--",
-                        color=color, linewidth=0.4 * lw)
+                ax.plot(
+                    r.sweep_values,
+                    10 ** (intercept + slope * np.log10(r.sweep_values)),
+                    "--",
+                    color=color,
+                    linewidth=0.4 * lw,
+                )
         if np.isfinite(r.theory_slope) and np.isfinite(r.trajectory_slope):
             # Through the middle of the fitted line, so the two slopes compare at a glance.
             logs = np.log10(r.sweep_values)
             middle = 0.5 * (logs.min() + logs.max())
             level = r.trajectory_intercept + r.trajectory_slope * middle
-            ax.plot(r.sweep_values, 10 ** (level + r.theory_slope * (logs - middle)), ":",
-                    color="gray", linewidth=0.6 * lw,
-                    label=rf"theory: slope {r.theory_slope:g}")
+            ax.plot(
+                r.sweep_values,
+                10 ** (level + r.theory_slope * (logs - middle)),
+                ":",
+                color="gray",
+                linewidth=0.6 * lw,
+                label=rf"theory: slope {r.theory_slope:g}",
+            )
         ax.set_xlabel(r"output scale $\alpha$" if r.sweep == "alpha" else "hidden width $m$")
         ax.set_ylabel("distance: network to linearised")
         ax.legend(loc="best", fontsize=0.5 * self.style.font_size)
@@ -567,11 +767,13 @@ class LinearizedRenderer(Renderer):
         now = i + 1
         if self.real_dots is not None:
             self.real_dots.set_data(r.outputs_real[: now + 1, 0], r.outputs_real[: now + 1, 1])
-            self.linear_dots.set_data(r.outputs_linear[: now + 1, 0],
-                                      r.outputs_linear[: now + 1, 1])
+            self.linear_dots.set_data(
+                r.outputs_linear[: now + 1, 0], r.outputs_linear[: now + 1, 1]
+            )
             self.flow_dot.set_data([r.outputs_flow[now, 0]], [r.outputs_flow[now, 1]])
-        for curve, data in zip(self.curves, (r.functions_real, r.functions_linear,
-                                             r.functions_flow), strict=False):
+        for curve, data in zip(
+            self.curves, (r.functions_real, r.functions_linear, r.functions_flow), strict=False
+        ):
             curve.set_ydata(data[now])
         self.title.set_text(f"{self.scale_text}: step {int(r.steps[now])}")
         return False
@@ -580,15 +782,15 @@ class LinearizedRenderer(Renderer):
 SPEC = FigureSpec(
     name="linearized",
     summary="The net and its linearisation trained side by side with the gradient-flow closed "
-            "form, in the output plane and as functions; how far apart they get against alpha.",
+    "form, in the output plane and as functions; how far apart they get against alpha.",
     config_cls=LinearizedConfig,
     simulate=simulate,
     renderer=LinearizedRenderer,
     style=Style(size=(21.0, 7.5)),
     quick={"steps": 500, "frames": 50, "points": 100, "trials": 1},
     caption="Dots: the network's outputs at the two data points; squares: its linearisation's, "
-            "trained by the same gradient descent; dashed: the closed-form gradient flow of the "
-            "post's 'Gradient Flow' section (x: now). Middle: the three functions now. Right: the "
-            "largest gap between network and linearisation at the data falls like 1/alpha; the "
-            "gap between their functions over x falls more slowly for ReLU (kinks move).",
+    "trained by the same gradient descent; dashed: the closed-form gradient flow of the "
+    "post's 'Gradient Flow' section (x: now). Middle: the three functions now. Right: the "
+    "largest gap between network and linearisation at the data falls like 1/alpha; the "
+    "gap between their functions over x falls more slowly for ReLU (kinks move).",
 )

@@ -32,12 +32,21 @@ class LossSurfaceConfig:
     x: float = param(1.5, "the input of the single data point")
     y: float = param(3.0, "the target of the single data point")
     w0: float = param(0.4, "the parameter at initialisation")
-    view: str = param("both", "fixed view, zooming view, or both side by side (the post's two gifs)",
-                      choices=VIEWS)
+    view: str = param(
+        "both",
+        "fixed view, zooming view, or both side by side (the post's two gifs)",
+        choices=VIEWS,
+    )
     w_half_range: float = param(1.5, "fixed view: w in [w0 - r, w0 + r]", gt=0)
-    loss_limits: tuple[float, ...] = param((-0.1, 8.0), "fixed view: loss range, as MIN,MAX", length=2)
-    zoom_w: float = param(0.95, "zoom view: the w half-range shrinks by this factor each frame", gt=0, le=1)
-    zoom_loss: float = param(0.91, "zoom view: the loss range shrinks by this factor each frame", gt=0, le=1)
+    loss_limits: tuple[float, ...] = param(
+        (-0.1, 8.0), "fixed view: loss range, as MIN,MAX", length=2
+    )
+    zoom_w: float = param(
+        0.95, "zoom view: the w half-range shrinks by this factor each frame", gt=0, le=1
+    )
+    zoom_loss: float = param(
+        0.91, "zoom view: the loss range shrinks by this factor each frame", gt=0, le=1
+    )
     points: int = param(400, "grid points along w", ge=2, le=1_000_000)
 
     def check(self) -> None:
@@ -70,8 +79,12 @@ def normalized_loss(f: torch.Tensor, y: float, alpha: float) -> torch.Tensor:
     return (y - f) ** 2 / alpha**2
 
 
-def simulate(config: LossSurfaceConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> LossSurfaceResult:
+def simulate(
+    config: LossSurfaceConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> LossSurfaceResult:
     """Both losses on the fixed grid and on each frame's zoomed grid (torch, float64)."""
     progress = progress or Progress()
     alphas = alpha_schedule(config.alpha_min, config.alpha_max, config.frames)
@@ -82,8 +95,17 @@ def simulate(config: LossSurfaceConfig, generator: torch.Generator | None = None
     shrink = np.arange(config.frames)
     zoom_half = config.w_half_range * config.zoom_w**shrink
     zoom_loss = np.outer(config.zoom_loss**shrink, np.asarray(config.loss_limits))
-    out = {k: [] for k in ("actual_fixed", "linearized_fixed", "w_zoom", "actual_zoom",
-                           "linearized_zoom", "linear_minimum")}
+    out = {
+        k: []
+        for k in (
+            "actual_fixed",
+            "linearized_fixed",
+            "w_zoom",
+            "actual_zoom",
+            "linearized_zoom",
+            "linear_minimum",
+        )
+    }
     with progress.stage("simulate", config.frames) as advance:
         for i, alpha in enumerate(alphas):
             alpha = float(alpha)
@@ -97,8 +119,15 @@ def simulate(config: LossSurfaceConfig, generator: torch.Generator | None = None
             out["linear_minimum"].append(w0 + config.y / derivative(model, w0))
             advance(1)
     arrays = {k: torch.stack(v).numpy() for k, v in out.items()}
-    return LossSurfaceResult(alphas=alphas, w_fixed=w_fixed.numpy(), zoom_loss_limits=zoom_loss,
-                             x=config.x, y=config.y, w0=config.w0, **arrays)
+    return LossSurfaceResult(
+        alphas=alphas,
+        w_fixed=w_fixed.numpy(),
+        zoom_loss_limits=zoom_loss,
+        x=config.x,
+        y=config.y,
+        w0=config.w0,
+        **arrays,
+    )
 
 
 class LossSurfaceRenderer(Renderer):
@@ -151,12 +180,12 @@ class LossSurfaceRenderer(Renderer):
 SPEC = FigureSpec(
     name="loss-surface",
     summary="The normalised loss of the toy model and of its linearisation (a parabola); "
-            "the right view zooms in on w0.",
+    "the right view zooms in on w0.",
     config_cls=LossSurfaceConfig,
     simulate=simulate,
     renderer=LossSurfaceRenderer,
     style=Style(size=(16.0, 7.0)),
     quick={"frames": 20, "points": 200},
     caption="The linearised loss (red) is a parabola whose minimum closes in on w0 like 1/alpha; "
-            "the actual loss (blue) approaches it as alpha grows. The zoom view follows w0.",
+    "the actual loss (blue) approaches it as alpha grows. The zoom view follows w0.",
 )

@@ -45,20 +45,30 @@ DEFAULT_WIDTHS = (10, 32, 100, 316, 1000, 3162, 10000)  # round(10^(1 + k/2))
 
 @dataclass(frozen=True)
 class NtkConvergenceConfig:
-    widths: tuple[int, ...] = param(DEFAULT_WIDTHS, "hidden widths m, one frame each "
-                                    "(default: 10^1 ... 10^4, two a decade)", ge=1, le=1_000_000)
-    seeds: int = param(8, "independent nets per width (at least 2: the spread needs two)",
-                       le=10_000)
+    widths: tuple[int, ...] = param(
+        DEFAULT_WIDTHS,
+        "hidden widths m, one frame each (default: 10^1 ... 10^4, two a decade)",
+        ge=1,
+        le=1_000_000,
+    )
+    seeds: int = param(
+        8, "independent nets per width (at least 2: the spread needs two)", le=10_000
+    )
     depth: int = param(2, "number of hidden layers", ge=1, le=10)
-    activation: str = param("relu", "activation of the hidden layers: relu or erf, the two "
-                            "with a closed-form infinite-width kernel")
+    activation: str = param(
+        "relu",
+        "activation of the hidden layers: relu or erf, the two "
+        "with a closed-form infinite-width kernel",
+    )
     bias: bool = param(True, "biases in every layer")
     parameterization: str = param(
-        "ntk", "the nets' parameterisation. ntk: z = sigma_w W h / sqrt(fan_in) + sigma_b b, all "
+        "ntk",
+        "the nets' parameterisation. ntk: z = sigma_w W h / sqrt(fan_in) + sigma_b b, all "
         "W, b ~ N(0, 1), whose kernel tends to the closed form as it is; standard: z = W h + b with LeCun-normal init "
         "(W ~ N(0, 1/fan_in), b = 0; --sigma-w/--sigma-b unused), whose kernel grows like the "
         "width: Theta / width is shown, against its own limit, to compare shapes",
-        choices=PARAMETERIZATIONS)
+        choices=PARAMETERIZATIONS,
+    )
     sigma_w: float = param(1.0, "weight scale sigma_w of the NTK parameterisation", gt=0)
     sigma_b: float = param(1.0, "bias scale sigma_b of the NTK parameterisation", ge=0)
     x0: float = param(0.5, "the fixed first argument: Theta(x0, x) is drawn across x")
@@ -67,28 +77,52 @@ class NtkConvergenceConfig:
 
     def check(self) -> None:
         if self.seeds < 2:
-            raise ConfigError(f"--seeds must be >= 2: the spread across nets needs at least two "
-                              f"(got {self.seeds})")
+            raise ConfigError(
+                f"--seeds must be >= 2: the spread across nets needs at least two "
+                f"(got {self.seeds})"
+            )
         if self.activation not in ANALYTIC_ACTIVATIONS:
-            reason = ("has no closed-form infinite-width kernel here"
-                      if self.activation in ACTIVATIONS else "is unknown")
-            raise ConfigError(f"--activation {self.activation} {reason}: use one of "
-                              f"{', '.join(ANALYTIC_ACTIVATIONS)}")
+            reason = (
+                "has no closed-form infinite-width kernel here"
+                if self.activation in ACTIVATIONS
+                else "is unknown"
+            )
+            raise ConfigError(
+                f"--activation {self.activation} {reason}: use one of "
+                f"{', '.join(ANALYTIC_ACTIVATIONS)}"
+            )
         check_limits("--x-limits", self.x_limits)
         if not self.bias and self.x0 == 0:
-            raise ConfigError("--x0 must not be 0 without biases: every layer's output is then 0 "
-                              "and so is Theta(0, x)")
+            raise ConfigError(
+                "--x0 must not be 0 without biases: every layer's output is then 0 "
+                "and so is Theta(0, x)"
+            )
 
     def net(self, width: int) -> NetSpec:
         # standard: LeCun-normal, so that every layer is Gaussian and the limit a closed form
         # (PyTorch's uniform init leaves the first layer's units uniform: no CLT at fan-in 1).
-        return NetSpec(width=int(width), depth=self.depth, activation=self.activation,
-                       bias=self.bias, init="lecun", parameterization=self.parameterization,
-                       sigma_w=self.sigma_w, sigma_b=self.sigma_b)
+        return NetSpec(
+            width=int(width),
+            depth=self.depth,
+            activation=self.activation,
+            bias=self.bias,
+            init="lecun",
+            parameterization=self.parameterization,
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+        )
 
 
-def standard_limit(x1: np.ndarray, x2: np.ndarray, *, depth: int, activation: str,
-                   sigma_w: float = 1.0, sigma_b: float = 0.0, bias: bool = True) -> np.ndarray:
+def standard_limit(
+    x1: np.ndarray,
+    x2: np.ndarray,
+    *,
+    depth: int,
+    activation: str,
+    sigma_w: float = 1.0,
+    sigma_b: float = 0.0,
+    bias: bool = True,
+) -> np.ndarray:
     """lim Theta(x1, x2) / width of standard-parameterised nets, z = W h + b with W ~
     N(0, sigma_w^2 / fan_in) and b ~ N(0, sigma_b^2) (LeCun-normal, our ``init="lecun"``, is
     sigma_w = 1, sigma_b = 0): (N1, N2) for scalar inputs (Sohl-Dickstein et al. 2020, "On the
@@ -169,14 +203,26 @@ def analytic_kernel(config: NtkConvergenceConfig, x: np.ndarray) -> np.ndarray:
     """The limit of what is plotted, Theta(x0, x) (/ width for ``standard``): (P,)."""
     x0 = np.array([config.x0])
     if config.parameterization == "standard":
-        return standard_limit(x0, x, depth=config.depth, activation=config.activation,
-                              bias=config.bias)[0]
-    return infinite_ntk(x0, x, depth=config.depth, activation=config.activation,
-                        sigma_w=config.sigma_w, sigma_b=config.sigma_b, bias=config.bias)[0]
+        return standard_limit(
+            x0, x, depth=config.depth, activation=config.activation, bias=config.bias
+        )[0]
+    return infinite_ntk(
+        x0,
+        x,
+        depth=config.depth,
+        activation=config.activation,
+        sigma_w=config.sigma_w,
+        sigma_b=config.sigma_b,
+        bias=config.bias,
+    )[0]
 
 
-def simulate(config: NtkConvergenceConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> NtkConvergenceResult:
+def simulate(
+    config: NtkConvergenceConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> NtkConvergenceResult:
     """For each width, ``seeds`` nets as one float32 Ensemble on ``device``; their kernels
     Theta(x0, x) by the layer-wise formula; then the spread over nets and its log-log fits.
 
@@ -191,23 +237,33 @@ def simulate(config: NtkConvergenceConfig, generator: torch.Generator | None = N
     for width in widths:
         need = kernel_memory(config.net(width), config.seeds, config.points + 1, dtype)
         if need > limit:
-            raise ConfigError(f"--widths: {config.seeds} nets of width {width} and depth "
-                              f"{config.depth} need about {need / 2**30:.1f} GiB on {device}; the "
-                              f"limit is {limit / 2**30:.1f} GiB (half the free memory): use "
-                              f"smaller --widths or fewer --seeds")
+            raise ConfigError(
+                f"--widths: {config.seeds} nets of width {width} and depth "
+                f"{config.depth} need about {need / 2**30:.1f} GiB on {device}; the "
+                f"limit is {limit / 2**30:.1f} GiB (half the free memory): use "
+                f"smaller --widths or fewer --seeds"
+            )
     x = np.linspace(*config.x_limits, config.points)
     analytic = analytic_kernel(config, x)
     scale = float(np.mean(np.abs(analytic)))
     if not scale > 0:
-        raise ConfigError(f"the infinite-width kernel Theta({config.x0:g}, x) is 0 across "
-                          f"--x-limits: choose another --x0 or range")
+        raise ConfigError(
+            f"the infinite-width kernel Theta({config.x0:g}, x) is 0 across "
+            f"--x-limits: choose another --x0 or range"
+        )
     x0_tensor = torch.tensor([config.x0], dtype=dtype, device=device)
     grid = torch.tensor(x, dtype=dtype, device=device)
     kernels = np.zeros((len(widths), config.seeds, config.points))
     with progress.stage("simulate", len(widths)) as advance:
         for j, width in enumerate(widths):
-            ensemble = Ensemble(config.net(width), config.seeds, width_seed(seed, width),
-                                device=device, dtype=dtype, keep_initial=False)
+            ensemble = Ensemble(
+                config.net(width),
+                config.seeds,
+                width_seed(seed, width),
+                device=device,
+                dtype=dtype,
+                keep_initial=False,
+            )
             kernel = ntk_layerwise(ensemble, x0_tensor, grid)[:, 0, :]
             if config.parameterization == "standard":
                 kernel = kernel / float(width)
@@ -221,10 +277,22 @@ def simulate(config: NtkConvergenceConfig, generator: torch.Generator | None = N
     for k in range(1, len(widths)):
         fits[k] = loglog_fit(widths[: k + 1], spread[: k + 1])
     return NtkConvergenceResult(
-        widths=widths, x=x, x0=float(config.x0), kernels=kernels, analytic=analytic,
-        median=median, low=kernels.min(axis=1), high=kernels.max(axis=1), scale=scale,
-        spread=spread, error=error, slopes=fits[:, 0], intercepts=fits[:, 1],
-        theory_slope=THEORY_SLOPE, parameterization=config.parameterization)
+        widths=widths,
+        x=x,
+        x0=float(config.x0),
+        kernels=kernels,
+        analytic=analytic,
+        median=median,
+        low=kernels.min(axis=1),
+        high=kernels.max(axis=1),
+        scale=scale,
+        spread=spread,
+        error=error,
+        slopes=fits[:, 0],
+        intercepts=fits[:, 1],
+        theory_slope=THEORY_SLOPE,
+        parameterization=config.parameterization,
+    )
 
 
 # -- drawing ------------------------------------------------------------------------------------
@@ -282,22 +350,25 @@ class NtkConvergenceRenderer(Renderer):
         ax.axvline(r.x0, color="0.5", linestyle=":", linewidth=0.5 * lw)
         self.bands, self.medians = [], []
         for k in range(self.count):
-            band = PolyCollection([np.zeros((0, 2))], facecolors=self.colors[k], alpha=0.3,
-                                  edgecolors="none")
+            band = PolyCollection(
+                [np.zeros((0, 2))], facecolors=self.colors[k], alpha=0.3, edgecolors="none"
+            )
             ax.add_collection(band, autolim=False)
             (median,) = ax.plot([], [], color=self.colors[k], linewidth=0.6 * lw)
             self.bands.append(band)
             self.medians.append(median)
-        (self.analytic,) = ax.plot(r.x, r.analytic, "--", color="black", linewidth=0.8 * lw,
-                                   label="infinite width (exact)")
-        handles = [self.analytic,
-                   PolyCollection([np.zeros((0, 2))], facecolors="0.5", alpha=0.4,
-                                  label=f"min-max of {seeds} nets"),
-                   ax.plot([], [], color="0.3", linewidth=0.6 * lw,
-                           label=f"median of {seeds} nets")[0]]
+        (self.analytic,) = ax.plot(
+            r.x, r.analytic, "--", color="black", linewidth=0.8 * lw, label="infinite width (exact)"
+        )
+        handles = [
+            self.analytic,
+            PolyCollection(
+                [np.zeros((0, 2))], facecolors="0.5", alpha=0.4, label=f"min-max of {seeds} nets"
+            ),
+            ax.plot([], [], color="0.3", linewidth=0.6 * lw, label=f"median of {seeds} nets")[0],
+        ]
         ax.legend(handles=handles, loc="best", fontsize=0.6 * self.style.font_size)
-        mappable = ax.scatter([], [], c=[], cmap=COLORMAP,
-                              norm=LogNorm(*self._color_range()))
+        mappable = ax.scatter([], [], c=[], cmap=COLORMAP, norm=LogNorm(*self._color_range()))
         colorbar = self.figure.colorbar(mappable, ax=ax, pad=0.01, aspect=30)
         colorbar.set_label("width $m$")
         # The analytic curve is static but blitted after the bands, so that it stays on top.
@@ -320,20 +391,32 @@ class NtkConvergenceRenderer(Renderer):
         ax2.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
         (self.points,) = ax2.plot([], [], "-", color="0.6", linewidth=0.4 * lw, zorder=2)
         self.dots = ax2.scatter(widths, r.spread, s=(3 * lw) ** 2, zorder=3)
-        (self.fit,) = ax2.plot([], [], "-", color="tab:red", linewidth=0.7 * lw,
-                               label=_fit_label(math.nan))
+        (self.fit,) = ax2.plot(
+            [], [], "-", color="tab:red", linewidth=0.7 * lw, label=_fit_label(math.nan)
+        )
         keep = r.spread > 0
-        intercept = (np.mean(np.log10(r.spread[keep]) - THEORY_SLOPE * np.log10(widths[keep]))
-                     if keep.any() else 0.0)
-        (theory,) = ax2.plot(self.span, 10 ** (intercept + THEORY_SLOPE * np.log10(self.span)),
-                             "--", color="0.35", linewidth=0.6 * lw, zorder=1.7,
-                             label="theory: slope -1/2")
+        intercept = (
+            np.mean(np.log10(r.spread[keep]) - THEORY_SLOPE * np.log10(widths[keep]))
+            if keep.any()
+            else 0.0
+        )
+        (theory,) = ax2.plot(
+            self.span,
+            10 ** (intercept + THEORY_SLOPE * np.log10(self.span)),
+            "--",
+            color="0.35",
+            linewidth=0.6 * lw,
+            zorder=1.7,
+            label="theory: slope -1/2",
+        )
         self.legend = ax2.legend(handles=[self.fit, theory], loc="upper right")
         self.animate(self.points, self.dots, self.fit, self.legend)
 
         what = "standard param., $\\Theta$ / width" if standard else "NTK parameterisation"
-        self.heading = (f"Tangent kernel at initialisation, depth-{self.config.depth} "
-                        f"{self.config.activation} nets, {what}")
+        self.heading = (
+            f"Tangent kernel at initialisation, depth-{self.config.depth} "
+            f"{self.config.activation} nets, {what}"
+        )
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -377,7 +460,7 @@ class NtkConvergenceRenderer(Renderer):
 SPEC = FigureSpec(
     name="ntk-convergence",
     summary="The tangent kernel at initialisation becomes deterministic as the width grows: "
-            "nets of width 10 to 10^4 close in on the exact infinite-width kernel.",
+    "nets of width 10 to 10^4 close in on the exact infinite-width kernel.",
     config_cls=NtkConvergenceConfig,
     simulate=simulate,
     renderer=NtkConvergenceRenderer,
@@ -385,7 +468,7 @@ SPEC = FigureSpec(
     fps=1.0,
     quick={"widths": (10, 32, 100, 316, 1000), "points": 61},
     caption="Left: Theta(x0, x) of several independent nets per width (band: min to max; line: "
-            "median), widths entering one by one, closing in on the exact infinite-width kernel "
-            "(black dashed). Right: the spread across nets against width, falling like "
-            "1/sqrt(width) (legend: the fitted log-log slope; theory -1/2).",
+    "median), widths entering one by one, closing in on the exact infinite-width kernel "
+    "(black dashed). Right: the spread across nets against width, falling like "
+    "1/sqrt(width) (legend: the fitted log-log slope; theory -1/2).",
 )

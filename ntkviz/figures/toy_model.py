@@ -39,12 +39,16 @@ class ToyModelConfig:
 
 def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
     if alpha_min > alpha_max:
-        raise ConfigError(f"--alpha-min ({alpha_min:g}) must not exceed --alpha-max ({alpha_max:g})")
+        raise ConfigError(
+            f"--alpha-min ({alpha_min:g}) must not exceed --alpha-max ({alpha_max:g})"
+        )
 
 
 def check_limits(name: str, limits: tuple[float, ...]) -> None:
     if not limits[0] < limits[1]:
-        raise ConfigError(f"{name} must be MIN,MAX with MIN < MAX (got {limits[0]:g},{limits[1]:g})")
+        raise ConfigError(
+            f"{name} must be MIN,MAX with MIN < MAX (got {limits[0]:g},{limits[1]:g})"
+        )
 
 
 def alpha_schedule(alpha_min: float, alpha_max: float, frames: int) -> np.ndarray:
@@ -66,13 +70,21 @@ class ToyModelResult:
     w0: float
 
 
-def simulate(config: ToyModelConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> ToyModelResult:
+def simulate(
+    config: ToyModelConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> ToyModelResult:
     """The model and its linearisation at w0 (torch autograd, float64) for every alpha."""
     progress = progress or Progress()
     alphas = alpha_schedule(config.alpha_min, config.alpha_max, config.frames)
-    w = torch.linspace(config.w0 - config.w_half_range, config.w0 + config.w_half_range,
-                       config.points, dtype=torch.float64)
+    w = torch.linspace(
+        config.w0 - config.w_half_range,
+        config.w0 + config.w_half_range,
+        config.points,
+        dtype=torch.float64,
+    )
     w0 = torch.tensor(config.w0, dtype=torch.float64)
     actual, linear, slope = [], [], []
     with progress.stage("simulate", config.frames) as advance:
@@ -82,9 +94,15 @@ def simulate(config: ToyModelConfig, generator: torch.Generator | None = None,
             linear.append(tangent_line(model, w0)(w))
             slope.append(derivative(model, w0))
             advance(1)
-    return ToyModelResult(alphas=alphas, w=w.numpy(), actual=torch.stack(actual).numpy(),
-                          linearized=torch.stack(linear).numpy(),
-                          slope=torch.stack(slope).numpy(), x=config.x, w0=config.w0)
+    return ToyModelResult(
+        alphas=alphas,
+        w=w.numpy(),
+        actual=torch.stack(actual).numpy(),
+        linearized=torch.stack(linear).numpy(),
+        slope=torch.stack(slope).numpy(),
+        x=config.x,
+        w0=config.w0,
+    )
 
 
 class ToyModelRenderer(Renderer):
@@ -122,5 +140,5 @@ SPEC = FigureSpec(
     renderer=ToyModelRenderer,
     quick={"frames": 20, "points": 200},
     caption="As the output scale alpha grows, the tangent line at w0 (red) hugs the model (blue) "
-            "over a wider and wider range of w: the model becomes linear in its parameter.",
+    "over a wider and wider range of w: the model becomes linear in its parameter.",
 )

@@ -36,46 +36,82 @@ DELTA_SCALES = ("shared", "own")
 
 @dataclass(frozen=True)
 class WeightMatrixConfig:
-    widths: tuple[int, ...] = param((10, 100, 1000), "hidden widths m, one net (a panel, a curve) "
-                                    "each, as M1,M2,...", ge=1, le=1_000_000)
-    depth: int = param(2, "number of hidden layers; the matrix shown is the one between hidden "
-                       "layers 1 and 2", ge=1, le=1000)
+    widths: tuple[int, ...] = param(
+        (10, 100, 1000),
+        "hidden widths m, one net (a panel, a curve) each, as M1,M2,...",
+        ge=1,
+        le=1_000_000,
+    )
+    depth: int = param(
+        2,
+        "number of hidden layers; the matrix shown is the one between hidden layers 1 and 2",
+        ge=1,
+        le=1000,
+    )
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
-    init: str = param("pytorch", "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or "
-                      "LeCun N(0, 1/fan_in)", choices=INITS)
+    init: str = param(
+        "pytorch",
+        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
+        choices=INITS,
+    )
     bias: bool = param(True, "give every layer a bias")
     alpha: float = param(1.0, "output scale alpha (the loss is divided by alpha^2)", gt=0)
-    count: int = param(1, "nets (seeds) per width: the curves show each, the matrices the first",
-                       ge=1, le=10_000)
+    count: int = param(
+        1, "nets (seeds) per width: the curves show each, the matrices the first", ge=1, le=10_000
+    )
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
     steps: int = param(1000, "gradient descent steps", ge=1, le=10_000_000)
     snapshot_every: int = param(1, "steps between snapshots (one frame each)", ge=1, le=10_000_000)
-    stop_below: float = param(1e-10, "a net stops training once its loss is below this (0: never)",
-                              ge=0)
+    stop_below: float = param(
+        1e-10, "a net stops training once its loss is below this (0: never)", ge=0
+    )
     x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
     y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
-    layout: str = param("matrices", "the weight matrices (the post's animation), the relative "
-                        "change and loss curves (the post's still: -o curves.png), or both",
-                        choices=LAYOUTS)
-    show: str = param("weights", "the matrix W(n), colours fixed at W(0)'s range; or its change "
-                      "W(n) - W(0) on a scale symmetric about 0", choices=SHOWS)
-    delta_scale: str = param("shared", "with --show delta: 'shared' puts every width on one scale, "
-                             "in units of that width's initial RMS weight, so wider nets visibly "
-                             "move less; 'own' stretches each width's largest change over its "
-                             "colour bar, to see its pattern", choices=DELTA_SCALES)
-    max_pixels: int = param(200, "matrices wider than this are shown as the means of f x f "
-                            "blocks, f = ceil(m / this), to bound memory (1000 -> 200 x 200)",
-                            ge=1, le=4096)
+    layout: str = param(
+        "matrices",
+        "the weight matrices (the post's animation), the relative "
+        "change and loss curves (the post's still: -o curves.png), or both",
+        choices=LAYOUTS,
+    )
+    show: str = param(
+        "weights",
+        "the matrix W(n), colours fixed at W(0)'s range; or its change "
+        "W(n) - W(0) on a scale symmetric about 0",
+        choices=SHOWS,
+    )
+    delta_scale: str = param(
+        "shared",
+        "with --show delta: 'shared' puts every width on one scale, "
+        "in units of that width's initial RMS weight, so wider nets visibly "
+        "move less; 'own' stretches each width's largest change over its "
+        "colour bar, to see its pattern",
+        choices=DELTA_SCALES,
+    )
+    max_pixels: int = param(
+        200,
+        "matrices wider than this are shown as the means of f x f "
+        "blocks, f = ceil(m / this), to bound memory (1000 -> 200 x 200)",
+        ge=1,
+        le=4096,
+    )
 
     def check(self) -> None:
         check_data(self.x_train, self.y_train)
         if self.layout != "curves" and self.depth < 2:
-            raise ConfigError(f"--depth {self.depth} has no hidden-to-hidden matrix: use --depth >= 2 "
-                              f"or --layout curves")
+            raise ConfigError(
+                f"--depth {self.depth} has no hidden-to-hidden matrix: use --depth >= 2 "
+                f"or --layout curves"
+            )
 
     def net(self, width: int) -> NetSpec:
-        return NetSpec(width=width, depth=self.depth, activation=self.activation, bias=self.bias,
-                       init=self.init, alpha=self.alpha)
+        return NetSpec(
+            width=width,
+            depth=self.depth,
+            activation=self.activation,
+            bias=self.bias,
+            init=self.init,
+            alpha=self.alpha,
+        )
 
     @property
     def snapshots(self) -> int:
@@ -128,12 +164,19 @@ class WeightMatrixResult:
         sizes = np.asarray(self.sides, dtype=np.int64) ** 2
         start = int(sizes[:w].sum())
         side = int(self.sides[w])
-        return self.matrices[t, start:start + side * side].reshape(-1, side, side).squeeze(
-            0 if isinstance(t, int) else ())
+        return (
+            self.matrices[t, start : start + side * side]
+            .reshape(-1, side, side)
+            .squeeze(0 if isinstance(t, int) else ())
+        )
 
 
-def simulate(config: WeightMatrixConfig, generator: torch.Generator | None = None,
-             progress: Progress | None = None, device: str = "cpu") -> WeightMatrixResult:
+def simulate(
+    config: WeightMatrixConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> WeightMatrixResult:
     """Train one ensemble of ``count`` nets per width by full-batch GD, one width after another."""
     progress = progress or Progress()
     specs = [config.net(width).check() for width in config.widths]
@@ -141,9 +184,11 @@ def simulate(config: WeightMatrixConfig, generator: torch.Generator | None = Non
         check_fits(spec, config.count, len(config.x_train), device)
     show_matrix = config.depth >= 2 and config.layout != "curves"  # else none is kept
     sides = [config.side(w) if show_matrix else 0 for w in config.widths]
-    check_result_fits(4 * config.snapshots * sum(s * s for s in sides),
-                      f"{config.snapshots} snapshots of the weight matrices",
-                      "use a smaller --max-pixels or a larger --snapshot-every")
+    check_result_fits(
+        4 * config.snapshots * sum(s * s for s in sides),
+        f"{config.snapshots} snapshots of the weight matrices",
+        "use a smaller --max-pixels or a larger --snapshot-every",
+    )
     x_train, y_train = data_tensors(config.x_train, config.y_train, device)
     seed = seed_of(generator)
     matrix_index = 2 if config.bias else 1  # [W1, b1, W2, ...]: W2 maps hidden layer 1 to 2
@@ -162,9 +207,18 @@ def simulate(config: WeightMatrixConfig, generator: torch.Generator | None = Non
         if show_matrix:
             w0 = ensemble.params0[matrix_index][0]
             rms.append(float(torch.sqrt(torch.mean(w0.double() ** 2))))
-        trajectory = train(ensemble, x_train, y_train, lr=config.lr, steps=config.steps,
-                           snapshot_every=config.snapshot_every, stop_below=config.stop_below or None,
-                           record=record, progress=progress, gradient=MseGradient())
+        trajectory = train(
+            ensemble,
+            x_train,
+            y_train,
+            lr=config.lr,
+            steps=config.steps,
+            snapshot_every=config.snapshot_every,
+            stop_below=config.stop_below or None,
+            record=record,
+            progress=progress,
+            gradient=MseGradient(),
+        )
         losses.append(trajectory.loss)
         changes.append(trajectory.records["relative_change"])
         stopped.append(trajectory.stopped)
@@ -174,13 +228,17 @@ def simulate(config: WeightMatrixConfig, generator: torch.Generator | None = Non
         del ensemble, trajectory
     count = len(steps)
     return WeightMatrixResult(
-        widths=np.asarray(config.widths, dtype=np.int64), steps=steps,
-        loss=np.stack(losses, axis=1), relative_change=np.stack(changes, axis=1),
-        stopped=np.stack(stopped), sides=np.asarray(sides, dtype=np.int64),
+        widths=np.asarray(config.widths, dtype=np.int64),
+        steps=steps,
+        loss=np.stack(losses, axis=1),
+        relative_change=np.stack(changes, axis=1),
+        stopped=np.stack(stopped),
+        sides=np.asarray(sides, dtype=np.int64),
         matrices=np.concatenate(matrices, axis=1) if matrices else np.zeros((count, 0), np.float32),
         matrix_rms=np.asarray(rms if rms else [math.nan] * len(specs)),
         x_train=np.asarray(config.x_train, dtype=np.float32),
-        y_train=np.asarray(config.y_train, dtype=np.float32))
+        y_train=np.asarray(config.y_train, dtype=np.float32),
+    )
 
 
 class WeightMatrixRenderer(Renderer):
@@ -201,10 +259,14 @@ class WeightMatrixRenderer(Renderer):
         if layout in ("curves", "full"):
             self._curve_panels(bottom)
         what = "W(n) - W(0)" if self.config.show == "delta" else "W(n)"
-        self.figure.suptitle(f"Weights between the hidden layers, {what}" if self.images
-                             else "How much the weights budge, and the loss")
-        self.counter = self.figure.text(0.995, 0.995, " ", ha="right", va="top",
-                                        fontsize=0.8 * self.style.font_size)
+        self.figure.suptitle(
+            f"Weights between the hidden layers, {what}"
+            if self.images
+            else "How much the weights budge, and the loss"
+        )
+        self.counter = self.figure.text(
+            0.995, 0.995, " ", ha="right", va="top", fontsize=0.8 * self.style.font_size
+        )
         self.animate(self.counter)
         self.key_frame = self.count - 1  # the end of training
 
@@ -223,13 +285,23 @@ class WeightMatrixRenderer(Renderer):
             if delta:
                 unit = float(units[w])
                 limit = shared if config.delta_scale == "shared" else max(changes[w], 1e-12)
-                image = ax.imshow(np.zeros_like(start), cmap="RdBu_r", vmin=-limit, vmax=limit,
-                                  interpolation="nearest")
+                image = ax.imshow(
+                    np.zeros_like(start),
+                    cmap="RdBu_r",
+                    vmin=-limit,
+                    vmax=limit,
+                    interpolation="nearest",
+                )
             else:
                 unit = 1.0
                 low, high = float(start.min()), float(start.max())
-                image = ax.imshow(start, cmap="viridis", vmin=low, vmax=high if high > low else low + 1,
-                                  interpolation="nearest")
+                image = ax.imshow(
+                    start,
+                    cmap="viridis",
+                    vmin=low,
+                    vmax=high if high > low else low + 1,
+                    interpolation="nearest",
+                )
             ax.grid(False)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -255,17 +327,22 @@ class WeightMatrixRenderer(Renderer):
         import matplotlib
 
         cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-        for ax, values, label in ((change_ax, r.relative_change,
-                                   r"$\|w(n) - w_0\|_2 \,/\, \|w_0\|_2$"),
-                                  (loss_ax, r.loss, "training loss")):
+        for ax, values, label in (
+            (change_ax, r.relative_change, r"$\|w(n) - w_0\|_2 \,/\, \|w_0\|_2$"),
+            (loss_ax, r.loss, "training loss"),
+        ):
             ax.set_xlim(0, last)
             ax.set_xlabel("step")
             ax.set_ylabel(label)
             for w, width in enumerate(r.widths):
                 for k in range(values.shape[2]):
-                    (line,) = ax.plot(r.steps[:1], values[:1, w, k], color=cycle[w % len(cycle)],
-                                      label=f"m = {width}" if k == 0 else None,
-                                      alpha=1.0 if k == 0 else 0.5)
+                    (line,) = ax.plot(
+                        r.steps[:1],
+                        values[:1, w, k],
+                        color=cycle[w % len(cycle)],
+                        label=f"m = {width}" if k == 0 else None,
+                        alpha=1.0 if k == 0 else 0.5,
+                    )
                     self.animate(line)
                     self.curves.append((line, values[:, w, k]))
         top = float(np.nanmax(r.relative_change)) if r.relative_change.size else 1.0
@@ -287,7 +364,7 @@ class WeightMatrixRenderer(Renderer):
                 values = (values - start) / unit
             image.set_data(cmap(norm(values), bytes=True))
         for line, values in self.curves:
-            line.set_data(r.steps[:i + 1], values[:i + 1])
+            line.set_data(r.steps[: i + 1], values[: i + 1])
         self.counter.set_text(f"step {int(r.steps[i])}")
         return False
 
@@ -304,13 +381,13 @@ def largest_change(result: WeightMatrixResult, w: int, chunk: int = 64) -> float
 SPEC = FigureSpec(
     name="weight-matrix",
     summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
-            "the wider the net, the less its weights budge.",
+    "the wider the net, the less its weights budge.",
     config_cls=WeightMatrixConfig,
     simulate=simulate,
     renderer=WeightMatrixRenderer,
     style=Style(size=(16.0, 7.0)),
     quick={"steps": 300, "snapshot_every": 10},
     caption="Width 10's matrix visibly changes while widths 100 and 1000 look frozen; "
-            "--layout curves shows why: the relative change of all weights shrinks with width "
-            "while every width fits the data (--show delta makes the change itself visible).",
+    "--layout curves shows why: the relative change of all weights shrinks with width "
+    "while every width fits the data (--show delta makes the change itself visible).",
 )
