@@ -163,3 +163,61 @@ def relative_change(ensemble: Ensemble) -> torch.Tensor:
     """||w - w0||_2 / ||w0||_2 over all parameters stacked, per member: (K,)."""
     now, start = ensemble.flat(), ensemble.flat(ensemble.params0)
     return torch.linalg.vector_norm(now - start, dim=1) / torch.linalg.vector_norm(start, dim=1)
+
+
+# -- the linear model's closed forms ----------------------------------------------------------------
+
+
+def _decay(lam: np.ndarray, rate: float, times: np.ndarray, discrete: bool) -> np.ndarray:
+    """(T, N): exp(-rate lam t), or (1 - rate lam)^t for the discrete steps."""
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    if discrete:
+        return np.power(1.0 - rate * lam[None, :], t)
+    return np.exp(-rate * lam[None, :] * t)
+
+
+def flow_outputs(
+    kernel: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
+    """The linear model's outputs on the training inputs at each time: (T, N).
+
+    ``y(t) = y_bar + exp(-rate H t) (y(0) - y_bar)`` (the post's gradient flow), or with
+    ``discrete`` the gradient-descent steps ``y_bar + (I - rate H)^t (y(0) - y_bar)``.
+    kernel H: (N, N) symmetric; f0_train, y_train: (N,); times (T,) in steps; rate = 2 lr / N.
+    """
+    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    u0 = vec.T @ (np.asarray(f0_train, dtype=np.float64) - y_train)
+    return y_train + (_decay(lam, rate, times, discrete) * u0) @ vec.T
+
+
+def flow_functions(
+    k_test_train: np.ndarray,
+    kernel: np.ndarray,
+    f0_test: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
+    """The linear model's function at each time: (T, G) on G test inputs.
+
+    ``f(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-rate H t)) (Y - f(X, w0))``
+    (Lee et al. 2019, eq. 9), computed as ``V diag((1 - exp(-rate lam t)) / lam) V^T`` so a
+    near-singular kernel stays finite (the factor tends to rate t as lam -> 0); ``discrete``
+    uses (1 - rate lam)^t. k_test_train: (G, N) and kernel: (N, N) on the same scale (both
+    Theta / alpha^2 or both Theta); f0_test (G,), f0_train and y_train (N,); rate = 2 lr / N.
+    """
+    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    target = vec.T @ (y_train - np.asarray(f0_train, dtype=np.float64))
+    decay = _decay(lam, rate, times, discrete)
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    tiny = np.abs(lam) <= 1e-300
+    safe = np.where(tiny, 1.0, lam)
+    weight = np.where(tiny[None, :], rate * t, (1.0 - decay) / safe[None, :])  # (T, N)
+    return f0_test + ((weight * target) @ vec.T) @ np.asarray(k_test_train).T

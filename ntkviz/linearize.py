@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
+
+from ntkviz.kernels import output_scale
+from ntkviz.nets import Ensemble
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -42,3 +45,58 @@ def linearize(fn: Fn, w0: torch.Tensor) -> Fn:
         return value + tangent
 
     return f_lin
+
+
+class LinearModel:
+    """The first-order Taylor model of every member of an ensemble, around its initial parameters.
+
+    ``f_lin_k(x, w) = f_k(x, w0) + alpha_k J_k(x, w0) (w - w0)`` with J_k = d net_k / d w at w0
+    (the frozen ``ensemble.params0``). ``model(x, params)`` returns (K, N) for inputs x (N,) and
+    stacked params shaped like ``ensemble.params``; ``model.loss_and_gradient`` is a drop-in
+    ``gradient`` for :func:`ntkviz.dynamics.train` that trains this linear model instead of the net.
+    Reference: Lee et al. 2019, "Wide neural networks of any depth evolve as linear models".
+    """
+
+    def __init__(self, ensemble: Ensemble) -> None:
+        self.ensemble = ensemble
+        self.params0 = [p.detach() for p in ensemble.params0]
+        self._vjp: tuple[torch.Tensor, object] | None = None
+
+    def _raw(self, x: torch.Tensor):
+        return lambda params: self.ensemble.forward_raw(params, x)
+
+    def _finish(self, x: torch.Tensor, value: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+        """alpha (net(x, w0) - [offset] + J (w - w0)) from the jvp's value and tangent."""
+        offset = self.ensemble.offset(x)
+        base = value if offset is None else value - offset
+        return output_scale(self.ensemble).unsqueeze(1) * (base + tangent)
+
+    def __call__(
+        self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """f_lin(x, w) for every member: (K, N), by one Jacobian-vector product at w0."""
+        params = self.ensemble.params if params is None else params
+        delta = tuple(p.detach() - p0 for p, p0 in zip(params, self.params0, strict=True))
+        value, tangent = torch.func.jvp(self._raw(x), (tuple(self.params0),), (delta,))
+        return self._finish(x, value, tangent)
+
+    def loss_and_gradient(
+        self,
+        ensemble: Ensemble,
+        params: Sequence[torch.Tensor],
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Each member's ``L_k = mean_i (f_lin(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
+        sum_k L_k: ``J(X, w0)^T r`` with ``r = 2 (f_lin(X) - Y) / (N alpha)``, by a vjp taken at w0
+        once (the linear model's gradient does not depend on w)."""
+        if self._vjp is None or self._vjp[0] is not x_train:
+            _, vjp_fn = torch.func.vjp(self._raw(x_train), tuple(self.params0))
+            self._vjp = (x_train, vjp_fn)
+        out = self(x_train, params)
+        alpha = output_scale(ensemble).unsqueeze(1)
+        error = out - y_train
+        loss = (error * error).mean(dim=1) / (alpha * alpha).squeeze(1)
+        residual = error * (2.0 / x_train.shape[0]) / alpha
+        (grads,) = self._vjp[1](residual)
+        return loss.detach(), [g.detach() for g in grads]

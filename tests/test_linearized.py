@@ -11,14 +11,9 @@ import pytest
 import torch
 from conftest import TINY, gif_frames
 
-from ntkviz.dynamics import mse_loss
-from ntkviz.figures.linearized import (
-    LinearizedConfig,
-    LinearModel,
-    flow_functions,
-    flow_outputs,
-    simulate,
-)
+from ntkviz.dynamics import flow_functions, flow_outputs, mse_loss
+from ntkviz.figures.linearized import LinearizedConfig, simulate
+from ntkviz.linearize import LinearModel
 from ntkviz.nets import Ensemble, NetSpec
 
 SMALL = dict(width=12, steps=60, frames=6, lr=1e-2, points=25, sweep="none")

@@ -11,7 +11,7 @@ parameterisation) and with each net's empirical NTK at initialisation, beside an
 of each width trained by full-batch gradient descent: their mean and a band of +-``band`` standard
 deviations, between and beyond the data. The animation runs over the training steps; its dashed
 grey curve is the infinite-width kernel's own gradient-descent prediction at that step (the
-discrete closed form of :func:`ntkviz.figures.linearized.flow_functions`), which the nets follow
+discrete closed form of :func:`ntkviz.dynamics.flow_functions`), which the nets follow
 all the way, not only at the end.
 
 By default the nets are zeroed (f(x, w0) = 0), so the infinite-width prediction is exactly
@@ -31,10 +31,9 @@ from matplotlib.lines import Line2D
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
-from ntkviz.dynamics import train
+from ntkviz.dynamics import flow_functions, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.linearized import flow_functions
 from ntkviz.figures.ntk_ellipses import run_colors
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk

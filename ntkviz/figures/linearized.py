@@ -45,13 +45,14 @@ from matplotlib.lines import Line2D
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
-from ntkviz.dynamics import Trajectory, train
+from ntkviz.dynamics import Trajectory, flow_functions, flow_outputs, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.init_functions import check_data
 from ntkviz.figures.kernel_change import log_log_fit
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import MseGradient, empirical_ntk, output_scale
+from ntkviz.kernels import MseGradient, empirical_ntk
+from ntkviz.linearize import LinearModel
 from ntkviz.nets import (
     ACTIVATIONS,
     INITS,
@@ -200,122 +201,6 @@ def _repeated(values: Sequence[float]) -> float:
             return v
         seen.add(v)
     raise ValueError("no repeated value")
-
-
-# -- the linear model ------------------------------------------------------------------------------
-
-
-class LinearModel:
-    """The first-order Taylor model of every member of an ensemble, around its initial parameters.
-
-    ``f_lin_k(x, w) = f_k(x, w0) + alpha_k J_k(x, w0) (w - w0)`` with J_k = d net_k / d w at w0
-    (the frozen ``ensemble.params0``). ``model(x, params)`` returns (K, N) for inputs x (N,) and
-    stacked params shaped like ``ensemble.params``; ``model.loss_and_gradient`` is a drop-in
-    ``gradient`` for :func:`ntkviz.dynamics.train` that trains this linear model instead of the net.
-    Reference: Lee et al. 2019, "Wide neural networks of any depth evolve as linear models".
-    """
-
-    def __init__(self, ensemble: Ensemble) -> None:
-        self.ensemble = ensemble
-        self.params0 = [p.detach() for p in ensemble.params0]
-        self._vjp: tuple[torch.Tensor, object] | None = None
-
-    def _raw(self, x: torch.Tensor):
-        return lambda params: self.ensemble.forward_raw(params, x)
-
-    def _finish(self, x: torch.Tensor, value: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
-        """alpha (net(x, w0) - [offset] + J (w - w0)) from the jvp's value and tangent."""
-        offset = self.ensemble.offset(x)
-        base = value if offset is None else value - offset
-        return output_scale(self.ensemble).unsqueeze(1) * (base + tangent)
-
-    def __call__(
-        self, x: torch.Tensor, params: Sequence[torch.Tensor] | None = None
-    ) -> torch.Tensor:
-        """f_lin(x, w) for every member: (K, N), by one Jacobian-vector product at w0."""
-        params = self.ensemble.params if params is None else params
-        delta = tuple(p.detach() - p0 for p, p0 in zip(params, self.params0, strict=True))
-        value, tangent = torch.func.jvp(self._raw(x), (tuple(self.params0),), (delta,))
-        return self._finish(x, value, tangent)
-
-    def loss_and_gradient(
-        self,
-        ensemble: Ensemble,
-        params: Sequence[torch.Tensor],
-        x_train: torch.Tensor,
-        y_train: torch.Tensor,
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Each member's ``L_k = mean_i (f_lin(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
-        sum_k L_k: ``J(X, w0)^T r`` with ``r = 2 (f_lin(X) - Y) / (N alpha)``, by a vjp taken at w0
-        once (the linear model's gradient does not depend on w)."""
-        if self._vjp is None or self._vjp[0] is not x_train:
-            _, vjp_fn = torch.func.vjp(self._raw(x_train), tuple(self.params0))
-            self._vjp = (x_train, vjp_fn)
-        out = self(x_train, params)
-        alpha = output_scale(ensemble).unsqueeze(1)
-        error = out - y_train
-        loss = (error * error).mean(dim=1) / (alpha * alpha).squeeze(1)
-        residual = error * (2.0 / x_train.shape[0]) / alpha
-        (grads,) = self._vjp[1](residual)
-        return loss.detach(), [g.detach() for g in grads]
-
-
-# -- the closed forms ------------------------------------------------------------------------------
-
-
-def _decay(lam: np.ndarray, rate: float, times: np.ndarray, discrete: bool) -> np.ndarray:
-    """(T, N): exp(-rate lam t), or (1 - rate lam)^t for the discrete steps."""
-    t = np.asarray(times, dtype=np.float64)[:, None]
-    if discrete:
-        return np.power(1.0 - rate * lam[None, :], t)
-    return np.exp(-rate * lam[None, :] * t)
-
-
-def flow_outputs(
-    kernel: np.ndarray,
-    f0_train: np.ndarray,
-    y_train: np.ndarray,
-    rate: float,
-    times: np.ndarray,
-    discrete: bool = False,
-) -> np.ndarray:
-    """The linear model's outputs on the training inputs at each time: (T, N).
-
-    ``y(t) = y_bar + exp(-rate H t) (y(0) - y_bar)`` (the post's gradient flow), or with
-    ``discrete`` the gradient-descent steps ``y_bar + (I - rate H)^t (y(0) - y_bar)``.
-    kernel H: (N, N) symmetric; f0_train, y_train: (N,); times (T,) in steps; rate = 2 lr / N.
-    """
-    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
-    u0 = vec.T @ (np.asarray(f0_train, dtype=np.float64) - y_train)
-    return y_train + (_decay(lam, rate, times, discrete) * u0) @ vec.T
-
-
-def flow_functions(
-    k_test_train: np.ndarray,
-    kernel: np.ndarray,
-    f0_test: np.ndarray,
-    f0_train: np.ndarray,
-    y_train: np.ndarray,
-    rate: float,
-    times: np.ndarray,
-    discrete: bool = False,
-) -> np.ndarray:
-    """The linear model's function at each time: (T, G) on G test inputs.
-
-    ``f(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-rate H t)) (Y - f(X, w0))``
-    (Lee et al. 2019, eq. 9), computed as ``V diag((1 - exp(-rate lam t)) / lam) V^T`` so a
-    near-singular kernel stays finite (the factor tends to rate t as lam -> 0); ``discrete``
-    uses (1 - rate lam)^t. k_test_train: (G, N) and kernel: (N, N) on the same scale (both
-    Theta / alpha^2 or both Theta); f0_test (G,), f0_train and y_train (N,); rate = 2 lr / N.
-    """
-    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
-    target = vec.T @ (y_train - np.asarray(f0_train, dtype=np.float64))
-    decay = _decay(lam, rate, times, discrete)
-    t = np.asarray(times, dtype=np.float64)[:, None]
-    tiny = np.abs(lam) <= 1e-300
-    safe = np.where(tiny, 1.0, lam)
-    weight = np.where(tiny[None, :], rate * t, (1.0 - decay) / safe[None, :])  # (T, N)
-    return f0_test + ((weight * target) @ vec.T) @ np.asarray(k_test_train).T
 
 
 # -- the simulation --------------------------------------------------------------------------------
