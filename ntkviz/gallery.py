@@ -9,10 +9,11 @@ skipped unless ``force``. :func:`validate` and :func:`compare` are what CI runs 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,20 +284,32 @@ Each is reproduced by the command under it.</p>
 # -- checks CI runs ----------------------------------------------------------------------------------
 
 
-def _decode(path: Path) -> np.ndarray:
-    """All frames of an image or animation as (N, H, W, 3) uint8, decoded by imageio/Pillow."""
+def _frames(path: Path) -> Iterator[np.ndarray]:
+    """The frames of an image or animation one at a time, (H, W, 3) uint8, decoded by
+    imageio-ffmpeg or Pillow (one frame in memory at a time: a 1001-frame GIF is 1.7 GB whole)."""
     if path.suffix == ".mp4":
         import imageio.v2 as iio2
 
         reader = iio2.get_reader(path, format="FFMPEG")
         try:
-            return np.stack([frame for frame in reader])
+            yield from reader
         finally:
             reader.close()
+        return
     from PIL import Image, ImageSequence
 
     with Image.open(path) as im:
-        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+        for frame in ImageSequence.Iterator(im):
+            yield np.asarray(frame.convert("RGB"))
+
+
+def _shape(path: Path) -> tuple[int, int, int]:
+    """(frames, height, width), decoding every frame."""
+    count, height, width = 0, 0, 0
+    for frame in _frames(path):
+        count += 1
+        height, width = frame.shape[:2]
+    return count, height, width
 
 
 def validate(out: Path) -> list[str]:
@@ -313,25 +326,20 @@ def validate(out: Path) -> list[str]:
                 problems.append(f"{path.name}: missing (its sidecar is there)")
                 continue
             try:
-                frames = _decode(path)
+                count, height, width = _shape(path)
             except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
                 problems.append(f"{path.name}: does not decode ({exc})")
                 continue
-            height, width = frames.shape[1:3]
             if (width, height) != (sidecar["width"], sidecar["height"]):
                 problems.append(
                     f"{path.name}: {width}x{height} px, sidecar says "
                     f"{sidecar['width']}x{sidecar['height']}"
                 )
             # GIF merges identical consecutive frames, so it may hold fewer than were drawn
-            if path.suffix != ".gif" and len(frames) != sidecar["frames"]:
-                problems.append(
-                    f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}"
-                )
-            if path.suffix == ".gif" and not 1 <= len(frames) <= sidecar["frames"]:
-                problems.append(
-                    f"{path.name}: {len(frames)} frames, sidecar says {sidecar['frames']}"
-                )
+            if path.suffix != ".gif" and count != sidecar["frames"]:
+                problems.append(f"{path.name}: {count} frames, sidecar says {sidecar['frames']}")
+            if path.suffix == ".gif" and not 1 <= count <= sidecar["frames"]:
+                problems.append(f"{path.name}: {count} frames, sidecar says {sidecar['frames']}")
         if sidecar.get("still") and not (out / Path(sidecar["still"]).name).exists():
             problems.append(f"{Path(sidecar['still']).name}: missing (the sidecar names it)")
     return problems
@@ -348,11 +356,18 @@ def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
         if not other.exists():
             changed.append(f"{path.name}: not rebuilt")
             continue
-        a, b = _decode(path), _decode(other)
-        if a.shape != b.shape:
-            changed.append(f"{path.name}: {a.shape} committed, {b.shape} rebuilt")
+        total, count, shapes = 0.0, 0, set()
+        missing = object()
+        for a, b in itertools.zip_longest(_frames(path), _frames(other), fillvalue=missing):
+            if a is missing or b is missing or a.shape != b.shape:
+                shapes.add("frame count or size")
+                break
+            total += float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+            count += 1
+        if shapes:
+            changed.append(f"{path.name}: {', '.join(shapes)} differ from the committed file")
             continue
-        diff = float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+        diff = total / max(count, 1)
         if diff > tolerance:
             changed.append(f"{path.name}: mean pixel difference {diff:.2f} > {tolerance}")
     return changed
