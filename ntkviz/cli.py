@@ -208,7 +208,11 @@ def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
             shown = f"{default:.6g}" if isinstance(default, float) else str(default)
         name = cfg.option_name(field.name)
         names = (f"{name}/--no-{name[2:]}",) if item is bool else (name,)
-        option = typer.Option(*names, help=help_text, show_default=shown)
+        # The post's value, shown as typer shows defaults; the option itself defaults to None so
+        # that an explicit value can be told from the --quick preset.
+        if default is not None:
+            help_text = f"{help_text}  [default: {shown}]"
+        option = typer.Option(*names, help=help_text, show_default=False)
         params.append(
             inspect.Parameter(
                 field.name,
