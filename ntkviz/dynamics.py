@@ -58,6 +58,7 @@ def train(
     record: Recorder | None = None,
     progress: Progress | None = None,
     gradient: Gradient | None = None,
+    label: str = "train",
 ) -> Trajectory:
     """Gradient descent ``w <- w - lr * grad L_k(w)`` on every member for ``steps`` steps.
 
@@ -73,7 +74,7 @@ def train(
     stopped = np.full(ensemble.count, steps, dtype=np.int64)
     snap_steps, losses, records = [], [], []
     first_loss = None
-    with progress.stage("train", steps) as advance:
+    with progress.stage(label, steps) as advance:
         for step in range(steps + 1):
             if gradient is None:
                 loss = mse_loss(ensemble, x_train, y_train, params)

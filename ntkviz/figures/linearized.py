@@ -343,6 +343,7 @@ def train_pair(
             snapshot_every=interval,
             record=record_linear,
             progress=progress,
+            label="linear",
             gradient=model.loss_and_gradient,
         )
         if functions:

@@ -218,6 +218,7 @@ def simulate(
             record=record,
             progress=progress,
             gradient=MseGradient(),
+            label=f"train m={spec.width}",
         )
         losses.append(trajectory.loss)
         changes.append(trajectory.records["relative_change"])
