@@ -69,7 +69,7 @@ def naive_init_functions_gif(
     frames = []
     with matplotlib.rc_context():  # only to leave the process as found; inside: global rcParams
         _style(font_size, line_width)
-        for i in range(config.frames):
+        for i in range(config.frames + 1):  # the initial frame, then one per training frame
             t0 = time.perf_counter()
             plt.figure(figsize=size, dpi=dpi)
             for net in nets:
@@ -93,7 +93,7 @@ def naive_init_functions_gif(
             seconds["plot"] += time.perf_counter() - t0
             image = _save_and_read(workdir / f"frame_{i:03d}.png", seconds)
             frames.extend([image] * (config.hold_first if i == 0 else 1))
-            if i == config.frames - 1:
+            if i == config.frames:
                 break
             t0 = time.perf_counter()
             for net, optimiser in zip(nets, optimisers, strict=True):

@@ -236,9 +236,15 @@ def _common_parameters() -> list[inspect.Parameter]:
     ]
 
 
+def check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**63:
+        raise ConfigError(f"--seed must be between 0 and 2^63 - 1 (got {seed})")
+
+
 def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions, dict[str, Any]]:
     """(config, run options, display flags) from the parsed option values of a figure command."""
     common = {name: values.pop(name) for name, _, _ in COMMON}
+    check_seed(common["seed"])
     base, style = defaults(spec, common["quick"])
     config = cfg.build(spec.config_cls, values, base=base)
     if common["size"] is not None:
@@ -287,7 +293,7 @@ def _figure_command(spec: FigureSpec):
             with progress:
                 report = run_figure(spec, config, options, progress)
         except KeyboardInterrupt:
-            typer.echo(f"Interrupted: {options.output} was not written or changed.", err=True)
+            typer.echo("Interrupted: nothing was written; existing files are unchanged.", err=True)
             raise typer.Exit(130) from None
         if not flags["quiet"]:
             typer.echo(_describe(report))
@@ -371,6 +377,7 @@ def gallery_command(
         raise ConfigError(
             f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}"
         )
+    check_seed(seed)
     if jobs < 0:
         raise ConfigError(f"--jobs must be >= 1 (got {jobs})")
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -79,10 +80,26 @@ def preflight(options: RunOptions) -> None:
         if options.frames_dir.exists() and not options.frames_dir.is_dir():
             raise ConfigError(f"--frames-dir {options.frames_dir} exists and is not a folder")
         writers.check_folder_writable(options.frames_dir.parent, "--frames-dir")
+    _check_distinct(options)
     for extra in options.also:
         writers.check_fps(options.fps, writers.output_format(extra))
         writers.check_writable(extra, "output")
     resolve_device(options.device)
+
+
+def _check_distinct(options: RunOptions) -> None:
+    """No two outputs may be the same path (e.g. --frames-dir naming the output file)."""
+    named = [("--output", options.output), ("its sidecar", sidecar_path(options.output))]
+    named += [("--still", options.still), ("--data", options.data)]
+    named += [("--frames-dir", options.frames_dir)] + [("output", p) for p in options.also]
+    seen: dict[Path, str] = {}
+    for what, path in named:
+        if path is None:
+            continue
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise ConfigError(f"{what} {path} is the same path as {seen[key]}: give each its own")
+        seen[key] = what
 
 
 def versions() -> dict[str, str]:
@@ -121,7 +138,7 @@ def run_figure(
 ) -> dict[str, Any]:
     """Simulate, render and write one figure; return the sidecar's content.
 
-    Nothing is written unless every step succeeds up to the file being written.
+    Nothing is written unless every step succeeds: all outputs appear together at the end.
     """
     progress = progress or Progress()
     preflight(options)
@@ -137,47 +154,49 @@ def run_figure(
     frames = _TimedFrames(renderer)
     frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
-    with renderer.drawing():
+    # Every output is staged and renamed into place together at the end: an error or Ctrl-C
+    # anywhere leaves all existing files (the sidecar included) as they were.
+    with writers.transaction() as tx, renderer.drawing():
         written = writers.write_animation(
-            options.output, source, options.fps, dither=options.dither, progress=progress
+            options.output, source, options.fps, dither=options.dither, progress=progress, tx=tx
         )
         for extra in options.also:
             writers.write_animation(
-                extra, source, options.fps, dither=options.dither, progress=progress
+                extra, source, options.fps, dither=options.dither, progress=progress, tx=tx
             )
         if options.still is not None:
-            writers.write_png(options.still, frames(renderer.key_frame))
+            writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
         if options.frames_dir is not None:
-            writers.write_frames_dir(options.frames_dir, source, progress)
-    elapsed = time.perf_counter() - start
-    timing["render"] = frames.seconds
-    timing["write"] = max(elapsed - frames.seconds, 0.0)
-
-    report = {
-        "figure": spec.name,
-        "output": str(options.output),
-        **written,
-        "fps": options.fps,
-        "seed": options.seed,
-        "device": options.device,
-        "quick": options.quick,
-        "config": to_jsonable(config),
-        "style": to_jsonable(options.style),
-        "dither": options.dither,
-        "still": str(options.still) if options.still else None,
-        "also": [str(p) for p in options.also],
-        "frames_dir": str(options.frames_dir) if options.frames_dir else None,
-        "data": str(options.data) if options.data else None,
-        "versions": versions(),
-        "seconds": {k: round(v, 4) for k, v in timing.items()},
-        "command": list(options.command) if options.command else None,
-    }
-    if options.data is not None:
-        writers.write_npz(
-            options.data,
-            result_arrays(result),
-            {"figure": spec.name, "config": report["config"], "seed": options.seed},
-        )
-    if options.sidecar:
-        writers.write_json(sidecar_path(options.output), report)
+            writers.write_frames_dir(options.frames_dir, source, progress, tx=tx)
+        elapsed = time.perf_counter() - start
+        timing["render"] = frames.seconds
+        timing["write"] = max(elapsed - frames.seconds, 0.0)
+        report = {
+            "figure": spec.name,
+            "output": str(options.output),
+            **written,
+            "fps": options.fps,
+            "seed": options.seed,
+            "device": options.device,
+            "quick": options.quick,
+            "config": to_jsonable(config),
+            "style": to_jsonable(options.style),
+            "dither": options.dither,
+            "still": str(options.still) if options.still else None,
+            "also": [str(p) for p in options.also],
+            "frames_dir": str(options.frames_dir) if options.frames_dir else None,
+            "data": str(options.data) if options.data else None,
+            "versions": versions(),
+            "seconds": {k: round(v, 4) for k, v in timing.items()},
+            "command": list(options.command) if options.command else None,
+        }
+        if options.data is not None:
+            writers.write_npz(
+                options.data,
+                result_arrays(result),
+                {"figure": spec.name, "config": report["config"], "seed": options.seed},
+                tx=tx,
+            )
+        if options.sidecar:
+            writers.write_json(sidecar_path(options.output), report, tx=tx)
     return report

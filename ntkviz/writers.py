@@ -82,31 +82,81 @@ def check_folder_writable(folder: Path, what: str, probe_name: str = "ntkviz") -
         raise ConfigError(f"{what} folder {folder} is not writable ({exc.strerror})") from None
 
 
-@contextlib.contextmanager
-def atomic_target(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target`` (same suffix); rename it into place on success.
+class Transaction:
+    """Outputs staged under temporary names beside their targets, renamed into place together.
 
-    On any exception, KeyboardInterrupt included, the temporary file is removed and ``target``
-    is left as it was.
+    ``path(target)`` gives a temporary file (same suffix) and ``folder(target)`` a temporary
+    folder; nothing appears at any target until :meth:`commit`, which runs only after every
+    output was written. :meth:`abort` removes what was staged.
     """
-    target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent if str(target.parent) else ".",
-        prefix=f".{target.name}.",
-        suffix=f".part{target.suffix}",
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+
+    def path(self, target: Path) -> Path:
+        target = Path(target)
+        fd, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=f".part{target.suffix}"
+        )
+        os.close(fd)
+        self.pending.append((Path(name), target))
+        return Path(name)
+
+    def folder(self, target: Path) -> Path:
+        target = Path(target)
+        name = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.part"))
+        self.pending.append((name, target))
+        return name
+
+    def commit(self) -> None:
+        for tmp, target in self.pending:
+            if tmp.is_file() and tmp.stat().st_size == 0:
+                raise NtkvizError(f"writing {target} produced an empty file")
+        for tmp, target in self.pending:
+            if tmp.is_dir():
+                os.chmod(tmp, 0o777 & ~_umask())
+                if target.is_dir():  # a folder is replaced as a whole
+                    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old"))
+                    os.replace(target, old / "previous")
+                    os.replace(tmp, target)
+                    shutil.rmtree(old, ignore_errors=True)
+                    continue
+            else:
+                os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, target)
+        self.pending = []
+
+    def abort(self) -> None:
+        for tmp, _ in self.pending:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        self.pending = []
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[Transaction]:
+    """Stage outputs; commit them all on success, remove them all on any exception (Ctrl-C too)."""
+    staged = Transaction()
     try:
-        yield tmp
-        if not tmp.exists() or tmp.stat().st_size == 0:
-            raise NtkvizError(f"writing {target} produced an empty file")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+        yield staged
+        staged.commit()
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        staged.abort()
         raise
+
+
+@contextlib.contextmanager
+def atomic_target(target: Path, tx: Transaction | None = None) -> Iterator[Path]:
+    """A temporary path for ``target``, staged in ``tx`` or, without one, renamed into place as
+    soon as the block ends without an exception (and removed if it raises)."""
+    if tx is not None:
+        yield tx.path(target)
+        return
+    with transaction() as own:
+        yield own.path(target)
 
 
 def _umask() -> int:
@@ -334,10 +384,10 @@ def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[in
     return frames[0].shape[:2]
 
 
-def write_png(target: Path, frame: np.ndarray) -> None:
+def write_png(target: Path, frame: np.ndarray, tx: Transaction | None = None) -> None:
     import imageio.v3 as iio
 
-    with atomic_target(target) as tmp:
+    with atomic_target(target, tx) as tmp:
         iio.imwrite(tmp, np.ascontiguousarray(rgb(frame)), plugin="pillow", extension=".png")
 
 
@@ -348,17 +398,19 @@ def write_animation(
     *,
     dither: bool = False,
     progress: Progress | None = None,
+    tx: Transaction | None = None,
 ) -> dict[str, Any]:
     """Write ``source`` to ``target`` in the format its suffix names; return what was written.
 
     ``.png`` writes the key frame only. Returns {"format", "frames", "width", "height", "bytes"}.
+    With ``tx`` the file is staged there and appears only when the transaction commits.
     """
     target = Path(target)
     fmt = output_format(target)
     check_fps(fps, fmt)
     progress = progress or Progress()
     frames = 1 if fmt == ".png" else source.count
-    with progress.stage("write", frames) as advance, atomic_target(target) as tmp:
+    with progress.stage("write", frames) as advance, atomic_target(target, tx) as tmp:
         if fmt == ".png":
             import imageio.v3 as iio
 
@@ -373,57 +425,54 @@ def write_animation(
                 ".webp": lambda: _write_webp(tmp, source, fps, advance),
             }[fmt]
             height, width = write()
+        size = tmp.stat().st_size
     return {
         "format": fmt.lstrip("."),
         "frames": frames,
         "width": int(width),
         "height": int(height),
-        "bytes": target.stat().st_size,
+        "bytes": size,
     }
 
 
-def write_frames_dir(target: Path, source: FrameSource, progress: Progress | None = None) -> int:
+def write_frames_dir(
+    target: Path,
+    source: FrameSource,
+    progress: Progress | None = None,
+    tx: Transaction | None = None,
+) -> int:
     """All frames as ``frame_00000.png`` ... in the folder ``target``, replaced as a whole."""
     import imageio.v3 as iio
 
-    target = Path(target)
     progress = progress or Progress()
-    parent = target.parent if str(target.parent) else Path(".")
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.part"))
-    old = None
-    try:
+    with contextlib.ExitStack() as stack:
+        staged = tx if tx is not None else stack.enter_context(transaction())
+        folder = staged.folder(Path(target))
         with progress.stage("frames", source.count) as advance:
             for i in range(source.count):
                 iio.imwrite(
-                    tmp / f"frame_{i:05d}.png",
+                    folder / f"frame_{i:05d}.png",
                     np.ascontiguousarray(rgb(source.frame(i))),
                     plugin="pillow",
                     extension=".png",
                 )
                 advance(1)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.old"))
-            os.replace(target, old / "previous")
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "previous").exists() and not target.exists():
-            os.replace(old / "previous", target)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return source.count
 
 
-def write_json(target: Path, payload: dict[str, Any]) -> None:
-    with atomic_target(target) as tmp:
+def write_json(target: Path, payload: dict[str, Any], tx: Transaction | None = None) -> None:
+    with atomic_target(target, tx) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
-def write_npz(target: Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
+def write_npz(
+    target: Path,
+    arrays: dict[str, np.ndarray],
+    metadata: dict[str, Any],
+    tx: Transaction | None = None,
+) -> None:
     """The arrays behind a figure, plus ``metadata`` as a JSON string under ``__config__``."""
-    with atomic_target(target) as tmp:
+    with atomic_target(target, tx) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, __config__=np.array(json.dumps(metadata)), **arrays)
         with zipfile.ZipFile(tmp) as archive:  # fail here, not in the user's notebook

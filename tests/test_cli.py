@@ -108,11 +108,13 @@ def test_quick_preset_is_marked_and_overridable(cli, tmp_path):
     assert sidecar["config"]["points"] == 200  # the preset's value
 
 
-def test_same_seed_same_bytes(cli, tmp_path):
-    args = ("--frames", 3, "--points", 40, *TINY, "--seed", 7)
-    for name in ("a.gif", "b.gif"):
-        assert cli("loss-surface", "-o", tmp_path / name, *args).exit_code == 0
+def test_same_seed_same_bytes_and_another_seed_differs(cli, tmp_path):
+    args = ("--count", 3, "--width", 8, "--frames", 3, "--hold-first", 1, *TINY)
+    for name, seed in (("a.gif", 7), ("b.gif", 7), ("c.gif", 8)):
+        result = cli("init-functions", "-o", tmp_path / name, *args, "--seed", seed)
+        assert result.exit_code == 0, result.output
     assert (tmp_path / "a.gif").read_bytes() == (tmp_path / "b.gif").read_bytes()
+    assert (tmp_path / "a.gif").read_bytes() != (tmp_path / "c.gif").read_bytes()
 
 
 BAD = [
@@ -133,6 +135,10 @@ BAD = [
     (["--alpha-max", "nan"], "--alpha-max must be a finite number"),
     (["--f-limits", "3,1"], "--f-limits must be MIN,MAX with MIN < MAX"),
     (["--f-limits", "1,2,3"], "--f-limits needs exactly 2 values"),
+    (["--f-limits", "-1e308,1e308"], "--f-limits must lie within"),
+    (["--w-half-range", "1e308"], "--w-half-range must be <= 1e+06"),
+    (["--seed", "18446744073709551616"], "--seed must be between 0 and 2^63 - 1"),
+    (["--seed", "-1"], "--seed must be between 0 and 2^63 - 1"),
     (["--f-limits", "a,b"], "--f-limits expects a comma-separated list of numbers"),
     (["--theme", "purple"], "--theme must be one of light, dark"),
     (["--device", "tpu"], "--device must be one of cpu, cuda"),
@@ -206,4 +212,33 @@ def test_cuda_without_cuda_is_one_clear_line(cli, tmp_path):
     result = cli("toy-model", "-o", tmp_path / "a.gif", "--device", "cuda", *TINY)
     assert result.exit_code == 2
     assert "--device cuda: no CUDA device is available" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_after_the_main_file_changes_nothing(cli, tmp_path, monkeypatch):
+    """Outputs appear together at the end: a failure writing the last one (the sidecar) leaves
+    the previous output, still and sidecar exactly as they were, and no temporary files."""
+    from ntkviz import writers
+
+    out, still = tmp_path / "toy.gif", tmp_path / "toy.png"
+    args = ("toy-model", "-o", out, "--still", still, "--frames", 2, "--points", 20, *TINY)
+    assert cli(*args).exit_code == 0
+    before = [p.read_bytes() for p in (out, still, tmp_path / "toy.gif.json")]
+
+    def broken(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writers, "write_json", broken)
+    result = cli(*args[: -len(TINY)], "--frames", 3, *TINY)
+    assert result.exit_code != 0
+    assert [p.read_bytes() for p in (out, still, tmp_path / "toy.gif.json")] == before
+    assert temp_leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("option", ["--frames-dir", "--still"])
+def test_outputs_must_not_collide(cli, tmp_path, option):
+    output = tmp_path / ("a.png" if option == "--still" else "a.gif")
+    result = cli("toy-model", "-o", output, option, output, *TINY)
+    assert result.exit_code == 2
+    assert f"Error: {option} {output} is the same path as --output" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,7 @@ from ntkviz.figures import get
 from ntkviz.figures.init_functions import InitFunctionsConfig, simulate
 from ntkviz.nets import Ensemble
 
-SMALL = InitFunctionsConfig(count=4, width=12, frames=6, steps_per_frame=3, points=25, lr=1e-2)
+SMALL = InitFunctionsConfig(count=4, width=12, frames=5, steps_per_frame=3, points=25, lr=1e-2)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,7 +32,7 @@ def test_result_shapes_and_snapshot_steps():
     r = simulate(SMALL, torch.Generator().manual_seed(1))
     assert r.x_grid.shape == (25,) and r.x_grid[0] == -5 and r.x_grid[-1] == 5
     assert r.outputs.shape == (6, 4, 25) and r.loss.shape == (6, 4)
-    assert r.steps.tolist() == [0, 3, 6, 9, 12, 15]
+    assert r.steps.tolist() == [0, 3, 6, 9, 12, 15]  # frames=5 training frames after step 0
     assert r.x_train.tolist() == [-3.0, 0.5] and r.y_train.tolist() == [2.0, -1.0]
     assert (r.loss[-1] < r.loss[0]).all()
 
@@ -82,7 +82,7 @@ def test_renderer_one_collection_held_first_frame_and_key_frame():
     collections = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert len(collections) == 1 and len(collections[0].get_segments()) == 5
     assert len([line for line in ax.lines if isinstance(line, Line2D)]) == 1  # the data dots
-    assert list(renderer.order) == [0, 0, 0, 1, 2, 3] and renderer.key_frame == 0
+    assert list(renderer.order) == [0, 0, 0, 1, 2, 3, 4] and renderer.key_frame == 0
     first, held, last = renderer.frame(0), renderer.frame(2), renderer.frame(5)
     np.testing.assert_array_equal(first, held)
     assert not np.array_equal(first, last)
@@ -118,14 +118,14 @@ def test_cli_gif_still_data_and_sidecar(cli, tmp_path):
     )
     assert result.exit_code == 0, result.output
     frames, durations, _ = gif_frames(out)
-    # 3 + 4 - 1 output frames; Pillow merges the 3 identical held frames into one of 300 ms.
-    assert sum(durations) == 600 and durations[0] == 300 and len(frames) == 4
+    # 3 + 4 output frames; Pillow merges the 3 identical held frames into one of 300 ms.
+    assert sum(durations) == 700 and durations[0] == 300 and len(frames) == 5
     assert frames[0].shape == (80, 120, 3)
     sidecar = json.loads((tmp_path / "init.gif.json").read_text())
-    assert sidecar["frames"] == 6 and sidecar["config"]["hold_first"] == 3
+    assert sidecar["frames"] == 7 and sidecar["config"]["hold_first"] == 3
     data = np.load(tmp_path / "numbers.npz")
-    assert data["outputs"].shape == (4, 3, 30) and data["steps"].tolist() == [0, 2, 4, 6]
-    assert data["loss"].shape == (4, 3)
+    assert data["outputs"].shape == (5, 3, 30) and data["steps"].tolist() == [0, 2, 4, 6, 8]
+    assert data["loss"].shape == (5, 3)
     # -o x.png is the still of the initial functions: the same picture as --still.
     assert cli("init-functions", "-o", tmp_path / "only.png", *args).exit_code == 0
     import imageio.v3 as iio
@@ -190,14 +190,12 @@ def test_cuda_without_cuda(cli, tmp_path):
 
 
 def test_bench_runs_at_a_tiny_size():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not installed
     from bench import bench_init_functions
     from bench.common import check_row
 
     (row,) = bench_init_functions.run(repeat=1, frames=3, count=4, size=(3.0, 2.0), dpi=40)
     check_row(row)
-    assert "4 nets, 7x120x80" in row["name"] and row["ours_s"] > 0 and row["naive_s"] > 0
+    assert (
+        "4 nets, 8x120x80" in row["name"]
+    )  # 3 frames after the initial one, held 5 and row["ours_s"] > 0 and row["naive_s"] > 0
     assert "simulate" in row["extra"] and "savefig" in row["extra"]

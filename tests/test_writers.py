@@ -11,7 +11,7 @@ from PIL import Image
 
 from ntkviz import writers
 from ntkviz.errors import ConfigError
-from ntkviz.writers import FrameSource, frame_durations_ms, write_animation
+from ntkviz.writers import FrameSource, _umask, frame_durations_ms, write_animation
 
 
 def moving_square(count: int, height: int = 60, width: int = 80) -> FrameSource:
@@ -106,6 +106,7 @@ def test_frames_dir_numbered_pngs(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [f"frame_{i:05d}.png" for i in range(4)]
     writers.write_frames_dir(folder, moving_square(2))  # replaced as a whole
     assert len(list(folder.iterdir())) == 2
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's private 0700
     assert temp_leftovers(tmp_path) == []
 
 

@@ -104,7 +104,7 @@ class GeneralizationConfig:
         choices=PARAMETERIZATIONS,
     )
     sigma_w: float = param(
-        1.0, "weight scale sigma_w (ntk parameterisation and analytic kernel)", ge=0
+        1.0, "weight scale sigma_w (ntk parameterisation and analytic kernel)", gt=0
     )
     sigma_b: float = param(
         1.0, "bias scale sigma_b (ntk parameterisation and analytic kernel)", ge=0

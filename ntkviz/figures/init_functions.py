@@ -39,8 +39,14 @@ class InitFunctionsConfig:
     bias: bool = param(True, "give every layer a bias")
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
     steps_per_frame: int = param(5, "gradient descent steps between frames", ge=1, le=10_000_000)
-    # Frame 0 is the nets at initialisation (the post's still); frame t is after t * 5 steps.
-    frames: int = param(100, "number of snapshots, the initial one included", ge=1, le=100_000)
+    # Frame 0 is the nets at initialisation (the post's still); frame t is after t * 5 steps, so
+    # the post's "100 frames of 5 steps each" is 500 steps and 101 snapshots.
+    frames: int = param(
+        100,
+        "number of training frames after the initial one, --steps-per-frame steps each",
+        ge=1,
+        le=100_000,
+    )
     hold_first: int = param(5, "show the initial functions for this many frames", ge=1, le=10_000)
     x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
     y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
@@ -74,7 +80,7 @@ class InitFunctionsConfig:
 
     @property
     def steps(self) -> int:
-        return (self.frames - 1) * self.steps_per_frame
+        return self.frames * self.steps_per_frame
 
 
 def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
@@ -131,8 +137,8 @@ def simulate(
     spec = config.net.check()
     check_fits(spec, config.count, max(config.points, len(config.x_train)), device)
     check_result_fits(
-        4 * config.frames * config.count * config.points,
-        f"{config.frames} snapshots of {config.count} nets at {config.points} points",
+        4 * (config.frames + 1) * config.count * config.points,
+        f"{config.frames + 1} snapshots of {config.count} nets at {config.points} points",
         "use fewer --frames, --count or --points",
     )
     ensemble = Ensemble(spec, config.count, seed_of(generator), device=device)

@@ -93,7 +93,7 @@ class LinearizedConfig:
         choices=INITS,
     )
     parameterization: str = param("standard", PARAMETERIZATION_HELP, choices=PARAMETERIZATIONS)
-    sigma_w: float = param(1.0, "weight scale sigma_w of the ntk parameterisation", ge=0)
+    sigma_w: float = param(1.0, "weight scale sigma_w of the ntk parameterisation", gt=0)
     sigma_b: float = param(1.0, "bias scale sigma_b of the ntk parameterisation", ge=0)
     zero_output: bool = param(
         True,

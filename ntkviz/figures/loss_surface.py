@@ -37,7 +37,7 @@ class LossSurfaceConfig:
         "fixed view, zooming view, or both side by side (the post's two gifs)",
         choices=VIEWS,
     )
-    w_half_range: float = param(1.5, "fixed view: w in [w0 - r, w0 + r]", gt=0)
+    w_half_range: float = param(1.5, "fixed view: w in [w0 - r, w0 + r]", gt=0, le=1e6)
     loss_limits: tuple[float, ...] = param(
         (-0.1, 8.0), "fixed view: loss range, as MIN,MAX", length=2
     )

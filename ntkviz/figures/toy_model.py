@@ -28,7 +28,7 @@ class ToyModelConfig:
     alpha_max: float = param(10 ** (10 / 3), "largest output scale alpha (post: 10^(10/3))", gt=0)
     x: float = param(1.5, "the input at which the model is shown")
     w0: float = param(0.4, "the parameter at initialisation; f(x, w0) = 0")
-    w_half_range: float = param(3.0, "view: w in [w0 - r, w0 + r]", gt=0)
+    w_half_range: float = param(3.0, "view: w in [w0 - r, w0 + r]", gt=0, le=1e6)
     f_limits: tuple[float, ...] = param((-7.0, 7.0), "view: f range, as MIN,MAX", length=2)
     points: int = param(400, "grid points along w", ge=2, le=1_000_000)
 
@@ -44,10 +44,20 @@ def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
         )
 
 
+#: View limits beyond this cannot be drawn (matplotlib cannot place ticks on such a span).
+LIMIT_BOUND = 1e12
+
+
 def check_limits(name: str, limits: tuple[float, ...]) -> None:
+    """A view range MIN,MAX: MIN < MAX, both within +-1e12."""
     if not limits[0] < limits[1]:
         raise ConfigError(
             f"{name} must be MIN,MAX with MIN < MAX (got {limits[0]:g},{limits[1]:g})"
+        )
+    if max(abs(limits[0]), abs(limits[1])) > LIMIT_BOUND:
+        raise ConfigError(
+            f"{name} must lie within -{LIMIT_BOUND:g} and {LIMIT_BOUND:g} "
+            f"(got {limits[0]:g},{limits[1]:g})"
         )
 
 
