@@ -139,3 +139,11 @@ def to_jsonable(config: Any) -> dict[str, Any]:
     return {
         k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
     }
+
+
+def check_frames(frames: int, steps: int) -> None:
+    """Frames evenly spaced over the training: at most one a step, and dividing the steps."""
+    if frames > steps:
+        raise ConfigError(f"--frames ({frames}) must not exceed --steps ({steps})")
+    if steps % frames:
+        raise ConfigError(f"--steps ({steps}) must be a multiple of --frames ({frames})")

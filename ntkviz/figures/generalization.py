@@ -30,7 +30,7 @@ import torch
 from matplotlib.lines import Line2D
 
 from ntkviz.canvas import Renderer, Style
-from ntkviz.config import param
+from ntkviz.config import check_frames, param
 from ntkviz.dynamics import flow_functions, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
@@ -157,12 +157,7 @@ class GeneralizationConfig:
                 f"--x-train has the input {repeated:g} twice: the kernel matrix "
                 f"Theta(X, X) would be singular; give distinct inputs"
             )
-        if self.frames > self.steps:
-            raise ConfigError(f"--frames ({self.frames}) must not exceed --steps ({self.steps})")
-        if self.steps % self.frames:
-            raise ConfigError(
-                f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})"
-            )
+        check_frames(self.frames, self.steps)
 
     @property
     def interval(self) -> int:

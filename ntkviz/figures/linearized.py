@@ -44,7 +44,7 @@ from matplotlib.gridspec import GridSpec
 from matplotlib.lines import Line2D
 
 from ntkviz.canvas import Renderer, Style
-from ntkviz.config import param
+from ntkviz.config import check_frames, param
 from ntkviz.dynamics import Trajectory, flow_functions, flow_outputs, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
@@ -161,12 +161,7 @@ class LinearizedConfig:
             )
         check_limits("--x-limits", self.x_limits)
         check_limits("--y-limits", self.y_limits)
-        if self.frames > self.steps:
-            raise ConfigError(f"--frames ({self.frames}) must not exceed --steps ({self.steps})")
-        if self.steps % self.frames:
-            raise ConfigError(
-                f"--steps ({self.steps}) must be a multiple of --frames ({self.frames})"
-            )
+        check_frames(self.frames, self.steps)
 
     @property
     def interval(self) -> int:
