@@ -222,7 +222,9 @@ def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
     top = colors[np.argsort(-counts, kind="stable")[:exact]]
     # Median-cut only the pixels whose colour is not kept exactly: far fewer pixels, and no
     # palette entries spent near the background's colour.
-    remaining = packed[~np.isin(packed, top)]
+    top_sorted = np.sort(top)
+    where = np.minimum(np.searchsorted(top_sorted, packed), len(top_sorted) - 1)
+    remaining = packed[top_sorted[where] != packed]  # np.isin, 10x faster for a small set
     remaining = unpack_colors(
         remaining[:: max(1, len(remaining) // 100_000)]
     )  # plenty for 192 colours
