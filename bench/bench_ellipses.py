@@ -30,8 +30,8 @@ def run(
     ``size`` (inches) and ``dpi`` shrink the frames for tests; both sides get the same settings.
     """
     from ntkviz import figures
-    from ntkviz.figures.ntk_ellipses import single_thread
     from ntkviz.pipeline import RunOptions, run_figure
+    from ntkviz.threads import single_thread
 
     spec = figures.get("ntk-ellipses")
     config = spec.config_cls()

@@ -22,7 +22,7 @@ def run(
 ) -> list[dict[str, Any]]:
     """Median of ``repeat`` timed calls of each way (float32, the notebook's dtype), all on one
     CPU thread: on a shared machine intra-op threads make the timings mostly noise."""
-    from ntkviz.figures.ntk_ellipses import single_thread
+    from ntkviz.threads import single_thread
 
     with single_thread("cpu"):
         return _run(repeat, width, depth, inputs)
