@@ -51,17 +51,26 @@ def loop_kernel(ensemble: Ensemble, x1: torch.Tensor, x2: torch.Tensor) -> torch
     return torch.stack(kernels)
 
 
-CASES = list(itertools.product((1, 2, 3), ("relu", "tanh"), (True, False), (False, True)))
+CASES = list(
+    itertools.product(
+        (1, 2, 3), ("relu", "tanh"), (True, False), (False, True), ("standard", "ntk")
+    )
+)
+#: NetSpec settings per parameterisation (the ntk one with non-trivial multipliers).
+PARAMETERIZATION = {"standard": {}, "ntk": dict(parameterization="ntk", sigma_w=1.3, sigma_b=0.6)}
 
 
 @pytest.mark.parametrize(
-    "depth,activation,bias,zeroed",
+    "depth,activation,bias,zeroed,parameterization",
     CASES,
     ids=[
-        f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}" for d, a, b, z in CASES
+        f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}-{p}"
+        for d, a, b, z, p in CASES
     ],
 )
-def test_fast_and_torch_func_kernels_equal_the_per_sample_loop(depth, activation, bias, zeroed):
+def test_fast_and_torch_func_kernels_equal_the_per_sample_loop(
+    depth, activation, bias, zeroed, parameterization
+):
     spec = NetSpec(
         width=6,
         depth=depth,
@@ -69,12 +78,16 @@ def test_fast_and_torch_func_kernels_equal_the_per_sample_loop(depth, activation
         bias=bias,
         zero_output=zeroed,
         alpha=1.0 if zeroed else 2.5,
+        **PARAMETERIZATION[parameterization],
     )
     alphas = [0.3, 1.0, 7.0] if zeroed else None
     ensemble = Ensemble(spec, count=3, seed=4, dtype=torch.float64, alphas=alphas)
-    # Move away from initialisation, so that zeroing has something to subtract.
-    train(ensemble, X1[:2], torch.tensor([1.0, -1.0], **F64), lr=1e-2, steps=5)
-    expected = loop_kernel(ensemble, X1, X2)
+    # Move away from initialisation, so that zeroing has something to subtract (by autograd, or
+    # by the hand-written gradient for the ntk nets, so that both training paths are exercised).
+    gradient = MseGradient() if parameterization == "ntk" else None
+    y = torch.tensor([1.0, -1.0], **F64)
+    train(ensemble, X1[:2], y, lr=1e-2, steps=5, gradient=gradient)
+    expected = loop_kernel(ensemble, X1, X2)  # member_modules: F.linear(x, c W, s b) for ntk
     torch.testing.assert_close(ntk_layerwise(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(ntk_jacobian(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
     square = loop_kernel(ensemble, X1, X1)

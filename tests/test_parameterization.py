@@ -4,21 +4,18 @@ loop through PyTorch's own F.linear, and autograd), as tests/test_kernels.py doe
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
-from test_kernels import X1, X2, loop_kernel
+from test_kernels import X1
 
 from ntkviz.dynamics import mse_loss, train
 from ntkviz.errors import ConfigError
 from ntkviz.kernels import (
     MseGradient,
-    empirical_ntk,
     mse_loss_and_gradient,
-    ntk_jacobian,
     ntk_layerwise,
 )
 from ntkviz.nets import Ensemble, NetSpec, init_member, member_seed
@@ -88,40 +85,6 @@ def test_standard_ignores_the_sigmas_and_keep_initial():
 def test_bad_specs_are_refused(changes, message):
     with pytest.raises(ConfigError, match=message):
         NetSpec(**changes).check()
-
-
-CASES = list(itertools.product((1, 2, 3), ("relu", "tanh"), (True, False), (False, True)))
-
-
-@pytest.mark.parametrize(
-    "depth,activation,bias,zeroed",
-    CASES,
-    ids=[
-        f"d{d}-{a}-{'bias' if b else 'nobias'}-{'zeroed' if z else 'plain'}" for d, a, b, z in CASES
-    ],
-)
-def test_ntk_kernel_equals_torch_func_and_the_per_sample_loop(depth, activation, bias, zeroed):
-    spec = NetSpec(
-        width=6,
-        depth=depth,
-        activation=activation,
-        bias=bias,
-        zero_output=zeroed,
-        alpha=1.0 if zeroed else 2.5,
-        parameterization="ntk",
-        **SIGMAS,
-    )
-    alphas = [0.3, 1.0, 7.0] if zeroed else None
-    ensemble = Ensemble(spec, count=3, seed=4, dtype=torch.float64, alphas=alphas)
-    train(
-        ensemble, X1[:2], torch.tensor([1.0, -1.0], **F64), lr=1e-2, steps=5, gradient=MseGradient()
-    )
-    expected = loop_kernel(ensemble, X1, X2)  # member_modules: F.linear(x, c W, s b)
-    torch.testing.assert_close(ntk_layerwise(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(ntk_jacobian(ensemble, X1, X2), expected, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(
-        empirical_ntk(ensemble, X1), loop_kernel(ensemble, X1, X1), rtol=1e-12, atol=1e-12
-    )
 
 
 def test_ntk_kernel_carries_the_multipliers():
