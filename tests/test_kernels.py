@@ -203,10 +203,6 @@ def test_training_with_the_hand_written_gradient_follows_autograd():
 
 
 def test_kernel_bench_runs_at_a_tiny_size():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench import bench_kernels
     from bench.common import check_row
 

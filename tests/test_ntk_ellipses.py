@@ -179,10 +179,6 @@ def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
 
 
 def test_ellipses_bench_runs_at_a_tiny_size():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench import bench_ellipses
     from bench.common import check_row
 

@@ -227,10 +227,6 @@ def test_quick_preset():
 
 
 def test_bench_runs_at_a_tiny_size():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not installed
     from bench import bench_weight_matrix
     from bench.common import check_row
 
