@@ -412,7 +412,10 @@ def write_animation(
     check_fps(fps, fmt)
     progress = progress or Progress()
     frames = 1 if fmt == ".png" else source.count
-    with progress.stage("write", frames) as advance, atomic_target(target, tx) as tmp:
+    with (
+        progress.stage(f"render {fmt.lstrip('.')}", frames) as advance,
+        atomic_target(target, tx) as tmp,
+    ):
         if fmt == ".png":
             import imageio.v3 as iio
 
