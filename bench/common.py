@@ -128,3 +128,20 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 def summary(rows: Sequence[dict[str, Any]]) -> str:
     met = sum(1 for row in rows if row["met"])
     return f"{met}/{len(rows)} targets met"
+
+
+def save_and_read(png: Path, seconds: dict[str, float]) -> Any:
+    """What the original notebook did for every frame: save the current pyplot figure to a PNG,
+    read it back, close the figure; adds the times to ``seconds["savefig"]`` and
+    ``seconds["imread"]``. Returns the frame as an array."""
+    import imageio
+    import matplotlib.pyplot as plt
+
+    t0 = time.perf_counter()
+    plt.savefig(png)
+    t1 = time.perf_counter()
+    image = imageio.v2.imread(png)
+    plt.close()
+    seconds["savefig"] += t1 - t0
+    seconds["imread"] += time.perf_counter() - t1
+    return image

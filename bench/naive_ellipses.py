@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.common import save_and_read
 from ntkviz.figures.ntk_ellipses import NtkEllipsesConfig
 
 SAVE_EVERY = 20  # the notebook's snapshot interval
@@ -164,17 +165,9 @@ def naive_ellipses_gif(
             plt.xlim(*config.x_limits)
             plt.ylim(*config.y_limits)
             plt.suptitle(f"step {step}")
-            t2 = time.perf_counter()
-            png = workdir / f"frame_{i:04d}.png"
-            plt.savefig(png)
-            t3 = time.perf_counter()
-            frames.append(imageio.v2.imread(png))
-            plt.close()
-            t4 = time.perf_counter()
             seconds["frames"] += t1 - t0
-            seconds["plot"] += t2 - t1
-            seconds["savefig"] += t3 - t2
-            seconds["imread"] += t4 - t3
+            seconds["plot"] += time.perf_counter() - t1
+            frames.append(save_and_read(workdir / f"frame_{i:04d}.png", seconds))
     t0 = time.perf_counter()
     imageio.mimsave(path, frames, duration=100, loop=0)
     seconds["mimsave"] = time.perf_counter() - t0

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import imageio
 import matplotlib
-import numpy as np
 import torch
 
+from bench.common import save_and_read
 from ntkviz.figures.init_functions import InitFunctionsConfig
 from ntkviz.figures.weight_matrix import WeightMatrixConfig
 from ntkviz.nets import Ensemble
@@ -28,19 +28,6 @@ def _style(font_size: float, line_width: float) -> None:
 
     plt.rcParams["font.size"] = font_size
     plt.rcParams["lines.linewidth"] = line_width
-
-
-def _save_and_read(png: Path, seconds: dict[str, float]) -> np.ndarray:
-    import matplotlib.pyplot as plt
-
-    t0 = time.perf_counter()
-    plt.savefig(png)
-    t1 = time.perf_counter()
-    image = imageio.v2.imread(png)
-    plt.close()
-    seconds["savefig"] += t1 - t0
-    seconds["imread"] += time.perf_counter() - t1
-    return image
 
 
 def naive_init_functions_gif(
@@ -91,7 +78,7 @@ def naive_init_functions_gif(
             )
             plt.grid(True)
             seconds["plot"] += time.perf_counter() - t0
-            image = _save_and_read(workdir / f"frame_{i:03d}.png", seconds)
+            image = save_and_read(workdir / f"frame_{i:03d}.png", seconds)
             frames.extend([image] * (config.hold_first if i == 0 else 1))
             if i == config.frames:
                 break
@@ -162,7 +149,7 @@ def naive_weight_matrix_gif(
                 plt.title(f"m = {width}")
             plt.suptitle(f"Weights between the hidden layers, W(n), step {step}")
             seconds["plot"] += time.perf_counter() - t0
-            frames.append(_save_and_read(workdir / f"frame_{step:05d}.png", seconds))
+            frames.append(save_and_read(workdir / f"frame_{step:05d}.png", seconds))
         t0 = time.perf_counter()
         imageio.mimsave(path, frames, duration=100, loop=0)
         seconds["mimsave"] = time.perf_counter() - t0

@@ -17,6 +17,7 @@ import matplotlib
 import numpy as np
 import torch
 
+from bench.common import save_and_read
 from ntkviz.figures.toy_model import ToyModelConfig
 from ntkviz.toy import toy_model
 
@@ -69,16 +70,8 @@ def naive_toy_gif(
             plt.title(rf"$\alpha$ = {alpha:.3g}")
             plt.legend(loc="upper left")
             plt.grid(True)
-            t1 = time.perf_counter()
-            png = workdir / f"frame_{i:03d}.png"
-            plt.savefig(png)
-            t2 = time.perf_counter()
-            frames.append(imageio.v2.imread(png))
-            plt.close()
-            t3 = time.perf_counter()
-            seconds["plot"] += t1 - t0
-            seconds["savefig"] += t2 - t1
-            seconds["imread"] += t3 - t2
+            seconds["plot"] += time.perf_counter() - t0
+            frames.append(save_and_read(workdir / f"frame_{i:03d}.png", seconds))
 
         t0 = time.perf_counter()
         imageio.mimsave(path, frames, duration=100, loop=0)
