@@ -179,16 +179,26 @@ def memory_limit(device: str = "cpu") -> int:
     return available // 2
 
 
+def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:
+    """Refuse, before allocating, ``need`` bytes beyond half the free memory of ``device``;
+    the message names ``what`` needs it and ends with ``hint``."""
+    limit = memory_limit(device)
+    if need > limit:
+        raise ConfigError(
+            f"{what} need about {need / 2**30:.1f} GiB on {device}; the limit is "
+            f"{limit / 2**30:.1f} GiB (half the free memory): {hint}"
+        )
+
+
 def check_fits(
     spec: NetSpec, count: int, points: int, device: str = "cpu", dtype=torch.float32
 ) -> None:
-    need, limit = memory_estimate(spec, count, points, dtype), memory_limit(device)
-    if need > limit:
-        raise ConfigError(
-            f"{count} net(s) of width {spec.width} and depth {spec.depth} need about {need / 2**30:.1f} GiB "
-            f"on {device}; the limit is {limit / 2**30:.1f} GiB (half the free memory): "
-            f"use a smaller --width or fewer nets"
-        )
+    check_memory(
+        memory_estimate(spec, count, points, dtype),
+        f"{count} net(s) of width {spec.width} and depth {spec.depth}",
+        "use a smaller --width or fewer nets",
+        device,
+    )
 
 
 class Ensemble:

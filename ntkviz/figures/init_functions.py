@@ -21,7 +21,7 @@ from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.kernels import MseGradient
-from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, memory_limit
+from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
 
 
@@ -91,16 +91,6 @@ def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
         )
 
 
-def check_result_fits(nbytes: int, what: str, hint: str) -> None:
-    """Refuse a Result that would not fit in (half the free) memory, before computing it."""
-    limit = memory_limit("cpu")
-    if nbytes > limit:
-        raise ConfigError(
-            f"{what} need about {nbytes / 2**30:.1f} GiB; the limit is "
-            f"{limit / 2**30:.1f} GiB (half the free memory): {hint}"
-        )
-
-
 def seed_of(generator: torch.Generator | None) -> int:
     """The run's seed: ensemble member k's weights come from (seed, k)."""
     return 0 if generator is None else int(generator.initial_seed())
@@ -136,7 +126,7 @@ def simulate(
     progress = progress or Progress()
     spec = config.net.check()
     check_fits(spec, config.count, max(config.points, len(config.x_train)), device)
-    check_result_fits(
+    check_memory(
         4 * (config.frames + 1) * config.count * config.points,
         f"{config.frames + 1} snapshots of {config.count} nets at {config.points} points",
         "use fewer --frames, --count or --points",

@@ -35,7 +35,7 @@ from ntkviz.figures.kappa_scaling import loglog_fit
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, EXPECTATIONS, infinite_ntk
 from ntkviz.kernels import ntk_layerwise
-from ntkviz.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, memory_limit
+from ntkviz.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
 from ntkviz.progress import Progress
 
 THEORY_SLOPE = -0.5
@@ -233,16 +233,13 @@ def simulate(
     seed = generator.initial_seed() if generator is not None else 0
     widths = np.asarray(config.widths, dtype=np.int64)
     dtype = torch.float32
-    limit = memory_limit(device)
     for width in widths:
-        need = kernel_memory(config.net(width), config.seeds, config.points + 1, dtype)
-        if need > limit:
-            raise ConfigError(
-                f"--widths: {config.seeds} nets of width {width} and depth "
-                f"{config.depth} need about {need / 2**30:.1f} GiB on {device}; the "
-                f"limit is {limit / 2**30:.1f} GiB (half the free memory): use "
-                f"smaller --widths or fewer --seeds"
-            )
+        check_memory(
+            kernel_memory(config.net(width), config.seeds, config.points + 1, dtype),
+            f"--widths: {config.seeds} nets of width {width} and depth {config.depth}",
+            "use smaller --widths or fewer --seeds",
+            device,
+        )
     x = np.linspace(*config.x_limits, config.points)
     analytic = analytic_kernel(config, x)
     scale = float(np.mean(np.abs(analytic)))

@@ -24,9 +24,9 @@ from ntkviz.config import param
 from ntkviz.dynamics import relative_change, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.init_functions import check_data, check_result_fits, data_tensors, seed_of
+from ntkviz.figures.init_functions import check_data, data_tensors, seed_of
 from ntkviz.kernels import MseGradient
-from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
+from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
 
 LAYOUTS = ("matrices", "curves", "full")
@@ -184,7 +184,7 @@ def simulate(
         check_fits(spec, config.count, len(config.x_train), device)
     show_matrix = config.depth >= 2 and config.layout != "curves"  # else none is kept
     sides = [config.side(w) if show_matrix else 0 for w in config.widths]
-    check_result_fits(
+    check_memory(
         4 * config.snapshots * sum(s * s for s in sides),
         f"{config.snapshots} snapshots of the weight matrices",
         "use a smaller --max-pixels or a larger --snapshot-every",
