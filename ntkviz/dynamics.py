@@ -19,11 +19,43 @@ from ntkviz.nets import Ensemble
 from ntkviz.progress import Progress
 
 Recorder = Callable[[Ensemble, int], dict[str, np.ndarray]]
-#: (ensemble, params, x_train, y_train) -> (per-member loss (K,), gradient of its sum per param),
-#: e.g. :func:`ntkviz.kernels.mse_loss_and_gradient` (no autograd); default: autograd of mse_loss.
+#: (ensemble, params, x_train, y_train) -> (per-member loss (K,), gradient of its sum per param,
+#: each a tensor shaped like the param or an :class:`Outer`), e.g.
+#: :func:`ntkviz.kernels.factored_mse` (no autograd); default: autograd of mse_loss.
 Gradient = Callable[[Ensemble, list, torch.Tensor, torch.Tensor], tuple[torch.Tensor, list]]
 #: A loss this many times above its starting value (and above 1) counts as diverging.
 EXPLODE = 1e6
+
+
+@dataclass(frozen=True)
+class Outer:
+    """A batched gradient in factored form, ``mult * left @ right``: left (K, out, N), right
+    (K, N, in), for a (K, out, in) weight. A dense layer's weight gradient over N inputs is such a
+    rank-N product; :func:`descend` applies it in one fused pass over the weight."""
+
+    left: torch.Tensor
+    right: torch.Tensor
+    mult: float = 1.0
+
+    def dense(self) -> torch.Tensor:
+        product = torch.bmm(self.left, self.right)
+        return product.mul_(self.mult) if self.mult != 1.0 else product
+
+
+def descend(
+    param: torch.Tensor,
+    grad: torch.Tensor | Outer,
+    lr: float,
+    mask: torch.Tensor | None = None,
+) -> None:
+    """``param -= lr * grad`` in place, for the members where ``mask`` (K,) is 1 (all if None)."""
+    if isinstance(grad, Outer):
+        left = grad.left if mask is None else grad.left * mask.view(-1, 1, 1)
+        param.baddbmm_(left, grad.right, alpha=-lr * grad.mult)
+    elif mask is None:
+        param.sub_(grad, alpha=lr)
+    else:
+        param.sub_(mask.view(-1, *([1] * (param.dim() - 1))) * grad, alpha=lr)
 
 
 @dataclass(frozen=True)
@@ -121,14 +153,9 @@ def train(
             if gradient is None:
                 grads = torch.autograd.grad(loss.sum(), params)
             with torch.no_grad():
-                if stop_below is None:  # every member moves: one fused op per tensor
-                    for p, g in zip(params, grads, strict=True):
-                        p.sub_(g, alpha=lr)
-                    advance(1)
-                    continue
-                scale = lr * active.to(params[0].dtype)
+                mask = None if stop_below is None else active.to(params[0].dtype)
                 for p, g in zip(params, grads, strict=True):
-                    p.sub_(scale.view(-1, *([1] * (p.dim() - 1))) * g)
+                    descend(p, g, lr, mask)
             advance(1)
     ensemble.params = [p.detach() for p in params]
     stacked = {key: np.stack([r[key] for r in records]) for key in records[0]} if records else {}

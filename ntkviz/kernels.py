@@ -28,8 +28,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ntkviz.dynamics import Outer
 from ntkviz.errors import DivergenceError
-from ntkviz.nets import Ensemble
+from ntkviz.nets import Ensemble, dense
 
 METHODS = ("auto", "layerwise", "jacobian")
 
@@ -72,42 +73,46 @@ def output_scale(ensemble: Ensemble) -> torch.Tensor:
 
 
 def _layer_features(
-    ensemble: Ensemble, params: Sequence[torch.Tensor], x: torch.Tensor, with_output: bool = False
+    ensemble: Ensemble,
+    params: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    with_output: bool = False,
+    top: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ):
     """For each dense layer l: (h_{l-1}, delta_l), both (K, N, fan): the layer's input and
     d f / d z_l, the output's derivative with respect to the layer's pre-activation
-    (and, if ``with_output``, the raw nets' outputs (K, N) first)."""
+    (and, if ``with_output``, the raw nets' outputs (K, N) first). ``top``, if given, maps the raw
+    outputs (K, N, 1) to what starts the backward pass instead of ones, (K, N, 1): delta_l is then
+    top * d f / d z_l (a loss's per-sample weights folded in once, not once per layer)."""
     spec = ensemble.spec
     count = params[0].shape[0]
     step = 2 if spec.bias else 1
     layers = len(spec.layer_sizes)
     scales = spec.layer_scales()
-    ntk = spec.parameterization == "ntk"
     h = x.to(params[0].dtype).reshape(1, -1, 1).expand(count, -1, 1)
-    inputs, slopes = [], []  # slopes[l] = act'(z_l) for the hidden layers
-    for j in range(layers):
-        weight = params[step * j]
+    inputs, pre = [], []  # pre[l] = (z_l, act(z_l)) for the hidden layers
+    for j, (w_mult, b_mult) in enumerate(scales):
         inputs.append(h)
-        if ntk:  # as Ensemble.forward_raw: the multipliers as baddbmm's alpha and beta
-            w_mult, b_mult = scales[j]
-            bias = params[step * j + 1].unsqueeze(1) if spec.bias else h.new_zeros(())
-            z = torch.baddbmm(
-                bias, h, weight.transpose(1, 2), beta=b_mult if spec.bias else 0.0, alpha=w_mult
-            )
-        elif spec.bias:
-            z = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
-        else:
-            z = torch.bmm(h, weight.transpose(1, 2))
+        z = dense(h, params[step * j], params[step * j + 1] if spec.bias else None, w_mult, b_mult)
         if j < layers - 1:
             h = ensemble.activation(z)
-            slopes.append(_derivative(spec.activation, ensemble.activation, z, h))
-    # Backward: delta_L = 1; delta_l = c_{l+1} (delta_{l+1} W_{l+1}) * act'(z_l).
-    delta = torch.ones(count, h.shape[1], 1, dtype=h.dtype, device=h.device)
+            pre.append((z, h))
+    # Backward: delta_L = top (or 1); delta_l = c_{l+1} (delta_{l+1} W_{l+1}) * act'(z_l).
+    if top is None:
+        delta = torch.ones(count, h.shape[1], 1, dtype=h.dtype, device=h.device)
+    else:
+        delta = top(z)
     deltas = [delta]
     for j in range(layers - 2, -1, -1):
         w_mult = scales[j + 1][0]
         back = torch.bmm(delta, params[step * (j + 1)])
-        delta = (back * w_mult if w_mult != 1.0 else back) * slopes[j]
+        if w_mult != 1.0:
+            back = back * w_mult
+        z, a = pre[j]
+        if spec.activation == "relu":  # relu' as a mask in one op: back where z > 0, else 0
+            delta = torch.ops.aten.threshold_backward(back, z, 0.0)
+        else:
+            delta = back * _derivative(spec.activation, ensemble.activation, z, a)
         deltas.append(delta)
     deltas.reverse()
     features = list(zip(inputs, deltas, strict=True))
@@ -153,71 +158,56 @@ def mse_loss_and_gradient(
     params: Sequence[torch.Tensor],
     x_train: torch.Tensor,
     y_train: torch.Tensor,
-    out: Sequence[torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    factored: bool = False,
+) -> tuple[torch.Tensor, list]:
     """Each member's loss ``L_k = mean_i (f_k(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
     sum_k L_k for every stacked parameter, by the same layer-wise backward pass as the kernel:
     ``dL/dW_l = c_l sum_i r_i delta_l(x_i) h_{l-1}(x_i)^T``, ``dL/db_l = s_l sum_i r_i delta_l(x_i)``
     with ``r_i = dL/dnet(x_i) = 2 (f(x_i) - y_i) / (N alpha)`` and (c_l, s_l) the layer's
-    multipliers (1, 1 in the standard parameterisation; :meth:`NetSpec.layer_scales`). Equal to autograd's, without its graph
-    (a drop-in ``gradient`` for :func:`ntkviz.dynamics.train`). ``out``: tensors shaped like
-    params to write the gradient into (see :class:`MseGradient`).
+    multipliers (1, 1 in the standard parameterisation; :meth:`NetSpec.layer_scales`). Equal to
+    autograd's, without its graph (a drop-in ``gradient`` for :func:`ntkviz.dynamics.train`).
+
+    ``factored``: each weight's gradient is returned as an :class:`~ntkviz.dynamics.Outer`, the
+    rank-N product it is, instead of a (K, out, in) tensor; :func:`ntkviz.dynamics.train` then
+    applies it in one fused update without ever forming the matrix (see :func:`factored_mse`).
     """
-    with torch.no_grad():
-        raw, features = _layer_features(ensemble, params, x_train, with_output=True)
+    loss: list[torch.Tensor] = []
+
+    def residual(raw: torch.Tensor) -> torch.Tensor:  # the backward pass starts from r_i
+        raw = raw.squeeze(-1)
         offset = ensemble.offset(x_train)
         if offset is not None:
             raw = raw - offset
         alpha = output_scale(ensemble).unsqueeze(1)
         error = alpha * raw - y_train
-        loss = (error * error).mean(dim=1) / (alpha * alpha).squeeze(1)
-        residual = (error * (2.0 / x_train.shape[0]) / alpha).unsqueeze(-1)  # (K, N, 1)
-        grads: list[torch.Tensor] = []
-        for (h, delta), (w_mult, b_mult) in zip(
+        loss.append((error * error).mean(dim=1) / (alpha * alpha).squeeze(1))
+        return (error * (2.0 / x_train.shape[0]) / alpha).unsqueeze(-1)  # (K, N, 1)
+
+    with torch.no_grad():
+        features = _layer_features(ensemble, params, x_train, top=residual)
+        grads: list = []
+        for (h, weighted), (w_mult, b_mult) in zip(
             features, ensemble.spec.layer_scales(), strict=True
         ):
-            weighted = delta * residual
-            buffer = None if out is None else out[len(grads)]
-            if w_mult != 1.0:  # c_l as baddbmm's alpha (beta=0 ignores the input)
-                start = h.new_zeros(()) if buffer is None else buffer
-                grads.append(
-                    torch.baddbmm(
-                        start, weighted.transpose(1, 2), h, beta=0.0, alpha=w_mult, out=buffer
-                    )
-                )
-            else:
-                grads.append(torch.bmm(weighted.transpose(1, 2), h, out=buffer))
+            weight = Outer(weighted.transpose(1, 2), h, w_mult)
+            grads.append(weight if factored else weight.dense())
             if ensemble.spec.bias:
-                buffer = None if out is None else out[len(grads)]
-                grad = torch.sum(weighted, dim=1, out=buffer)
+                grad = weighted.sum(dim=1)
                 grads.append(grad.mul_(b_mult) if b_mult != 1.0 else grad)
-    return loss, grads
+    return loss[0], grads
 
 
-class MseGradient:
-    """:func:`mse_loss_and_gradient` writing into buffers it keeps between calls.
-
-    For wide nets the gradient is mostly (K, m, m) matrices; allocating them afresh every step
-    costs more than computing them (fresh pages from the OS), so one set is reused. The returned
-    tensors are overwritten by the next call: use them before calling again (train() does).
-    """
-
-    def __init__(self) -> None:
-        self._buffers: list[torch.Tensor] | None = None
-
-    def __call__(
-        self,
-        ensemble: Ensemble,
-        params: Sequence[torch.Tensor],
-        x_train: torch.Tensor,
-        y_train: torch.Tensor,
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        if self._buffers is None or any(
-            b.shape != p.shape or b.dtype != p.dtype or b.device != p.device
-            for b, p in zip(self._buffers, params, strict=True)
-        ):
-            self._buffers = [torch.empty_like(p) for p in params]
-        return mse_loss_and_gradient(ensemble, params, x_train, y_train, out=self._buffers)
+def factored_mse(
+    ensemble: Ensemble,
+    params: Sequence[torch.Tensor],
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+) -> tuple[torch.Tensor, list]:
+    """:func:`mse_loss_and_gradient` with factored weight gradients: the ``gradient`` every figure
+    trains with. For N training points the weight gradient is a rank-N outer product; forming it
+    as a (K, out, in) tensor and then subtracting it passes over every weight matrix three times
+    more than the fused ``W.baddbmm_(left, right, alpha=-lr)`` update does."""
+    return mse_loss_and_gradient(ensemble, params, x_train, y_train, factored=True)
 
 
 def jacobian_kernel(

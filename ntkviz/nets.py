@@ -2,7 +2,7 @@
 
 A net maps a scalar x to a scalar: ``depth`` hidden layers of width ``m``, an activation, biases
 on or off. An ensemble of K nets keeps every layer's weights as one (K, out, in) tensor, so the
-forward pass of all K nets is a handful of batched matmuls (``torch.baddbmm``), never K modules.
+forward pass of all K nets is a handful of batched matmuls (:func:`dense`), never K modules.
 
 Member k's initial weights depend only on (seed, k), never on K, so ``--count 10`` shows the first
 10 of the ``--count 100`` nets.
@@ -201,6 +201,30 @@ def check_fits(
     )
 
 
+def dense(
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    w_mult: float = 1.0,
+    b_mult: float = 1.0,
+) -> torch.Tensor:
+    """One dense layer of every member: ``z = w_mult * h W^T + b_mult * b``, shape (K, N, out).
+
+    h: (K, N, in) (batch strides may be 0), weight: (K, out, in), bias: (K, out) or None.
+    A scalar input (in = 1) is an outer product, done elementwise (a matmul whose inner size is 1
+    spends most of its time on overhead); otherwise one batched matmul, then the bias added in
+    place (cheaper than baddbmm's broadcast copy of the bias into its output).
+    """
+    if w_mult != 1.0 or b_mult != 1.0:  # the NTK parameterisation: baddbmm's alpha and beta
+        start = bias.unsqueeze(1) if bias is not None else h.new_zeros(())
+        beta = b_mult if bias is not None else 0.0
+        return torch.baddbmm(start, h, weight.transpose(1, 2), beta=beta, alpha=w_mult)
+    if weight.shape[-1] == 1 and bias is not None:
+        return torch.addcmul(bias.unsqueeze(1), h, weight.transpose(1, 2))
+    z = torch.matmul(h, weight.transpose(1, 2))
+    return z if bias is None else z.add_(bias.unsqueeze(1))
+
+
 class Ensemble:
     """K nets of one architecture as stacked parameters.
 
@@ -263,25 +287,9 @@ class Ensemble:
         h = x.reshape(1, -1, 1).expand(count, -1, 1)
         step = 2 if self.spec.bias else 1
         layers = len(self.spec.layer_sizes)
-        scales = self.spec.layer_scales()
-        ntk = self.spec.parameterization == "ntk"
-        for j in range(layers):
-            weight = params[step * j]
-            if ntk:
-                # The multipliers ride on baddbmm's alpha and beta: no extra pass over h.
-                w_mult, b_mult = scales[j]
-                bias = params[step * j + 1].unsqueeze(1) if self.spec.bias else h.new_zeros(())
-                h = torch.baddbmm(
-                    bias,
-                    h,
-                    weight.transpose(1, 2),
-                    beta=b_mult if self.spec.bias else 0.0,
-                    alpha=w_mult,
-                )
-            elif self.spec.bias:
-                h = torch.baddbmm(params[step * j + 1].unsqueeze(1), h, weight.transpose(1, 2))
-            else:
-                h = torch.bmm(h, weight.transpose(1, 2))
+        for j, (w_mult, b_mult) in enumerate(self.spec.layer_scales()):
+            bias = params[step * j + 1] if self.spec.bias else None
+            h = dense(h, params[step * j], bias, w_mult, b_mult)
             if j < layers - 1:
                 h = self.activation(h)
         return h.squeeze(-1)

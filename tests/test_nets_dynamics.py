@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ntkviz.dynamics import mse_loss, relative_change, train
+from ntkviz.dynamics import Outer, descend, mse_loss, relative_change, train
 from ntkviz.errors import ConfigError, DivergenceError
+from ntkviz.kernels import factored_mse
 from ntkviz.nets import Ensemble, NetSpec, check_fits, init_member, member_seed
 
 X = torch.tensor([-3.0, 0.5], dtype=torch.float64)
@@ -93,6 +94,36 @@ def test_early_stop_per_member_and_relative_change():
     assert trajectory.loss[-1].max() < 1e-3
     assert (trajectory.stopped < 400).all()
     assert (relative_change(ensemble) > 0).all()
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_update_equals_dense_update(masked):
+    """descend() with a factored gradient moves each weight exactly as ``W - lr * G`` does, and a
+    masked-out member not at all."""
+    gen = torch.Generator().manual_seed(4)
+    weight = torch.randn(3, 5, 4, generator=gen, dtype=torch.float64)
+    grad = Outer(
+        torch.randn(3, 5, 2, generator=gen, dtype=torch.float64),
+        torch.randn(3, 2, 4, generator=gen, dtype=torch.float64),
+        mult=0.5,
+    )
+    mask = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64) if masked else None
+    expected = weight - 0.1 * grad.dense() * (1.0 if mask is None else mask.view(-1, 1, 1))
+    descend(weight, grad, 0.1, mask)
+    torch.testing.assert_close(weight, expected, rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(
+        grad.dense(), 0.5 * torch.bmm(grad.left, grad.right), rtol=1e-15, atol=0
+    )
+
+
+def test_early_stop_with_factored_gradient_follows_autograd():
+    runs = []
+    for gradient in (None, factored_mse):
+        ensemble = Ensemble(NetSpec(width=30), count=3, seed=1, dtype=torch.float64)
+        runs.append(train(ensemble, X, Y, lr=5e-2, steps=300, stop_below=1e-2, gradient=gradient))
+    np.testing.assert_array_equal(runs[1].stopped, runs[0].stopped)
+    assert (runs[0].stopped < 300).any()
+    np.testing.assert_allclose(runs[1].loss, runs[0].loss, rtol=1e-9, atol=1e-15)
 
 
 def test_divergence_is_one_clear_error():
