@@ -161,6 +161,16 @@ COMMON: list[tuple[str, Any, Any]] = [
         _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files)."),
     ),
     (
+        "jobs",
+        int,
+        _opt(
+            "--jobs",
+            "-j",
+            help="Processes drawing and encoding GIF frames at once; 0: one per core, at most 4 "
+            "(the file is the same for any number).",
+        ),
+    ),
+    (
         "quick",
         bool,
         _opt("--quick", help="Preview preset: fewer frames and steps (marked in the sidecar)."),
@@ -180,6 +190,7 @@ COMMON_DEFAULTS = {
     "device": "cpu",
     "theme": "light",
     "dither": False,
+    "jobs": 0,
     "quick": False,
     "quiet": False,
 }
@@ -263,6 +274,7 @@ def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions
         still=common["still"],
         frames_dir=common["frames_dir"],
         dither=common["dither"],
+        jobs=common["jobs"],
         quick=common["quick"],
         command=("ntkviz", *sys.argv[1:]),
     )

@@ -71,6 +71,7 @@ def plan(job: Job):
         also=more,
         still=still,
         quick=job.quick,
+        jobs=job.threads,
         command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)),
     )
     return spec, config, options

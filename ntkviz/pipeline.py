@@ -20,6 +20,7 @@ from ntkviz.canvas import Style
 from ntkviz.config import to_jsonable
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec, result_arrays
+from ntkviz.parallel import resolve_jobs
 from ntkviz.progress import Progress
 
 DEVICES = ("cpu", "cuda")
@@ -41,6 +42,7 @@ class RunOptions:
         Path, ...
     ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
     dither: bool = False
+    jobs: int = 1  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
@@ -67,6 +69,8 @@ def preflight(options: RunOptions) -> None:
     fmt = writers.output_format(options.output)
     writers.check_fps(options.fps, fmt)
     options.style.check()
+    if options.jobs < 0:
+        raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {options.jobs})")
     writers.check_writable(options.output, "output")
     if options.still is not None:
         if options.still.suffix.lower() != ".png":
@@ -156,13 +160,26 @@ def run_figure(
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
     # Every output is staged and renamed into place together at the end: an error or Ctrl-C
     # anywhere leaves all existing files (the sidecar included) as they were.
+    jobs = resolve_jobs(options.jobs)
     with writers.transaction() as tx, renderer.drawing():
         written = writers.write_animation(
-            options.output, source, options.fps, dither=options.dither, progress=progress, tx=tx
+            options.output,
+            source,
+            options.fps,
+            dither=options.dither,
+            progress=progress,
+            tx=tx,
+            jobs=jobs,
         )
         for extra in options.also:
             writers.write_animation(
-                extra, source, options.fps, dither=options.dither, progress=progress, tx=tx
+                extra,
+                source,
+                options.fps,
+                dither=options.dither,
+                progress=progress,
+                tx=tx,
+                jobs=jobs,
             )
         if options.still is not None:
             writers.write_png(options.still, frames(renderer.key_frame), tx=tx)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -206,8 +207,8 @@ def rgb(frame: np.ndarray) -> np.ndarray:
     return frame[..., :3]
 
 
-def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
-    """A (K <= 256, 3) uint8 palette for frames like ``sample`` (N, H, W, 3 or 4).
+def global_palette(sample: np.ndarray, exact: int = 64, colors: int = 256) -> np.ndarray:
+    """A (K <= colors, 3) uint8 palette for frames like ``sample`` (N, H, W, 3 or 4).
 
     The ``exact`` most frequent colours (background, grid, line and text colours of a plot) are
     kept exactly, so that white stays white; the rest of the palette is a median cut of the
@@ -215,11 +216,13 @@ def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
     """
     from PIL import Image
 
-    packed = pack_colors(np.ascontiguousarray(sample))[::3]
-    colors, counts = np.unique(packed, return_counts=True)
-    if len(colors) <= 256:
-        return unpack_colors(colors)
-    top = colors[np.argsort(-counts, kind="stable")[:exact]]
+    # Every 7th pixel: the frequent colours rank the same as with every pixel, at little cost.
+    sample = np.asarray(sample)
+    packed = pack_colors(sample.reshape(-1, sample.shape[-1])[::7])
+    seen, counts = np.unique(packed, return_counts=True)
+    if len(seen) <= colors:
+        return unpack_colors(seen)
+    top = seen[np.argsort(-counts, kind="stable")[:exact]]
     # Median-cut only the pixels whose colour is not kept exactly: far fewer pixels, and no
     # palette entries spent near the background's colour.
     top_sorted = np.sort(top)
@@ -229,11 +232,11 @@ def global_palette(sample: np.ndarray, exact: int = 64) -> np.ndarray:
         remaining[:: max(1, len(remaining) // 100_000)]
     )  # plenty for 192 colours
     cut = Image.fromarray(remaining.reshape(-1, 1, 3)).quantize(
-        colors=256 - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        colors=colors - exact, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
     )
-    cut_colors = np.asarray(cut.getpalette()[: 3 * (256 - exact)], dtype=np.uint8).reshape(-1, 3)
+    cut_colors = np.asarray(cut.getpalette()[: 3 * (colors - exact)], dtype=np.uint8).reshape(-1, 3)
     rest = np.setdiff1d(pack_colors(cut_colors), top)
-    return unpack_colors(np.concatenate([top, rest])[:256])
+    return unpack_colors(np.concatenate([top, rest])[:colors])
 
 
 class PaletteMapper:
@@ -292,44 +295,116 @@ class PaletteMapper:
         return index.reshape(frame.shape[:2])
 
 
+#: The GIF palette index never given to a colour: it marks pixels a frame leaves unchanged.
+TRANSPARENT = 255
+
+
 def _write_gif(
-    tmp: Path, source: FrameSource, fps: float, dither: bool, advance
+    tmp: Path, source: FrameSource, fps: float, dither: bool, advance, jobs: int = 1
 ) -> tuple[int, int]:
     """One palette for the whole animation (no colour flicker), built from evenly spaced frames.
 
-    Pillow is called directly: imageio's pillow plugin re-normalises every frame's palette
-    through a slow path (15x slower here for the same file).
+    Each frame is stored as the rectangle that changed since the previous one, its unchanged
+    pixels transparent (they compress to almost nothing), and a frame identical to the previous
+    one lengthens that one's delay. Frames are drawn and compressed in ``jobs`` processes at once
+    (:func:`ntkviz.parallel.run_ranges`); the file is the same for any ``jobs``.
     """
-    from PIL import Image
+    from ntkviz.parallel import run_ranges
 
     sampled = {i: source.frame(i) for i in _sample_indices(source.count)}
-    palette = global_palette(np.stack(list(sampled.values()))).ravel()
-    palette_bytes = bytes(palette) + bytes(768 - len(palette))
-    palette_image = Image.new("P", (1, 1))
-    palette_image.putpalette(palette_bytes)
-    to_indices = PaletteMapper(palette.reshape(-1, 3))
-    images = []
-    for i in range(source.count):
-        frame = sampled.pop(i) if i in sampled else source.frame(i)
-        if dither:
-            image = Image.fromarray(np.ascontiguousarray(rgb(frame))).quantize(
-                palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG
-            )
+    palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
+    height, width = next(iter(sampled.values())).shape[:2]
+
+    def encode(start: int, stop: int, report) -> list[tuple[bytes, bool] | None]:
+        encoder = _GifFrames(palette, dither)
+
+        def frame(i: int) -> np.ndarray:
+            return sampled[i] if i in sampled else source.frame(i)
+
+        if start > 0:
+            encoder.previous = encoder.indices(frame(start - 1))  # to know what changed
+        out = []
+        for i in range(start, stop):
+            out.append(encoder(frame(i)))
+            report(1)
+        return out
+
+    frames, _ = run_ranges(source.count, encode, jobs, advance)
+    durations = frame_durations_ms(source.count, fps, 10)
+    with open(tmp, "wb") as f:
+        f.write(_gif_header(width, height, palette))
+        pending: tuple[bytes, bool] | None = None
+        delay = 0
+        for frame, duration in zip(frames, durations, strict=True):
+            if frame is None:  # the same picture again: the previous frame stays longer
+                delay += duration
+                continue
+            if pending is not None:
+                f.write(_graphic_control(delay, pending[1]) + pending[0])
+            pending, delay = frame, duration
+        f.write(_graphic_control(delay, pending[1]) + pending[0] + b";")
+    return height, width
+
+
+class _GifFrames:
+    """Frames -> GIF image blocks against a fixed palette: the changed rectangle only, with the
+    unchanged pixels in it set to :data:`TRANSPARENT`; None for a frame identical to the last."""
+
+    def __init__(self, palette: np.ndarray, dither: bool) -> None:
+        from PIL import Image
+
+        self.dither = dither
+        self.mapper = PaletteMapper(palette)
+        self.palette_image = Image.new("P", (1, 1))
+        self.palette_image.putpalette(bytes(palette.astype(np.uint8).ravel()))
+        self.previous: np.ndarray | None = None
+
+    def indices(self, frame: np.ndarray) -> np.ndarray:
+        """The frame as palette indices, (H, W) uint8."""
+        from PIL import Image
+
+        if not self.dither:
+            return self.mapper(frame)
+        image = Image.fromarray(np.ascontiguousarray(rgb(frame))).quantize(
+            palette=self.palette_image, dither=Image.Dither.FLOYDSTEINBERG
+        )
+        return np.asarray(image)
+
+    def __call__(self, frame: np.ndarray) -> tuple[bytes, bool] | None:
+        from PIL import Image
+        from PIL.GifImagePlugin import getdata
+
+        indices = self.indices(frame)
+        previous, self.previous = self.previous, indices
+        if previous is None:
+            block, offset, transparent = indices, (0, 0), False
         else:
-            image = Image.fromarray(to_indices(frame), mode="P")
-            image.putpalette(palette_bytes)
-        images.append(image)
-        advance(1)
-    images[0].save(
-        tmp,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        optimize=True,
-        duration=frame_durations_ms(source.count, fps, 10),
-        loop=0,
-    )
-    return images[0].height, images[0].width
+            changed = indices != previous
+            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+            if len(rows) == 0:
+                return None
+            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            block = np.where(
+                changed[top:bottom, left:right], indices[top:bottom, left:right], TRANSPARENT
+            ).astype(np.uint8)
+            offset, transparent = (int(left), int(top)), True
+        image = Image.fromarray(np.ascontiguousarray(block), mode="L")
+        return b"".join(getdata(image, offset)), transparent
+
+
+def _gif_header(width: int, height: int, palette: np.ndarray) -> bytes:
+    """GIF89a, the screen size, a 256-entry global colour table and "loop forever"."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: len(palette)] = palette
+    screen = struct.pack("<HHBBB", width, height, 0xF7, 0, 0)  # global table, 8 bits, 256 colours
+    loop = b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00"
+    return b"GIF89a" + screen + table.tobytes() + loop
+
+
+def _graphic_control(delay_ms: int, transparent: bool) -> bytes:
+    """A frame's delay (in 1/100 s), disposal 1 (leave it in place) and its transparent index."""
+    flags = (1 << 2) | (1 if transparent else 0)
+    return b"!\xf9\x04" + struct.pack("<BHB", flags, round(delay_ms / 10), TRANSPARENT) + b"\x00"
 
 
 def _pad_even(frame: np.ndarray) -> np.ndarray:
@@ -401,8 +476,11 @@ def write_animation(
     dither: bool = False,
     progress: Progress | None = None,
     tx: Transaction | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Write ``source`` to ``target`` in the format its suffix names; return what was written.
+
+    ``jobs``: processes that draw and compress GIF frames at once (the file does not change).
 
     ``.png`` writes the key frame only. Returns {"format", "frames", "width", "height", "bytes"}.
     With ``tx`` the file is staged there and appears only when the transaction commits.
@@ -425,7 +503,7 @@ def write_animation(
             advance(1)
         else:
             write = {
-                ".gif": lambda: _write_gif(tmp, source, fps, dither, advance),
+                ".gif": lambda: _write_gif(tmp, source, fps, dither, advance, jobs),
                 ".mp4": lambda: _write_mp4(tmp, source, fps, advance),
                 ".webp": lambda: _write_webp(tmp, source, fps, advance),
             }[fmt]

@@ -118,6 +118,7 @@ def test_same_seed_same_bytes_and_another_seed_differs(cli, tmp_path):
 
 
 BAD = [
+    (["--jobs", "-1"], "--jobs must be >= 0"),
     (["--fps", "0"], "--fps must be > 0"),
     (["--fps", "-3"], "--fps must be > 0"),
     (["--fps", "5000"], "--fps must be > 0 and <= 240"),

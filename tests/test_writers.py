@@ -178,3 +178,73 @@ def test_palette_keeps_frequent_colours_exact_in_colourful_frames(tmp_path):
     for original, back in zip(frames, decoded):
         np.testing.assert_array_equal(back[25:], original[25:])  # white and the blue band exact
         assert np.abs(back[:20].astype(int) - original[:20]).mean() < 40  # the noise roughly kept
+
+
+def held_and_moving(count: int) -> FrameSource:
+    """A held opening (frames 0-4 identical), then a moving square; long enough to be split."""
+    moving = moving_square(count, width=160)
+    return FrameSource(count, lambda i: moving.frame(max(i - 4, 0)), key_frame=0)
+
+
+def test_gif_is_the_same_file_for_any_number_of_processes(tmp_path):
+    source = held_and_moving(40)
+    outputs = []
+    for jobs in (1, 2, 3):
+        out = tmp_path / f"j{jobs}.gif"
+        write_animation(out, source, fps=10, jobs=jobs)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    frames, durations, meta = gif_frames(tmp_path / "j2.gif")
+    # the 5 held frames are one frame shown 5 times as long; every picture is exact
+    assert len(frames) == 36 and durations[0] == 500 and set(durations[1:]) == {100}
+    assert meta.get("loop") == 0
+    for k, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame, source.frame(k + 4 if k else 0))
+
+
+def test_gif_decodes_with_ffmpeg_too(tmp_path):
+    """An independent decoder (ffmpeg) reads the hand-assembled file: frames and size."""
+    import imageio_ffmpeg
+
+    out = tmp_path / "f.gif"
+    write_animation(out, held_and_moving(20), fps=10, jobs=2)
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = next(reader)
+    frames = [np.frombuffer(raw, np.uint8).reshape(60, 160, 3) for raw in reader]
+    assert tuple(meta["size"]) == (160, 60)
+    # ffmpeg shows the file at a constant rate: the held first frame becomes 5 of them
+    assert len(frames) == 20
+    np.testing.assert_array_equal(frames[-1], held_and_moving(20).frame(19))
+
+
+def test_error_in_a_frame_worker_reaches_the_caller_and_nothing_is_written(tmp_path):
+    moving = moving_square(40)
+
+    def frame(i: int) -> np.ndarray:
+        if i == 35:  # in the second process's half
+            raise ConfigError("frame 35 cannot be drawn")
+        return moving.frame(i)
+
+    out = tmp_path / "e.gif"
+    with pytest.raises(ConfigError, match="frame 35 cannot be drawn"):
+        write_animation(out, FrameSource(40, frame), fps=10, jobs=2)
+    assert not out.exists() and temp_leftovers(tmp_path) == []
+
+
+def test_run_ranges_keeps_order_and_counts_progress():
+    from ntkviz.parallel import run_ranges, split
+
+    assert split(10, 3) == [(0, 3), (3, 7), (7, 10)]
+    assert split(2, 4) == [(0, 1), (1, 2)]
+    done = []
+
+    def task(start, stop, report):
+        out = []
+        for i in range(start, stop):
+            out.append((i, os.getpid()))
+            report(1)
+        return out
+
+    results, _ = run_ranges(30, task, jobs=3, advance=done.append, min_per_job=5)
+    assert [i for i, _ in results] == list(range(30)) and sum(done) == 30
+    assert len({pid for _, pid in results}) == 3  # three processes did the work

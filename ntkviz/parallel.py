@@ -1,0 +1,154 @@
+"""Splitting a run of frames over worker processes, for the CPU-bound drawing and encoding.
+
+Drawing with matplotlib holds Python's GIL, so threads cannot draw two frames at once; forked
+processes can. A forked worker starts as a copy of this process (the figure already built, the
+simulation's arrays in memory), so nothing has to be pickled or re-imported: it only sends back
+what it made (compressed frame data) and how far it has got.
+
+Only where the ``fork`` start method exists (Linux, and other POSIX systems where it is safe);
+elsewhere, and for ``jobs=1``, everything runs in this process. The result never depends on the
+split: each frame is made from its own index alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: (start, stop, report) -> results for frames start..stop-1; report(n) says n more are done.
+RangeTask = Callable[[int, int, Callable[[int], None]], list[T]]
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(jobs: int) -> int:
+    """``jobs`` <= 0 means one per available CPU, at most 4 (drawing gains little beyond)."""
+    return max(1, jobs) if jobs > 0 else max(1, min(available_cpus(), 4))
+
+
+def can_fork() -> bool:
+    """Fork only where it is safe and allowed (not in a daemonic process: it may have no children)."""
+    return (
+        sys.platform != "darwin"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
+
+
+def split(count: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous (start, stop) ranges covering 0..count, sizes differing by at most 1."""
+    bounds = [round(count * p / parts) for p in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def run_ranges(
+    count: int,
+    task: RangeTask,
+    jobs: int,
+    advance: Callable[[int], None],
+    min_per_job: int = 8,
+) -> tuple[list, float]:
+    """``task`` over 0..count split into up to ``jobs`` ranges: the first in this process, the
+    others in forked workers at the same time. Returns (results in frame order, the workers'
+    seconds spent in their task, summed). A worker's exception is raised here."""
+    parts = min(jobs, count // min_per_job) if can_fork() else 1
+    ranges = split(count, max(parts, 1))
+    if len(ranges) == 1:
+        return task(0, count, advance), 0.0
+    context = multiprocessing.get_context("fork")
+    workers = []
+    try:
+        for start, stop in ranges[1:]:
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_work, args=(send, task, start, stop), daemon=True, name="ntkviz-frames"
+            )
+            process.start()
+            send.close()  # this process only reads; EOF then means the worker is gone
+            workers.append(_Worker(process, receive))
+
+        def report(n: int) -> None:
+            advance(n)
+            for worker in workers:
+                worker.poll(advance)
+
+        results = list(task(*ranges[0], report))
+        seconds = 0.0
+        for worker in workers:
+            more, spent = worker.wait(advance)
+            results.extend(more)
+            seconds += spent
+        return results, seconds
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+class _Worker:
+    def __init__(self, process, connection) -> None:
+        self.process = process
+        self.connection = connection
+        self.result: tuple[list, float] | None = None
+
+    def _handle(self, message: tuple, advance: Callable[[int], None]) -> None:
+        kind = message[0]
+        if kind == "progress":
+            advance(message[1])
+        elif kind == "done":
+            self.result = (message[1], message[2])
+        else:  # "error": the worker's exception, re-raised here
+            raise message[1]
+
+    def poll(self, advance: Callable[[int], None]) -> None:
+        while self.result is None and self.connection.poll():
+            self._handle(self._receive(), advance)
+
+    def wait(self, advance: Callable[[int], None]) -> tuple[list, float]:
+        while self.result is None:
+            self._handle(self._receive(), advance)
+        self.process.join()
+        return self.result
+
+    def _receive(self) -> tuple:
+        try:
+            return self.connection.recv()
+        except EOFError:
+            self.process.join()
+            raise RuntimeError(
+                f"a frame worker process ended unexpectedly (exit code {self.process.exitcode})"
+            ) from None
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+        self.connection.close()
+
+
+def _work(connection, task: RangeTask, start: int, stop: int) -> None:
+    """In the forked worker: run the task, stream progress, send the results or the error."""
+    import time
+
+    try:
+        began = time.process_time()
+        results = task(start, stop, lambda n: connection.send(("progress", n)))
+        connection.send(("done", results, time.process_time() - began))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        try:
+            pickle.dumps(exc)
+            connection.send(("error", exc))
+        except Exception:
+            connection.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        connection.close()
