@@ -21,7 +21,7 @@ from ntkviz.progress import Progress
 Recorder = Callable[[Ensemble, int], dict[str, np.ndarray]]
 #: (ensemble, params, x_train, y_train) -> (per-member loss (K,), gradient of its sum per param,
 #: each a tensor shaped like the param or an :class:`Outer`), e.g.
-#: :func:`ntkviz.kernels.factored_mse` (no autograd); default: autograd of mse_loss.
+#: :class:`ntkviz.kernels.MseGradient` (no autograd); default: autograd of mse_loss.
 Gradient = Callable[[Ensemble, list, torch.Tensor, torch.Tensor], tuple[torch.Tensor, list]]
 #: A loss this many times above its starting value (and above 1) counts as diverging.
 EXPLODE = 1e6
@@ -30,8 +30,8 @@ EXPLODE = 1e6
 @dataclass(frozen=True)
 class Outer:
     """A batched gradient in factored form, ``mult * left @ right``: left (K, out, N), right
-    (K, N, in), for a (K, out, in) weight. A dense layer's weight gradient over N inputs is such a
-    rank-N product; :func:`descend` applies it in one fused pass over the weight."""
+    (K, N, in), for a (K, out, in) weight. A dense layer's weight gradient over N inputs is such
+    a rank-N product; :func:`descend` applies it in one fused pass over the weight."""
 
     left: torch.Tensor
     right: torch.Tensor

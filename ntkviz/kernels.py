@@ -158,56 +158,77 @@ def mse_loss_and_gradient(
     params: Sequence[torch.Tensor],
     x_train: torch.Tensor,
     y_train: torch.Tensor,
-    factored: bool = False,
-) -> tuple[torch.Tensor, list]:
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Each member's loss ``L_k = mean_i (f_k(x_i) - y_i)^2 / alpha_k^2`` (K,) and the gradient of
-    sum_k L_k for every stacked parameter, by the same layer-wise backward pass as the kernel:
+    sum_k L_k for every stacked parameter, as tensors shaped like the parameters: the
+    :class:`MseGradient` that training uses, with its factors multiplied out."""
+    loss, grads = MseGradient()(ensemble, params, x_train, y_train)
+    return loss, [g.dense() if isinstance(g, Outer) else g for g in grads]
+
+
+class MseGradient:
+    """The mean squared error's loss and gradient for :func:`ntkviz.dynamics.train`, without
+    autograd: the layer-wise backward pass of the kernel, started from the residuals.
+
     ``dL/dW_l = c_l sum_i r_i delta_l(x_i) h_{l-1}(x_i)^T``, ``dL/db_l = s_l sum_i r_i delta_l(x_i)``
     with ``r_i = dL/dnet(x_i) = 2 (f(x_i) - y_i) / (N alpha)`` and (c_l, s_l) the layer's
     multipliers (1, 1 in the standard parameterisation; :meth:`NetSpec.layer_scales`). Equal to
-    autograd's, without its graph (a drop-in ``gradient`` for :func:`ntkviz.dynamics.train`).
+    autograd's gradient of ``sum_k L_k`` (tested).
 
-    ``factored``: each weight's gradient is returned as an :class:`~ntkviz.dynamics.Outer`, the
-    rank-N product it is, instead of a (K, out, in) tensor; :func:`ntkviz.dynamics.train` then
-    applies it in one fused update without ever forming the matrix (see :func:`factored_mse`).
+    Every weight's gradient comes as an :class:`~ntkviz.dynamics.Outer`, the rank-N product it
+    is for N training points, so ``train`` applies it as one fused ``baddbmm_`` per weight:
+    forming (K, out, in) gradients and subtracting them passes over every weight matrix three
+    times more. Biases' gradients are plain (K, out) sums. What does not change during training (the output
+    scales, the zeroing offset, the targets) is prepared on the first call and reused while the
+    ensemble and data are the same objects.
     """
-    loss: list[torch.Tensor] = []
 
-    def residual(raw: torch.Tensor) -> torch.Tensor:  # the backward pass starts from r_i
-        raw = raw.squeeze(-1)
-        offset = ensemble.offset(x_train)
-        if offset is not None:
-            raw = raw - offset
-        alpha = output_scale(ensemble).unsqueeze(1)
-        error = alpha * raw - y_train
-        loss.append((error * error).mean(dim=1) / (alpha * alpha).squeeze(1))
-        return (error * (2.0 / x_train.shape[0]) / alpha).unsqueeze(-1)  # (K, N, 1)
+    def __init__(self) -> None:
+        self._for: tuple | None = None
 
-    with torch.no_grad():
-        features = _layer_features(ensemble, params, x_train, top=residual)
-        grads: list = []
-        for (h, weighted), (w_mult, b_mult) in zip(
-            features, ensemble.spec.layer_scales(), strict=True
+    def _prepare(self, ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor) -> None:
+        if self._for is not None and all(
+            a is b for a, b in zip(self._for, (ensemble, x_train, y_train), strict=True)
         ):
-            weight = Outer(weighted.transpose(1, 2), h, w_mult)
-            grads.append(weight if factored else weight.dense())
-            if ensemble.spec.bias:
-                grad = weighted.sum(dim=1)
-                grads.append(grad.mul_(b_mult) if b_mult != 1.0 else grad)
-    return loss[0], grads
+            return
+        alpha = output_scale(ensemble).view(-1, 1, 1)
+        n = x_train.shape[0]
+        target = y_train.to(alpha.dtype).view(1, n, 1)
+        offset = ensemble.offset(x_train)
+        if offset is not None:  # alpha (net - offset) - y = alpha net - (alpha offset + y)
+            target = target + alpha * offset.unsqueeze(-1)
+        self._negative_target = -target.expand(alpha.shape[0], n, 1)
+        self._alpha = alpha
+        self._residual_scale = 2.0 / (n * alpha)
+        self._loss_scale = (1.0 / (n * alpha * alpha)).view(-1)
+        self._for = (ensemble, x_train, y_train)
 
+    def __call__(
+        self,
+        ensemble: Ensemble,
+        params: Sequence[torch.Tensor],
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+    ) -> tuple[torch.Tensor, list]:
+        self._prepare(ensemble, x_train, y_train)
+        loss: list[torch.Tensor] = []
 
-def factored_mse(
-    ensemble: Ensemble,
-    params: Sequence[torch.Tensor],
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-) -> tuple[torch.Tensor, list]:
-    """:func:`mse_loss_and_gradient` with factored weight gradients: the ``gradient`` every figure
-    trains with. For N training points the weight gradient is a rank-N outer product; forming it
-    as a (K, out, in) tensor and then subtracting it passes over every weight matrix three times
-    more than the fused ``W.baddbmm_(left, right, alpha=-lr)`` update does."""
-    return mse_loss_and_gradient(ensemble, params, x_train, y_train, factored=True)
+        def residual(raw: torch.Tensor) -> torch.Tensor:  # the backward pass starts from r_i
+            error = torch.addcmul(self._negative_target, self._alpha, raw)  # (K, N, 1)
+            loss.append(torch.linalg.vecdot(error, error, dim=1).view(-1) * self._loss_scale)
+            return error * self._residual_scale
+
+        with torch.no_grad():
+            features = _layer_features(ensemble, params, x_train, top=residual)
+            grads: list = []
+            for (h, weighted), (w_mult, b_mult) in zip(
+                features, ensemble.spec.layer_scales(), strict=True
+            ):
+                grads.append(Outer(weighted.transpose(1, 2), h, w_mult))
+                if ensemble.spec.bias:
+                    grad = weighted.sum(dim=1)
+                    grads.append(grad.mul_(b_mult) if b_mult != 1.0 else grad)
+        return loss[0], grads
 
 
 def jacobian_kernel(

@@ -221,7 +221,7 @@ def dense(
         return torch.baddbmm(start, h, weight.transpose(1, 2), beta=beta, alpha=w_mult)
     if weight.shape[-1] == 1 and bias is not None:
         return torch.addcmul(bias.unsqueeze(1), h, weight.transpose(1, 2))
-    z = torch.matmul(h, weight.transpose(1, 2))
+    z = torch.bmm(h, weight.transpose(1, 2))
     return z if bias is None else z.add_(bias.unsqueeze(1))
 
 

@@ -67,6 +67,8 @@ def run_ranges(
     if len(ranges) == 1:
         return task(0, count, advance), 0.0
     context = multiprocessing.get_context("fork")
+    for stream in (sys.stdout, sys.stderr):  # or a worker would write buffered output again
+        stream.flush()
     workers = []
     try:
         for start, stop in ranges[1:]:

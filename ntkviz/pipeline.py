@@ -42,7 +42,7 @@ class RunOptions:
         Path, ...
     ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
     dither: bool = False
-    jobs: int = 1  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
+    jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar

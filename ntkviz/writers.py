@@ -8,6 +8,7 @@ The format comes from the target's suffix: ``.gif``, ``.mp4``, ``.webp`` or ``.p
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -315,8 +316,10 @@ def _write_gif(
     palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
     height, width = next(iter(sampled.values())).shape[:2]
 
+    blank = _GifFrames(palette, dither)  # built once, before the workers fork: its table is shared
+
     def encode(start: int, stop: int, report) -> list[tuple[bytes, bool] | None]:
-        encoder = _GifFrames(palette, dither)
+        encoder = copy.copy(blank)
 
         def frame(i: int) -> np.ndarray:
             return sampled[i] if i in sampled else source.frame(i)

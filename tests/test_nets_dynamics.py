@@ -10,7 +10,7 @@ import torch
 
 from ntkviz.dynamics import Outer, descend, mse_loss, relative_change, train
 from ntkviz.errors import ConfigError, DivergenceError
-from ntkviz.kernels import factored_mse
+from ntkviz.kernels import MseGradient
 from ntkviz.nets import Ensemble, NetSpec, check_fits, init_member, member_seed
 
 X = torch.tensor([-3.0, 0.5], dtype=torch.float64)
@@ -116,9 +116,9 @@ def test_fused_update_equals_dense_update(masked):
     )
 
 
-def test_early_stop_with_factored_gradient_follows_autograd():
+def test_early_stop_with_the_hand_written_gradient_follows_autograd():
     runs = []
-    for gradient in (None, factored_mse):
+    for gradient in (None, MseGradient()):
         ensemble = Ensemble(NetSpec(width=30), count=3, seed=1, dtype=torch.float64)
         runs.append(train(ensemble, X, Y, lr=5e-2, steps=300, stop_below=1e-2, gradient=gradient))
     np.testing.assert_array_equal(runs[1].stopped, runs[0].stopped)

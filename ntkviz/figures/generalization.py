@@ -37,7 +37,7 @@ from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.ntk_ellipses import run_colors
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
-from ntkviz.kernels import empirical_ntk, factored_mse
+from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import (
     INITS,
     PARAMETERIZATION_HELP,
@@ -303,7 +303,7 @@ def _train_width(
             snapshot_every=config.interval,
             record=record,
             progress=progress,
-            gradient=factored_mse,
+            gradient=MseGradient(),
         )
     return (trajectory, k_train, k_grid, f0_train, f0_grid)
 

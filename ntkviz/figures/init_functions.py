@@ -20,7 +20,7 @@ from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import factored_mse
+from ntkviz.kernels import MseGradient
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
 
@@ -147,7 +147,7 @@ def simulate(
         snapshot_every=config.steps_per_frame,
         record=record,
         progress=progress,
-        gradient=factored_mse,
+        gradient=MseGradient(),
     )
     return InitFunctionsResult(
         x_grid=x_grid.cpu().numpy(),

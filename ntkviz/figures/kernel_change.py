@@ -20,7 +20,7 @@ from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.ntk_ellipses import run_colors
-from ntkviz.kernels import empirical_ntk, factored_mse
+from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
 from ntkviz.threads import single_thread
@@ -131,7 +131,7 @@ def _train_group(
             steps=config.steps,
             snapshot_every=config.steps,
             progress=progress,
-            gradient=factored_mse,
+            gradient=MseGradient(),
         )
         end = empirical_ntk(ensemble, x_train) / alpha2
     return start.cpu().numpy(), end.cpu().numpy(), trajectory.loss[-1]

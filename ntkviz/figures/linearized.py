@@ -51,7 +51,7 @@ from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.init_functions import check_data
 from ntkviz.figures.kernel_change import log_log_fit
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import empirical_ntk, factored_mse
+from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.linearize import LinearModel
 from ntkviz.nets import (
     ACTIVATIONS,
@@ -327,7 +327,7 @@ def train_pair(
             snapshot_every=interval,
             record=record_real,
             progress=progress,
-            gradient=factored_mse,
+            gradient=MseGradient(),
         )
         lins: Trajectory = train(
             linear,

@@ -27,7 +27,7 @@ from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import empirical_ntk, factored_mse
+from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
 from ntkviz.threads import single_thread
@@ -213,7 +213,7 @@ def simulate(
             snapshot_every=config.interval,
             record=record,
             progress=progress,
-            gradient=factored_mse,
+            gradient=MseGradient(),
         )
     kernels = trajectory.records["kernels"]
     y_bar = np.asarray(config.y_train, dtype=np.float64)

@@ -25,7 +25,7 @@ from ntkviz.dynamics import relative_change, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.init_functions import check_data, data_tensors, seed_of
-from ntkviz.kernels import factored_mse
+from ntkviz.kernels import MseGradient
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
 
@@ -217,7 +217,7 @@ def simulate(
             stop_below=config.stop_below or None,
             record=record,
             progress=progress,
-            gradient=factored_mse,
+            gradient=MseGradient(),
             label=f"train m={spec.width}",
         )
         losses.append(trajectory.loss)
