@@ -23,6 +23,7 @@ def run(
     frames: int | None = None,
     size: tuple[float, float] | None = None,
     dpi: float | None = None,
+    jobs: int = 0,
 ) -> list[dict[str, Any]]:
     """Time ours ``repeat`` times (median) and the naive reference once (it is slow).
 
@@ -30,6 +31,7 @@ def run(
     ``size`` (inches) and ``dpi`` shrink the frames for tests; both sides get the same settings.
     """
     from ntkviz import figures
+    from ntkviz.parallel import resolve_jobs
     from ntkviz.pipeline import RunOptions, run_figure
     from ntkviz.threads import single_thread
 
@@ -49,7 +51,9 @@ def run(
         reports: list[dict[str, Any]] = []
 
         def ours() -> None:
-            options = RunOptions(output=ours_gif, style=style, fps=spec.fps, sidecar=False)
+            options = RunOptions(
+                output=ours_gif, style=style, fps=spec.fps, sidecar=False, jobs=jobs
+            )
             reports.append(run_figure(spec, config, options))
 
         naive_steps: list[dict[str, float]] = []
@@ -81,6 +85,7 @@ def run(
     }
     where = (
         f"1 thread, {config.steps} steps, {count} frames ({'full size' if config.steps == 8000 else 'reduced'}); "
+        f"ours draws and encodes frames in {resolve_jobs(jobs)} process(es), the naive side in 1; "
         "ours: "
         + ", ".join(f"{k} {v:.2f}" for k, v in ours_split.items())
         + "; naive (1 run): "

@@ -31,6 +31,7 @@ def run(
     dpi: float | None = None,
     threads: int = 1,
     naive_repeat: int = 1,
+    jobs: int = 0,
 ) -> list[dict[str, Any]]:
     """Time both sides (medians) at the post's settings; ``frames``, ``count``, ``size`` and
     ``dpi`` shrink both sides alike (for tests)."""
@@ -56,7 +57,9 @@ def run(
             naive_steps: list[dict[str, float]] = []
 
             def ours() -> None:
-                options = RunOptions(output=ours_gif, style=style, fps=spec.fps, sidecar=False)
+                options = RunOptions(
+                    output=ours_gif, style=style, fps=spec.fps, sidecar=False, jobs=jobs
+                )
                 reports.append(run_figure(spec, config, options))
 
             def naive() -> None:
@@ -88,12 +91,16 @@ def run(
             statistics.median(ours_times),
             statistics.median(naive_times),
             SPEEDUP_TARGET,
-            extra=where_time_goes(reports, naive_steps, threads, repeat, naive_repeat),
+            extra=where_time_goes(reports, naive_steps, threads, repeat, naive_repeat, jobs),
         )
     ]
 
 
-def where_time_goes(reports, naive_steps, threads: int, repeat: int, naive_repeat: int) -> str:
+def where_time_goes(
+    reports, naive_steps, threads: int, repeat: int, naive_repeat: int, jobs: int = 0
+) -> str:
+    from ntkviz.parallel import resolve_jobs
+
     ours = median_split([report["seconds"] for report in reports])
     naive = median_split(naive_steps)
     return (
@@ -101,7 +108,8 @@ def where_time_goes(reports, naive_steps, threads: int, repeat: int, naive_repea
         + ", ".join(f"{k} {v:.2f}" for k, v in ours.items())
         + "; naive: "
         + ", ".join(f"{k} {v:.2f}" for k, v in naive.items())
-        + f" (s; medians of {repeat} / {naive_repeat}; {threads} torch thread(s))"
+        + f" (s; medians of {repeat} / {naive_repeat}; {threads} torch thread(s); ours draws"
+        f" and encodes frames in {resolve_jobs(jobs)} process(es), the naive side in 1)"
     )
 
 

@@ -178,9 +178,9 @@ class MseGradient:
     Every weight's gradient comes as an :class:`~ntkviz.dynamics.Outer`, the rank-N product it
     is for N training points, so ``train`` applies it as one fused ``baddbmm_`` per weight:
     forming (K, out, in) gradients and subtracting them passes over every weight matrix three
-    times more. Biases' gradients are plain (K, out) sums. What does not change during training (the output
-    scales, the zeroing offset, the targets) is prepared on the first call and reused while the
-    ensemble and data are the same objects.
+    times more. Biases' gradients are plain (K, out) sums. What does not change during training
+    (the output scales, the zeroing offset, the targets) is prepared on the first call and
+    reused while the ensemble and data are the same objects.
     """
 
     def __init__(self) -> None:

@@ -58,14 +58,14 @@ def run_ranges(
     jobs: int,
     advance: Callable[[int], None],
     min_per_job: int = 8,
-) -> tuple[list, float]:
+) -> list:
     """``task`` over 0..count split into up to ``jobs`` ranges: the first in this process, the
-    others in forked workers at the same time. Returns (results in frame order, the workers'
-    seconds spent in their task, summed). A worker's exception is raised here."""
+    others in forked workers at the same time (at least ``min_per_job`` frames each). Returns the
+    results in frame order; a worker's exception is raised here."""
     parts = min(jobs, count // min_per_job) if can_fork() else 1
     ranges = split(count, max(parts, 1))
     if len(ranges) == 1:
-        return task(0, count, advance), 0.0
+        return task(0, count, advance)
     context = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):  # or a worker would write buffered output again
         stream.flush()
@@ -86,12 +86,9 @@ def run_ranges(
                 worker.poll(advance)
 
         results = list(task(*ranges[0], report))
-        seconds = 0.0
         for worker in workers:
-            more, spent = worker.wait(advance)
-            results.extend(more)
-            seconds += spent
-        return results, seconds
+            results.extend(worker.wait(advance))
+        return results
     finally:
         for worker in workers:
             worker.stop()
@@ -101,14 +98,14 @@ class _Worker:
     def __init__(self, process, connection) -> None:
         self.process = process
         self.connection = connection
-        self.result: tuple[list, float] | None = None
+        self.result: list | None = None
 
     def _handle(self, message: tuple, advance: Callable[[int], None]) -> None:
         kind = message[0]
         if kind == "progress":
             advance(message[1])
         elif kind == "done":
-            self.result = (message[1], message[2])
+            self.result = message[1]
         else:  # "error": the worker's exception, re-raised here
             raise message[1]
 
@@ -116,7 +113,7 @@ class _Worker:
         while self.result is None and self.connection.poll():
             self._handle(self._receive(), advance)
 
-    def wait(self, advance: Callable[[int], None]) -> tuple[list, float]:
+    def wait(self, advance: Callable[[int], None]) -> list:
         while self.result is None:
             self._handle(self._receive(), advance)
         self.process.join()
@@ -140,12 +137,9 @@ class _Worker:
 
 def _work(connection, task: RangeTask, start: int, stop: int) -> None:
     """In the forked worker: run the task, stream progress, send the results or the error."""
-    import time
-
     try:
-        began = time.process_time()
         results = task(start, stop, lambda n: connection.send(("progress", n)))
-        connection.send(("done", results, time.process_time() - began))
+        connection.send(("done", results))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         try:
             pickle.dumps(exc)

@@ -298,6 +298,8 @@ class PaletteMapper:
 
 #: The GIF palette index never given to a colour: it marks pixels a frame leaves unchanged.
 TRANSPARENT = 255
+#: A GIF delay is 16 bits of 1/100 s.
+MAX_GIF_DELAY_MS = 65535 * 10
 
 
 def _write_gif(
@@ -332,16 +334,18 @@ def _write_gif(
             report(1)
         return out
 
-    frames, _ = run_ranges(source.count, encode, jobs, advance)
+    frames = run_ranges(source.count, encode, jobs, advance)
     durations = frame_durations_ms(source.count, fps, 10)
     with open(tmp, "wb") as f:
         f.write(_gif_header(width, height, palette))
         pending: tuple[bytes, bool] | None = None
         delay = 0
         for frame, duration in zip(frames, durations, strict=True):
-            if frame is None:  # the same picture again: the previous frame stays longer
-                delay += duration
+            if frame is None and delay + duration <= MAX_GIF_DELAY_MS:
+                delay += duration  # the same picture again: the previous frame stays longer
                 continue
+            if frame is None:  # past what one delay can hold: a frame that changes nothing
+                frame = (_unchanged_block(), True)
             if pending is not None:
                 f.write(_graphic_control(delay, pending[1]) + pending[0])
             pending, delay = frame, duration
@@ -393,6 +397,15 @@ class _GifFrames:
             offset, transparent = (int(left), int(top)), True
         image = Image.fromarray(np.ascontiguousarray(block), mode="L")
         return b"".join(getdata(image, offset)), transparent
+
+
+def _unchanged_block() -> bytes:
+    """A 1 x 1 transparent image block: a frame that leaves the picture as it is."""
+    from PIL import Image
+    from PIL.GifImagePlugin import getdata
+
+    image = Image.fromarray(np.full((1, 1), TRANSPARENT, dtype=np.uint8), mode="L")
+    return b"".join(getdata(image, (0, 0)))
 
 
 def _gif_header(width: int, height: int, palette: np.ndarray) -> bytes:

@@ -245,6 +245,16 @@ def test_run_ranges_keeps_order_and_counts_progress():
             report(1)
         return out
 
-    results, _ = run_ranges(30, task, jobs=3, advance=done.append, min_per_job=5)
+    results = run_ranges(30, task, jobs=3, advance=done.append, min_per_job=5)
     assert [i for i, _ in results] == list(range(30)) and sum(done) == 30
     assert len({pid for _, pid in results}) == 3  # three processes did the work
+
+
+def test_gif_hold_longer_than_one_delay_can_store(tmp_path):
+    """A picture held for 700 s (past GIF's 655.35 s delay field) keeps its full length."""
+    still = moving_square(1).frame(0)
+    out = tmp_path / "long.gif"
+    write_animation(out, FrameSource(1401, lambda i: still), fps=2, jobs=1)
+    frames, durations, _ = gif_frames(out)
+    assert sum(durations) == 700_500 and len(frames) == 2
+    np.testing.assert_array_equal(frames[1], still)
