@@ -205,6 +205,7 @@ def run_figure(
             "data": str(options.data) if options.data else None,
             "versions": versions(),
             "seconds": {k: round(v, 4) for k, v in timing.items()},
+            "jobs": jobs,  # processes allowed to draw GIF frames (render/write: this process's share)
             "command": list(options.command) if options.command else None,
         }
         if options.data is not None:
