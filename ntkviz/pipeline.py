@@ -184,7 +184,7 @@ def run_figure(
         if options.still is not None:
             writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
         if options.frames_dir is not None:
-            writers.write_frames_dir(options.frames_dir, source, progress, tx=tx)
+            writers.write_frames_dir(options.frames_dir, source, progress, tx=tx, jobs=jobs)
         elapsed = time.perf_counter() - start
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)

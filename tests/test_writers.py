@@ -89,6 +89,8 @@ def test_webp_animated(tmp_path):
             im.seek(k)
             im.load()
             durations.append(im.info["duration"])
+            # lossless: every frame decodes to exactly what was drawn
+            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), moving_square(5).frame(k))
     assert durations == [100] * 5
 
 
@@ -108,6 +110,17 @@ def test_frames_dir_numbered_pngs(tmp_path):
     assert len(list(folder.iterdir())) == 2
     assert folder.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's private 0700
     assert temp_leftovers(tmp_path) == []
+
+
+def test_frames_dir_in_two_processes(tmp_path):
+    folder = tmp_path / "frames"
+    source = moving_square(24)
+    writers.write_frames_dir(folder, source, jobs=2)
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"frame_{i:05d}.png" for i in range(24)]
+    for i in (0, 11, 12, 23):  # both halves, exactly
+        with Image.open(folder / names[i]) as im:
+            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), source.frame(i))
 
 
 def test_unknown_suffix(tmp_path):
