@@ -135,9 +135,26 @@ class _Worker:
         self.connection.close()
 
 
+def _forget_parent_fonts() -> None:
+    """Make a forked worker open its own font files.
+
+    FreeType reads glyphs lazily from the font file, and a forked worker shares the parent's
+    open files, offsets included: two processes seeking and reading the same file race, and
+    FreeType fails ("too many hints") or draws garbage. Matplotlib empties its font cache at
+    fork itself, but its mathtext cache keeps the parent's fonts inside parsed expressions.
+    """
+    mathtext = sys.modules.get("matplotlib.mathtext")
+    if mathtext is not None:
+        mathtext.MathTextParser._parse_cached.cache_clear()
+    font_manager = sys.modules.get("matplotlib.font_manager")
+    if font_manager is not None:
+        font_manager._get_font.cache_clear()
+
+
 def _work(connection, task: RangeTask, start: int, stop: int) -> None:
     """In the forked worker: run the task, stream progress, send the results or the error."""
     try:
+        _forget_parent_fonts()
         results = task(start, stop, lambda n: connection.send(("progress", n)))
         connection.send(("done", results))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent

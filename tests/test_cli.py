@@ -243,3 +243,15 @@ def test_outputs_must_not_collide(cli, tmp_path, option):
     assert result.exit_code == 2
     assert f"Error: {option} {output} is the same path as --output" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_jobs_do_not_change_the_file(cli, tmp_path):
+    """The same figure (with mathtext labels) drawn in one process and in two: the same bytes."""
+    outputs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"loss{jobs}.gif"
+        args = ("--frames", 24, "--points", 40, "--view", "both", "--jobs", jobs)
+        result = cli("loss-surface", "-o", out, *args, *TINY)
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]

@@ -271,3 +271,38 @@ def test_gif_hold_longer_than_one_delay_can_store(tmp_path):
     frames, durations, _ = gif_frames(out)
     assert sum(durations) == 700_500 and len(frames) == 2
     np.testing.assert_array_equal(frames[1], still)
+
+
+def mathtext_frames(count: int) -> FrameSource:
+    """Frames of changing mathtext drawn by matplotlib, whose glyphs FreeType reads from the
+    font file as it draws them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(3, 1), dpi=60)
+    canvas = FigureCanvasAgg(figure)
+    text = figure.text(0.05, 0.3, " ", fontsize=14)
+    figure.text(0.05, 0.7, r"$\alpha_{k} + \beta^{2}$", fontsize=14)  # parsed before the fork
+
+    def frame(i: int) -> np.ndarray:
+        text.set_text(rf"$\sum_{{k={i}}}^{{n}} \alpha_k \, x^{{{i}}} + \gamma_{{{i % 7}}}$")
+        canvas.draw()
+        return np.array(canvas.buffer_rgba())
+
+    for i in range(count):  # parse every expression once here, as a renderer's first pass does
+        frame(i)
+    return FrameSource(count, frame)
+
+
+def test_workers_draw_text_with_their_own_font_files(tmp_path):
+    """A forked worker drawing text must not share the parent's open font files (their offsets
+    race: FreeType errors or wrong glyphs); the file equals the one-process file, every time."""
+    source = mathtext_frames(40)
+    write_animation(tmp_path / "one.gif", source, fps=10, jobs=1)
+    for attempt in range(3):
+        out = tmp_path / f"two{attempt}.gif"
+        write_animation(out, source, fps=10, jobs=2)
+        assert out.read_bytes() == (tmp_path / "one.gif").read_bytes()
