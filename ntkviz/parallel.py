@@ -12,6 +12,7 @@ split: each frame is made from its own index alone.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -79,6 +80,8 @@ def run_ranges(
             process.start()
             send.close()  # this process only reads; EOF then means the worker is gone
             workers.append(_Worker(process, receive))
+            # Draw nothing until the worker has let go of the font files it shares with us.
+            workers[-1].wait_ready()
 
         def report(n: int) -> None:
             advance(n)
@@ -99,6 +102,11 @@ class _Worker:
         self.process = process
         self.connection = connection
         self.result: list | None = None
+
+    def wait_ready(self) -> None:
+        message = self._receive()
+        if message[0] != "ready":
+            self._handle(message, lambda n: None)  # an error before it began
 
     def _handle(self, message: tuple, advance: Callable[[int], None]) -> None:
         kind = message[0]
@@ -141,7 +149,10 @@ def _forget_parent_fonts() -> None:
     FreeType reads glyphs lazily from the font file, and a forked worker shares the parent's
     open files, offsets included: two processes seeking and reading the same file race, and
     FreeType fails ("too many hints") or draws garbage. Matplotlib empties its font cache at
-    fork itself, but its mathtext cache keeps the parent's fonts inside parsed expressions.
+    fork itself, but its mathtext cache keeps the parent's fonts inside parsed expressions, so
+    both are emptied here; closing an inherited font file can move the shared offset too, so
+    the parent waits for this to finish (the "ready" message), and what is left of the
+    parent's objects is frozen, never collected (and closed) later.
     """
     mathtext = sys.modules.get("matplotlib.mathtext")
     if mathtext is not None:
@@ -149,12 +160,14 @@ def _forget_parent_fonts() -> None:
     font_manager = sys.modules.get("matplotlib.font_manager")
     if font_manager is not None:
         font_manager._get_font.cache_clear()
+    gc.freeze()
 
 
 def _work(connection, task: RangeTask, start: int, stop: int) -> None:
     """In the forked worker: run the task, stream progress, send the results or the error."""
     try:
         _forget_parent_fonts()
+        connection.send(("ready",))
         results = task(start, stop, lambda n: connection.send(("progress", n)))
         connection.send(("done", results))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
