@@ -34,7 +34,8 @@ def available_cpus() -> int:
 
 
 def resolve_jobs(jobs: int) -> int:
-    """``jobs`` <= 0 means one per available CPU, at most 4 (drawing gains little beyond)."""
+    """``jobs`` <= 0 means one per available CPU, at most 4 (each worker holds a copy of the
+    figure and draws one extra frame to start from, so a few go a long way)."""
     return max(1, jobs) if jobs > 0 else max(1, min(available_cpus(), 4))
 
 
