@@ -76,14 +76,13 @@ def _layer_features(
     ensemble: Ensemble,
     params: Sequence[torch.Tensor],
     x: torch.Tensor,
-    with_output: bool = False,
     top: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ):
     """For each dense layer l: (h_{l-1}, delta_l), both (K, N, fan): the layer's input and
-    d f / d z_l, the output's derivative with respect to the layer's pre-activation
-    (and, if ``with_output``, the raw nets' outputs (K, N) first). ``top``, if given, maps the raw
-    outputs (K, N, 1) to what starts the backward pass instead of ones, (K, N, 1): delta_l is then
-    top * d f / d z_l (a loss's per-sample weights folded in once, not once per layer)."""
+    d f / d z_l, the output's derivative with respect to the layer's pre-activation. ``top``, if
+    given, maps the raw outputs (K, N, 1) to what starts the backward pass instead of ones,
+    (K, N, 1): delta_l is then top * d f / d z_l (a loss's per-sample weights folded in once,
+    not once per layer)."""
     spec = ensemble.spec
     count = params[0].shape[0]
     step = 2 if spec.bias else 1
@@ -115,8 +114,7 @@ def _layer_features(
             delta = back * _derivative(spec.activation, ensemble.activation, z, a)
         deltas.append(delta)
     deltas.reverse()
-    features = list(zip(inputs, deltas, strict=True))
-    return (z.squeeze(-1), features) if with_output else features
+    return list(zip(inputs, deltas, strict=True))
 
 
 def ntk_layerwise(

@@ -162,18 +162,9 @@ def run_figure(
     # anywhere leaves all existing files (the sidecar included) as they were.
     jobs = resolve_jobs(options.jobs)
     with writers.transaction() as tx, renderer.drawing():
-        written = writers.write_animation(
-            options.output,
-            source,
-            options.fps,
-            dither=options.dither,
-            progress=progress,
-            tx=tx,
-            jobs=jobs,
-        )
-        for extra in options.also:
+        written = [
             writers.write_animation(
-                extra,
+                target,
                 source,
                 options.fps,
                 dither=options.dither,
@@ -181,6 +172,8 @@ def run_figure(
                 tx=tx,
                 jobs=jobs,
             )
+            for target in (options.output, *options.also)
+        ][0]
         if options.still is not None:
             writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
         if options.frames_dir is not None:
