@@ -166,8 +166,8 @@ COMMON: list[tuple[str, Any, Any]] = [
         _opt(
             "--jobs",
             "-j",
-            help="Processes drawing and encoding GIF frames at once; 0: one per core, at most 4 "
-            "(the file is the same for any number).",
+            help="Processes drawing and encoding GIF frames (and --frames-dir PNGs) at once; "
+            "0: one per core, at most 4 (the files are the same for any number).",
         ),
     ),
     (
