@@ -1,109 +1,25 @@
-"""Figures on an Agg canvas, frames as arrays, and the house style.
+"""Figures on an Agg canvas, frames as arrays.
 
 A :class:`Renderer` builds its artists once in ``setup`` and changes only their data in
-``update(i)``; ``frame(i)`` returns the picture as an (H, W, 3) uint8 array without touching the
+``update(i)``; ``frame(i)`` returns the picture as an (H, W, 4) uint8 array without touching the
 disk. Artists registered with :meth:`Renderer.animate` are blitted: the static background (axes,
-grid, ticks, labels) is drawn once and restored for every frame.
+grid, ticks, labels) is drawn once and restored for every frame. Artists registered with
+:meth:`Renderer.overlay` (data, targets, legends, labels) are drawn after the animated ones in
+every frame, so they stay on top. How things look is :mod:`ntkviz.style`'s business.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ntkviz.errors import ConfigError
-
-THEMES = ("light", "dark")
-MAX_PIXELS = 4096 * 4096
-
-
-@dataclass(frozen=True)
-class Style:
-    """How frames look: the post used 12 x 9 inch figures at 72 dpi, font 20, lines 3, grid on."""
-
-    size: tuple[float, float] = (12.0, 9.0)  # inches (width, height)
-    dpi: float = 72.0
-    theme: str = "light"
-    font_size: float = 20.0
-    line_width: float = 3.0
-
-    def check(self) -> Style:
-        width, height = self.size
-        if not (width > 0 and height > 0):
-            raise ConfigError(f"--size must be positive WxH inches (got {width:g}x{height:g})")
-        if not self.dpi > 0:
-            raise ConfigError(f"--dpi must be > 0 (got {self.dpi:g})")
-        pixels = self.pixels
-        if pixels[0] < 16 or pixels[1] < 16:
-            raise ConfigError(
-                f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at least 16x16 px needed"
-            )
-        if pixels[0] * pixels[1] > MAX_PIXELS:
-            raise ConfigError(
-                f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at most {MAX_PIXELS} pixels a frame"
-            )
-        if self.theme not in THEMES:
-            raise ConfigError(f"--theme must be one of {', '.join(THEMES)} (got {self.theme!r})")
-        return self
-
-    def resized(self, size: tuple[float, float]) -> Style:
-        """The same look at another size: fonts and lines scale with the figure."""
-        scale = min(size[0] / self.size[0], size[1] / self.size[1])
-        scale = max(scale, 0.25) if scale > 0 else 1.0
-        return dataclasses.replace(
-            self, size=size, font_size=self.font_size * scale, line_width=self.line_width * scale
-        )
-
-    @property
-    def pixels(self) -> tuple[int, int]:
-        return int(round(self.size[0] * self.dpi)), int(round(self.size[1] * self.dpi))
-
-    @property
-    def foreground(self) -> str:
-        return "white" if self.theme == "dark" else "black"
-
-    def rc(self) -> dict:
-        rc = {
-            "font.size": self.font_size,
-            "lines.linewidth": self.line_width,
-            "axes.grid": True,
-            "grid.alpha": 0.4,
-            "axes.titlesize": self.font_size,
-            "legend.fontsize": 0.8 * self.font_size,
-            "legend.framealpha": 0.9,
-            "svg.hashsalt": "ntkviz",
-            "path.simplify": True,
-        }
-        if self.theme == "dark":
-            dark = dict(matplotlib.style.library["dark_background"])
-            dark.pop("axes.prop_cycle", None)
-            rc = {
-                **dark,
-                **rc,
-                "figure.facecolor": "#111111",
-                "axes.facecolor": "#111111",
-                "savefig.facecolor": "#111111",
-                "legend.facecolor": "#222222",
-            }
-        else:
-            rc.update({"figure.facecolor": "white", "axes.facecolor": "white"})
-        return rc
-
-    @contextlib.contextmanager
-    def context(self) -> Iterator[None]:
-        # Start from matplotlib's defaults, so a user's matplotlibrc cannot change our frames.
-        with matplotlib.rc_context(), contextlib.ExitStack() as stack:
-            matplotlib.rcdefaults()
-            stack.enter_context(matplotlib.rc_context(self.rc()))
-            yield
+from ntkviz.style import MAX_PIXELS, THEMES, Style  # noqa: F401 - the house style, re-exported
 
 
 def parse_size(text: str) -> tuple[float, float]:
@@ -121,8 +37,9 @@ def parse_size(text: str) -> tuple[float, float]:
 class Renderer:
     """Base for every figure's renderer. Subclasses set ``count`` and implement ``setup``/``update``.
 
-    ``order`` maps output frames to result frames (a frame may be held by repeating it);
-    ``key_frame`` is the output frame used as the still.
+    ``order`` maps output frames to result frames (a frame may be held by repeating it); output
+    frame 0 is the start (step 0). ``key_frame`` is the output frame used as the still: the most
+    informative one, which each figure chooses.
     """
 
     blit = True
@@ -132,6 +49,7 @@ class Renderer:
         self.config = config  # view settings (limits, layout); the numbers come from result
         self.style = style
         self.animated: list[Artist] = []
+        self.overlays: list[Artist] = []
         self._background = None
         self._drawn_once = False
         self._drawing = False
@@ -155,9 +73,28 @@ class Renderer:
 
     # -- shared machinery ----------------------------------------------------------------------
     def animate(self, *artists: Artist) -> None:
+        """Artists whose data change from frame to frame (drawn over the static background)."""
         for artist in artists:
             artist.set_animated(self.blit)
             self.animated.append(artist)
+
+    def overlay(self, *artists: Artist) -> None:
+        """Artists that must stay on top of the animated ones (data, targets, legends, labels).
+
+        A blitted frame restores the static background and draws the animated artists over it,
+        whatever their zorder; overlays are left out of the background and drawn last instead.
+        """
+        for artist in artists:
+            if artist is None:
+                continue
+            artist.set_animated(self.blit)
+            self.overlays.append(artist)
+
+    def hold(self, frames: int) -> None:
+        """Show the last frame ``frames`` more times (the end stays up long enough to read)."""
+        order = list(self.order)
+        if frames > 0 and order:
+            self.order = order + [order[-1]] * int(frames)
 
     @contextlib.contextmanager
     def drawing(self) -> Iterator[None]:
@@ -191,7 +128,9 @@ class Renderer:
             else:
                 self.canvas.restore_region(self._background)
             if self.blit:
-                for artist in self.animated:
+                for artist in sorted(self.animated, key=Artist.get_zorder):
+                    self.figure.draw_artist(artist)
+                for artist in sorted(self.overlays, key=Artist.get_zorder):
                     self.figure.draw_artist(artist)
             picture = np.array(self.canvas.buffer_rgba())
             self._last = (index, picture)

@@ -21,7 +21,7 @@ from ntkviz import config as cfg
 from ntkviz.canvas import THEMES, Style, parse_size
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures import FIGURES
-from ntkviz.figures.base import FigureSpec, defaults
+from ntkviz.figures.base import FigureSpec, defaults, static_caption
 from ntkviz.pipeline import DEVICES, RunOptions, run_figure
 
 try:  # typer >= 0.2x vendors its own click
@@ -156,6 +156,14 @@ COMMON: list[tuple[str, Any, Any]] = [
         ),
     ),
     (
+        "hold",
+        float,
+        _opt(
+            "--hold",
+            help="Seconds the last frame of an animation stays up before it loops. [default: 2]",
+        ),
+    ),
+    (
         "dither",
         bool,
         _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files)."),
@@ -189,6 +197,7 @@ COMMON_DEFAULTS = {
     "seed": 0,
     "device": "cpu",
     "theme": "light",
+    "hold": 2.0,
     "dither": False,
     "jobs": 0,
     "quick": False,
@@ -276,6 +285,7 @@ def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions
         dither=common["dither"],
         jobs=common["jobs"],
         quick=common["quick"],
+        hold=common["hold"],
         command=("ntkviz", *sys.argv[1:]),
     )
     show_progress = common["progress"]
@@ -316,7 +326,9 @@ def _figure_command(spec: FigureSpec):
         raise RuntimeError(f"{spec.name}: a config field shadows a common option")
     command.__signature__ = inspect.Signature(params)
     command.__name__ = spec.name.replace("-", "_")
-    command.__doc__ = f"{spec.summary}\n\n{spec.caption}" if spec.caption else spec.summary
+    command.__doc__ = (
+        f"{spec.summary}\n\n{static_caption(spec.caption)}" if spec.caption else spec.summary
+    )
     return command
 
 

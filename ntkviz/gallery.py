@@ -103,6 +103,7 @@ def is_current(config: Any, options) -> bool:
         "config": to_jsonable(config),
         "seed": options.seed,
         "quick": options.quick,
+        "hold": options.hold,
         "style": to_jsonable(options.style),
         "fps": options.fps,
         "also": [str(p) for p in options.also],
@@ -214,7 +215,9 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "name": spec.name,
                 "summary": spec.summary,
-                "caption": spec.caption,
+                # computed from the figure's own Result when it was built
+                "caption": sidecar.get("caption", ""),
+                "reading": sidecar.get("reading", ""),
                 "image": shown,
                 "files": row["files"],
                 "command": " ".join(sidecar.get("command") or []),
@@ -239,6 +242,8 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     ]
     for e in entries:
         md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", "", e["summary"], ""]
+        if e["reading"]:
+            md += [f"*What you see:* {e['reading']}", ""]
         if e["caption"]:
             md += [e["caption"], ""]
         md += ["```", e["command"], "```", ""]
@@ -251,6 +256,11 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
             f'<section id="{html.escape(e["name"])}"><h2>{html.escape(e["name"])}</h2>'
             f'<img src="{html.escape(e["image"])}" alt="{html.escape(e["summary"])}" loading="lazy">'
             f"<p>{html.escape(e['summary'])}</p>"
+            + (
+                f"<p class=reading><b>What you see:</b> {html.escape(e['reading'])}</p>"
+                if e["reading"]
+                else ""
+            )
             + (f"<p class=caption>{html.escape(e['caption'])}</p>" if e["caption"] else "")
             + f"<pre><code>{html.escape(e['command'])}</code></pre></section>"
         )

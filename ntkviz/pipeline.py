@@ -19,11 +19,12 @@ from ntkviz import writers
 from ntkviz.canvas import Style
 from ntkviz.config import to_jsonable
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, result_arrays
+from ntkviz.figures.base import FigureSpec, caption, result_arrays
 from ntkviz.parallel import resolve_jobs
 from ntkviz.progress import Progress
 
 DEVICES = ("cpu", "cuda")
+MAX_HOLD = 600.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RunOptions:
     dither: bool = False
     jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
+    hold: float = 2.0  # seconds the last frame of an animation stays up
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
 
@@ -69,6 +71,10 @@ def preflight(options: RunOptions) -> None:
     fmt = writers.output_format(options.output)
     writers.check_fps(options.fps, fmt)
     options.style.check()
+    if not 0 <= options.hold <= MAX_HOLD:
+        raise ConfigError(
+            f"--hold must be between 0 and {MAX_HOLD:g} seconds (got {options.hold:g})"
+        )
     if options.jobs < 0:
         raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {options.jobs})")
     writers.check_writable(options.output, "output")
@@ -121,6 +127,11 @@ def versions() -> dict[str, str]:
     }
 
 
+def hold_frames(seconds: float, fps: float) -> int:
+    """How many extra frames keep the last one up for ``seconds`` at ``fps``."""
+    return int(round(seconds * fps))
+
+
 class _TimedFrames:
     """Wraps a renderer so that the time spent drawing is measured apart from encoding."""
 
@@ -155,6 +166,8 @@ def run_figure(
 
     start = time.perf_counter()
     renderer = spec.renderer(result, config, options.style)
+    if spec.animated:
+        renderer.hold(hold_frames(options.hold, options.fps))
     frames = _TimedFrames(renderer)
     frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
     source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
@@ -189,6 +202,8 @@ def run_figure(
             "seed": options.seed,
             "device": options.device,
             "quick": options.quick,
+            "hold": options.hold,
+            **caption(spec, result, config),
             "config": to_jsonable(config),
             "style": to_jsonable(options.style),
             "dither": options.dither,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,36 @@ class FigureSpec:
     fps: float = 10.0
     quick: Mapping[str, Any] = field(default_factory=dict)  # overrides for --quick previews
     animated: bool = True
-    caption: str = ""  # what to look for, for the gallery
+    # What to look for, for the gallery and --help: a template whose {fields} are filled from
+    # ``facts(result, config)``, so every number a caption states is computed from the Result.
+    caption: str = ""
+    facts: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    # One line: what a reader sees in the picture (gallery text), a template like ``caption``.
+    reading: str = ""
+
+
+_FIELD = re.compile(r"\{[^{}]*\}")
+
+
+def caption(spec: FigureSpec, result: Any, config: Any) -> dict[str, Any]:
+    """The figure's caption and reading with their numbers filled in from ``result``, and the
+    facts themselves: {"caption", "reading", "facts"}."""
+    facts = {k: _plain(v) for k, v in (spec.facts(result, config) if spec.facts else {}).items()}
+    return {
+        "caption": spec.caption.format(**facts),
+        "reading": spec.reading.format(**facts),
+        "facts": facts,
+    }
+
+
+def static_caption(text: str) -> str:
+    """A caption template with its computed numbers left out (for --help, before any run)."""
+    return _FIELD.sub("…", text)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python numbers, so facts go into JSON as they are."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 QUICK_DPI_FACTOR = 0.5  # --quick previews are drawn at half the dpi

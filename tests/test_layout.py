@@ -1,0 +1,137 @@
+"""The house style holds in every figure: a layout check at the default size and at --quick,
+overlays stay on top of blitted artists, animations start at step 0 and hold their last frame."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.lines import Line2D
+
+from ntkviz.canvas import Renderer
+from ntkviz.figures import FIGURES
+from ntkviz.figures.base import caption, defaults
+from ntkviz.layout import layout_problems
+from ntkviz.style import MIN_TEXT, Style
+
+
+@functools.cache
+def quick_result(name: str):
+    spec = FIGURES[name]
+    config, _ = defaults(spec, quick=True)
+    return spec.simulate(config, torch.Generator().manual_seed(0), None, "cpu"), config
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["default-size", "quick"])
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_layout_is_clean(name, quick):
+    spec = FIGURES[name]
+    result, config = quick_result(name)
+    _, style = defaults(spec, quick=quick)
+    renderer = spec.renderer(result, config, style)
+    assert layout_problems(renderer) == []
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_caption_fields_all_filled(name):
+    spec = FIGURES[name]
+    result, config = quick_result(name)
+    filled = caption(spec, result, config)
+    assert filled["reading"], f"{name} has no one-line reading for the gallery"
+    json.dumps(filled)  # facts go into the sidecar
+
+
+class _Squares(Renderer):
+    """A static red square (overlay) over which a blue square moves (animated)."""
+
+    count = 3
+
+    def setup(self) -> None:
+        ax = self.figure.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, 10)
+        ax.set_ylim(0, 10)
+        ax.set_axis_off()
+        (self.moving,) = ax.plot([], [], "s", color="blue", markersize=40, zorder=1)
+        (marker,) = ax.plot([5], [5], "s", color="red", markersize=20, zorder=0)
+        self.animate(self.moving)
+        self.overlay(marker)
+
+    def update(self, i: int) -> bool:
+        self.moving.set_data([5 + 0.2 * i], [5])
+        return False
+
+
+def test_overlay_is_drawn_on_top_of_animated_artists():
+    renderer = _Squares(None, None, Style(size=(2, 2), dpi=50))
+    for i in range(renderer.count):
+        frame = renderer.frame(i)
+        centre = frame[50, 50, :3]  # the middle of both squares
+        assert tuple(centre) == (255, 0, 0), f"frame {i}: the overlay is hidden ({centre})"
+    # ...and still the animated square is drawn around it
+    assert (np.all(frame[..., :3] == (0, 0, 255), axis=-1)).sum() > 100
+
+
+def test_hold_repeats_the_last_frame_only():
+    renderer = _Squares(None, None, Style(size=(2, 2), dpi=50))
+    renderer.hold(4)
+    assert list(renderer.order) == [0, 1, 2, 2, 2, 2, 2]
+    assert np.array_equal(renderer.frame(6), renderer.frame(2))
+
+
+def test_run_colors_are_distinct_in_both_themes():
+    for theme in ("light", "dark"):
+        style = Style(theme=theme)
+        colors = style.run_colors(7)
+        assert len(set(colors)) == 7
+        look = style.look("data")
+        assert look["color"] == style.foreground and look["zorder"] > style.look("run")["zorder"]
+    assert Style().look("target")["color"] != Style(theme="dark").look("target")["color"]
+
+
+def test_legend_and_ticks_are_at_least_the_minimum_text_size():
+    style = Style()
+    rc = style.rc()
+    for key in ("legend.fontsize", "xtick.labelsize", "ytick.labelsize"):
+        assert rc[key] >= MIN_TEXT * style.font_size
+    assert style.legend()["fontsize"] >= MIN_TEXT * style.font_size
+
+
+def test_layout_check_finds_small_overlapping_and_clipped_text():
+    class Bad(Renderer):
+        count = 1
+
+        def setup(self) -> None:
+            ax = self.figure.add_subplot()
+            ax.plot([0, 1], [0, 1])
+            ax.text(0.5, 0.5, "tiny", fontsize=2)
+            ax.text(0.5, 0.5, "overlapping")
+            self.figure.text(0.99, 0.5, "clipped off the right edge")
+            ax.plot([5], [5], "o")  # a marker outside the limits
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+
+        def update(self, i: int) -> bool:
+            return False
+
+    found = "\n".join(layout_problems(Bad(None, None, Style(size=(4, 3)))))
+    assert "'tiny' is 2.0 pt" in found
+    assert "overlaps" in found
+    assert "clipped by the canvas" in found
+    assert "marker(s) off-screen" in found
+
+
+def test_line2d_defaults_untouched_by_style_lookups():
+    # look() returns fresh dicts: figures may change them without touching the house style
+    a = Style().look("run", color="#123456")
+    a["lw"] = 99
+    assert Style().look("run", color="#123456")["lw"] == Style().line_width
+    assert isinstance(Line2D([], [], **Style().look("theory")), Line2D)
+
+
+def test_dataclass_replace_keeps_style_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Style().theme = "dark"  # type: ignore[misc]
