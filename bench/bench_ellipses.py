@@ -13,7 +13,7 @@ import dataclasses
 import statistics
 from typing import Any
 
-from bench.common import make_row, temp_folder, times
+from bench.common import NO_HOLD, make_row, temp_folder, times
 from bench.naive_ellipses import naive_ellipses_gif
 
 SPEEDUP_TARGET = 20.0
@@ -54,7 +54,7 @@ def run(
 
         def ours() -> None:
             options = RunOptions(
-                output=ours_gif, style=style, fps=spec.fps, sidecar=False, jobs=jobs
+                output=ours_gif, style=style, fps=spec.fps, sidecar=False, jobs=jobs, hold=NO_HOLD
             )
             reports.append(run_figure(spec, config, options))
 

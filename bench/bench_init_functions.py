@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from bench.common import make_row, temp_folder, times
+from bench.common import NO_HOLD, make_row, temp_folder, times
 from bench.naive_nets import naive_init_functions_gif
 
 SPEEDUP_TARGET = 20.0
@@ -58,7 +58,12 @@ def run(
 
             def ours() -> None:
                 options = RunOptions(
-                    output=ours_gif, style=style, fps=spec.fps, sidecar=False, jobs=jobs
+                    output=ours_gif,
+                    style=style,
+                    fps=spec.fps,
+                    sidecar=False,
+                    jobs=jobs,
+                    hold=NO_HOLD,
                 )
                 reports.append(run_figure(spec, config, options))
 

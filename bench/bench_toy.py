@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench.common import make_row, temp_folder, times
+from bench.common import NO_HOLD, make_row, temp_folder, times
 from bench.naive_toy import naive_toy_gif
 
 SPEEDUP_TARGET = 5.0
@@ -46,7 +46,7 @@ def run(
         reports: list[dict[str, Any]] = []
 
         def ours() -> None:
-            options = RunOptions(output=ours_gif, style=style, fps=spec.fps)
+            options = RunOptions(output=ours_gif, style=style, fps=spec.fps, hold=NO_HOLD)
             reports.append(run_figure(spec, config, options))
 
         naive_steps: list[dict[str, float]] = []

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from bench.bench_init_functions import gif_shape, where_time_goes
-from bench.common import make_row, temp_folder, times
+from bench.common import NO_HOLD, make_row, temp_folder, times
 from bench.naive_nets import naive_weight_matrix_gif
 
 SPEEDUP_TARGET = 20.0
@@ -56,7 +56,9 @@ def run(
             ours_gif, naive_gif = folder / "ours.gif", folder / "naive.gif"
 
             def ours() -> None:
-                options = RunOptions(output=ours_gif, style=style, fps=spec.fps, sidecar=False)
+                options = RunOptions(
+                    output=ours_gif, style=style, fps=spec.fps, sidecar=False, hold=NO_HOLD
+                )
                 reports.append(run_figure(spec, config, options))
 
             def naive() -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 #: Keys every row has; ``extra`` (free text) and the ``*_bytes`` keys of size rows are optional.
+#: The post's pipelines hold no last frame; ours are timed like for like (RunOptions.hold).
+NO_HOLD = 0.0
 ROW_KEYS = ("name", "ours_s", "naive_s", "ratio", "target", "met")
 UNITS = ("s", "bytes")
 

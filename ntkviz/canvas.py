@@ -54,6 +54,7 @@ class Renderer:
         self._drawn_once = False
         self._drawing = False
         self._last: tuple[int, np.ndarray] | None = None
+        self.held = 0  # output frames added at the end by hold()
         with style.context():
             self.figure = Figure(figsize=style.size, dpi=style.dpi, layout="constrained")
             self.canvas = FigureCanvasAgg(self.figure)
@@ -95,6 +96,7 @@ class Renderer:
         order = list(self.order)
         if frames > 0 and order:
             self.order = order + [order[-1]] * int(frames)
+            self.held += int(frames)
 
     @contextlib.contextmanager
     def drawing(self) -> Iterator[None]:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -190,7 +191,9 @@ def run_figure(
         if options.still is not None:
             writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
         if options.frames_dir is not None:
-            writers.write_frames_dir(options.frames_dir, source, progress, tx=tx, jobs=jobs)
+            # every distinct frame once: the held end is a playback matter
+            distinct = dataclasses.replace(source, count=len(renderer) - renderer.held)
+            writers.write_frames_dir(options.frames_dir, distinct, progress, tx=tx, jobs=jobs)
         elapsed = time.perf_counter() - start
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)

@@ -12,7 +12,8 @@ import pytest
 matplotlib.use("Agg")
 os.environ.setdefault("COLUMNS", "200")  # wide help output in CliRunner
 
-TINY = ["--size", "3x2", "--dpi", "40", "--no-progress"]  # 120 x 80 px frames
+# 120 x 80 px frames, the last one not held (test_cli checks --hold)
+TINY = ["--size", "3x2", "--dpi", "40", "--no-progress", "--hold", "0"]
 
 
 def gif_frames(path: Path) -> tuple[list[np.ndarray], list[int], dict]:

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY, gif_frames, temp_leftovers
+from conftest import TINY, gif_frames, mp4_info, temp_leftovers
 
 import ntkviz
 
@@ -25,20 +25,38 @@ def test_version_and_list(cli):
 
 def test_toy_model_gif_and_sidecar(cli, tmp_path):
     out = tmp_path / "toy.gif"
-    result = cli("toy-model", "-o", out, "--frames", 4, "--points", 50, *TINY, "--seed", 3)
+    result = cli(
+        "toy-model", "-o", out, "--frames", 4, "--points", 50, *TINY, "--seed", 3, "--hold", 2
+    )
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.stdout
     frames, durations, info = gif_frames(out)
     assert len(frames) == 4 and frames[0].shape == (80, 120, 3)
-    assert durations == [100] * 4 and info["loop"] == 0
+    # the last frame stays up for the default --hold of 2 s (20 held frames merged into one)
+    assert durations == [100, 100, 100, 2100] and info["loop"] == 0
     sidecar = json.loads((tmp_path / "toy.gif.json").read_text())
+    assert sidecar["hold"] == 2.0 and sidecar["caption"]
     assert sidecar["figure"] == "toy-model"
     assert sidecar["config"]["frames"] == 4 and sidecar["config"]["w0"] == 0.4
     assert sidecar["seed"] == 3 and sidecar["fps"] == 10
-    assert (sidecar["frames"], sidecar["width"], sidecar["height"]) == (4, 120, 80)
+    assert (sidecar["frames"], sidecar["width"], sidecar["height"]) == (24, 120, 80)
     assert set(sidecar["versions"]) >= {"ntkviz", "torch", "numpy", "matplotlib", "imageio"}
     assert set(sidecar["seconds"]) == {"simulate", "render", "write"} and sidecar["jobs"] >= 1
     assert temp_leftovers(tmp_path) == []
+
+
+def test_hold_option(cli, tmp_path):
+    out = tmp_path / "toy.gif"
+    result = cli("toy-model", "-o", out, "--frames", 4, "--points", 50, *TINY, "--hold", 0)
+    assert result.exit_code == 0, result.output
+    assert gif_frames(out)[1] == [100] * 4
+    assert json.loads((tmp_path / "toy.gif.json").read_text())["frames"] == 4
+    mp4 = tmp_path / "toy.mp4"
+    result = cli("toy-model", "-o", mp4, "--frames", 4, "--points", 50, *TINY, "--hold", 0.5)
+    assert result.exit_code == 0, result.output
+    assert mp4_info(mp4)[0] == 4 + 5  # 0.5 s at 10 fps: five more of the last frame
+    result = cli("toy-model", "-o", out, *TINY, "--hold", -1)
+    assert result.exit_code == 2 and "--hold must be between 0 and 600" in result.output
 
 
 @pytest.mark.parametrize("view,width", [("fixed", 120), ("zoom", 120), ("both", 120)])
