@@ -72,6 +72,7 @@ def plan(job: Job):
         still=still,
         quick=job.quick,
         jobs=job.threads,
+        check_layout=True,
         command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)),
     )
     return spec, config, options
@@ -324,7 +325,8 @@ def _shape(path: Path) -> tuple[int, int, int]:
 
 
 def validate(out: Path) -> list[str]:
-    """Problems with a gallery folder: files that do not decode, or disagree with their sidecar."""
+    """Problems with a gallery folder: files that do not decode, or disagree with their sidecar,
+    and layout problems (:mod:`ntkviz.layout`) that were found when a figure was built."""
     problems = []
     sidecars = sorted(out.glob("*.json"))
     if not sidecars:
@@ -351,6 +353,8 @@ def validate(out: Path) -> list[str]:
                 problems.append(f"{path.name}: {count} frames, sidecar says {sidecar['frames']}")
             if path.suffix == ".gif" and not 1 <= count <= sidecar["frames"]:
                 problems.append(f"{path.name}: {count} frames, sidecar says {sidecar['frames']}")
+        for problem in sidecar.get("layout") or []:
+            problems.append(f"{main.name}: layout: {problem}")
         if sidecar.get("still") and not (out / Path(sidecar["still"]).name).exists():
             problems.append(f"{Path(sidecar['still']).name}: missing (the sidecar names it)")
     return problems

@@ -47,6 +47,7 @@ class RunOptions:
     jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
     hold: float = 2.0  # seconds the last frame of an animation stays up
+    check_layout: bool = False  # run ntkviz.layout on the frames and record problems (gallery)
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
 
@@ -197,6 +198,11 @@ def run_figure(
         elapsed = time.perf_counter() - start
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)
+        layout = None
+        if options.check_layout:
+            from ntkviz.layout import layout_problems
+
+            layout = layout_problems(renderer)
         report = {
             "figure": spec.name,
             "output": str(options.output),
@@ -206,6 +212,7 @@ def run_figure(
             "device": options.device,
             "quick": options.quick,
             "hold": options.hold,
+            **({"layout": layout} if layout is not None else {}),
             **caption(spec, result, config),
             "config": to_jsonable(config),
             "style": to_jsonable(options.style),

@@ -135,3 +135,34 @@ def test_line2d_defaults_untouched_by_style_lookups():
 def test_dataclass_replace_keeps_style_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Style().theme = "dark"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_both_themes_render_and_differ(name):
+    spec = FIGURES[name]
+    result, config = quick_result(name)
+    _, style = defaults(spec, quick=True)
+    pictures = {}
+    for theme in ("light", "dark"):
+        renderer = spec.renderer(result, config, dataclasses.replace(style, theme=theme))
+        pictures[theme] = renderer.frame(renderer.key_frame)[..., :3].astype(int)
+    light, dark = pictures["light"], pictures["dark"]
+    assert light.shape == dark.shape
+    assert tuple(light[0, 0]) == (255, 255, 255)  # the page is the theme's background
+    assert tuple(dark[0, 0]) == (17, 17, 17)
+    assert dark.mean() < 0.5 * light.mean()
+    # the dark theme's text and lines are light: some bright pixels exist on the dark page
+    assert (dark.min(axis=-1) > 200).sum() > 50
+
+
+def test_gallery_check_reports_layout_problems(tmp_path):
+    from ntkviz.gallery import validate
+    from ntkviz.writers import FrameSource, write_animation
+
+    frame = np.zeros((20, 30, 4), np.uint8)
+    report = write_animation(tmp_path / "x.gif", FrameSource(2, lambda i: frame), 10)
+    sidecar = {**report, "layout": ["frame 0: axes 0 x label 'x' is clipped by the canvas"]}
+    (tmp_path / "x.gif.json").write_text(json.dumps(sidecar))
+    assert validate(tmp_path) == [
+        "x.gif: layout: frame 0: axes 0 x label 'x' is clipped by the canvas"
+    ]
