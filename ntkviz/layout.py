@@ -31,19 +31,25 @@ def _visible(text: Text) -> bool:
 
 
 def _tick_labels(ax: Axes) -> Iterator[Text]:
-    """Tick labels actually drawn: those of ticks inside the view interval."""
+    """Tick labels actually drawn (major and minor, inside the view), as matplotlib picks them."""
     for axis in (ax.xaxis, ax.yaxis):
         if not axis.get_visible():
             continue
-        low, high = sorted(axis.get_view_interval())
-        span = high - low
-        locs = axis.get_majorticklocs()
-        ticks = axis.get_major_ticks(len(locs))
-        for loc, tick in zip(locs, ticks):
-            if low - 1e-9 * span <= loc <= high + 1e-9 * span:
-                for label in (tick.label1, tick.label2):
-                    if label.get_visible() and label.get_text().strip():
-                        yield label
+        # Axis._update_ticks is what Axis.draw uses to choose the ticks it draws; it has been
+        # there since matplotlib 3.0. Older or newer versions without it: major ticks in view.
+        update = getattr(axis, "_update_ticks", None)
+        if update is not None:
+            ticks = update()
+        else:  # pragma: no cover - depends on matplotlib's version
+            low, high = sorted(axis.get_view_interval())
+            locs = axis.get_majorticklocs()
+            ticks = [
+                t for loc, t in zip(locs, axis.get_major_ticks(len(locs))) if low <= loc <= high
+            ]
+        for tick in ticks:
+            for label in (tick.label1, tick.label2):
+                if label.get_visible() and label.get_text().strip():
+                    yield label
         offset = axis.get_offset_text()
         if _visible(offset):
             yield offset
@@ -137,6 +143,11 @@ def layout_problems(renderer, frames: Iterable[int] | None = None) -> list[str]:
     count = len(renderer)
     if frames is None:
         frames = sorted({0, count // 2, count - 1, renderer.key_frame})
+    with renderer.drawing():  # ticks are chosen under the figure's own rc settings
+        return _problems(renderer, frames)
+
+
+def _problems(renderer, frames: Iterable[int]) -> list[str]:
     problems: list[str] = []
     minimum = MIN_TEXT * renderer.style.font_size
     for n in frames:

@@ -128,6 +128,7 @@ _ROLES: dict[str, tuple[str | None, dict[str, Any]]] = {
     ),
 }
 ROLES = tuple(_ROLES)
+_FILLED = ("o", "*", "s", "D", "^", "v", "<", ">", "p", "h", "P", "X")
 _SIZED = ("lw", "ms", "mew")
 
 
@@ -205,7 +206,8 @@ class Style:
         kwargs = {k: v * self.line_width if k in _SIZED else v for k, v in props.items()}
         chosen = color or (self.color(neutral) if neutral else self.palette[0])
         kwargs["color"] = chosen
-        if "marker" in kwargs and "mew" in kwargs:
+        if kwargs.get("marker") in _FILLED and "mew" in kwargs:
+            # a rim in the page's colour sets a filled marker off whatever lies under it
             kwargs["markeredgecolor"] = self.color("background")
         kwargs.update(overrides)
         return kwargs
