@@ -298,6 +298,12 @@ def test_caption_numbers_are_the_results(small_run):
     if size[small] < 1:
         assert f"shrinks to {size[small]:.0%} of its initial size" in text
     assert f"alpha = 0.05 the kernel changes by {format_change(change[small])}" in filled["reading"]
+    # the description follows the layout drawn
+    assert text.startswith("One panel per output scale alpha") and "printed in each panel" in text
+    both = caption(SPEC, result, dataclasses.replace(config, layout="both"))["caption"]
+    assert both.startswith("Left: every run in one plane") and "printed in each panel" not in both
+    alone = caption(SPEC, result, dataclasses.replace(config, layout="functions"))["caption"]
+    assert "ellipse" not in alone
 
 
 def test_default_caption_claims_hold_at_the_posts_settings():
