@@ -115,7 +115,7 @@ def test_caption_numbers_are_the_results(default_like):
     text = filled["caption"]
     assert f"the fitted slope is {slope:.2f}" in text
     assert f"(slope {slope_all:.2f})" in text
-    assert f"alpha >= {result.values[lazy].min():.3g}: the {lazy.sum()} values" in text
+    assert f"(alpha >= {result.values[lazy].min():.3g}, {lazy.sum()} values)" in text
     assert f"falls from {median[0]:.3g} at alpha = 0.01 to {median[-1]:.2g} at alpha = 1000" in text
     assert f"the fitted slope is {slope:.2f}" in filled["reading"]
     near = abs(slope + 1) <= 0.15

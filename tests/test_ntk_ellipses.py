@@ -292,8 +292,8 @@ def test_caption_numbers_are_the_results(small_run):
     assert facts["change_large"] == pytest.approx(change[large], rel=1e-9)
     assert facts["size_small"] == pytest.approx(size[small], rel=1e-9)
     text = filled["caption"]
-    assert f"{format_change(change[large])} at alpha = 20," in text
-    assert f"to {format_change(change[small])} at alpha = 0.05," in text
+    assert f"{format_change(change[large])} at alpha = 20 (" in text
+    assert f"to {format_change(change[small])} at alpha = 0.05 (" in text
     assert f"Over {int(result.steps[-1])} steps" in text
     if size[small] < 1:
         assert f"shrinks to {size[small]:.0%} of its initial size" in text
@@ -303,7 +303,9 @@ def test_caption_numbers_are_the_results(small_run):
     both = caption(SPEC, result, dataclasses.replace(config, layout="both"))["caption"]
     assert both.startswith("Left: every run in one plane") and "printed in each panel" not in both
     alone = caption(SPEC, result, dataclasses.replace(config, layout="functions"))["caption"]
-    assert "ellipse" not in alone
+    assert (
+        "Only each run's function f(x) is drawn here" in alone and "in the other layouts:" in alone
+    )
 
 
 def test_default_caption_claims_hold_at_the_posts_settings():

@@ -348,9 +348,8 @@ def facts(result: KernelChangeResult, config: KernelChangeConfig) -> dict:
         )
     else:
         lazy_sentence = (
-            f"In the shaded lazy regime ({what} >= {lazy.min():.3g}: the {lazy.size} values "
-            f"whose median change is below {result.lazy_below:g}) the fitted slope is "
-            f"{slope:.2f}"
+            f"In the lazy regime ({what} >= {lazy.min():.3g}, {lazy.size} values) the fitted "
+            f"slope is {slope:.2f}"
         )
         if result.vs == "alpha":
             if abs(slope + 1) <= NEAR_THEORY:
@@ -402,7 +401,9 @@ SPEC = FigureSpec(
     animated=False,
     caption="The relative change ||H_end - H_0|| / ||H_0|| of the tangent kernel on the training "
     "inputs over {steps} steps of training, against {what}, log-log: {trials} nets a value "
-    "(dots; band: their min to max; line: the median). The median {trend} from {median_small:.3g} "
+    "(dots; band: their min to max; line: the median). Shaded: the lazy regime, where the "
+    "median change stays below --lazy-below ({lazy_below:g}) and the slope is fitted. The "
+    "median {trend} from {median_small:.3g} "
     "at {what} = {value_small:g} to {median_large:.2g} at {what} = {value_large:g}. "
     "{lazy_sentence}{mixed_sentence}",
     facts=facts,

@@ -461,46 +461,34 @@ def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
     size = ellipse_size(result.kernels)[-1]
     small, large = int(np.argmin(result.alphas)), int(np.argmax(result.alphas))
     if change[large] < STILL:
-        large_phrase = "whose solid ellipse stays on its dashed start (the kernel regime)"
+        large_phrase = "its solid ellipse stays on its dashed start: the kernel regime"
     else:
-        large_phrase = "whose ellipse changes visibly too"
+        large_phrase = "its ellipse changes visibly too"
     size_small = float(size[small])
     if size_small < DOT:
         small_phrase = (
-            f"whose kernel grows so much that its ellipse shrinks to {size_small:.0%} of its "
+            f"its kernel grows so much that its ellipse shrinks to {size_small:.0%} of its "
             "initial size, a dot under the star"
         )
     elif size_small < 1:
-        small_phrase = f"whose ellipse shrinks to {size_small:.0%} of its initial size"
+        small_phrase = f"its ellipse shrinks to {size_small:.0%} of its initial size"
     else:
-        small_phrase = f"whose ellipse grows to {size_small:.0%} of its initial size"
-    if config.layout == "functions":  # no ellipses drawn: say what the numbers mean instead
-        large_phrase = (
-            "nearly constant (the kernel regime)" if change[large] < STILL else "a visible change"
-        )
-        small_phrase = "a kernel many times its initial size" if change[small] > 1 else "small"
+        small_phrase = f"its ellipse grows to {size_small:.0%} of its initial size"
     small_verb = (
         "shrinks to a dot" if size_small < DOT else ("shrinks" if size_small < 1 else "grows")
     )
-    plane = (
-        "Dots: the run's outputs (f(x1), f(x2)) so far, from the origin (+) to the target "
-        "(star). Solid ellipse: the contour of its current tangent kernel H/alpha^2 around the "
-        "target; dashed: its kernel at initialisation (a larger kernel draws a smaller ellipse)."
-    )
-    what_is_drawn = {
-        "grid": "One panel per output scale alpha (--layout both overlays them, as in the post). "
-        + plane
-        + " Last panel: each run's function f(x) and the two data points.",
+    layout_sentence = {
+        "grid": "One panel per output scale alpha (--layout both overlays them, as in the post); "
+        "the last shows each run's function f(x) and the two data points.",
         "both": "Left: every run in one plane, one colour per output scale alpha, as in the post "
-        "(--layout grid gives each its own panel). "
-        + plane
-        + " Right: each run's function f(x) and the two data points.",
-        "ellipses": "Every run in one plane, one colour per output scale alpha. " + plane,
-        "functions": "Each run's function f(x), one colour per output scale alpha, and the two "
+        "(--layout grid gives each its own panel); right: each run's function f(x) and the two "
         "data points.",
+        "ellipses": "Every run in one plane, one colour per output scale alpha.",
+        "functions": "Only each run's function f(x) is drawn here, one colour per output scale "
+        "alpha, with the two data points; in the other layouts:",
     }[config.layout]
     return {
-        "what_is_drawn": what_is_drawn,
+        "layout_sentence": layout_sentence,
         "printed": " (printed in each panel)" if config.layout == "grid" else "",
         "steps": int(result.steps[-1]),
         "alpha_small": float(result.alphas[small]),
@@ -528,9 +516,12 @@ SPEC = FigureSpec(
     renderer=NtkEllipsesRenderer,
     style=_style(),
     quick={"steps": 2000, "snapshot_every": 50, "points": 100},
-    caption="{what_is_drawn} Over {steps} steps the relative kernel change "
-    "||H - H_0|| / ||H_0||{printed} goes from {change_large_shown} at alpha = {alpha_large:g}, "
-    "{large_phrase}, to {change_small_shown} at alpha = {alpha_small:g}, {small_phrase}.",
+    caption="{layout_sentence} Dots: each run's outputs (f(x1), f(x2)) so far, from the origin "
+    "(+) to the target (star). Solid ellipse: the contour of its current tangent kernel "
+    "H/alpha^2 around the target; dashed: its kernel at initialisation (a larger kernel draws a "
+    "smaller ellipse). Over {steps} steps the relative kernel change ||H - H_0|| / ||H_0||"
+    "{printed} goes from {change_large_shown} at alpha = {alpha_large:g} ({large_phrase}) to "
+    "{change_small_shown} at alpha = {alpha_small:g} ({small_phrase}).",
     facts=facts,
     reading="Compare solid (kernel now) with dashed (kernel at start) for each alpha: at "
     "alpha = {alpha_large:g} they {large_verb} (relative change {change_large_shown}); at "
