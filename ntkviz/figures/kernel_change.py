@@ -319,7 +319,6 @@ class KernelChangeRenderer(Renderer):
         ax.set_ylabel(r"$\|H_{end} - H_0\|_F \,/\, \|H_0\|_F$")
         ax.set_title(f"Relative change of the tangent kernel after {r.steps} steps")
         ax.legend(loc="lower left", **style.legend())
-        ax.grid(True, which="major", alpha=0.3)
         self.key_frame = 0
 
     def update(self, i: int) -> bool:

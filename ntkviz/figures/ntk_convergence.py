@@ -4,7 +4,7 @@ Post: "as we take the hidden widths to infinity ... the kernel at initialization
 deterministic! There is one fixed NTK for a given depth and activation function ... can be
 computed exactly" (Jacot et al. 2018; Arora et al. 2019). Left: the empirical kernel
 Theta(x0, x) across x of several independent nets at each width (their min-max band and median),
-closing in on the closed-form infinite-width kernel (:mod:`ntkviz.infinite`, black dashed). Right:
+closing in on the closed-form infinite-width kernel (:mod:`ntkviz.infinite`, dashed). Right:
 the spread across nets against width, log-log, with its fitted slope against the theory's -1/2
 (the kernel is a sum over ``width`` units, so its fluctuations fall like 1/sqrt(width)).
 One frame per width.

@@ -5,7 +5,9 @@ Post: "Visualizing the neural tangent kernel as training progresses for differen
 the kernel H(w)/alpha^2 is a 2 x 2 positive definite matrix, drawn as the contour
 ``(y - y_bar)^T H (y - y_bar) = scale^2`` centred on the targets: axes along H's eigenvectors,
 semi-axes ``scale / sqrt(eigenvalue)``. Large alpha keeps its ellipse still (the kernel regime);
-small alpha's ellipse moves while it trains.
+small alpha's kernel grows many-fold while it trains, so its ellipse shrinks and changes shape.
+``--layout grid`` (the default) gives each alpha its own panel; ``both`` overlays them as the
+post did.
 
 All runs train together as ONE ensemble whose members have their own output scale alpha_k, each
 on its own loss ``MSE / alpha_k^2`` (so one learning rate means the same for every alpha).
@@ -165,7 +167,10 @@ def ellipse_points(
 
 
 def run_colors(alphas: np.ndarray) -> np.ndarray:
-    """One RGBA colour per run from a sequential colormap, by log alpha (small: dark)."""
+    """One RGBA colour per run from a sequential colormap, by log alpha (small: dark).
+
+    No longer used here (the runs take the house categorical palette, ``Style.run_colors``);
+    kept for the modules that still import it."""
     logs = np.log10(np.asarray(alphas, dtype=np.float64))
     span = logs.max() - logs.min()
     position = (logs - logs.min()) / span if span > 0 else np.zeros_like(logs)
