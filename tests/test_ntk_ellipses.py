@@ -253,6 +253,12 @@ def test_target_legend_and_data_stay_on_top(small_run):
         )
         markers = {a.get_marker() for a in renderer.overlays if hasattr(a, "get_marker")}
         assert {"*", "+", "o"} <= markers  # target, origin, data points
+        if layout == "grid":
+            (key,) = renderer.figure.legends  # one key above the panels
+            assert key in renderer.overlays
+            labels = [t.get_text() for t in key.get_texts()]
+            assert labels[:2] == ["kernel now", "kernel at start"]
+            assert [h.get_linestyle() for h in key.legend_handles[:2]] == ["-", "--"]
         if layout == "both":
             legend = renderer.figure.axes[0].get_legend()
             assert legend in renderer.overlays

@@ -315,7 +315,10 @@ class NtkEllipsesRenderer(Renderer):
                     self.overlay(ax.legend(handles=self._plane_handles(), **style.legend()))
                 else:
                     self._setup_functions(ax, legend=layout == "functions")
-        self.title = self.figure.suptitle(" ")
+        if layout == "grid":  # the key takes the top right: the step goes top left
+            self.title = self.figure.suptitle(" ", x=0.01, ha="left")
+        else:
+            self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         # The last frame: every trail complete, every kernel at its most changed (against its
         # dashed start), every function through the data; training has settled by then.
@@ -349,18 +352,21 @@ class NtkEllipsesRenderer(Renderer):
         (origin,) = ax.plot([0.0], [0.0], **{**landmark, "markeredgecolor": landmark["color"]})
         self.overlay(target, origin)
 
-    def _plane_handles(self) -> list[Line2D]:
-        """Legend entries: each run's ellipse (a line in its colour), the initial ellipse, the
-        trail and the target."""
+    def _plane_handles(self, runs: bool = True) -> list[Line2D]:
+        """Legend entries: each run's ellipse (a line in its colour; or, without ``runs``, one
+        neutral line for them all), the initial ellipse, the trail and the target."""
         r, style = self.result, self.style
-        handles = [
-            Line2D([], [], **style.look("run", self.colors[k]), label=rf"$\alpha$ = {alpha:g}")
-            for k, alpha in enumerate(r.alphas)
-        ]
+        neutral = style.color("reference")
+        if runs:
+            handles = [
+                Line2D([], [], **style.look("run", self.colors[k]), label=rf"$\alpha$ = {alpha:g}")
+                for k, alpha in enumerate(r.alphas)
+            ]
+        else:
+            handles = [Line2D([], [], **style.look("run", neutral), label="kernel now")]
         if self.config.show_initial:
-            handles.append(
-                Line2D([], [], **style.look("initial", style.color("reference")), label="at start")
-            )
+            label = "at start" if runs else "kernel at start"
+            handles.append(Line2D([], [], **style.look("initial", neutral), label=label))
         handles.append(
             Line2D(
                 [],
@@ -410,6 +416,14 @@ class NtkEllipsesRenderer(Renderer):
             self.overlay(text)
         ax = self.figure.add_subplot(grid[(count) // cols, count % cols])
         self._setup_functions(ax, legend=False, compact=True)
+        # one key for every panel, above them (the panels' titles name the runs)
+        key = self.figure.legend(
+            handles=self._plane_handles(runs=False),
+            loc="outside upper right",
+            ncols=5,
+            **style.legend(),
+        )
+        self.overlay(key)
 
     def _setup_functions(self, ax, legend: bool, compact: bool = False) -> None:
         r, config, style = self.result, self.config, self.style
