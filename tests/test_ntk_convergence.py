@@ -15,8 +15,11 @@ import torch
 from conftest import gif_frames
 
 from ntkviz.errors import ConfigError
+from ntkviz.figures.base import caption
 from ntkviz.figures.ntk_convergence import (
+    SPEC,
     NtkConvergenceConfig,
+    NtkConvergenceRenderer,
     simulate,
     standard_limit,
     width_seed,
@@ -24,6 +27,7 @@ from ntkviz.figures.ntk_convergence import (
 from ntkviz.infinite import infinite_ntk
 from ntkviz.kernels import ntk_layerwise
 from ntkviz.nets import Ensemble, NetSpec
+from ntkviz.style import Style
 
 # The default widths without 10^4: the slope over 10 ... 3162 is the same test at a fifth of the
 # time (the 10^4-wide nets take about 15 s of the default figure's 19). Measured slopes over
@@ -220,3 +224,63 @@ def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    config = NtkConvergenceConfig(widths=(10, 40, 160, 640), seeds=4, points=21)
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_frame_i_draws_the_first_i_plus_1_widths(small_run):
+    result, config = small_run
+    style = Style(size=(9.0, 4.0), dpi=40)
+    renderer = NtkConvergenceRenderer(result, config, style)
+    assert renderer.count == 4 and renderer.key_frame == 3
+    assert renderer.analytic in renderer.overlays and renderer.legend in renderer.overlays
+    for i in range(renderer.count):
+        renderer.frame(i)
+        assert f"$m$ = {result.widths[i]:,}, {i + 1}/4" in renderer.title.get_text()
+        for k in range(4):
+            paths = renderer.bands[k].get_paths()
+            if k <= i:
+                vertices = paths[0].vertices[: 2 * len(result.x)]
+                np.testing.assert_allclose(vertices[: len(result.x), 1], result.low[k])
+                np.testing.assert_allclose(vertices[len(result.x) :, 1], result.high[k][::-1])
+                np.testing.assert_array_equal(renderer.medians[k].get_ydata(), result.median[k])
+            else:
+                assert len(paths) == 0 and len(renderer.medians[k].get_xdata()) == 0
+        offsets = renderer.dots.get_offsets()
+        np.testing.assert_allclose(
+            offsets, np.column_stack([result.widths[: i + 1], result.spread[: i + 1]])
+        )
+        x, y = renderer.fit.get_data()
+        if i == 0:
+            assert len(x) == 0  # one width: no slope yet
+        else:
+            measured = np.diff(np.log10(y)) / np.diff(np.log10(x))
+            np.testing.assert_allclose(measured, result.slopes[i])
+        assert renderer.legend.get_texts()[0].get_text() == (
+            f"fit: slope {result.slopes[i]:+.2f}" if i else "fit: slope  --  "
+        )
+    for text in renderer.legend.get_texts():
+        assert text.get_fontsize() >= style.small
+
+
+def test_caption_numbers_are_the_results(small_run):
+    result, config = small_run
+    filled = caption(SPEC, result, config)
+    # recomputed here from the kernels: the spread (std over nets, ddof 1, averaged over x, over
+    # the mean |analytic|), its least-squares log-log slope over all widths, and the median's error
+    scale = np.abs(result.analytic).mean()
+    spread = result.kernels.std(axis=1, ddof=1).mean(axis=1) / scale
+    slope = np.polyfit(np.log10(result.widths), np.log10(spread), 1)[0]
+    error = np.abs(np.median(result.kernels, axis=1) - result.analytic).mean(axis=1) / scale
+    text = filled["caption"]
+    assert f"a fitted slope of {slope:.2f}," in text
+    assert f"from {spread[0]:.2f} to {spread[-1]:.3f}" in text
+    assert f"from {error[0]:.1%} to {error[-1]:.1%}" in text
+    assert "from m = 10 to 640" in text
+    near = abs(slope + 0.5) <= 0.1
+    assert ("close to the theory's -0.5" in text) == near
+    assert f"slope of {slope:.2f} (theory -0.5)" in filled["reading"]

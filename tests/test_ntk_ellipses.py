@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,9 +12,19 @@ import torch
 from conftest import TINY, gif_frames
 
 from ntkviz.errors import ConfigError
-from ntkviz.figures.ntk_ellipses import NtkEllipsesConfig, ellipse_points, plane_limits, simulate
+from ntkviz.figures.base import caption
+from ntkviz.figures.ntk_ellipses import (
+    SPEC,
+    NtkEllipsesConfig,
+    NtkEllipsesRenderer,
+    ellipse_points,
+    format_change,
+    plane_limits,
+    simulate,
+)
 from ntkviz.kernels import ntk_layerwise
 from ntkviz.nets import Ensemble, NetSpec
+from ntkviz.style import Style
 
 SMALL = dict(alphas=(0.05, 1.0, 20.0), width=12, steps=60, snapshot_every=20, points=30)
 
@@ -110,7 +121,7 @@ def test_large_alpha_keeps_its_kernel_small_alpha_moves_it():
     assert change[1] < 0.01 < 1.0 < change[0]
 
 
-@pytest.mark.parametrize("layout", ["both", "ellipses", "functions"])
+@pytest.mark.parametrize("layout", ["grid", "both", "ellipses", "functions"])
 def test_cli_layouts(cli, tmp_path, layout):
     out = tmp_path / "ell.gif"
     result = cli(
@@ -138,7 +149,8 @@ def test_cli_layouts(cli, tmp_path, layout):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
-    assert len(frames) == 4 and frames[0].shape == (80, 120, 3)
+    # step 0 and the 4 frames after it (the held end adds duration, not frames)
+    assert len(frames) == 5 and frames[0].shape == (80, 120, 3)
     assert not np.array_equal(frames[0], frames[-1])
     data = np.load(tmp_path / "numbers.npz")
     assert data["kernels"].shape == (5, 2, 2, 2) and data["functions"].shape == (5, 2, 20)
@@ -162,7 +174,7 @@ BAD = [
     (["--steps", "100", "--snapshot-every", "7"], 2, "must be a multiple of --snapshot-every"),
     (["--steps", "10", "--frames", "20"], 2, "--frames (20) must not exceed --steps (10)"),
     (["--ellipse-scale", "0"], 2, "--ellipse-scale must be > 0"),
-    (["--layout", "sideways"], 2, "--layout must be one of both, ellipses, functions"),
+    (["--layout", "sideways"], 2, "--layout must be one of both, grid, ellipses, functions"),
     (["--activation", "swish"], 2, "--activation must be one of"),
     (["--lr", "1", "--steps", "40", "--snapshot-every", "10"], 1, "training diverged at step"),
 ]
@@ -184,5 +196,129 @@ def test_ellipses_bench_runs_at_a_tiny_size():
 
     (row,) = bench_ellipses.run(repeat=1, steps=40, frames=2, size=(3.0, 2.0), dpi=40)
     check_row(row)
-    assert "2x120x80" in row["name"] and "reduced" in row["extra"]
+    # step 0 and 2 frames, then the held end (the pipeline's --hold)
+    count = re.fullmatch(r"ntk-ellipses (\d+)x120x80 time", row["name"])
+    assert count and int(count[1]) >= 3 and "reduced" in row["extra"]
     assert row["ours_s"] > 0 and row["naive_s"] > 0
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    config = NtkEllipsesConfig(**SMALL)
+    return simulate(config, torch.Generator().manual_seed(3)), config
+
+
+@pytest.mark.parametrize("layout", ["grid", "both"])
+def test_frame_i_draws_snapshot_i_from_step_0(small_run, layout):
+    result, config = small_run
+    config = dataclasses.replace(config, layout=layout)
+    style = Style(size=(9.0, 4.0), dpi=40)
+    renderer = NtkEllipsesRenderer(result, config, style)
+    assert renderer.count == len(result.steps) == 4  # step 0 and one frame per interval
+    assert renderer.key_frame == renderer.count - 1
+    K = len(result.alphas)
+    assert len(renderer.ellipses) == len(renderer.trails) == len(renderer.curves) == K
+    # the runs get the categorical palette, one distinct colour each
+    assert [line.get_color() for line in renderer.ellipses] == style.run_colors(K)
+    start = result.kernels[0]
+    for i in range(renderer.count):
+        renderer.frame(i)
+        assert renderer.title.get_text() == f"step {int(result.steps[i])}"
+        for k in range(K):
+            np.testing.assert_array_equal(
+                np.column_stack(renderer.ellipses[k].get_data()), result.ellipses[i, k]
+            )
+            x, y = renderer.trails[k].get_data()
+            np.testing.assert_array_equal(np.column_stack([x, y]), result.outputs[: i + 1, k])
+            np.testing.assert_array_equal(renderer.curves[k].get_ydata(), result.functions[i, k])
+        if layout == "grid":
+            # each panel prints its run's relative kernel change so far, computed here by hand
+            for k, text in enumerate(renderer.change_texts):
+                by_hand = np.sqrt(((result.kernels[i, k] - start[k]) ** 2).sum()) / np.sqrt(
+                    (start[k] ** 2).sum()
+                )
+                assert text.get_text().endswith(f"= {format_change(by_hand)}")
+    # frame 0 is the start: every output at the origin, every ellipse the initial kernel's
+    renderer.frame(0)
+    assert renderer.title.get_text() == "step 0"
+    for k in range(K):
+        np.testing.assert_array_equal(np.column_stack(renderer.trails[k].get_data()), [[0, 0]])
+
+
+def test_target_legend_and_data_stay_on_top(small_run):
+    result, config = small_run
+    for layout in ("grid", "both"):
+        renderer = NtkEllipsesRenderer(
+            result, dataclasses.replace(config, layout=layout), Style(size=(9.0, 4.0), dpi=40)
+        )
+        markers = {a.get_marker() for a in renderer.overlays if hasattr(a, "get_marker")}
+        assert {"*", "+", "o"} <= markers  # target, origin, data points
+        if layout == "grid":
+            (key,) = renderer.figure.legends  # one key above the panels
+            assert key in renderer.overlays
+            labels = [t.get_text() for t in key.get_texts()]
+            assert labels[:2] == ["kernel now", "kernel at start"]
+            assert [h.get_linestyle() for h in key.legend_handles[:2]] == ["-", "--"]
+        if layout == "both":
+            legend = renderer.figure.axes[0].get_legend()
+            assert legend in renderer.overlays
+            lines = [h for h in legend.legend_handles if h.get_label().startswith("$")]
+            # one LINE symbol per run (the ellipse), in the run's colour
+            assert [h.get_linestyle() for h in lines[: len(result.alphas)]] == ["-"] * 3
+    # The star is drawn over the trails and ellipses in every frame: its centre stays black.
+    renderer = NtkEllipsesRenderer(
+        result, dataclasses.replace(config, layout="ellipses"), Style(size=(6.0, 6.0), dpi=60)
+    )
+    ax = renderer.figure.axes[0]
+    for i in range(renderer.count):
+        picture = renderer.frame(i)
+        x, y = ax.transData.transform(result.y_train)
+        row = picture.shape[0] - int(round(y))
+        assert tuple(picture[row, int(round(x)), :3]) == (0, 0, 0), f"frame {i}"
+
+
+def test_caption_numbers_are_the_results(small_run):
+    result, config = small_run
+    filled = caption(SPEC, result, config)
+    facts = filled["facts"]
+    # recomputed here from the kernels: relative Frobenius change and the ellipse's linear size
+    # (geometric mean of the semi-axes, which go like 1 / sqrt(eigenvalue))
+    first, last = result.kernels[0], result.kernels[-1]
+    change = np.array(
+        [np.linalg.norm((b - a).ravel()) / np.linalg.norm(a.ravel()) for a, b in zip(first, last)]
+    )
+    size = np.array(
+        [
+            np.sqrt(np.prod(np.sqrt(np.linalg.eigvalsh(a) / np.linalg.eigvalsh(b))))
+            for a, b in zip(first, last)
+        ]
+    )
+    small, large = 0, 2  # alphas (0.05, 1, 20)
+    assert facts["change_small"] == pytest.approx(change[small], rel=1e-9)
+    assert facts["change_large"] == pytest.approx(change[large], rel=1e-9)
+    assert facts["size_small"] == pytest.approx(size[small], rel=1e-9)
+    text = filled["caption"]
+    assert f"{format_change(change[large])} at alpha = 20 (" in text
+    assert f"to {format_change(change[small])} at alpha = 0.05 (" in text
+    assert f"Over {int(result.steps[-1])} steps" in text
+    if size[small] < 1:
+        assert f"shrinks to {size[small]:.0%} of its initial size" in text
+    assert f"alpha = 0.05 the kernel changes by {format_change(change[small])}" in filled["reading"]
+    # the description follows the layout drawn
+    assert text.startswith("One panel per output scale alpha") and "printed in each panel" in text
+    both = caption(SPEC, result, dataclasses.replace(config, layout="both"))["caption"]
+    assert both.startswith("Left: every run in one plane") and "printed in each panel" not in both
+    alone = caption(SPEC, result, dataclasses.replace(config, layout="functions"))["caption"]
+    assert (
+        "Only each run's function f(x) is drawn here" in alone and "in the other layouts:" in alone
+    )
+
+
+def test_default_caption_claims_hold_at_the_posts_settings():
+    """At the post's settings (seed 0) the large alpha's kernel barely moves and the small
+    alpha's ellipse shrinks to a dot, as the caption says (the claims are conditional facts)."""
+    config = NtkEllipsesConfig(alphas=(0.01, 50.0), steps=2000, snapshot_every=2000, points=2)
+    result = simulate(config, torch.Generator().manual_seed(0))
+    facts = caption(SPEC, result, config)["facts"]
+    assert facts["change_large"] < 0.1 and "kernel regime" in facts["large_phrase"]
+    assert facts["size_small"] < 0.2 and "a dot under the star" in facts["small_phrase"]

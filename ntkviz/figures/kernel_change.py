@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from matplotlib.ticker import FixedLocator
 
 from ntkviz.canvas import Renderer
 from ntkviz.config import param
 from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.ntk_ellipses import run_colors
 from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
+from ntkviz.style import Z
 from ntkviz.threads import single_thread
 
 SWEEPS = ("alpha", "width")
@@ -50,6 +51,12 @@ class KernelChangeConfig:
     )
     lr: float = param(3e-4, "gradient-descent learning rate on the loss MSE / alpha^2", gt=0)
     steps: int = param(4000, "gradient-descent steps", ge=1, le=10_000_000)
+    lazy_below: float = param(
+        0.5,
+        "the kernel (lazy) regime, where the slope is fitted: the values from the largest down "
+        "whose median relative kernel change stays below this",
+        gt=0,
+    )
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs, comma-separated")
     y_train: tuple[float, ...] = param((3.0, -1.0), "training targets, one per input")
 
@@ -70,18 +77,23 @@ class KernelChangeResult:
     """V swept values, R trials, N training inputs.
 
     vs: "alpha" or "width"; values (V,): the alphas or widths; change (V, R): the relative kernel
-    change ||H_end - H_0||_F / ||H_0||_F of each net; median (V,); slope, intercept: the
-    least-squares line log10(median) = slope log10(value) + intercept (NaN if under 2 points);
-    kernels_start, kernels_end (V, R, N, N): H/alpha^2 before and after; loss_end (V, R);
-    steps: the number of training steps.
+    change ||H_end - H_0||_F / ||H_0||_F of each net; median (V,); lazy (V,) bool: the kernel
+    (lazy) regime, :func:`lazy_regime` of the medians below ``lazy_below``; slope, intercept: the
+    least-squares line log10(median) = slope log10(value) + intercept over the lazy values only
+    (NaN if under 2); slope_all: the same fit over every value (for the record: it mixes the two
+    regimes); kernels_start, kernels_end (V, R, N, N): H/alpha^2 before and after; loss_end
+    (V, R); steps: the number of training steps.
     """
 
     vs: str
     values: np.ndarray
     change: np.ndarray
     median: np.ndarray
+    lazy: np.ndarray
+    lazy_below: float
     slope: float
     intercept: float
+    slope_all: float
     kernels_start: np.ndarray
     kernels_end: np.ndarray
     loss_end: np.ndarray
@@ -101,6 +113,19 @@ def log_log_fit(values: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     slope, intercept = np.polyfit(np.log10(values[keep]), np.log10(y[keep]), 1)
     return float(slope), float(intercept)
+
+
+def lazy_regime(values: np.ndarray, median: np.ndarray, below: float) -> np.ndarray:
+    """The kernel (lazy) regime as a mask over ``values``: the largest value and every smaller one
+    down to the first whose median relative change reaches ``below`` (the regime is where the
+    kernel barely moves, at the large end of both sweeps)."""
+    values, median = np.asarray(values, dtype=np.float64), np.asarray(median, dtype=np.float64)
+    lazy = np.zeros(values.shape, dtype=bool)
+    for k in np.argsort(values)[::-1]:
+        if not (np.isfinite(median[k]) and median[k] < below):
+            break
+        lazy[k] = True
+    return lazy
 
 
 def _train_group(
@@ -183,14 +208,18 @@ def simulate(
     end = end.reshape(count, trials, n, n)
     change = relative_kernel_change(start, end)
     median = np.median(change, axis=1)
-    slope, intercept = log_log_fit(values, median)
+    lazy = lazy_regime(values, median, config.lazy_below)
+    slope, intercept = log_log_fit(values[lazy], median[lazy])
     return KernelChangeResult(
         vs=config.vs,
         values=values,
         change=change,
         median=median,
+        lazy=lazy,
+        lazy_below=float(config.lazy_below),
         slope=slope,
         intercept=intercept,
+        slope_all=log_log_fit(values, median)[0],
         kernels_start=start,
         kernels_end=end,
         loss_end=np.asarray(loss).reshape(count, trials),
@@ -198,66 +227,166 @@ def simulate(
     )
 
 
+def decades(low: float, high: float, most: int = 8) -> np.ndarray:
+    """Powers of ten inside [low, high], every one or every few so that at most ``most`` remain:
+    major ticks that all lie in the view."""
+    first, last = int(np.ceil(np.log10(low) - 1e-9)), int(np.floor(np.log10(high) + 1e-9))
+    step = max(1, -(-(last - first + 1) // most))
+    return 10.0 ** np.arange(first, last + 1, step)
+
+
+def regime_boundary(values: np.ndarray, lazy: np.ndarray) -> float | None:
+    """Where the lazy regime begins on the (log) axis: halfway, in log, between the smallest lazy
+    value and the largest one below it; None when every value or none is lazy."""
+    if not lazy.any() or lazy.all():
+        return None
+    first = values[lazy].min()
+    below = values[values < first]
+    return float(np.sqrt(first * below.max())) if below.size else None
+
+
 class KernelChangeRenderer(Renderer):
     count = 1
 
     def setup(self) -> None:
-        r = self.result
+        r, style = self.result, self.style
+        lw = style.line_width
         ax = self.figure.add_subplot()
         ax.set_xscale("log")
         ax.set_yscale("log")
-        color = run_colors(np.array([1.0, 10.0]))[0]
+        color = style.run_color(0)
         trials = r.change.shape[1]
+        low, high = self.span = (r.values.min() / 1.6, r.values.max() * 1.6)
+        ax.set_xlim(low, high)
+        positive = r.change[r.change > 0]
+        bottom, top = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        # room above the data for the regime labels, below it for the legend
+        ax.set_ylim(bottom / 10 ** (0.55 * np.log10(top / bottom) / 2), top * 40)
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            axis.set_major_locator(FixedLocator(decades(*limits)))
+
+        # the two regimes: the lazy one shaded, a guide at the boundary
+        boundary = regime_boundary(r.values, r.lazy)
+        name = r"output scale $\alpha$" if r.vs == "alpha" else "hidden width $m$"
+        if boundary is not None or r.lazy.all():
+            start = boundary if boundary is not None else low
+            ax.axvspan(start, high, **style.band(style.color("muted"), alpha=0.15))
+            if boundary is not None:
+                ax.axvline(boundary, **style.look("guide"))
+            # each label in its region's outer corner, so that a narrow region cannot spill it
+            label = dict(transform=ax.transAxes, fontsize=style.small, va="top", zorder=Z.TEXT)
+            ax.text(0.98, 0.97, "lazy: the kernel\nbarely moves", ha="right", **label)
+            if boundary is not None:
+                ax.text(0.02, 0.97, "rich: the kernel\nchanges", ha="left", **label)
+
+        # the spread across trials: a band from the smallest to the largest change, and the nets
+        ax.fill_between(
+            r.values,
+            r.change.min(axis=1),
+            r.change.max(axis=1),
+            **style.band(color),
+            label=f"min to max of {trials} nets",
+        )
         xs = np.repeat(r.values, trials)
         ys = r.change.reshape(-1)
-        positive = ys > 0
+        keep = ys > 0
         ax.plot(
-            xs[positive],
-            ys[positive],
-            "o",
-            color="gray",
-            alpha=0.45,
-            markersize=2.5 * self.style.line_width,
-            label=f"each net ({trials} a value)",
+            xs[keep],
+            ys[keep],
+            **style.look("data", style.color("muted"), ms=1.6 * lw, zorder=Z.RUN - 0.1),
+            label="each net",
         )
         ax.plot(
-            r.values,
-            r.median,
-            "o-",
-            color=color,
-            markersize=4 * self.style.line_width,
-            label="median",
+            r.values, r.median, **style.look("run", color, marker="o", ms=2.2 * lw), label="median"
         )
         if np.isfinite(r.slope):
-            grid = np.geomspace(r.values.min(), r.values.max(), 50)
+            lazy = r.values[r.lazy]
+            grid = np.geomspace(lazy.min(), lazy.max(), 50)
             ax.plot(
                 grid,
                 10 ** (r.intercept + r.slope * np.log10(grid)),
-                "--",
-                color="tab:red",
-                label=f"fit: slope {r.slope:.2f}",
+                **style.look("fit", lw=1.2 * lw),
+                label=f"fit, lazy regime: slope {r.slope:.2f}",
             )
-        if r.vs == "alpha" and r.median[-1] > 0:
-            # Lazy training (Chizat, Oyallon & Bach 2019): the kernel moves like 1/alpha.
-            anchor = r.values[-1]
-            grid = np.geomspace(r.values.min(), anchor, 50)
-            ax.plot(
-                grid,
-                r.median[-1] * anchor / grid,
-                ":",
-                color="gray",
-                label=r"$1/\alpha$ (kernel regime)",
-            )
-        name = r"output scale $\alpha$" if r.vs == "alpha" else "hidden width $m$"
+        if r.vs == "alpha" and r.lazy.any():
+            # Lazy training (Chizat, Oyallon & Bach 2019): the kernel moves like 1/alpha. Drawn
+            # through the lazy medians (their geometric mean) and across the whole sweep.
+            lazy, med = r.values[r.lazy], r.median[r.lazy]
+            anchor = np.mean(np.log10(med) + np.log10(lazy))
+            grid = np.geomspace(low, high, 50)
+            ax.plot(grid, 10**anchor / grid, **style.look("theory"), label=r"$1/\alpha$ (theory)")
         ax.set_xlabel(name)
         ax.set_ylabel(r"$\|H_{end} - H_0\|_F \,/\, \|H_0\|_F$")
         ax.set_title(f"Relative change of the tangent kernel after {r.steps} steps")
-        ax.legend(loc="best")
-        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower left", **style.legend())
         self.key_frame = 0
 
     def update(self, i: int) -> bool:
         return False
+
+
+NEAR_THEORY = 0.15  # a lazy slope within this of -1 is "close to" 1/alpha
+
+
+def facts(result: KernelChangeResult, config: KernelChangeConfig) -> dict:
+    """The caption's numbers: the lazy fit's slope and range, the changes at the two ends, and
+    the sentences about the regimes that those numbers make true."""
+    lazy = result.values[result.lazy]
+    order = np.argsort(result.values)
+    what = "alpha" if result.vs == "alpha" else "width"
+    slope = result.slope
+    if lazy.size == 0:
+        lazy_sentence = (
+            f"No {what} reaches the lazy regime here (a median change below "
+            f"{result.lazy_below:g}), so no slope is fitted."
+        )
+    elif not np.isfinite(slope):
+        lazy_sentence = (
+            f"Only {what} = {lazy.max():g} is in the lazy regime (shaded; median change below "
+            f"{result.lazy_below:g}): too few values to fit a slope."
+        )
+    else:
+        lazy_sentence = (
+            f"In the lazy regime ({what} >= {lazy.min():.3g}, {lazy.size} values) the fitted "
+            f"slope is {slope:.2f}"
+        )
+        if result.vs == "alpha":
+            if abs(slope + 1) <= NEAR_THEORY:
+                near = "close to"
+            else:
+                near = "steeper than" if slope < -1 else "shallower than"
+            lazy_sentence += f", {near} the -1 of the 1/alpha (dashed) that lazy training predicts."
+        else:
+            lazy_sentence += "."
+    mixed = ""
+    if np.isfinite(result.slope_all) and not result.lazy.all():
+        mixed = (
+            f" One line through all the points would mix the two regimes "
+            f"(slope {result.slope_all:.2f})."
+        )
+    if np.isfinite(slope):
+        fit_clause = f"in the shaded lazy regime the fitted slope is {slope:.2f}"
+    else:
+        fit_clause = "too few values are in the lazy regime to fit a slope"
+    small, large = result.median[order[0]], result.median[order[-1]]
+    return {
+        "slope": slope,
+        "trend": "falls" if large < small else "rises",
+        "fit_clause": fit_clause,
+        "slope_all": result.slope_all,
+        "lazy_from": float(lazy.min()) if lazy.size else float("nan"),
+        "lazy_points": int(result.lazy.sum()),
+        "lazy_below": result.lazy_below,
+        "trials": int(result.change.shape[1]),
+        "steps": int(result.steps),
+        "value_small": float(result.values[order[0]]),
+        "value_large": float(result.values[order[-1]]),
+        "median_small": float(result.median[order[0]]),
+        "median_large": float(result.median[order[-1]]),
+        "what": what,
+        "lazy_sentence": lazy_sentence,
+        "mixed_sentence": mixed,
+    }
 
 
 SPEC = FigureSpec(
@@ -269,7 +398,14 @@ SPEC = FigureSpec(
     renderer=KernelChangeRenderer,
     quick={"steps": 1000, "trials": 2},
     animated=False,
-    caption="The relative change of the 2 x 2 tangent kernel over training falls as the output "
-    "scale alpha grows (about 1/alpha in the kernel regime): large alpha trains lazily "
-    "with a nearly constant kernel. --vs width shows the same against the width.",
+    caption="The relative change ||H_end - H_0|| / ||H_0|| of the tangent kernel on the training "
+    "inputs over {steps} steps of training, against {what}, log-log: {trials} nets a value "
+    "(dots; band: their min to max; line: the median). Shaded: the lazy regime, where the "
+    "median change stays below --lazy-below ({lazy_below:g}) and the slope is fitted. The "
+    "median {trend} from {median_small:.3g} "
+    "at {what} = {value_small:g} to {median_large:.2g} at {what} = {value_large:g}. "
+    "{lazy_sentence}{mixed_sentence}",
+    facts=facts,
+    reading="Log-log: the kernel's relative change {trend} from {median_small:.3g} at {what} = "
+    "{value_small:g} to {median_large:.2g} at {what} = {value_large:g}; {fit_clause}.",
 )

@@ -4,7 +4,7 @@ Post: "as we take the hidden widths to infinity ... the kernel at initialization
 deterministic! There is one fixed NTK for a given depth and activation function ... can be
 computed exactly" (Jacot et al. 2018; Arora et al. 2019). Left: the empirical kernel
 Theta(x0, x) across x of several independent nets at each width (their min-max band and median),
-closing in on the closed-form infinite-width kernel (:mod:`ntkviz.infinite`, black dashed). Right:
+closing in on the closed-form infinite-width kernel (:mod:`ntkviz.infinite`, dashed). Right:
 the spread across nets against width, log-log, with its fitted slope against the theory's -1/2
 (the kernel is a sum over ``width`` units, so its fluctuations fall like 1/sqrt(width)).
 One frame per width.
@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.collections import PolyCollection
-from matplotlib.colors import LogNorm
+from matplotlib.colors import ListedColormap, LogNorm, to_hex
+from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation
 
 from ntkviz.canvas import Renderer, Style
@@ -37,9 +38,13 @@ from ntkviz.infinite import ANALYTIC_ACTIVATIONS, EXPECTATIONS, infinite_ntk
 from ntkviz.kernels import ntk_layerwise
 from ntkviz.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
 from ntkviz.progress import Progress
+from ntkviz.style import SEQUENTIAL, Z
 
 THEORY_SLOPE = -0.5
-COLORMAP = "viridis"
+COLORMAP = SEQUENTIAL  # width is a continuous quantity (log scale): a sequential map and a colorbar
+# The part of the colormap the widths use, per theme: its pale yellow end would not read on
+# white, its dark purple end not on black.
+COLOR_RANGES = {"light": (0.0, 0.8), "dark": (0.25, 1.0)}
 DEFAULT_WIDTHS = (10, 32, 100, 316, 1000, 3162, 10000)  # round(10^(1 + k/2))
 
 
@@ -295,12 +300,13 @@ def simulate(
 # -- drawing ------------------------------------------------------------------------------------
 
 
-def width_colors(widths: np.ndarray) -> np.ndarray:
+def width_colors(widths: np.ndarray, theme: str = "light") -> np.ndarray:
     """One RGBA colour per width from a sequential colormap, by log width (narrow: dark)."""
     logs = np.log10(np.asarray(widths, dtype=np.float64))
     span = logs.max() - logs.min()
     position = (logs - logs.min()) / span if span > 0 else np.full_like(logs, 0.5)
-    return colormaps[COLORMAP](0.05 + 0.85 * position)
+    low, high = COLOR_RANGES[theme]
+    return colormaps[COLORMAP](low + (high - low) * position)
 
 
 def _fit_label(slope: float) -> str:
@@ -333,9 +339,9 @@ class NtkConvergenceRenderer(Renderer):
         return len(self.result.widths)
 
     def setup(self) -> None:
-        r = self.result
-        lw = self.style.line_width
-        self.colors = width_colors(r.widths)
+        r, style = self.result, self.style
+        lw = style.line_width
+        self.colors = [to_hex(c) for c in width_colors(r.widths, style.theme)]
         seeds = r.kernels.shape[1]
         standard = r.parameterization == "standard"
 
@@ -344,32 +350,36 @@ class NtkConvergenceRenderer(Renderer):
         ax.set_ylim(*kernel_limits(r))
         ax.set_xlabel("$x$")
         ax.set_ylabel(rf"$\Theta({r.x0:g}, x)$" + (" / width" if standard else ""))
-        ax.axvline(r.x0, color="0.5", linestyle=":", linewidth=0.5 * lw)
+        ax.axvline(r.x0, **style.look("guide", linestyle=":"))
         self.bands, self.medians = [], []
         for k in range(self.count):
             band = PolyCollection(
-                [np.zeros((0, 2))], facecolors=self.colors[k], alpha=0.3, edgecolors="none"
+                [np.zeros((0, 2))], **style.band(self.colors[k]), edgecolors="none"
             )
             ax.add_collection(band, autolim=False)
-            (median,) = ax.plot([], [], color=self.colors[k], linewidth=0.6 * lw)
+            (median,) = ax.plot([], [], **style.look("run", self.colors[k], lw=0.6 * lw))
             self.bands.append(band)
             self.medians.append(median)
         (self.analytic,) = ax.plot(
-            r.x, r.analytic, "--", color="black", linewidth=0.8 * lw, label="infinite width (exact)"
+            r.x, r.analytic, **style.look("theory", lw=1.2 * lw), label="infinite width (exact)"
         )
+        muted = style.color("muted")
         handles = [
             self.analytic,
             PolyCollection(
-                [np.zeros((0, 2))], facecolors="0.5", alpha=0.4, label=f"min-max of {seeds} nets"
+                [np.zeros((0, 2))], **style.band(muted), label=f"min to max of {seeds} nets"
             ),
-            ax.plot([], [], color="0.3", linewidth=0.6 * lw, label=f"median of {seeds} nets")[0],
+            Line2D([], [], **style.look("run", muted), label=f"median of {seeds} nets"),
         ]
-        ax.legend(handles=handles, loc="best", fontsize=0.6 * self.style.font_size)
-        mappable = ax.scatter([], [], c=[], cmap=COLORMAP, norm=LogNorm(*self._color_range()))
+        legend = ax.legend(handles=handles, loc="upper left", **style.legend())
+        # the colorbar shows the part of the map that the widths use
+        cmap = ListedColormap(colormaps[COLORMAP](np.linspace(*COLOR_RANGES[style.theme], 256)))
+        mappable = ax.scatter([], [], c=[], cmap=cmap, norm=LogNorm(*self._color_range()))
         colorbar = self.figure.colorbar(mappable, ax=ax, pad=0.01, aspect=30)
         colorbar.set_label("width $m$")
-        # The analytic curve is static but blitted after the bands, so that it stays on top.
-        self.animate(*self.bands, *self.medians, self.analytic)
+        self.animate(*self.bands, *self.medians)
+        # The exact kernel and the legend are static but must stay on top of the bands.
+        self.overlay(self.analytic, legend)
 
         ax2 = self.figure.add_subplot(1, 2, 2)
         ax2.set_xscale("log")
@@ -386,10 +396,17 @@ class NtkConvergenceRenderer(Renderer):
         ax2.set_ylabel(r"spread: std over nets / mean $|\Theta_\infty|$")
         ax2.yaxis.set_major_formatter(_PlainLogFormatter())
         ax2.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
-        (self.points,) = ax2.plot([], [], "-", color="0.6", linewidth=0.4 * lw, zorder=2)
-        self.dots = ax2.scatter(widths, r.spread, s=(3 * lw) ** 2, zorder=3)
+        (self.points,) = ax2.plot([], [], **style.look("guide", lw=0.4 * lw))
+        self.dots = ax2.scatter(
+            widths,
+            r.spread,
+            s=(3 * lw) ** 2,
+            edgecolors=style.color("background"),
+            linewidths=0.15 * lw,
+            zorder=Z.NOW,
+        )
         (self.fit,) = ax2.plot(
-            [], [], "-", color="tab:red", linewidth=0.7 * lw, label=_fit_label(math.nan)
+            [], [], **style.look("fit", style.foreground, lw=1.1 * lw), label=_fit_label(math.nan)
         )
         keep = r.spread > 0
         intercept = (
@@ -400,14 +417,12 @@ class NtkConvergenceRenderer(Renderer):
         (theory,) = ax2.plot(
             self.span,
             10 ** (intercept + THEORY_SLOPE * np.log10(self.span)),
-            "--",
-            color="0.35",
-            linewidth=0.6 * lw,
-            zorder=1.7,
+            **style.look("theory"),
             label="theory: slope -1/2",
         )
-        self.legend = ax2.legend(handles=[self.fit, theory], loc="upper right")
-        self.animate(self.points, self.dots, self.fit, self.legend)
+        self.legend = ax2.legend(handles=[self.fit, theory], loc="upper right", **style.legend())
+        self.animate(self.points, self.dots, self.fit)
+        self.overlay(self.legend)
 
         what = "standard param., $\\Theta$ / width" if standard else "NTK parameterisation"
         self.heading = (
@@ -423,9 +438,7 @@ class NtkConvergenceRenderer(Renderer):
         low, high = widths.min(), widths.max()
         if high <= low:
             low, high = low / 2, high * 2
-        # The colours run over 0.05 .. 0.9 of the map: stretch the norm to match.
-        span = math.log10(high / low) / 0.85
-        return 10 ** (math.log10(low) - 0.05 * span), 10 ** (math.log10(low) + 0.95 * span)
+        return low, high
 
     def update(self, i: int) -> bool:
         r = self.result
@@ -438,7 +451,8 @@ class NtkConvergenceRenderer(Renderer):
                 self.medians[k].set_data([], [])
             current = k == i
             self.medians[k].set_linewidth((1.0 if current else 0.45) * self.style.line_width)
-            self.bands[k].set_alpha(0.45 if current else 0.2)
+            # the current width stands out; the narrower ones stay as faint context
+            self.bands[k].set_alpha(0.5 if current else 0.12)
         widths = r.widths[: i + 1].astype(float)
         order = np.argsort(widths)
         self.points.set_data(widths[order], r.spread[: i + 1][order])
@@ -454,6 +468,36 @@ class NtkConvergenceRenderer(Renderer):
         return False
 
 
+NEAR_THEORY = 0.1  # a fitted slope within this of -1/2 is "close to" the theory
+
+
+def facts(result: NtkConvergenceResult, config: NtkConvergenceConfig) -> dict:
+    """The caption's numbers: the spread and the median's error at the first and last widths,
+    and the log-log slope of the spread over all widths (what the last frame shows)."""
+    slope = float(result.slopes[-1])
+    theory = float(result.theory_slope)
+    if not math.isfinite(slope):
+        near = "(one width: no slope)"
+    elif abs(slope - theory) <= NEAR_THEORY:
+        near = f"close to the theory's {theory:g}"
+    else:
+        near = f"{'steeper' if slope < theory else 'shallower'} than the theory's {theory:g}"
+    first, last = float(result.error[0]), float(result.error[-1])
+    return {
+        "seeds": int(result.kernels.shape[1]),
+        "width_first": int(result.widths[0]),
+        "width_last": int(result.widths[-1]),
+        "spread_first": float(result.spread[0]),
+        "spread_last": float(result.spread[-1]),
+        "error_first": first,
+        "error_last": last,
+        "slope": slope,
+        "theory_slope": theory,
+        "near": near,
+        "approach": "closing in on" if last < first else "not closing in on",
+    }
+
+
 SPEC = FigureSpec(
     name="ntk-convergence",
     summary="The tangent kernel at initialisation becomes deterministic as the width grows: "
@@ -464,8 +508,15 @@ SPEC = FigureSpec(
     style=Style(size=(18.0, 7.5)),
     fps=1.0,
     quick={"widths": (10, 32, 100, 316, 1000), "points": 61},
-    caption="Left: Theta(x0, x) of several independent nets per width (band: min to max; line: "
-    "median), widths entering one by one, closing in on the exact infinite-width kernel "
-    "(black dashed). Right: the spread across nets against width, falling like "
-    "1/sqrt(width) (legend: the fitted log-log slope; theory -1/2).",
+    caption="Left: Theta(x0, x) of {seeds} independent nets per width (band: min to max; line: "
+    "median), one width a frame from m = {width_first:,} to {width_last:,}, {approach} the exact "
+    "infinite-width kernel (dashed): the median's mean distance from it goes from "
+    "{error_first:.1%} to {error_last:.1%} of the kernel's mean size. Right: the spread across "
+    "nets (standard deviation over the nets / mean |Theta_inf|) against width, log-log: it goes "
+    "from {spread_first:.2f} to {spread_last:.3f}, a fitted slope of {slope:.2f}, {near} "
+    "(fluctuations of a sum over m units fall like 1/sqrt(m)).",
+    facts=facts,
+    reading="Wider nets' kernels at initialisation agree: the band of {seeds} nets narrows onto "
+    "the exact kernel, and its spread falls with a fitted log-log slope of {slope:.2f} "
+    "(theory {theory_slope:g}).",
 )

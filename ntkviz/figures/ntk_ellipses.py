@@ -5,7 +5,9 @@ Post: "Visualizing the neural tangent kernel as training progresses for differen
 the kernel H(w)/alpha^2 is a 2 x 2 positive definite matrix, drawn as the contour
 ``(y - y_bar)^T H (y - y_bar) = scale^2`` centred on the targets: axes along H's eigenvectors,
 semi-axes ``scale / sqrt(eigenvalue)``. Large alpha keeps its ellipse still (the kernel regime);
-small alpha's ellipse moves while it trains.
+small alpha's kernel grows many-fold while it trains, so its ellipse shrinks and changes shape.
+``--layout grid`` (the default) gives each alpha its own panel; ``both`` overlays them as the
+post did.
 
 All runs train together as ONE ensemble whose members have their own output scale alpha_k, each
 on its own loss ``MSE / alpha_k^2`` (so one learning rate means the same for every alpha).
@@ -18,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from matplotlib import colormaps
-from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
@@ -30,9 +32,10 @@ from ntkviz.figures.toy_model import check_limits
 from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
+from ntkviz.style import Z
 from ntkviz.threads import single_thread
 
-LAYOUTS = ("both", "ellipses", "functions")
+LAYOUTS = ("both", "grid", "ellipses", "functions")
 COLORMAP = "plasma"
 ELLIPSE_POINTS = 96  # polygon vertices per ellipse
 
@@ -74,7 +77,10 @@ class NtkEllipsesConfig:
         gt=0,
     )
     layout: str = param(
-        "both", "ellipses and functions side by side, or one of them", choices=LAYOUTS
+        "grid",
+        "both: every run's ellipse in one plane, the functions beside it; grid: one plane per "
+        "alpha (shared axes) and the functions; ellipses or functions: one panel alone",
+        choices=LAYOUTS,
     )
     # Not in the post's gif: a still needs it to show whether an ellipse has moved.
     show_initial: bool = param(True, "also draw each run's ellipse at initialisation, dashed")
@@ -161,7 +167,10 @@ def ellipse_points(
 
 
 def run_colors(alphas: np.ndarray) -> np.ndarray:
-    """One RGBA colour per run from a sequential colormap, by log alpha (small: dark)."""
+    """One RGBA colour per run from a sequential colormap, by log alpha (small: dark).
+
+    No longer used here (the runs take the house categorical palette, ``Style.run_colors``);
+    kept for the modules that still import it."""
     logs = np.log10(np.asarray(alphas, dtype=np.float64))
     span = logs.max() - logs.min()
     position = (logs - logs.min()) / span if span > 0 else np.zeros_like(logs)
@@ -252,104 +261,207 @@ def plane_limits(
     return tuple((float(c - half), float(c + half)) for c in centre)
 
 
+def relative_change(kernels: np.ndarray) -> np.ndarray:
+    """Each run's relative kernel change since initialisation, ``||H_t - H_0||_F / ||H_0||_F``:
+    kernels (T, K, 2, 2) -> (T, K)."""
+    kernels = np.asarray(kernels, dtype=np.float64)
+    return np.linalg.norm(kernels - kernels[:1], axis=(-2, -1)) / np.linalg.norm(
+        kernels[:1], axis=(-2, -1)
+    )
+
+
+def ellipse_size(kernels: np.ndarray) -> np.ndarray:
+    """Each ellipse's linear size against its size at initialisation, (T, K): the square root of
+    the area ratio, ``(det H_0 / det H_t)^(1/4)`` (the semi-axes go like 1/sqrt(eigenvalue))."""
+    det = np.linalg.det(np.asarray(kernels, dtype=np.float64))
+    return (det[:1] / det) ** 0.25
+
+
+def format_change(value: float) -> str:
+    """A relative change for the picture and the caption: 2 significant digits, no exponent."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 class NtkEllipsesRenderer(Renderer):
-    """Frame i shows the state after i + 1 intervals: result snapshot i + 1."""
+    """Output frame i shows result snapshot i: frame 0 is step 0, every output at the origin and
+    every ellipse at its initial kernel.
+
+    Layouts: ``both`` (the post's picture: every run's ellipse in one (y1, y2) plane, the
+    functions beside it), ``grid`` (one small plane per alpha with shared axes, and the
+    functions), ``ellipses`` or ``functions`` alone.
+    """
 
     @property
     def count(self) -> int:
-        return len(self.result.steps) - 1
+        return len(self.result.steps)
 
     def setup(self) -> None:
-        r, config = self.result, self.config
-        colors = run_colors(r.alphas)
-        layout = config.layout
-        panels = ("ellipses", "functions") if layout == "both" else (layout,)
+        r, config, style = self.result, self.config, self.style
+        self.colors = style.run_colors(len(r.alphas))
+        self.change = relative_change(r.kernels)
         self.trails: list[Line2D] = []
+        self.ellipses: list[Line2D] = []
         self.curves: list[Line2D] = []
-        self.ellipse_set = None
-        for n, panel in enumerate(panels):
-            ax = self.figure.add_subplot(1, len(panels), n + 1)
-            if panel == "ellipses":
-                self._setup_plane(ax, colors)
-            else:
-                self._setup_functions(ax, colors, legend=layout == "functions")
-        self.title = self.figure.suptitle(" ")
+        self.change_texts = []
+        layout = config.layout
+        if layout == "grid":
+            self._setup_grid()
+        else:
+            panels = ("ellipses", "functions") if layout == "both" else (layout,)
+            for n, panel in enumerate(panels):
+                ax = self.figure.add_subplot(1, len(panels), n + 1)
+                if panel == "ellipses":
+                    self._setup_plane(ax, range(len(r.alphas)))
+                    self.overlay(ax.legend(handles=self._plane_handles(), **style.legend()))
+                else:
+                    self._setup_functions(ax, legend=layout == "functions")
+        if layout == "grid":  # the key takes the top right: the step goes top left
+            self.title = self.figure.suptitle(" ", x=0.01, ha="left")
+        else:
+            self.title = self.figure.suptitle(" ")
         self.animate(self.title)
+        # The last frame: every trail complete, every kernel at its most changed (against its
+        # dashed start), every function through the data; training has settled by then.
         self.key_frame = self.count - 1
 
-    def _setup_plane(self, ax, colors) -> None:
-        r, config = self.result, self.config
+    # -- panels ----------------------------------------------------------------------------------
+    def _setup_plane(self, ax, runs, labels: bool = True) -> None:
+        """The (y1, y2) plane of the given runs: trails, initial and current ellipses, target."""
+        r, config, style = self.result, self.config, self.style
         (y1_lim, y2_lim) = plane_limits(r)
         ax.set_xlim(*y1_lim)
         ax.set_ylim(*y2_lim)
         ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel(f"$y_1 = f({r.x_train[0]:g}, w)$")
-        ax.set_ylabel(f"$y_2 = f({r.x_train[1]:g}, w)$")
-        lw = self.style.line_width
-        if config.show_initial:
-            ax.add_collection(
-                LineCollection(
-                    list(r.ellipses[0]),
-                    colors=colors,
-                    linewidths=0.5 * lw,
-                    linestyles="dashed",
-                    alpha=0.6,
-                )
-            )
-        for k, alpha in enumerate(r.alphas):
+        if labels:
+            ax.set_xlabel(f"$y_1 = f({r.x_train[0]:g}, w)$")
+            ax.set_ylabel(f"$y_2 = f({r.x_train[1]:g}, w)$")
+        for k in runs:
+            color = self.colors[k]
+            if config.show_initial:
+                ax.plot(*r.ellipses[0, k].T, **style.look("initial", color))
             (trail,) = ax.plot(
-                [],
-                [],
-                "o",
-                color=colors[k],
-                markersize=0.9 * lw,
-                alpha=0.8,
-                label=rf"$\alpha$ = {alpha:g}",
+                r.outputs[:1, k, 0], r.outputs[:1, k, 1], **style.look("trail", color)
             )
+            (ellipse,) = ax.plot(*r.ellipses[0, k].T, **style.look("run", color))
             self.trails.append(trail)
-        self.ellipse_set = LineCollection(list(r.ellipses[1]), colors=colors, linewidths=lw)
-        ax.add_collection(self.ellipse_set)
-        ax.plot(
-            [r.y_train[0]],
-            [r.y_train[1]],
-            "*",
-            color="red",
-            markersize=5 * lw,
-            zorder=5,
-            label=r"target $\bar y$",
-        )
-        ax.plot([0.0], [0.0], "k+", markersize=4 * lw, zorder=5)
-        ax.legend(loc="lower left", markerscale=2.0, fontsize=0.6 * self.style.font_size)
-        self.animate(*self.trails, self.ellipse_set)
+            self.ellipses.append(ellipse)
+            self.animate(trail, ellipse)
+        (target,) = ax.plot([r.y_train[0]], [r.y_train[1]], **style.look("target"))
+        # (a '+' has no face: its edge is the marker, in the landmark's own colour)
+        landmark = style.look("landmark")
+        (origin,) = ax.plot([0.0], [0.0], **{**landmark, "markeredgecolor": landmark["color"]})
+        self.overlay(target, origin)
 
-    def _setup_functions(self, ax, colors, legend: bool) -> None:
-        r, config = self.result, self.config
+    def _plane_handles(self, runs: bool = True) -> list[Line2D]:
+        """Legend entries: each run's ellipse (a line in its colour; or, without ``runs``, one
+        neutral line for them all), the initial ellipse, the trail and the target."""
+        r, style = self.result, self.style
+        neutral = style.color("reference")
+        if runs:
+            handles = [
+                Line2D([], [], **style.look("run", self.colors[k]), label=rf"$\alpha$ = {alpha:g}")
+                for k, alpha in enumerate(r.alphas)
+            ]
+        else:
+            handles = [Line2D([], [], **style.look("run", neutral), label="kernel now")]
+        if self.config.show_initial:
+            label = "at start" if runs else "kernel at start"
+            handles.append(Line2D([], [], **style.look("initial", neutral), label=label))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                **style.look("trail", style.color("reference"), ms=2 * style.line_width),
+                label="outputs so far",
+            )
+        )
+        handles.append(Line2D([], [], **style.look("target"), label=r"target $\bar y$"))
+        return handles
+
+    def _setup_grid(self) -> None:
+        """One plane per alpha (shared axes, labels on the outer panels), the functions last."""
+        r, style = self.result, self.style
+        count = len(r.alphas)
+        rows = 1 if count < 4 else 2
+        cols = -(-(count + 1) // rows)
+        grid = self.figure.add_gridspec(rows, cols)
+        first = None
+        for k, alpha in enumerate(r.alphas):
+            row, col = divmod(k, cols)
+            ax = self.figure.add_subplot(grid[row, col], sharex=first, sharey=first)
+            first = first or ax
+            self._setup_plane(ax, [k], labels=False)
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 5, 10]))
+            ax.set_title(rf"$\alpha$ = {alpha:g}")
+            if k + cols >= count:  # no plane below: x tick labels here
+                ax.set_xlabel("$y_1$")
+            else:
+                ax.tick_params(labelbottom=False)
+            if col == 0:
+                ax.set_ylabel("$y_2$")
+            else:
+                ax.tick_params(labelleft=False)
+            text = ax.text(
+                0.04,
+                0.04,
+                " ",
+                transform=ax.transAxes,
+                fontsize=style.small,
+                ha="left",
+                va="bottom",
+                zorder=Z.TEXT,
+            )
+            self.change_texts.append(text)
+            self.overlay(text)
+        ax = self.figure.add_subplot(grid[(count) // cols, count % cols])
+        self._setup_functions(ax, legend=False, compact=True)
+        # one key for every panel, above them (the panels' titles name the runs)
+        key = self.figure.legend(
+            handles=self._plane_handles(runs=False),
+            loc="outside upper right",
+            ncols=5,
+            **style.legend(),
+        )
+        self.overlay(key)
+
+    def _setup_functions(self, ax, legend: bool, compact: bool = False) -> None:
+        r, config, style = self.result, self.config, self.style
         ax.set_xlim(*config.x_limits)
         ax.set_ylim(*config.y_limits)
         ax.set_xlabel("$x$")
         ax.set_ylabel("$f(x, w)$")
+        # Fixed tick counts (not "auto"): the lowest y tick is left out, so that the corner's
+        # x and y tick labels cannot collide.
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if compact else 8, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_locator(
+            MaxNLocator(nbins=4 if compact else 8, steps=[1, 2, 5, 10], prune="lower")
+        )
         for k, alpha in enumerate(r.alphas):
             (curve,) = ax.plot(
-                r.x_grid, r.functions[1, k], color=colors[k], label=rf"$\alpha$ = {alpha:g}"
+                r.x_grid,
+                r.functions[0, k],
+                **style.look("run", self.colors[k]),
+                label=rf"$\alpha$ = {alpha:g}",
             )
             self.curves.append(curve)
-        ax.plot(
-            r.x_train, r.y_train, "o", color="red", markersize=4 * self.style.line_width, zorder=5
-        )
-        if legend:
-            ax.legend(loc="best", fontsize=0.6 * self.style.font_size)
+        (data,) = ax.plot(r.x_train, r.y_train, **style.look("data"), label="data")
         self.animate(*self.curves)
+        self.overlay(data)
+        if legend:
+            self.overlay(ax.legend(**style.legend()))
 
     def update(self, i: int) -> bool:
         r = self.result
-        now = i + 1
         for k, trail in enumerate(self.trails):
-            trail.set_data(r.outputs[: now + 1, k, 0], r.outputs[: now + 1, k, 1])
-        if self.ellipse_set is not None:
-            self.ellipse_set.set_segments(list(r.ellipses[now]))
+            trail.set_data(r.outputs[: i + 1, k, 0], r.outputs[: i + 1, k, 1])
+        for k, ellipse in enumerate(self.ellipses):
+            ellipse.set_data(r.ellipses[i, k, :, 0], r.ellipses[i, k, :, 1])
         for k, curve in enumerate(self.curves):
-            curve.set_ydata(r.functions[now, k])
-        self.title.set_text(f"step {int(r.steps[now])}")
+            curve.set_ydata(r.functions[i, k])
+        for k, text in enumerate(self.change_texts):
+            text.set_text(rf"$\|H - H_0\| / \|H_0\|$ = {format_change(self.change[i, k])}")
+        self.title.set_text(f"step {int(r.steps[i])}")
         return False
 
 
@@ -357,17 +469,81 @@ def _style() -> Style:
     return Style(size=(18.0, 8.0))
 
 
+STILL = 0.1  # a relative kernel change under this leaves the ellipse on its dashed start
+DOT = 0.2  # an ellipse shrunk under this share of its initial size is a dot under the star
+
+
+def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
+    """The caption's numbers: the relative kernel change over training of the smallest and the
+    largest alpha (as the panels print them), and how the smallest alpha's ellipse changed size."""
+    change = relative_change(result.kernels)[-1]
+    size = ellipse_size(result.kernels)[-1]
+    small, large = int(np.argmin(result.alphas)), int(np.argmax(result.alphas))
+    if change[large] < STILL:
+        large_phrase = "its solid ellipse stays on its dashed start: the kernel regime"
+    else:
+        large_phrase = "its ellipse changes visibly too"
+    size_small = float(size[small])
+    if size_small < DOT:
+        small_phrase = (
+            f"its kernel grows so much that its ellipse shrinks to {size_small:.0%} of its "
+            "initial size, a dot under the star"
+        )
+    elif size_small < 1:
+        small_phrase = f"its ellipse shrinks to {size_small:.0%} of its initial size"
+    else:
+        small_phrase = f"its ellipse grows to {size_small:.0%} of its initial size"
+    small_verb = (
+        "shrinks to a dot" if size_small < DOT else ("shrinks" if size_small < 1 else "grows")
+    )
+    layout_sentence = {
+        "grid": "One panel per output scale alpha (--layout both overlays them, as in the post); "
+        "the last shows each run's function f(x) and the two data points.",
+        "both": "Left: every run in one plane, one colour per output scale alpha, as in the post "
+        "(--layout grid gives each its own panel); right: each run's function f(x) and the two "
+        "data points.",
+        "ellipses": "Every run in one plane, one colour per output scale alpha.",
+        "functions": "Only each run's function f(x) is drawn here, one colour per output scale "
+        "alpha, with the two data points; in the other layouts:",
+    }[config.layout]
+    return {
+        "layout_sentence": layout_sentence,
+        "printed": " (printed in each panel)" if config.layout == "grid" else "",
+        "steps": int(result.steps[-1]),
+        "alpha_small": float(result.alphas[small]),
+        "alpha_large": float(result.alphas[large]),
+        "change_small": float(change[small]),
+        "change_large": float(change[large]),
+        "change_small_shown": format_change(change[small]),
+        "change_large_shown": format_change(change[large]),
+        "size_small": size_small,
+        "size_large": float(size[large]),
+        "small_phrase": small_phrase,
+        "large_phrase": large_phrase,
+        "small_verb": small_verb,
+        "large_verb": "coincide" if change[large] < STILL else "differ",
+        "changes": {f"{a:g}": float(c) for a, c in zip(result.alphas, change, strict=True)},
+    }
+
+
 SPEC = FigureSpec(
     name="ntk-ellipses",
     summary="Each run's 2 x 2 tangent kernel as an ellipse while it trains, for alpha from 0.01 "
-    "to 50 (left), and its function (right).",
+    "to 50 (one panel each), and the functions.",
     config_cls=NtkEllipsesConfig,
     simulate=simulate,
     renderer=NtkEllipsesRenderer,
     style=_style(),
     quick={"steps": 2000, "snapshot_every": 50, "points": 100},
-    caption="Dots: each run's outputs (f(x1), f(x2)) so far, starting at the origin and heading "
-    "for the target (star). Ellipses: the contour of its current kernel H/alpha^2 around "
-    "the target (dashed: at initialisation). Large alpha keeps its ellipse still (the "
-    "kernel regime); small alpha's ellipse moves as it trains.",
+    caption="{layout_sentence} Dots: each run's outputs (f(x1), f(x2)) so far, from the origin "
+    "(+) to the target (star). Solid ellipse: the contour of its current tangent kernel "
+    "H/alpha^2 around the target; dashed: its kernel at initialisation (a larger kernel draws a "
+    "smaller ellipse). Over {steps} steps the relative kernel change ||H - H_0|| / ||H_0||"
+    "{printed} goes from {change_large_shown} at alpha = {alpha_large:g} ({large_phrase}) to "
+    "{change_small_shown} at alpha = {alpha_small:g} ({small_phrase}).",
+    facts=facts,
+    reading="Compare solid (kernel now) with dashed (kernel at start) for each alpha: at "
+    "alpha = {alpha_large:g} they {large_verb} (relative change {change_large_shown}); at "
+    "alpha = {alpha_small:g} the kernel changes by {change_small_shown} times its initial size "
+    "and its ellipse {small_verb}.",
 )
