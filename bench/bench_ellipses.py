@@ -41,7 +41,8 @@ def run(
     config = spec.config_cls()
     if steps is not None:
         config = dataclasses.replace(config, steps=steps)
-    config = dataclasses.replace(config, frames=frames or config.steps // 40)
+    # the post's picture (both runs' planes overlaid beside the functions), like for like
+    config = dataclasses.replace(config, frames=frames or config.steps // 40, layout="both")
     style = spec.style
     if size is not None:
         style = style.resized(size)  # fonts and lines shrink with the figure
