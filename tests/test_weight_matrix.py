@@ -317,7 +317,12 @@ def test_caption_numbers_recomputed_from_the_result():
     losses = r.loss[-1, :, 0]
     assert f"ends at {changes[0]:.2g} and {changes[1]:.2g} for widths 4 and 16" in filled["caption"]
     assert f"falls to {losses[0]:.1e} and {losses[1]:.1e}" in filled["caption"]
-    start, end = r.matrix(0, 0), r.matrix(0, len(r.steps) - 1)
-    moved = np.sqrt(((end - start) ** 2).sum() / (start**2).sum())
-    assert f"moves by {moved:.0%} of its size" in filled["caption"]
+    moved = []
+    for w in range(2):
+        start, end = r.matrix(w, 0), r.matrix(w, len(r.steps) - 1)
+        moved.append(np.sqrt(((end - start) ** 2).sum() / (start**2).sum()))
+    assert (
+        f"changes by {moved[0]:.1%} of its size (the panels of widths 16: {moved[1]:.1%})"
+        in (filled["caption"])
+    )
     assert f"after 20 steps {changes[0]:.2g} and {changes[1]:.2g}" in filled["reading"]

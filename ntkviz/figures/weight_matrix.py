@@ -403,15 +403,29 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
         "losses": _listed([f"{v:.1e}" for v in loss]),
         "narrow": widths[0],
         "stop_below": float(config.stop_below),
+        "stop_note": (
+            f" (a net stops training once its loss is below {config.stop_below:.0e})"
+            if config.stop_below > 0
+            else ""
+        ),
     }
     for w, m in enumerate(widths):
         out[f"change_m{m}"] = float(change[w])
         out[f"loss_m{m}"] = float(loss[w])
     blocks = ""
     if r.sides.size and r.sides[0] > 0:
-        start, end = r.matrix(0, 0), r.matrix(0, -1)
-        out["narrow_matrix_change"] = float(np.linalg.norm(end - start) / np.linalg.norm(start))
-        moved = f"moves by {out['narrow_matrix_change']:.0%} of its size"
+        # How much each panel's picture changes: ||shown(n) - shown(0)|| / ||shown(0)||.
+        moved = []
+        for w, m in enumerate(widths):
+            start, end = r.matrix(w, 0), r.matrix(w, len(r.steps) - 1)
+            out[f"matrix_change_m{m}"] = float(np.linalg.norm(end - start) / np.linalg.norm(start))
+            moved.append(f"{out[f'matrix_change_m{m}']:.1%}")
+        moved = (
+            f"changes by {moved[0]} of its size (the panels of widths "
+            f"{_listed([str(m) for m in widths[1:]])}: {_listed(moved[1:])})"
+            if len(widths) > 1
+            else f"changes by {moved[0]} of its size"
+        )
         for w, m in enumerate(widths):
             side = int(r.sides[w])
             if side < m:
@@ -443,10 +457,10 @@ SPEC = FigureSpec(
     facts=facts,
     caption="Top: the weights between the two hidden layers of nets of widths {widths} during "
     "{steps} steps of gradient descent, each on its own colour scale symmetric about 0. Width "
-    "{narrow}'s matrix {narrow_moves}; the wider ones look frozen.{blocks} Bottom: why -- "
+    "{narrow}'s matrix {narrow_moves}, so the wider ones look frozen.{blocks} Bottom: why -- "
     "the relative change of all weights, ||w(n) - w0|| / ||w0|| (log scale), ends at {changes} "
-    "for widths {widths}, while the training loss falls to {losses} (a net stops training "
-    "once its loss is below {stop_below:.0e}; --show delta shows W(n) - W(0) itself).",
+    "for widths {widths}, while the training loss falls to {losses}{stop_note} (--show delta shows "
+    "W(n) - W(0) itself).",
     reading="Width {narrow}'s weights visibly move, the wider nets' look frozen: relative "
     "weight change after {steps} steps {changes} for widths {widths}.",
 )
