@@ -322,7 +322,25 @@ def test_caption_numbers_recomputed_from_the_result():
         start, end = r.matrix(w, 0), r.matrix(w, len(r.steps) - 1)
         moved.append(np.sqrt(((end - start) ** 2).sum() / (start**2).sum()))
     assert (
-        f"changes by {moved[0]:.1%} of its size (the panels of widths 16: {moved[1]:.1%})"
+        f"changes by {moved[0]:.1%} of its size (the panel of width 16: {moved[1]:.1%})"
         in (filled["caption"])
     )
-    assert f"after 20 steps {changes[0]:.2g} and {changes[1]:.2g}" in filled["reading"]
+    assert (
+        f"after 20 steps {changes[0]:.2g} and {changes[1]:.2g} for widths 4 and 16"
+        in filled["reading"]
+    )
+
+
+def test_caption_says_frozen_only_when_the_wider_panels_change_3x_less():
+    config = WeightMatrixConfig(widths=(3, 12), steps=3, max_pixels=4)
+    r = simulate(config, torch.Generator().manual_seed(0))
+    moved = [
+        np.linalg.norm(r.matrix(w, 3) - r.matrix(w, 0)) / np.linalg.norm(r.matrix(w, 0))
+        for w in range(2)
+    ]
+    filled = caption(get("weight-matrix"), r, config)["caption"]
+    assert ("look frozen" in filled) == (moved[1] < moved[0] / 3)
+    assert ("why --" in filled) == (moved[1] < moved[0] / 3)
+    assert (
+        f"changes by {moved[0]:.1%} of its size (the panel of width 12: {moved[1]:.1%})" in filled
+    )

@@ -310,9 +310,10 @@ class WeightMatrixRenderer(Renderer):
             if side < width:
                 f = block_factor(width, config.max_pixels)
                 # Averaging f^2 weights narrows their spread: the colours are the means' range.
-                ax.set_xlabel(
-                    f"means of {f}x{f} blocks\n(colour scale: the means')", fontsize=style.small
-                )
+                label = f"means of {f}x{f} blocks"
+                if not delta:
+                    label += "\n(colour scale: the means')"
+                ax.set_xlabel(label, fontsize=style.small)
             # The colour bar hugs the square image (an inset in axes coordinates), not the
             # taller layout cell that an aspect-locked axes sits in.
             bar = where.colorbar(image, cax=ax.inset_axes([1.04, 0.0, 0.06, 1.0]))
@@ -412,20 +413,39 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     for w, m in enumerate(widths):
         out[f"change_m{m}"] = float(change[w])
         out[f"loss_m{m}"] = float(loss[w])
-    blocks = ""
+    # The matrix panels' sentences (none with --layout curves, which keeps no matrices).
+    matrices, frozen = "", False
     if r.sides.size and r.sides[0] > 0:
+        scale_note = {
+            "weights": "each on its own colour scale symmetric about 0 (W(0)'s largest entry)",
+            "delta-shared": "shown as their change W(n) - W(0) on one colour scale for all "
+            "widths, in units of each width's initial RMS weight",
+            "delta-own": "shown as their change W(n) - W(0), each width's largest change "
+            "stretched over its own colour bar",
+        }["weights" if config.show == "weights" else f"delta-{config.delta_scale}"]
+        matrices = (
+            f"{'Top: t' if config.layout == 'full' else 'T'}he weights between the two hidden "
+            f"layers of nets of widths {out['widths']} during {out['steps']} steps of gradient "
+            f"descent, {scale_note}."
+        )
         # How much each panel's picture changes: ||shown(n) - shown(0)|| / ||shown(0)||.
         moved = []
         for w, m in enumerate(widths):
             start, end = r.matrix(w, 0), r.matrix(w, len(r.steps) - 1)
             out[f"matrix_change_m{m}"] = float(np.linalg.norm(end - start) / np.linalg.norm(start))
-            moved.append(f"{out[f'matrix_change_m{m}']:.1%}")
-        moved = (
-            f"changes by {moved[0]} of its size (the panels of widths "
-            f"{_listed([str(m) for m in widths[1:]])}: {_listed(moved[1:])})"
-            if len(widths) > 1
-            else f"changes by {moved[0]} of its size"
-        )
+            moved.append(out[f"matrix_change_m{m}"])
+        matrices += f" Width {widths[0]}'s matrix changes by {moved[0]:.1%} of its size"
+        if len(widths) > 1:
+            panels = "panel of width" if len(widths) == 2 else "panels of widths"
+            matrices += (
+                f" (the {panels} {_listed([str(m) for m in widths[1:]])}: "
+                f"{_listed([f'{v:.1%}' for v in moved[1:]])})"
+            )
+            # Said only when it is so: every wider panel changes 3x less than the narrowest.
+            frozen = max(moved[1:]) < moved[0] / 3
+            if frozen:
+                matrices += ", so the wider ones look frozen"
+        matrices += "."
         for w, m in enumerate(widths):
             side = int(r.sides[w])
             if side < m:
@@ -433,15 +453,35 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
                 shown = float(np.abs(r.matrix(w, 0)).max())
                 out[f"block_limit_m{m}"] = shown
                 out[f"weight_limit_m{m}"] = float(r.matrix_absmax[w])
-                blocks += (
-                    f" The m = {m} panel shows the means of {f}x{f} blocks ({side} x {side} "
-                    f"cells), coloured on the range of those means (+-{shown:.2g}), narrower "
-                    f"than the weights' own (+-{r.matrix_absmax[w]:.2g})."
+                matrices += (
+                    f" The m = {m} panel shows the means of {f}x{f} blocks ({side} x {side} cells)"
                 )
-    else:
-        moved = "moves"
-    out["narrow_moves"] = moved
-    out["blocks"] = blocks
+                matrices += (
+                    f", coloured on the range of those means (+-{shown:.2g}), narrower than the "
+                    f"weights' own (+-{r.matrix_absmax[w]:.2g})."
+                    if config.show == "weights"
+                    else "."
+                )
+        matrices += " "
+    out["matrices"] = matrices
+    out["curves"] = {
+        "full": f"Bottom{': why --' if frozen else ':'} the relative change of all weights, "
+        "||w(n) - w0|| / ||w0|| (log scale),",
+        "curves": "The relative change of all weights, ||w(n) - w0|| / ||w0|| (log scale),",
+        "matrices": "The relative change of all weights, ||w(n) - w0|| / ||w0|| (drawn with "
+        "--layout full or curves),",
+    }[config.layout]
+    falling = all(a > b for a, b in zip(change, change[1:]))
+    out["trend"] = (
+        "The wider the net, the less its weights move: relative"
+        if falling and len(widths) > 1
+        else "Relative"
+    )
+    out["show_note"] = (
+        " --show delta shows W(n) - W(0) itself."
+        if config.show == "weights" and config.layout != "curves"
+        else ""
+    )
     return out
 
 
@@ -455,12 +495,7 @@ SPEC = FigureSpec(
     style=Style(size=(16.0, 11.0)),
     quick={"steps": 300, "snapshot_every": 10},
     facts=facts,
-    caption="Top: the weights between the two hidden layers of nets of widths {widths} during "
-    "{steps} steps of gradient descent, each on its own colour scale symmetric about 0. Width "
-    "{narrow}'s matrix {narrow_moves}, so the wider ones look frozen.{blocks} Bottom: why -- "
-    "the relative change of all weights, ||w(n) - w0|| / ||w0|| (log scale), ends at {changes} "
-    "for widths {widths}, while the training loss falls to {losses}{stop_note} (--show delta shows "
-    "W(n) - W(0) itself).",
-    reading="Width {narrow}'s weights visibly move, the wider nets' look frozen: relative "
-    "weight change after {steps} steps {changes} for widths {widths}.",
+    caption="{matrices}{curves} ends at {changes} for widths {widths} after {steps} steps, "
+    "while the training loss falls to {losses}{stop_note}.{show_note}",
+    reading="{trend} weight change after {steps} steps {changes} for widths {widths}.",
 )
