@@ -283,4 +283,5 @@ def test_caption_slopes_recomputed_from_the_result():
     assert f"has slope {hess:+.2f}" in filled["caption"]
     assert f"falls with slope {kappa:+.2f}" in filled["caption"]
     assert f"Over all {len(r.widths)} widths" in filled["caption"]
-    assert f"(slope {kappa:+.2f})" in filled["reading"]
+    assert f"kappa {kappa:+.2f} (theory -1)" in filled["reading"]
+    assert f"gradient norm {grad:+.2f} (theory +0.5)" in filled["reading"]

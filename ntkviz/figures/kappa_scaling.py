@@ -404,6 +404,13 @@ def facts(result: KappaScalingResult, config: KappaScalingConfig) -> dict:
         "grad_slope": float(slopes[0]),
         "hessian_slope": float(slopes[1]),
         "kappa_slope": float(slopes[2]),
+        "samples": (
+            "one initialisation each"
+            if result.grad_norm.shape[0] == 1
+            else f"the median of {result.grad_norm.shape[0]} initialisations, band: their range"
+        ),
+        "grad_verb": "grows" if slopes[0] > 0 else "changes",
+        "kappa_verb": "falls" if slopes[2] < 0 else "changes",
     }
 
 
@@ -418,14 +425,13 @@ SPEC = FigureSpec(
     fps=2.0,
     quick={"widths_count": 5},
     facts=facts,
-    caption="Widths {min_width} to {max_width} enter one by one (log-log axes; {seeds} "
-    "initialisation(s) each). Once {min_fit} widths are in, a least-squares line is fitted "
+    caption="Widths {min_width} to {max_width} enter one by one (log-log axes; {samples}). Once {min_fit} widths are in, a least-squares line is fitted "
     "to them and drawn over the widths it fits. Over all {count} widths the gradient norm "
-    "grows with slope {grad_slope:+.2f} (theory +0.5: sqrt(m)), the Hessian's operator norm "
-    "has slope {hessian_slope:+.2f} (theory 0: flat), so kappa = ||H|| / ||grad||^2 falls "
+    "{grad_verb} with slope {grad_slope:+.2f} (theory +0.5: sqrt(m)), the Hessian's operator norm "
+    "has slope {hessian_slope:+.2f} (theory 0: flat), so kappa = ||H|| / ||grad||^2 {kappa_verb} "
     "with slope {kappa_slope:+.2f} (theory -1: 1/m) and the wide net is close to its "
     "linearisation.",
-    reading="Gradient norm rises (slope {grad_slope:+.2f}), Hessian norm stays flat "
-    "({hessian_slope:+.2f}), kappa falls (slope {kappa_slope:+.2f}) as the width grows from "
-    "{min_width} to {max_width}.",
+    reading="Log-log slopes against width ({min_width} to {max_width}): gradient norm "
+    "{grad_slope:+.2f} (theory +0.5), Hessian norm {hessian_slope:+.2f} (theory 0), kappa "
+    "{kappa_slope:+.2f} (theory -1).",
 )
