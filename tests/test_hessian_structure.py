@@ -13,12 +13,20 @@ from conftest import gif_frames
 
 from ntkviz import curvature
 from ntkviz.errors import ConfigError
-from ntkviz.figures.hessian_structure import HessianStructureConfig, check_memory, permute, simulate
+from ntkviz.figures.hessian_structure import (
+    HessianStructureConfig,
+    block_ratios,
+    block_ratios_closed,
+    check_memory,
+    permute,
+    simulate,
+)
 
 SMALL = (1, 2, 3, 5)
 
 
 def run(**changes):
+    changes = {"ratio_max_width": 64, "seeds": 3, **changes}
     config = dataclasses.replace(HessianStructureConfig(widths=SMALL), **changes)
     return simulate(config, torch.Generator().manual_seed(11))
 
@@ -140,7 +148,21 @@ def test_memory_check_names_the_option_and_estimate():
 
 # -- the CLI ----------------------------------------------------------------------------------
 
-TINY_HS = ["--widths", "2,4,8", "--size", "6x3", "--dpi", "30", "--no-progress"]
+TINY_HS = [
+    "--widths",
+    "2,4,8",
+    "--ratio-max-width",
+    "64",
+    "--seeds",
+    "3",
+    "--hold",
+    "0",
+    "--size",
+    "6x3",
+    "--dpi",
+    "30",
+    "--no-progress",
+]
 
 
 @pytest.mark.parametrize("layout", ["both", "permuted"])
@@ -168,7 +190,8 @@ def test_cli_gif_still_and_data(cli, tmp_path, layout):
     with Image.open(still) as im:
         assert im.size == (180, 90)
         still_rgb = np.asarray(im.convert("RGB")).astype(int)
-        # The key frame (the last, largest width), up to the GIF's colour quantisation.
+        # The key frame (the last: every width here is small enough to show its entries), up
+        # to the GIF's colour quantisation.
         assert np.abs(still_rgb - frames[-1]).mean() < 3
         assert np.abs(still_rgb - frames[0]).mean() > np.abs(still_rgb - frames[-1]).mean()
     numbers = np.load(data)
@@ -217,3 +240,82 @@ def test_cli_bad_input(cli, tmp_path, args, message):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("of", ["output", "loss"])
+@pytest.mark.parametrize("name", ["tanh", "erf", "relu-smooth"])
+def test_closed_form_block_ratios_equal_the_dense_hessians(of, name):
+    from torch.func import hessian
+
+    act = curvature.activation(name)
+    net = curvature.network(0.7, act)
+    fn = net if of == "output" else (lambda w: 0.5 * (net(w) - 0.4) ** 2)
+    gen = torch.Generator().manual_seed(3)
+    for m in (1, 2, 7, 40):
+        a, b = curvature.init_params(m, gen)
+        dense = hessian(fn)(curvature.flatten(a, b)).numpy()
+        np.testing.assert_allclose(
+            block_ratios_closed(a, b, 0.7, act, of, 0.4), block_ratios(dense), rtol=1e-9
+        )
+
+
+def test_ratio_panel_includes_the_shown_nets_and_averages_the_seeds():
+    r = run(widths=(3, 8), ratio_max_width=16, seeds=4)
+    assert r.ratio_widths.tolist() == [2, 3, 4, 8, 16]
+    assert r.ratios.shape == (4, 5, 2)
+    np.testing.assert_allclose(r.ratio_mean, r.ratios.mean(axis=0))
+    # initialisation 0 at the matrix widths is the net whose dense Hessian is shown
+    np.testing.assert_allclose(r.ratios[0, [1, 3], 0], r.max_ratio, rtol=1e-9)
+    np.testing.assert_allclose(r.ratios[0, [1, 3], 1], r.frobenius_ratio, rtol=1e-9)
+
+
+def test_default_frobenius_slope_is_steady_near_minus_a_half():
+    """The caption states the measured slope: over the default widths and nets it is within a
+    few hundredths of theory's -1/2 and of itself across seeds (one net per width up to
+    m = 128, as before, scattered from -0.38 to -0.52)."""
+    slopes = [
+        simulate(HessianStructureConfig(widths=(2,)), torch.Generator().manual_seed(g)).slopes
+        for g in range(3)
+    ]
+    frobenius = np.array([s[1] for s in slopes])
+    assert np.ptp(frobenius) < 0.03 and np.all(np.abs(frobenius + 0.5) < 0.04)
+
+
+def test_renderer_frames_show_their_width_and_the_shown_nets_ratio():
+    from ntkviz.canvas import Style
+    from ntkviz.figures import get
+
+    config = HessianStructureConfig(widths=(2, 4, 8, 64), ratio_max_width=128, seeds=3)
+    r = simulate(config, torch.Generator().manual_seed(0))
+    renderer = get("hessian-structure").renderer(r, config, Style(size=(9.0, 3.0), dpi=30))
+    assert renderer.key_frame == 2  # m = 8: the largest with 2m <= 64 (entries still visible)
+    for i, m in enumerate(r.widths):
+        renderer.frame(i)
+        for kind, image in renderer.images:
+            source = r.hessians if kind == "raw" else r.permuted
+            np.testing.assert_array_equal(image.get_array(), source[i, : 2 * m, : 2 * m])
+        # by hand: the dense Hessian's block ratios of the net shown at this width
+        h = r.hessians[i, : 2 * m, : 2 * m]
+        aa, ab = h[:m, :m], h[:m, m:]
+        expected = (np.abs(aa).max() / np.abs(ab).max(), np.linalg.norm(aa) / np.linalg.norm(ab))
+        for (now, _), value in zip(renderer.now, expected, strict=True):
+            x, y = now.get_data()
+            assert list(x) == [m] and y[0] == pytest.approx(value, rel=1e-9)
+
+
+def test_caption_slopes_recomputed_from_the_result():
+    from ntkviz.figures import get
+    from ntkviz.figures.base import caption
+
+    config = HessianStructureConfig(widths=(2, 4), ratio_max_width=256, seeds=5)
+    r = simulate(config, torch.Generator().manual_seed(2))
+    filled = caption(get("hessian-structure"), r, config)
+    logm = np.log10(r.ratio_widths)
+    mean = r.ratios.mean(axis=0)
+    frob = np.polyfit(logm, np.log10(mean[:, 1]), 1)[0]
+    largest = np.polyfit(logm, np.log10(mean[:, 0]), 1)[0]
+    assert f"falls with fitted slope {frob:+.2f} (theory -1/2)" in filled["caption"]
+    assert f"slope {largest:+.2f}, as the largest" in filled["caption"]
+    assert "averaged over 5 nets at widths 2 to 256" in filled["caption"]
+    assert f"{r.spectral_norm[-1]:.2f} at m = 4" in filled["caption"]
+    assert f"slope {frob:+.2f}" in filled["reading"]

@@ -104,6 +104,8 @@ def test_cli_gif_still_data_and_sidecar(cli, tmp_path):
         3,
         "--points",
         30,
+        "--hold",
+        0,  # no end hold: the durations below are the frames' own
         *TINY,
     )
     result = cli(
@@ -199,3 +201,61 @@ def test_bench_runs_at_a_tiny_size():
         "4 nets, 8x120x80" in row["name"]
     )  # 3 frames after the initial one, held 5 and row["ours_s"] > 0 and row["naive_s"] > 0
     assert "simulate" in row["extra"] and "savefig" in row["extra"]
+
+
+def test_renderer_frame_shows_its_own_snapshot_in_one_run_colour_with_data_on_top():
+    spec = get("init-functions")
+    config = InitFunctionsConfig(count=5, width=8, frames=4, hold_first=2, points=20)
+    r = simulate(config, torch.Generator().manual_seed(0))
+    style = Style(size=(3.0, 2.0), dpi=40)
+    renderer = spec.renderer(r, config, style)
+    assert renderer.order[0] == 0 and r.steps[0] == 0  # output frame 0 is step 0
+    for n in range(len(renderer)):
+        renderer.frame(n)
+        i = renderer.order[n]
+        segments = renderer.lines.get_segments()
+        np.testing.assert_allclose([s[:, 1] for s in segments], r.outputs[i], rtol=1e-6)
+        np.testing.assert_allclose(segments[0][:, 0], r.x_grid)
+        assert renderer.counter.get_text() == f"step {int(r.steps[i])}"
+    # one colour for all nets, not the categorical cycle; data in the house 'data' look, on top
+    assert len({tuple(c) for c in renderer.lines.get_colors()}) == 1
+    assert renderer.dots in renderer.overlays
+    assert renderer.dots.get_color() == style.look("data")["color"]
+    np.testing.assert_array_equal(renderer.dots.get_xdata(), r.x_train)
+
+
+def test_fitted_is_each_net_at_the_training_inputs():
+    r = simulate(SMALL, torch.Generator().manual_seed(1))
+    assert r.fitted.shape == (6, 4, 2)
+    modules = Ensemble(SMALL.net, SMALL.count, seed=1).member_modules()
+    x = torch.tensor(SMALL.x_train)[:, None]
+    with torch.no_grad():
+        expected = np.stack([m(x).squeeze(-1).numpy() for m in modules])
+    np.testing.assert_allclose(r.fitted[0], expected, rtol=1e-5, atol=1e-6)
+    # the loss is the mean square of these residuals
+    np.testing.assert_allclose(
+        r.loss, ((r.fitted - r.y_train) ** 2).mean(axis=-1), rtol=1e-4, atol=1e-7
+    )
+
+
+def test_caption_numbers_recomputed_from_the_result():
+    from ntkviz.figures.base import caption
+
+    spec = get("init-functions")
+    r = simulate(SMALL, torch.Generator().manual_seed(1))
+    filled = caption(spec, r, SMALL)
+    # by hand: the largest |f - y| at the two points after the last step, and the spread at x=4
+    outputs_at_end = r.fitted[-1]
+    worst = max(
+        abs(float(outputs_at_end[k, j]) - float(r.y_train[j]))
+        for k in range(SMALL.count)
+        for j in range(2)
+    )
+    assert f"no net is more than {worst:.2g} off" in filled["caption"]
+    edge = int(np.argmin(np.abs(r.x_grid - 4.0)))
+    end_spread = r.outputs[-1, :, edge].max() - r.outputs[-1, :, edge].min()
+    assert f"span {end_spread:.1f} in f" in filled["caption"]
+    typical = np.median(np.abs(r.fitted[0] - r.y_train).max(axis=1))
+    assert f"by {typical:.2f}." in filled["caption"]
+    assert f"after {SMALL.steps} steps" in filled["caption"]
+    assert f"{worst:.2g}" in filled["reading"]

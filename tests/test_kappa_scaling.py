@@ -13,6 +13,7 @@ from conftest import gif_frames
 from ntkviz import curvature
 from ntkviz.errors import ConfigError
 from ntkviz.figures.kappa_scaling import (
+    MIN_FIT_WIDTHS,
     KappaScalingConfig,
     KappaScalingRenderer,
     loglog_fit,
@@ -68,7 +69,8 @@ def test_result_shapes_fits_and_alpha():
         assert getattr(result, name).shape == (4, widths)
     assert result.median.shape == (4, widths)
     assert result.slopes.shape == result.intercepts.shape == (widths, 4)
-    assert np.isnan(result.slopes[0]).all() and np.isfinite(result.slopes[1:]).all()
+    # No fit through fewer than MIN_FIT_WIDTHS (4) widths: rows 0-2 are NaN.
+    assert np.isnan(result.slopes[:3]).all() and np.isfinite(result.slopes[3:]).all()
     np.testing.assert_allclose(result.kappa, result.hessian_norm / result.grad_norm**2)
     np.testing.assert_allclose(result.kappa_alpha * 8.0, result.kappa, rtol=1e-13)
     np.testing.assert_allclose(result.median[2], np.median(result.kappa, axis=0))
@@ -77,8 +79,8 @@ def test_result_shapes_fits_and_alpha():
         -1, 0
     ] == pytest.approx(intercept)
     # Frame k fits the first k + 1 widths.
-    assert result.slopes[2, 1] == pytest.approx(
-        loglog_fit(result.widths[:3], result.median[1, :3])[0]
+    assert result.slopes[3, 1] == pytest.approx(
+        loglog_fit(result.widths[:4], result.median[1, :4])[0]
     )
 
 
@@ -150,6 +152,8 @@ def test_cli_gif_and_still(cli, tmp_path):
         "--seeds",
         2,
         "--show-alpha",
+        "--hold",
+        0,
         *SMALL,
     )
     assert result.exit_code == 0, result.output
@@ -235,3 +239,49 @@ def test_bench_rows_at_a_tiny_budget():
     assert (
         reach["ratio"] > 1 and "dense m=" in reach["extra"] and "exact m=16,384" in reach["extra"]
     )
+
+
+def test_frames_show_their_widths_and_fits_only_over_the_fitted_range():
+    config = dataclasses.replace(KappaScalingConfig(), widths_count=6, seeds=3)
+    r = simulate(config, torch.Generator().manual_seed(4))
+    from ntkviz.canvas import Style
+
+    renderer = KappaScalingRenderer(r, config, Style(size=(9.0, 3.0), dpi=30))
+    assert renderer.order[0] == 0 and renderer.key_frame == len(renderer) - 1
+    for i in range(len(renderer)):
+        renderer.frame(i)
+        for quantity, points, fit, _poly, index, legend in renderer.series:
+            x, y = points.get_data()
+            np.testing.assert_array_equal(x, r.widths[: i + 1])
+            # by hand: the median over the seeds of each width's measured quantity
+            samples = [r.grad_norm, r.hessian_norm, r.kappa, r.kappa_alpha][quantity]
+            np.testing.assert_allclose(y, np.median(samples[:, : i + 1], axis=0))
+            fx, fy = fit.get_data()
+            text = legend.get_texts()[index].get_text()
+            if i + 1 < MIN_FIT_WIDTHS:
+                assert len(fx) == 0 and "from 4 widths on" in text
+                continue
+            np.testing.assert_array_equal(fx, r.widths[[0, i]])  # only over the fitted widths
+            slope, intercept = np.polyfit(
+                np.log10(r.widths[: i + 1]), np.log10(np.median(samples[:, : i + 1], axis=0)), 1
+            )
+            np.testing.assert_allclose(np.log10(fy), intercept + slope * np.log10(fx), rtol=1e-9)
+            assert f"slope {slope:+.2f}" in text
+
+
+def test_caption_slopes_recomputed_from_the_result():
+    from ntkviz.figures import get
+    from ntkviz.figures.base import caption
+
+    r = run(6, seeds=1)
+    filled = caption(get("kappa-scaling"), r, KappaScalingConfig())
+    logm = np.log10(r.widths)
+    grad = np.polyfit(logm, np.log10(r.grad_norm[0]), 1)[0]
+    hess = np.polyfit(logm, np.log10(r.hessian_norm[0]), 1)[0]
+    kappa = np.polyfit(logm, np.log10(r.hessian_norm[0] / r.grad_norm[0] ** 2), 1)[0]
+    assert f"grows with slope {grad:+.2f}" in filled["caption"]
+    assert f"has slope {hess:+.2f}" in filled["caption"]
+    assert f"falls with slope {kappa:+.2f}" in filled["caption"]
+    assert f"Over all {len(r.widths)} widths" in filled["caption"]
+    assert f"kappa {kappa:+.2f} (theory -1)" in filled["reading"]
+    assert f"gradient norm {grad:+.2f} (theory +0.5)" in filled["reading"]

@@ -12,6 +12,7 @@ from conftest import TINY, gif_frames
 
 from ntkviz.canvas import Style
 from ntkviz.figures import get
+from ntkviz.figures.base import caption
 from ntkviz.figures.weight_matrix import WeightMatrixConfig, block_mean, simulate
 from ntkviz.nets import init_member, member_seed
 
@@ -142,7 +143,7 @@ def test_renderer_layouts(layout, show, scale):
 
 def test_cli_gif_curves_png_and_data(cli, tmp_path):
     out = tmp_path / "wm.gif"
-    args = ("--widths", "3,5", "--steps", 4, "--count", 2, "--lr", "1e-2", *TINY)
+    args = ("--widths", "3,5", "--steps", 4, "--count", 2, "--lr", "1e-2", "--hold", 0, *TINY)
     result = cli(
         "weight-matrix",
         "-o",
@@ -161,7 +162,7 @@ def test_cli_gif_curves_png_and_data(cli, tmp_path):
     assert data["relative_change"].shape == (5, 2, 2) and data["loss"].shape == (5, 2, 2)
     assert data["sides"].tolist() == [3, 5] and data["matrices"].shape == (5, 9 + 25)
     assert (tmp_path / "still.png").stat().st_size > 0
-    for layout in ("curves", "full"):
+    for layout in ("curves", "matrices"):
         png = tmp_path / f"{layout}.png"
         result = cli("weight-matrix", "-o", png, *args, "--layout", layout, "--show", "delta")
         assert result.exit_code == 0, result.output
@@ -235,3 +236,111 @@ def test_bench_runs_at_a_tiny_size():
     )
     check_row(row)
     assert "3 steps: 4x240x120" in row["name"] and row["ours_s"] > 0 and row["naive_s"] > 0
+
+
+def _by_hand(width: int, steps: int, lr: float, seed: int):
+    """One net of ``width`` trained by torch.optim.SGD on the MSE; after each step: the relative
+    change of all parameters, ||w(n) - w0|| / ||w0||, and the weights' own norm ratio."""
+    from ntkviz.nets import Ensemble
+
+    config = WeightMatrixConfig(widths=(width,), count=1, lr=lr)
+    (module,) = Ensemble(config.net(width), 1, seed).member_modules()
+    flat = lambda: torch.cat([p.detach().reshape(-1).clone() for p in module.parameters()])  # noqa: E731
+    w0 = flat()
+    x, y = torch.tensor(config.x_train)[:, None], torch.tensor(config.y_train)
+    optimiser = torch.optim.SGD(module.parameters(), lr=lr)
+    right, wrong = [0.0], [0.0]
+    for _ in range(steps):
+        optimiser.zero_grad()
+        ((module(x).squeeze(-1) - y) ** 2).mean().backward()
+        optimiser.step()
+        w = flat()
+        right.append(float(torch.linalg.vector_norm(w - w0) / torch.linalg.vector_norm(w0)))
+        wrong.append(float(torch.linalg.vector_norm(w - w0) / torch.linalg.vector_norm(w)))
+    return np.array(right), np.array(wrong)
+
+
+def test_plotted_relative_change_is_the_change_over_the_initial_norm():
+    """The curve drawn for frame i is ||w(n) - w0|| / ||w0|| of a net trained here by hand, for
+    the steps up to frame i (from step 1: step 0's 0 is off the log axis)."""
+    steps, lr = 6, 0.05
+    config = WeightMatrixConfig(widths=(4,), count=1, steps=steps, lr=lr, layout="curves")
+    r = simulate(config, torch.Generator().manual_seed(5))
+    right, wrong = _by_hand(4, steps, lr, seed=5)
+    assert not np.allclose(right[1:], wrong[1:], rtol=1e-3)  # the two definitions differ here
+    renderer = get("weight-matrix").renderer(r, config, Style(size=(6.0, 3.0), dpi=40))
+    line = renderer.curves[0][0]
+    assert line.axes.get_ylabel().startswith(r"$\|w(n) - w_0\|_2")
+    for i in range(len(renderer)):
+        renderer.frame(i)
+        x, plotted = line.get_data()
+        np.testing.assert_array_equal(x, r.steps[1 : i + 1])
+        np.testing.assert_allclose(plotted, right[1 : i + 1], rtol=2e-3, atol=1e-7)
+        assert renderer.counter.get_text() == f"step {i}"
+
+
+def test_frame_shows_its_own_snapshot_matrix_on_a_symmetric_diverging_scale():
+    config = WeightMatrixConfig(widths=(3, 6), steps=4, lr=5e-2)
+    r = simulate(config, torch.Generator().manual_seed(0))
+    renderer = get("weight-matrix").renderer(r, config, Style(size=(8.0, 6.0), dpi=40))
+    assert config.layout == "full" and renderer.images and renderer.curves  # the default
+    assert renderer.order[0] == 0 and r.steps[0] == 0 and renderer.key_frame == len(renderer) - 1
+    for i in range(len(renderer)):
+        renderer.frame(i)
+        for image, w, _, _, cmap, norm in renderer.images:
+            expected = cmap(norm(r.matrix(w, i)), bytes=True)
+            np.testing.assert_array_equal(image.get_array(), expected)
+            low, high = image.get_clim()
+            assert low == -high == -np.abs(r.matrix(w, 0)).max()
+            assert image.get_cmap().name == "RdBu_r"
+
+
+def test_block_means_are_said_in_the_panel():
+    config = WeightMatrixConfig(widths=(3, 12), steps=2, max_pixels=4)
+    r = simulate(config, torch.Generator().manual_seed(0))
+    renderer = get("weight-matrix").renderer(r, config, Style(size=(8.0, 6.0), dpi=40))
+    labels = [ax.get_xlabel() for ax in renderer.figure.axes]
+    assert any("means of 3x3 blocks" in label and "the means'" in label for label in labels)
+    filled = caption(get("weight-matrix"), r, config)["caption"]
+    shown = np.abs(r.matrix(1, 0)).max()
+    assert (
+        f"means of 3x3 blocks (4 x 4 cells), coloured on the range of those means (+-{shown:.2g})"
+        in filled
+    )
+
+
+def test_caption_numbers_recomputed_from_the_result():
+    config = WeightMatrixConfig(widths=(4, 16), steps=20, lr=2e-2, count=2)
+    r = simulate(config, torch.Generator().manual_seed(1))
+    filled = caption(get("weight-matrix"), r, config)
+    changes = r.relative_change[-1, :, 0]
+    losses = r.loss[-1, :, 0]
+    assert f"ends at {changes[0]:.2g} and {changes[1]:.2g} for widths 4 and 16" in filled["caption"]
+    assert f"falls to {losses[0]:.1e} and {losses[1]:.1e}" in filled["caption"]
+    moved = []
+    for w in range(2):
+        start, end = r.matrix(w, 0), r.matrix(w, len(r.steps) - 1)
+        moved.append(np.sqrt(((end - start) ** 2).sum() / (start**2).sum()))
+    assert (
+        f"changes by {moved[0]:.1%} of its size (the panel of width 16: {moved[1]:.1%})"
+        in (filled["caption"])
+    )
+    assert (
+        f"after 20 steps {changes[0]:.2g} and {changes[1]:.2g} for widths 4 and 16"
+        in filled["reading"]
+    )
+
+
+def test_caption_says_frozen_only_when_the_wider_panels_change_3x_less():
+    config = WeightMatrixConfig(widths=(3, 12), steps=3, max_pixels=4)
+    r = simulate(config, torch.Generator().manual_seed(0))
+    moved = [
+        np.linalg.norm(r.matrix(w, 3) - r.matrix(w, 0)) / np.linalg.norm(r.matrix(w, 0))
+        for w in range(2)
+    ]
+    filled = caption(get("weight-matrix"), r, config)["caption"]
+    assert ("look frozen" in filled) == (moved[1] < moved[0] / 3)
+    assert ("why --" in filled) == (moved[1] < moved[0] / 3)
+    assert (
+        f"changes by {moved[0]:.1%} of its size (the panel of width 12: {moved[1]:.1%})" in filled
+    )

@@ -22,10 +22,14 @@ from ntkviz.config import param
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.progress import Progress
+from ntkviz.style import Z
 
 #: The plotted quantities, in Result column order, and their theoretical log-log slopes.
 QUANTITIES = ("grad_norm", "hessian_norm", "kappa", "kappa_alpha")
 THEORY = np.array([0.5, 0.0, -1.0, -1.0])
+#: A log-log slope is fitted (and drawn) only once this many widths are in: through two or three
+#: points a least-squares line follows the scatter of single draws, not the trend.
+MIN_FIT_WIDTHS = 4
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ class KappaScalingResult:
     """widths (W,) int64; grad_norm, hessian_norm, kappa, kappa_alpha (S, W) for S initialisations;
     median (4, W): the median over seeds of those four, in :data:`QUANTITIES` order;
     slopes, intercepts (W, 4): the log10-log10 least-squares fit of ``median`` over the first
-    k + 1 widths (row k, what frame k shows; NaN for k = 0), the last row over all widths;
+    k + 1 widths (row k, what frame k shows; NaN while k + 1 < :data:`MIN_FIT_WIDTHS`), the last
+    row over all widths;
     theory (4,): 0.5, 0, -1, -1; x: the input; alpha: the output scale."""
 
     widths: np.ndarray
@@ -206,7 +211,7 @@ def simulate(
     kappa_alpha = curvature.kappa_alpha(hess, grad, config.alpha)
     median = np.median(np.stack([grad, hess, kappa, kappa_alpha]), axis=1)
     fits = np.full((len(widths), len(QUANTITIES), 2), np.nan)
-    for k in range(1, len(widths)):
+    for k in range(MIN_FIT_WIDTHS - 1, len(widths)):
         for q in range(len(QUANTITIES)):
             fits[k, q] = loglog_fit(widths[: k + 1], median[q, : k + 1])
     return KappaScalingResult(
@@ -231,11 +236,12 @@ PANELS = (
     (1, r"Hessian norm $\Vert\nabla_w^2 y\Vert_2$", "lower right"),
     (2, r"$\kappa = \Vert\nabla_w^2 y\Vert \,/\, \Vert\nabla_w y\Vert^2$", "upper right"),
 )
-COLORS = {0: "tab:blue", 1: "tab:purple", 2: "tab:red", 3: "tab:orange"}
 
 
 def _fit_label(slope: float) -> str:
-    return "fit: slope  --  " if not math.isfinite(slope) else f"fit: slope {slope:+.2f}"
+    if not math.isfinite(slope):
+        return f"fit: from {MIN_FIT_WIDTHS} widths on"
+    return f"fit: slope {slope:+.2f}"
 
 
 class _PlainLogFormatter(LogFormatterSciNotation):
@@ -260,12 +266,16 @@ def _log_limits(
 
 
 class KappaScalingRenderer(Renderer):
+    """One panel per quantity: the measured points (median over seeds, min-max band) enter one
+    width a frame; the fitted line is drawn only over the widths it was fitted to, once there are
+    :data:`MIN_FIT_WIDTHS` of them; the dashed theory slope is a fixed guide."""
+
     @property
     def count(self) -> int:
         return len(self.result.widths)
 
     def setup(self) -> None:
-        r, config = self.result, self.config
+        r, config, style = self.result, self.config, self.style
         widths = r.widths.astype(float)
         self.span = np.array([widths[0], widths[-1]]) if len(widths) > 1 else widths[[0, 0]]
         x_limits = (widths[0] / 1.5, widths[-1] * 1.5)
@@ -277,41 +287,36 @@ class KappaScalingRenderer(Renderer):
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlim(*x_limits)
-            ax.set_title(title, fontsize=0.9 * self.style.font_size)
+            ax.set_title(title)
             ax.set_xlabel("width $m$")
             quantities = (q, 3) if q == 2 and config.plots_alpha else (q,)
             shown = []
             handles = []
             bands, lines = [], []
             for quantity in quantities:
-                color = COLORS[quantity]
+                color = style.run_color(quantity)
                 stack = self._samples(quantity)
                 shown.append(stack.ravel())
                 poly = None
                 if band:
-                    poly = PolyCollection(
-                        [np.zeros((0, 2))],
-                        facecolors=color,
-                        alpha=0.2,
-                        edgecolors="none",
-                        zorder=1.8,
-                    )
+                    # over the grid (z 1.5), as blitting draws it
+                    band_look = style.band(color, zorder=Z.RUN - 0.2)
+                    poly = PolyCollection([np.zeros((0, 2))], **band_look)
                     ax.add_collection(poly, autolim=False)
-                (points,) = ax.plot(
-                    [], [], "o-", color=color, markersize=8, linewidth=0.5 * self.style.line_width
-                )
-                (fit,) = ax.plot([], [], "-", color=color, alpha=0.8, label=_fit_label(math.nan))
+                # Points only: the dotted fit through them must not hide behind a joining line.
+                # Measured points over their fit over the (static) theory line, as blitted.
+                run = style.look("run", color, marker="o", ms=2.5 * style.line_width)
+                run.update(linestyle="none", zorder=Z.REFERENCE + 0.2)
+                (points,) = ax.plot([], [], **run)
+                fit_look = style.look("fit", color, zorder=Z.REFERENCE + 0.1)
+                (fit,) = ax.plot([], [], **fit_look, label=_fit_label(math.nan))
                 theory_line = self._theory(quantity)
                 shown.append(theory_line)
                 # One dashed theory line per panel in the legend; kappa_alpha's is its colour.
                 (theory,) = ax.plot(
                     self.span,
                     theory_line,
-                    "--",
-                    color="0.35" if quantity != 3 else color,
-                    alpha=1.0 if quantity != 3 else 0.6,
-                    linewidth=0.6 * self.style.line_width,
-                    zorder=1.7,
+                    **style.look("theory", color if quantity == 3 else None),
                     label=f"theory: slope {THEORY[quantity]:g}",
                 )
                 handles.append(fit)
@@ -319,15 +324,16 @@ class KappaScalingRenderer(Renderer):
                     handles.append(theory)
                 self.series.append([quantity, points, fit, poly, None, None])
                 bands += [poly] if poly is not None else []
-                lines += [points, fit]
+                # the theory line too: blitted in z-order over the bands, as a full draw has it
+                lines += [theory, points, fit]
             ax.set_ylim(*_log_limits(np.concatenate(shown)))
             ax.yaxis.set_major_formatter(_PlainLogFormatter())
             ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
-            legend = ax.legend(handles=handles, loc=where)
-            # Blitted in the order a full draw would use (z-order): bands, lines, then the
-            # legend, whose fit labels change as the widths come in. The static theory lines
-            # (z-order 1.7) lie under all of them in the background.
-            self.animate(*bands, *lines, legend)
+            legend = ax.legend(handles=handles, **style.legend(loc=where))
+            # Bands and lines are blitted each frame in z-order; the legend, whose fit labels
+            # change as the widths come in, is drawn over them.
+            self.animate(*bands, *lines)
+            self.overlay(legend)
             for item in self.series:
                 if item[5] is None:
                     item[4], item[5] = handles.index(item[2]), legend
@@ -339,8 +345,8 @@ class KappaScalingRenderer(Renderer):
             + (rf", $\alpha$ = {r.alpha:g}" if config.plots_alpha else "")
         )
         self.title = self.figure.suptitle(" ")
-        self.animate(self.title)
-        self.key_frame = self.count - 1
+        self.overlay(self.title)
+        self.key_frame = self.count - 1  # every width in, the fits over all of them
 
     def _samples(self, quantity: int) -> np.ndarray:
         return getattr(self.result, QUANTITIES[quantity])
@@ -359,6 +365,7 @@ class KappaScalingRenderer(Renderer):
     def update(self, i: int) -> bool:
         r = self.result
         shown = r.widths[: i + 1].astype(float)
+        fitted = shown[[0, -1]]  # the fit is drawn over the widths it was fitted to
         for quantity, points, fit, poly, index, legend in self.series:
             points.set_data(shown, r.median[quantity, : i + 1])
             if poly is not None:
@@ -376,13 +383,35 @@ class KappaScalingRenderer(Renderer):
                 )
             slope, intercept = r.slopes[i, quantity], r.intercepts[i, quantity]
             if math.isfinite(slope):
-                fit.set_data(self.span, 10 ** (intercept + slope * np.log10(self.span)))
+                fit.set_data(fitted, 10 ** (intercept + slope * np.log10(fitted)))
             else:
                 fit.set_data([], [])
             prefix = r"$\kappa_\alpha = \kappa / \alpha$, " if quantity == 3 else ""
             legend.get_texts()[index].set_text(prefix + _fit_label(slope))
         self.title.set_text(f"{self.heading}   (width $m$ = {r.widths[i]:,}, {i + 1}/{self.count})")
         return False
+
+
+def facts(result: KappaScalingResult, config: KappaScalingConfig) -> dict:
+    """The caption's numbers: the slopes fitted over all widths (what the last frame shows)."""
+    slopes = result.slopes[-1]
+    return {
+        "count": len(result.widths),
+        "min_width": int(result.widths[0]),
+        "max_width": int(result.widths[-1]),
+        "seeds": int(result.grad_norm.shape[0]),
+        "min_fit": MIN_FIT_WIDTHS,
+        "grad_slope": float(slopes[0]),
+        "hessian_slope": float(slopes[1]),
+        "kappa_slope": float(slopes[2]),
+        "samples": (
+            "one initialisation each"
+            if result.grad_norm.shape[0] == 1
+            else f"the median of {result.grad_norm.shape[0]} initialisations, band: their range"
+        ),
+        "grad_verb": "grows" if slopes[0] > 0 else "changes",
+        "kappa_verb": "falls" if slopes[2] < 0 else "changes",
+    }
 
 
 SPEC = FigureSpec(
@@ -395,7 +424,14 @@ SPEC = FigureSpec(
     style=Style(size=(18.0, 6.0)),
     fps=2.0,
     quick={"widths_count": 5},
-    caption="Widths enter one by one: the gradient norm grows like sqrt(m), the Hessian's "
-    "operator norm stays flat, so kappa = ||H|| / ||grad||^2 falls like 1/m and the wide "
-    "net is close to its linearisation. Each legend gives the least-squares log-log slope.",
+    facts=facts,
+    caption="Widths {min_width} to {max_width} enter one by one (log-log axes; {samples}). Once {min_fit} widths are in, a least-squares line is fitted "
+    "to them and drawn over the widths it fits. Over all {count} widths the gradient norm "
+    "{grad_verb} with slope {grad_slope:+.2f} (theory +0.5: sqrt(m)), the Hessian's operator norm "
+    "has slope {hessian_slope:+.2f} (theory 0: flat), so kappa = ||H|| / ||grad||^2 {kappa_verb} "
+    "with slope {kappa_slope:+.2f} (theory -1: 1/m) and the wide net is close to its "
+    "linearisation.",
+    reading="Log-log slopes against width ({min_width} to {max_width}): gradient norm "
+    "{grad_slope:+.2f} (theory +0.5), Hessian norm {hessian_slope:+.2f} (theory 0), kappa "
+    "{kappa_slope:+.2f} (theory -1).",
 )

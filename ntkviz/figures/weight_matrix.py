@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from matplotlib.ticker import FuncFormatter
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
@@ -28,6 +29,7 @@ from ntkviz.figures.init_functions import check_data, data_tensors, seed_of
 from ntkviz.kernels import MseGradient
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
+from ntkviz.style import DIVERGING
 
 LAYOUTS = ("matrices", "curves", "full")
 SHOWS = ("weights", "delta")
@@ -68,9 +70,9 @@ class WeightMatrixConfig:
     x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
     y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
     layout: str = param(
-        "matrices",
+        "full",
         "the weight matrices (the post's animation), the relative "
-        "change and loss curves (the post's still: -o curves.png), or both",
+        "change and loss curves (the post's second figure), or both (the default)",
         choices=LAYOUTS,
     )
     show: str = param(
@@ -144,8 +146,8 @@ class WeightMatrixResult:
     kept matrix (0 with --layout curves, which keeps none); matrices (T, sum s^2), float32: the
     first net's hidden-to-hidden matrix per snapshot (means of f x f blocks if m > --max-pixels),
     each width's s x s flattened and concatenated in width order (float16 would lose W(n) - W(0)
-    of the wide nets, about 1e-5 against weights of 1e-2); matrix_rms (W,): RMS of each width's
-    full initial matrix; x_train, y_train (N,)."""
+    of the wide nets, about 1e-5 against weights of 1e-2); matrix_rms (W,), matrix_absmax (W,):
+    RMS and largest |entry| of each width's full initial matrix; x_train, y_train (N,)."""
 
     widths: np.ndarray
     steps: np.ndarray
@@ -155,6 +157,7 @@ class WeightMatrixResult:
     sides: np.ndarray
     matrices: np.ndarray
     matrix_rms: np.ndarray
+    matrix_absmax: np.ndarray
     x_train: np.ndarray
     y_train: np.ndarray
 
@@ -192,7 +195,7 @@ def simulate(
     x_train, y_train = data_tensors(config.x_train, config.y_train, device)
     seed = seed_of(generator)
     matrix_index = 2 if config.bias else 1  # [W1, b1, W2, ...]: W2 maps hidden layer 1 to 2
-    losses, changes, stopped, matrices, rms = [], [], [], [], []
+    losses, changes, stopped, matrices, rms, absmax = [], [], [], [], [], []
     for spec in specs:
         ensemble = Ensemble(spec, config.count, seed, device=device)
 
@@ -207,6 +210,7 @@ def simulate(
         if show_matrix:
             w0 = ensemble.params0[matrix_index][0]
             rms.append(float(torch.sqrt(torch.mean(w0.double() ** 2))))
+            absmax.append(float(w0.abs().max()))
         trajectory = train(
             ensemble,
             x_train,
@@ -237,12 +241,17 @@ def simulate(
         sides=np.asarray(sides, dtype=np.int64),
         matrices=np.concatenate(matrices, axis=1) if matrices else np.zeros((count, 0), np.float32),
         matrix_rms=np.asarray(rms if rms else [math.nan] * len(specs)),
+        matrix_absmax=np.asarray(absmax if absmax else [math.nan] * len(specs)),
         x_train=np.asarray(config.x_train, dtype=np.float32),
         y_train=np.asarray(config.y_train, dtype=np.float32),
     )
 
 
 class WeightMatrixRenderer(Renderer):
+    """Top: each width's matrix on a diverging scale symmetric about 0 (weights are signed); the
+    wide ones as block means, said in the panel. Bottom: the relative weight change (log scale:
+    the widths differ by decades) and the loss, growing with the frames."""
+
     @property
     def count(self) -> int:
         return len(self.result.steps)
@@ -252,7 +261,7 @@ class WeightMatrixRenderer(Renderer):
         self.images: list = []
         self.curves: list = []
         if layout == "full":
-            top, bottom = self.figure.subfigures(2, 1, height_ratios=(1.1, 1.0))
+            top, bottom = self.figure.subfigures(2, 1, height_ratios=(1.15, 1.0))
         else:
             top = bottom = self.figure
         if layout in ("matrices", "full"):
@@ -261,18 +270,20 @@ class WeightMatrixRenderer(Renderer):
             self._curve_panels(bottom)
         what = "W(n) - W(0)" if self.config.show == "delta" else "W(n)"
         self.figure.suptitle(
-            f"Weights between the hidden layers, {what}"
+            f"Weights between the hidden layers, {what}, as nets of three widths train"
+            if self.images and self.curves
+            else f"Weights between the hidden layers, {what}"
             if self.images
             else "How much the weights budge, and the loss"
         )
         self.counter = self.figure.text(
-            0.995, 0.995, " ", ha="right", va="top", fontsize=0.8 * self.style.font_size
+            0.995, 0.995, " ", ha="right", va="top", fontsize=self.style.small
         )
-        self.animate(self.counter)
-        self.key_frame = self.count - 1  # the end of training
+        self.overlay(self.counter)
+        self.key_frame = self.count - 1  # the end of training: the curves complete
 
     def _matrix_panels(self, where) -> None:
-        r, config = self.result, self.config
+        r, config, style = self.result, self.config, self.style
         axes = where.subplots(1, len(r.widths), squeeze=False)[0]
         delta = config.show == "delta"
         if delta:
@@ -286,48 +297,41 @@ class WeightMatrixRenderer(Renderer):
             if delta:
                 unit = float(units[w])
                 limit = shared if config.delta_scale == "shared" else max(changes[w], 1e-12)
-                image = ax.imshow(
-                    np.zeros_like(start),
-                    cmap="RdBu_r",
-                    vmin=-limit,
-                    vmax=limit,
-                    interpolation="nearest",
-                )
+                image = ax.imshow(np.zeros_like(start), cmap=DIVERGING, vmin=-limit, vmax=limit)
             else:
                 unit = 1.0
-                low, high = float(start.min()), float(start.max())
-                image = ax.imshow(
-                    start,
-                    cmap="viridis",
-                    vmin=low,
-                    vmax=high if high > low else low + 1,
-                    interpolation="nearest",
-                )
+                limit = max(float(np.abs(start).max()), 1e-12)
+                image = ax.imshow(start, cmap=DIVERGING, vmin=-limit, vmax=limit)
+            image.set_interpolation("nearest")
             ax.grid(False)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"m = {width}")
             if side < width:
                 f = block_factor(width, config.max_pixels)
-                ax.set_xlabel(f"{f}x{f} block means", fontsize=0.7 * self.style.font_size)
+                # Averaging f^2 weights narrows their spread: the colours are the means' range.
+                label = f"means of {f}x{f} blocks"
+                if not delta:
+                    label += "\n(colour scale: the means')"
+                ax.set_xlabel(label, fontsize=style.small)
             # The colour bar hugs the square image (an inset in axes coordinates), not the
             # taller layout cell that an aspect-locked axes sits in.
-            bar = where.colorbar(image, cax=ax.inset_axes([1.04, 0.0, 0.05, 1.0]))
-            bar.ax.tick_params(labelsize=0.6 * self.style.font_size)
+            bar = where.colorbar(image, cax=ax.inset_axes([1.04, 0.0, 0.06, 1.0]))
+            bar.set_ticks([-limit, 0.0, limit])
+            bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
+            bar.ax.tick_params(labelsize=style.small)
             if delta and config.delta_scale == "shared" and w == len(r.widths) - 1:
-                bar.set_label(r"$\Delta W$ / RMS($W_0$)", fontsize=0.7 * self.style.font_size)
+                bar.set_label(r"$\Delta W$ / RMS($W_0$)", fontsize=style.small)
             self.animate(image)
             # Frames are coloured here (RGBA bytes), which skips matplotlib's float image
             # pipeline: a third less time a frame; the colour bar keeps the float mapping.
             self.images.append((image, w, start if delta else None, unit, image.cmap, image.norm))
 
     def _curve_panels(self, where) -> None:
-        r = self.result
+        r, style = self.result, self.style
         change_ax, loss_ax = where.subplots(1, 2)
         last = float(r.steps[-1]) if r.steps[-1] > 0 else 1.0
-        import matplotlib
-
-        cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        colors = style.run_colors(len(r.widths))
         for ax, values, label in (
             (change_ax, r.relative_change, r"$\|w(n) - w_0\|_2 \,/\, \|w_0\|_2$"),
             (loss_ax, r.loss, "training loss"),
@@ -335,27 +339,30 @@ class WeightMatrixRenderer(Renderer):
             ax.set_xlim(0, last)
             ax.set_xlabel("step")
             ax.set_ylabel(label)
+            ax.set_yscale("log")
             for w, width in enumerate(r.widths):
                 for k in range(values.shape[2]):
-                    (line,) = ax.plot(
-                        r.steps[:1],
-                        values[:1, w, k],
-                        color=cycle[w % len(cycle)],
-                        label=f"m = {width}" if k == 0 else None,
-                        alpha=1.0 if k == 0 else 0.5,
-                    )
+                    look = style.look("run", colors[w], alpha=1.0 if k == 0 else 0.5)
+                    (line,) = ax.plot([], [], label=f"m = {width}" if k == 0 else None, **look)
                     self.animate(line)
-                    self.curves.append((line, values[:, w, k]))
+                    # step 0's relative change is 0, off a log axis: that curve starts at step 1
+                    self.curves.append(
+                        (line, values[:, w, k], 1 if values is r.relative_change else 0)
+                    )
+        # Log scale: the widths' changes differ by decades. Step 0's change is 0 (off a log
+        # axis), so each curve starts at the first step; the view starts a decade below the
+        # smallest final change, so the early rise of the widest net enters the view.
+        final = r.relative_change[-1]
+        final = final[np.isfinite(final) & (final > 0)]
         top = float(np.nanmax(r.relative_change)) if r.relative_change.size else 1.0
-        change_ax.set_ylim(0, 1.05 * top if top > 0 else 1.0)
-        loss_ax.set_yscale("log")
+        if final.size and top > 0:
+            change_ax.set_ylim(float(final.min()) / 10, top * 2)
         positive = r.loss[np.isfinite(r.loss) & (r.loss > 0)]
         if positive.size:
             low, high = float(positive.min()), float(positive.max())
-            loss_ax.set_ylim(low / 2, high * 2 if high > low else low * 10)
-        # Where the post's curves leave room (between width 10 and the rest), drawn over the
-        # growing curves each frame (a static legend would sit beneath them).
-        self.animate(change_ax.legend(loc="center right"))
+            loss_ax.set_ylim(low / 3, high * 3 if high > low else low * 10)
+        # Drawn over the growing curves each frame (a static legend would sit beneath them).
+        self.overlay(change_ax.legend(loc="lower right", **style.legend()))
 
     def update(self, i: int) -> bool:
         r = self.result
@@ -364,8 +371,8 @@ class WeightMatrixRenderer(Renderer):
             if start is not None:
                 values = (values - start) / unit
             image.set_data(cmap(norm(values), bytes=True))
-        for line, values in self.curves:
-            line.set_data(r.steps[: i + 1], values[: i + 1])
+        for line, values, first in self.curves:
+            line.set_data(r.steps[first : i + 1], values[first : i + 1])
         self.counter.set_text(f"step {int(r.steps[i])}")
         return False
 
@@ -379,6 +386,105 @@ def largest_change(result: WeightMatrixResult, w: int, chunk: int = 64) -> float
     return largest
 
 
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
+    """The caption's numbers: each width's relative change and loss at the end (first net),
+    how much the first width's shown matrix moved, and the block-mean panel's colour range."""
+    r = result
+    widths = [int(m) for m in r.widths]
+    change = r.relative_change[-1, :, 0]
+    loss = r.loss[-1, :, 0]
+    out: dict = {
+        "steps": int(r.steps[-1]),
+        "widths": _listed([str(m) for m in widths]),
+        "changes": _listed([f"{c:.2g}" for c in change]),
+        "losses": _listed([f"{v:.1e}" for v in loss]),
+        "narrow": widths[0],
+        "stop_below": float(config.stop_below),
+        "stop_note": (
+            f" (a net stops training once its loss is below {config.stop_below:.0e})"
+            if config.stop_below > 0
+            else ""
+        ),
+    }
+    for w, m in enumerate(widths):
+        out[f"change_m{m}"] = float(change[w])
+        out[f"loss_m{m}"] = float(loss[w])
+    # The matrix panels' sentences (none with --layout curves, which keeps no matrices).
+    matrices, frozen = "", False
+    if r.sides.size and r.sides[0] > 0:
+        scale_note = {
+            "weights": "each on its own colour scale symmetric about 0 (W(0)'s largest entry)",
+            "delta-shared": "shown as their change W(n) - W(0) on one colour scale for all "
+            "widths, in units of each width's initial RMS weight",
+            "delta-own": "shown as their change W(n) - W(0), each width's largest change "
+            "stretched over its own colour bar",
+        }["weights" if config.show == "weights" else f"delta-{config.delta_scale}"]
+        matrices = (
+            f"{'Top: t' if config.layout == 'full' else 'T'}he weights between the two hidden "
+            f"layers of nets of widths {out['widths']} during {out['steps']} steps of gradient "
+            f"descent, {scale_note}."
+        )
+        # How much each panel's picture changes: ||shown(n) - shown(0)|| / ||shown(0)||.
+        moved = []
+        for w, m in enumerate(widths):
+            start, end = r.matrix(w, 0), r.matrix(w, len(r.steps) - 1)
+            out[f"matrix_change_m{m}"] = float(np.linalg.norm(end - start) / np.linalg.norm(start))
+            moved.append(out[f"matrix_change_m{m}"])
+        matrices += f" Width {widths[0]}'s matrix changes by {moved[0]:.1%} of its size"
+        if len(widths) > 1:
+            panels = "panel of width" if len(widths) == 2 else "panels of widths"
+            matrices += (
+                f" (the {panels} {_listed([str(m) for m in widths[1:]])}: "
+                f"{_listed([f'{v:.1%}' for v in moved[1:]])})"
+            )
+            # Said only when it is so: every wider panel changes 3x less than the narrowest.
+            frozen = max(moved[1:]) < moved[0] / 3
+            if frozen:
+                matrices += ", so the wider ones look frozen"
+        matrices += "."
+        for w, m in enumerate(widths):
+            side = int(r.sides[w])
+            if side < m:
+                f = block_factor(m, config.max_pixels)
+                shown = float(np.abs(r.matrix(w, 0)).max())
+                out[f"block_limit_m{m}"] = shown
+                out[f"weight_limit_m{m}"] = float(r.matrix_absmax[w])
+                matrices += (
+                    f" The m = {m} panel shows the means of {f}x{f} blocks ({side} x {side} cells)"
+                )
+                matrices += (
+                    f", coloured on the range of those means (+-{shown:.2g}), narrower than the "
+                    f"weights' own (+-{r.matrix_absmax[w]:.2g})."
+                    if config.show == "weights"
+                    else "."
+                )
+        matrices += " "
+    out["matrices"] = matrices
+    out["curves"] = {
+        "full": f"Bottom{': why --' if frozen else ':'} the relative change of all weights, "
+        "||w(n) - w0|| / ||w0|| (log scale),",
+        "curves": "The relative change of all weights, ||w(n) - w0|| / ||w0|| (log scale),",
+        "matrices": "The relative change of all weights, ||w(n) - w0|| / ||w0|| (drawn with "
+        "--layout full or curves),",
+    }[config.layout]
+    falling = all(a > b for a, b in zip(change, change[1:]))
+    out["trend"] = (
+        "The wider the net, the less its weights move: relative"
+        if falling and len(widths) > 1
+        else "Relative"
+    )
+    out["show_note"] = (
+        " --show delta shows W(n) - W(0) itself."
+        if config.show == "weights" and config.layout != "curves"
+        else ""
+    )
+    return out
+
+
 SPEC = FigureSpec(
     name="weight-matrix",
     summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
@@ -386,9 +492,10 @@ SPEC = FigureSpec(
     config_cls=WeightMatrixConfig,
     simulate=simulate,
     renderer=WeightMatrixRenderer,
-    style=Style(size=(16.0, 7.0)),
+    style=Style(size=(16.0, 11.0)),
     quick={"steps": 300, "snapshot_every": 10},
-    caption="Width 10's matrix visibly changes while widths 100 and 1000 look frozen; "
-    "--layout curves shows why: the relative change of all weights shrinks with width "
-    "while every width fits the data (--show delta makes the change itself visible).",
+    facts=facts,
+    caption="{matrices}{curves} ends at {changes} for widths {widths} after {steps} steps, "
+    "while the training loss falls to {losses}{stop_note}.{show_note}",
+    reading="{trend} weight change after {steps} steps {changes} for widths {widths}.",
 )
