@@ -40,10 +40,12 @@ def run(
     from ntkviz.pipeline import RunOptions, run_figure
 
     spec = figures.get("weight-matrix")
-    post = spec.config_cls()
+    # the post's first figure (the three matrices) at its 16 x 7 in, like for like with the
+    # naive side; the default layout adds the post's second figure below them
+    post = dataclasses.replace(spec.config_cls(), layout="matrices")
     if widths is not None:
         post = dataclasses.replace(post, widths=widths)
-    style = spec.style
+    style = dataclasses.replace(spec.style, size=(16.0, 7.0))
     if size is not None:
         style = style.resized(size)
     if dpi is not None:
