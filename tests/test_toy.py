@@ -57,8 +57,11 @@ def test_toy_simulation_tangent_and_schedule():
     # slope of the tangent = alpha * g(w0) (the product rule at w0, where (w - w0) = 0)
     np.testing.assert_allclose(result.slope, result.alphas * g(0.4, 1.5), rtol=1e-12)
     # the tangent line passes through (w0, 0) with that slope
-    expected = result.slope[:, None] * (result.w[None, :] - 0.4)
+    expected = result.slope[:, None] * (result.w - 0.4)
     np.testing.assert_allclose(result.linearized, expected, rtol=1e-12, atol=1e-12)
+    # each frame's grid is w0 + u / alpha: the view shrinks like 1 / alpha
+    np.testing.assert_allclose(result.w, 0.4 + result.u[None, :] / result.alphas[:, None])
+    np.testing.assert_allclose(result.u, np.linspace(-1.0, 1.0, 50))
 
 
 def test_linearised_loss_is_parabola_with_minimum_closing_in_like_one_over_alpha():
