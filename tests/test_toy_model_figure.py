@@ -76,3 +76,10 @@ def test_caption_numbers_are_recomputed_from_the_result():
     half = (result.w[:, -1] - result.w[:, 0]) / 2
     np.testing.assert_allclose(half * result.alphas, config.w_half_range)
     assert "shrinks like 1/alpha" in text
+    # the reading speaks of the still: the frame whose alpha is nearest 10
+    key = int(np.argmin(np.abs(np.log10(result.alphas) - 1.0)))
+    assert f"alpha = {result.alphas[key]:.3g} (the still)" in filled["reading"]
+    assert (
+        f"largest gap {result.deviation[key]:.2g} against {result.deviation[0]:.3g}"
+        in (filled["reading"])
+    )

@@ -148,7 +148,10 @@ def gap_slope(result: ToyModelResult) -> float:
 
 def facts(result: ToyModelResult, config: ToyModelConfig) -> dict:
     span = float(np.abs(result.linearized[-1]).max())
+    key = key_alpha_frame(result.alphas)
     return {
+        "key_alpha": float(result.alphas[key]),
+        "gap_key": float(result.deviation[key]),
         "x": result.x,
         "reach": result.reach,
         "alpha_min": float(result.alphas[0]),
@@ -240,7 +243,8 @@ SPEC = FigureSpec(
     "Right: the largest gap between model and tangent in the view, from {gap_first:.3g} down to "
     "{gap_last:.2g} ({gap_last_relative:.2%} of the tangent's range), a log-log slope of "
     "{gap_slope:.2f}: it falls like 1/alpha.",
-    reading="The model bends away from its tangent at alpha = {alpha_min:.3g} and straightens "
-    "onto it as alpha grows: the largest gap falls with slope {gap_slope:.2f} on log-log axes, to "
-    "{gap_last_relative:.2%} of the tangent's range at alpha = {alpha_max:.4g}.",
+    reading="At alpha = {key_alpha:.3g} (the still) the model lies much closer to its tangent "
+    "than at alpha = {alpha_min:.3g} (faint curve): largest gap {gap_key:.2g} against "
+    "{gap_first:.3g}; the gap falls with log-log slope {gap_slope:.2f}, to {gap_last_relative:.2%} "
+    "of the tangent's range at alpha = {alpha_max:.4g}.",
 )
