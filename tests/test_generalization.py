@@ -299,6 +299,9 @@ def test_caption_numbers_are_recomputed_from_the_result(trained):
     end = f"{gap[-1, 0]:.2g} (width 16) and {gap[-1, 1]:.2g} (width 64)"
     assert end in text and end in reading
     assert f"{gap[-1, 0] / gap[-1, 1]:.2g} times farther" in text
+    own = result.distance_empirical[-1]
+    assert f"averages {own[0]:.2g} (width 16) and {own[1]:.2g} (width 64)" in text
+    assert "points of the true function (sin, grey)" in text
     assert "distances start at 0" in text  # zeroed nets: every function starts at 0
     assert np.all(gap[0] == 0)
     # the caption does not claim the nets converge onto the kernel prediction

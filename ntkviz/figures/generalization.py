@@ -446,7 +446,15 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
         )
     else:
         course = "do not vanish as training goes on"
+    n = len(result.x_train)
+    if not np.isfinite(truth).all():
+        data_text = f"{n} given points"
+    elif config.noise > 0:
+        data_text = f"{n} points of the true function ({config.target}, grey) with noise sd {config.noise:g}"
+    else:
+        data_text = f"{n} points of the true function ({config.target}, grey)"
     return {
+        "data_text": data_text,
         "start_sentence": start_sentence,
         "course": course,
         "steps": int(result.steps[-1]),
@@ -612,16 +620,16 @@ SPEC = FigureSpec(
     style=Style(size=(18.0, 8.0)),
     quick={"steps": 500, "frames": 50, "widths": (100, 500), "points": 121},
     facts=facts,
-    caption="{count} nets of each width ({widths}), trained by gradient descent on {n_train} "
-    "points of the true function, against what the neural tangent kernel predicts at the SAME "
+    caption="{count} nets of each width ({widths}), trained by gradient descent on {data_text}, "
+    "against what the neural tangent kernel predicts at the SAME "
     "step: the infinite-width kernel's gradient-descent prediction (dashed) and each net's own "
     "empirical kernel's (dotted, averaged over the nets of a width). Left: the functions at the "
     "current step (solid: the nets' mean, band: +-2 sd across nets). Right, drawn up to the "
     "current step: how far, between the data, the nets' mean is from the infinite-width "
     "prediction (solid) and each net from its own kernel's (dotted). {start_sentence}; they "
     "{course}: at step {steps} the mean's distance is {end_mean_list} (the width-{width_narrow} "
-    "mean {end_ratio:.2g} times farther than the width-{width_wide} one), each net's from its own "
-    "kernel's prediction {end_own_list}.",
+    "mean {end_ratio:.2g} times farther than the width-{width_wide} one); each net's distance from its "
+    "own kernel's prediction averages {end_own_list}.",
     reading="Wider nets stay closer to the NTK's prediction at the same step, but not on it: "
     "after {steps} steps the nets' mean is {end_mean_list} from the infinite-width one.",
 )
