@@ -411,6 +411,11 @@ def _format_widths(widths: np.ndarray, values: np.ndarray) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _steps_text(steps: np.ndarray) -> str:
+    low, high = int(steps.min()), int(steps.max())
+    return f"step {low}" if low == high else f"steps {low} to {high}"
+
+
 def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     """The distances at the last step and their peaks over training, per width."""
     end_mean = result.distance_analytic[-1]
@@ -440,8 +445,8 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     if peaked.all():
         course = (
             f"rise early in training (the mean's distance peaks at "
-            f"{_format_widths(result.widths, result.distance_analytic.max(axis=0))}, at steps "
-            f"{int(result.steps[peak].min())} to {int(result.steps[peak].max())}) and then settle "
+            f"{_format_widths(result.widths, result.distance_analytic.max(axis=0))}, at "
+            f"{_steps_text(result.steps[peak])}) and then settle "
             f"at a finite-width gap instead of vanishing"
         )
     else:
@@ -450,11 +455,24 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     if not np.isfinite(truth).all():
         data_text = f"{n} given points"
     elif config.noise > 0:
-        data_text = f"{n} points of the true function ({config.target}, grey) with noise sd {config.noise:g}"
+        data_text = (
+            f"{n} points of the true function ({config.target}, grey) with noise sd "
+            f"{config.noise:g}"
+        )
     else:
         data_text = f"{n} points of the true function ({config.target}, grey)"
+    several = len(result.widths) > 1 and end_mean[wide] > 0
+    ratio_text = (
+        f" (the width-{int(result.widths[narrow])} mean {end_mean[narrow] / end_mean[wide]:.2g} "
+        f"times farther than the width-{int(result.widths[wide])} one)"
+        if several
+        else ""
+    )
     return {
+        "who": "Wider nets stay closer to" if several else "The nets stay close to",
+        "ratio_text": ratio_text,
         "data_text": data_text,
+        "band": config.band,
         "start_sentence": start_sentence,
         "course": course,
         "steps": int(result.steps[-1]),
@@ -624,12 +642,12 @@ SPEC = FigureSpec(
     "against what the neural tangent kernel predicts at the SAME "
     "step: the infinite-width kernel's gradient-descent prediction (dashed) and each net's own "
     "empirical kernel's (dotted, averaged over the nets of a width). Left: the functions at the "
-    "current step (solid: the nets' mean, band: +-2 sd across nets). Right, drawn up to the "
+    "current step (solid: the nets' mean, band: +-{band:g} sd across nets). Right, drawn up to the "
     "current step: how far, between the data, the nets' mean is from the infinite-width "
     "prediction (solid) and each net from its own kernel's (dotted). {start_sentence}; they "
-    "{course}: at step {steps} the mean's distance is {end_mean_list} (the width-{width_narrow} "
-    "mean {end_ratio:.2g} times farther than the width-{width_wide} one); each net's distance from its "
+    "{course}: at step {steps} the mean's distance is {end_mean_list}{ratio_text}; each net's "
+    "distance from its "
     "own kernel's prediction averages {end_own_list}.",
-    reading="Wider nets stay closer to the NTK's prediction at the same step, but not on it: "
+    reading="{who} the NTK's prediction at the same step, but not on it: "
     "after {steps} steps the nets' mean is {end_mean_list} from the infinite-width one.",
 )
