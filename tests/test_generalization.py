@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,11 +10,19 @@ import pytest
 import torch
 from conftest import TINY, gif_frames
 
+from ntkviz.dynamics import flow_functions
 from ntkviz.errors import ConfigError
-from ntkviz.figures.generalization import GeneralizationConfig, kernel_regression, simulate
+from ntkviz.figures.base import caption
+from ntkviz.figures.generalization import (
+    SPEC,
+    GeneralizationConfig,
+    kernel_regression,
+    simulate,
+)
 from ntkviz.infinite import infinite_ntk
 from ntkviz.kernels import empirical_ntk
 from ntkviz.nets import Ensemble, NetSpec
+from ntkviz.style import Style
 
 
 def test_kernel_regression_interpolates_with_the_analytic_and_empirical_kernels():
@@ -136,7 +145,8 @@ def test_cli_still_and_data(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
-    assert len(frames) == 4 and frames[0].shape == (80, 120, 3)
+    # 4 intervals: 5 snapshots, the first at step 0
+    assert len(frames) == 5 and frames[0].shape == (80, 120, 3)
     assert not np.array_equal(frames[0], frames[-1])
     data = np.load(tmp_path / "numbers.npz")
     assert data["functions"].shape == (5, 2, 2, 20) and data["empirical"].shape == (2, 2, 20)
@@ -217,3 +227,86 @@ def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = GeneralizationConfig(
+        n_train=4, widths=(16, 64), count=3, steps=200, frames=10, lr=0.1, points=41
+    )
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_renderer_frame_i_shows_snapshot_i_and_reveals_the_distances(trained):
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=(12, 5), dpi=40))
+    assert len(renderer) == len(result.steps) and result.steps[0] == 0
+    for n in (0, 1, 5, len(renderer) - 1):
+        renderer.frame(n)
+        i = renderer.order[n]
+        assert renderer.title.get_text().endswith(f"step {int(result.steps[i])}")
+        for w in range(len(result.widths)):
+            # the plotted mean is the mean over the nets of f(x, w_t), by hand
+            mean = result.functions[i, w].mean(axis=0)
+            np.testing.assert_allclose(renderer.means[w].get_ydata(), mean)
+            np.testing.assert_array_equal(renderer.own[w].get_ydata(), result.empirical_flow[i, w])
+        np.testing.assert_array_equal(renderer.flow.get_ydata(), result.analytic_flow[i])
+        # distance curves end at the current step: nothing from the future is drawn
+        for line, _, _ in renderer.distance_lines:
+            steps = np.asarray(line.get_xdata())
+            assert steps.size == 0 or steps.max() <= result.steps[i]
+        solid = renderer.distance_lines[0][0]
+        keep = result.distance_analytic[: i + 1, 0] > 0
+        np.testing.assert_array_equal(solid.get_ydata(), result.distance_analytic[: i + 1, 0][keep])
+    # the truth is the target function, drawn as given
+    np.testing.assert_allclose(result.truth, np.sin(result.x_grid))
+
+
+def test_empirical_flow_is_the_mean_of_each_nets_own_kernel_prediction(trained):
+    """The dotted curves: each net's own kernel (recomputed here from the same seed) run through
+    the discrete gradient-descent closed form, averaged over the nets of the width."""
+    result, config = trained
+    w, t = 1, 4
+    spec = dataclasses.replace(config.net(int(result.widths[w])), zero_output=False)
+    twin = Ensemble(spec, config.count, 0, dtype=torch.float64, keep_initial=False)
+    grid_kernels = empirical_ntk(
+        twin, torch.as_tensor(result.x_grid), torch.as_tensor(result.x_train)
+    ).numpy()
+    flows = [
+        flow_functions(
+            k_grid,
+            k_train,
+            np.zeros(len(result.x_grid)),
+            np.zeros(len(result.x_train)),
+            result.y_train,
+            result.rate,
+            result.steps,
+            discrete=True,
+        )[t]
+        for k_grid, k_train in zip(grid_kernels, result.kernel_empirical[w], strict=True)
+    ]
+    np.testing.assert_allclose(result.empirical_flow[t, w], np.mean(flows, axis=0), atol=1e-9)
+
+
+def test_caption_numbers_are_recomputed_from_the_result(trained):
+    result, config = trained
+    filled = caption(SPEC, result, config)
+    text, reading = filled["caption"], filled["reading"]
+    between = (result.x_grid >= result.x_train.min()) & (result.x_grid <= result.x_train.max())
+    mean = result.functions.mean(axis=2)  # (T, W, G)
+    gap = np.sqrt(np.mean((mean - result.analytic_flow[:, None, :])[..., between] ** 2, axis=-1))
+    np.testing.assert_allclose(gap, result.distance_analytic, rtol=1e-9, atol=1e-12)
+    end = f"{gap[-1, 0]:.2g} (width 16) and {gap[-1, 1]:.2g} (width 64)"
+    assert end in text and end in reading
+    assert f"{gap[-1, 0] / gap[-1, 1]:.2g} times farther" in text
+    own = result.distance_empirical[-1]
+    assert f"averages {own[0]:.2g} (width 16) and {own[1]:.2g} (width 64)" in text
+    assert "points of the true function (sin, grey)" in text
+    assert "distances start at 0" in text  # zeroed nets: every function starts at 0
+    assert np.all(gap[0] == 0)
+    # the caption does not claim the nets converge onto the kernel prediction
+    assert "converg" not in text and gap[-1].min() > 0
+    if "peaks at" in text:
+        peak = gap.argmax(axis=0)
+        assert f"{gap.max(axis=0)[0]:.2g} (width 16)" in text
+        assert f"steps {int(result.steps[peak].min())} to {int(result.steps[peak].max())}" in text

@@ -12,7 +12,8 @@ import torch
 from conftest import TINY, gif_frames
 
 from ntkviz.dynamics import flow_functions, flow_outputs, mse_loss
-from ntkviz.figures.linearized import LinearizedConfig, simulate
+from ntkviz.figures.base import caption
+from ntkviz.figures.linearized import SPEC, LinearizedConfig, simulate
 from ntkviz.linearize import LinearModel
 from ntkviz.nets import Ensemble, NetSpec
 
@@ -215,7 +216,8 @@ def test_cli(cli, tmp_path, layout, args):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
-    assert len(frames) == 4 and frames[0].shape == (80, 120, 3)
+    # 4 intervals: steps 0, 5, 10, 15, 20 (the first frame is step 0)
+    assert len(frames) == 5 and frames[0].shape == (80, 120, 3)
     assert not np.array_equal(frames[0], frames[-1])
     data = np.load(tmp_path / "numbers.npz")
     n = 2 if layout == "both" else 3
@@ -270,3 +272,67 @@ def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def swept():
+    config = LinearizedConfig(
+        width=16, steps=60, frames=6, lr=1e-2, points=25, alphas=(1.0, 3.0, 10.0), trials=2
+    )
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_renderer_frame_i_shows_snapshot_i_from_step_0(swept):
+    from ntkviz.style import Style
+
+    result, config = swept
+    renderer = SPEC.renderer(result, config, Style(size=(12, 5), dpi=40))
+    assert len(renderer) == len(result.steps) == config.frames + 1
+    for n in (0, 1, 3, len(renderer) - 1):
+        renderer.frame(n)
+        i = renderer.order[n]
+        assert f"step {int(result.steps[i])}" in renderer.title.get_text()
+        if n == 0:
+            assert result.steps[i] == 0
+        np.testing.assert_array_equal(
+            renderer.real_dots.get_xdata(), result.outputs_real[: i + 1, 0]
+        )
+        np.testing.assert_array_equal(
+            renderer.linear_dots.get_ydata(), result.outputs_linear[: i + 1, 1]
+        )
+        np.testing.assert_array_equal(renderer.flow_dot.get_xdata(), [result.outputs_flow[i, 0]])
+        for curve, data in zip(
+            renderer.curves,
+            (result.functions_real, result.functions_linear, result.functions_flow),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(curve.get_ydata(), data[i])
+    # the plotted flow is its definition: y_bar + exp(-rate H t) (y0 - y_bar), by hand
+    evals, evecs = np.linalg.eigh(result.kernel)
+    t = result.steps[3]
+    decay = evecs @ np.diag(np.exp(-result.rate * evals * t)) @ evecs.T
+    expected = result.y_train + decay @ (result.outputs_real[0] - result.y_train)
+    np.testing.assert_allclose(result.outputs_flow[3], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_caption_numbers_are_recomputed_from_the_result(swept):
+    result, config = swept
+    filled = caption(SPEC, result, config)
+    text, reading = filled["caption"], filled["reading"]
+    logs = np.log10(result.sweep_values)
+    slope_t = np.polyfit(logs, np.log10(np.median(result.trajectory_distance, axis=1)), 1)[0]
+    slope_f = np.polyfit(logs, np.log10(np.median(result.function_distance, axis=1)), 1)[0]
+    assert f"log-log slope {slope_t:.2f} (theory -1)" in text
+    assert f"functions over x after training falls with slope {slope_f:.2f}" in text
+    assert f"slope {slope_t:.2f} against alpha" in reading
+    gap = np.sqrt(((result.outputs_real - result.outputs_linear) ** 2).sum(axis=1)).max()
+    assert f"there is {gap:.2g}." in text and f"at most {gap:.2g} apart" in reading
+    assert f"falls from {result.loss_real[0]:.3g} to {result.loss_real[-1]:.2g}" in text
+    assert f"from {result.sweep_values.min():g} to {result.sweep_values.max():g}" in text
+
+
+def test_caption_without_a_sweep_says_nothing_about_one():
+    config = LinearizedConfig(**SMALL)
+    result = simulate(config, torch.Generator().manual_seed(0))
+    filled = caption(SPEC, result, config)
+    assert "slope" not in filled["caption"] and "slope" not in filled["reading"]

@@ -57,8 +57,11 @@ def test_toy_simulation_tangent_and_schedule():
     # slope of the tangent = alpha * g(w0) (the product rule at w0, where (w - w0) = 0)
     np.testing.assert_allclose(result.slope, result.alphas * g(0.4, 1.5), rtol=1e-12)
     # the tangent line passes through (w0, 0) with that slope
-    expected = result.slope[:, None] * (result.w[None, :] - 0.4)
+    expected = result.slope[:, None] * (result.w - 0.4)
     np.testing.assert_allclose(result.linearized, expected, rtol=1e-12, atol=1e-12)
+    # each frame's grid is w0 + u / alpha: the view shrinks like 1 / alpha
+    np.testing.assert_allclose(result.w, 0.4 + result.u[None, :] / result.alphas[:, None])
+    np.testing.assert_allclose(result.u, np.linspace(-1.0, 1.0, 50))
 
 
 def test_linearised_loss_is_parabola_with_minimum_closing_in_like_one_over_alpha():
@@ -96,13 +99,21 @@ def test_gap_between_actual_and_linearised_loss_shrinks_with_alpha():
     assert slope == pytest.approx(-1.0, abs=0.1)
 
 
-def test_zoom_view_grid_and_limits_shrink_geometrically():
+def test_zoom_view_follows_w0_like_one_over_alpha():
     config = LossSurfaceConfig(frames=4, points=11)
     result = simulate_loss(config)
-    half = (result.w_zoom[:, -1] - result.w_zoom[:, 0]) / 2
-    np.testing.assert_allclose(half, 1.5 * 0.95 ** np.arange(4))
-    np.testing.assert_allclose(result.zoom_loss_limits[:, 1], 8.0 * 0.91 ** np.arange(4))
-    np.testing.assert_allclose(result.w_zoom.mean(axis=1), 0.4)
+    np.testing.assert_allclose(result.u_zoom, np.linspace(-1.0, 2.5, 11))
+    np.testing.assert_allclose(
+        (result.w_zoom - 0.4) * result.alphas[:, None], np.broadcast_to(result.u_zoom, (4, 11))
+    )
+    # the zoom view shows alpha^2 times the normalised loss: (y - alpha f)^2
+    for i, alpha in enumerate(result.alphas):
+        w = result.w_zoom[i]
+        f = alpha * np.array([g(v, 1.5) for v in w]) * (w - 0.4)
+        np.testing.assert_allclose(result.actual_zoom[i], (3.0 - f) ** 2, rtol=1e-10)
+        np.testing.assert_allclose(
+            result.linearized_zoom[i], (3.0 - g(0.4, 1.5) * result.u_zoom) ** 2, rtol=1e-10
+        )
 
 
 def test_alpha_schedule_matches_post():

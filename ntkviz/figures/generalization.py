@@ -27,14 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.lines import Line2D
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
 from ntkviz.dynamics import flow_functions, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.ntk_ellipses import run_colors
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
 from ntkviz.kernels import MseGradient, empirical_ntk
@@ -137,7 +135,7 @@ class GeneralizationConfig:
         "view and grid: x range, as MIN,MAX (wider than the data: beyond it too)",
         length=2,
     )
-    y_limits: tuple[float, ...] = param((-2.5, 2.5), "view: y range, as MIN,MAX", length=2)
+    y_limits: tuple[float, ...] = param((-1.3, 1.3), "view: y range, as MIN,MAX", length=2)
     points: int = param(201, "grid points along x", ge=2, le=100_000)
 
     def check(self) -> None:
@@ -230,7 +228,9 @@ class GeneralizationResult:
     kernel_empirical (W, K, N, N); distance_analytic (T, W): RMS, over the grid points between the
     smallest and largest training input, of the ensemble mean minus analytic_flow;
     distance_empirical (T, W): the mean over the nets of the same RMS of each net minus its own
-    empirical kernel's gradient-descent prediction at that step; rate: 2 lr / N.
+    empirical kernel's gradient-descent prediction at that step; empirical_flow (T, W, G): the
+    mean over each width's nets of those predictions (the same width, the same step); truth (G,):
+    the target function on the grid (NaN when the targets are given explicitly); rate: 2 lr / N.
     """
 
     x_grid: np.ndarray
@@ -247,6 +247,8 @@ class GeneralizationResult:
     kernel_empirical: np.ndarray
     distance_analytic: np.ndarray
     distance_empirical: np.ndarray
+    empirical_flow: np.ndarray
+    truth: np.ndarray
     rate: float
 
 
@@ -369,12 +371,14 @@ def simulate(
     if not between.any():  # one training point, or a grid that misses the data: use all of it
         between = np.ones_like(between)
     distance_empirical = np.zeros((len(steps), len(runs)))
+    empirical_flow = np.zeros((len(steps), len(runs), len(x_grid)))
     for w, (_, k_train, k_grid, f0_train, f0_grid) in enumerate(runs):
         for k in range(config.count):
             flow = flow_functions(
                 k_grid[k], k_train[k], f0_grid[k], f0_train[k], y_train, rate, steps, discrete=True
             )
             distance_empirical[:, w] += _rms(functions[:, w, k] - flow, between) / config.count
+            empirical_flow[:, w] += flow / config.count
     distance_analytic = _rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
     return GeneralizationResult(
         x_grid=x_grid,
@@ -391,119 +395,200 @@ def simulate(
         kernel_empirical=kernel_empirical,
         distance_analytic=distance_analytic,
         distance_empirical=distance_empirical,
+        empirical_flow=empirical_flow,
+        truth=(
+            np.full(len(x_grid), np.nan)
+            if config.y_train
+            else TARGETS[config.target](x_grid).astype(np.float64)
+        ),
         rate=rate,
     )
 
 
+def _format_widths(widths: np.ndarray, values: np.ndarray) -> str:
+    """'0.043 (width 100) and 0.017 (width 1000)'."""
+    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _steps_text(steps: np.ndarray) -> str:
+    low, high = int(steps.min()), int(steps.max())
+    return f"step {low}" if low == high else f"steps {low} to {high}"
+
+
+def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
+    """The distances at the last step and their peaks over training, per width."""
+    end_mean = result.distance_analytic[-1]
+    end_own = result.distance_empirical[-1]
+    peak = result.distance_analytic.argmax(axis=0)
+    narrow, wide = int(np.argmin(result.widths)), int(np.argmax(result.widths))
+    between = (result.x_grid >= result.x_train.min()) & (result.x_grid <= result.x_train.max())
+    if not between.any():
+        between = np.ones_like(between)
+    truth = result.truth
+    kernel_to_truth = (
+        float(np.sqrt(np.mean((result.analytic_flow[-1] - truth)[between] ** 2)))
+        if np.isfinite(truth).all()
+        else float("nan")
+    )
+    start = result.distance_analytic[0]
+    if np.all(start == 0):
+        start_sentence = (
+            "Nets and kernels start from the same zero function, so the distances start at 0"
+        )
+    else:
+        start_sentence = (
+            f"The mean's distance starts at {_format_widths(result.widths, start)} (the nets' "
+            f"initial functions)"
+        )
+    peaked = (peak < len(result.steps) - 1) & (end_mean < result.distance_analytic.max(axis=0))
+    if peaked.all():
+        course = (
+            f"rise early in training (the mean's distance peaks at "
+            f"{_format_widths(result.widths, result.distance_analytic.max(axis=0))}, at "
+            f"{_steps_text(result.steps[peak])}) and then settle "
+            f"at a finite-width gap instead of vanishing"
+        )
+    else:
+        course = "do not vanish as training goes on"
+    n = len(result.x_train)
+    if not np.isfinite(truth).all():
+        data_text = f"{n} given points"
+    elif config.noise > 0:
+        data_text = (
+            f"{n} points of the true function ({config.target}, grey) with noise sd "
+            f"{config.noise:g}"
+        )
+    else:
+        data_text = f"{n} points of the true function ({config.target}, grey)"
+    several = len(result.widths) > 1 and end_mean[wide] > 0
+    ratio_text = (
+        f" (the width-{int(result.widths[narrow])} mean {end_mean[narrow] / end_mean[wide]:.2g} "
+        f"times farther than the width-{int(result.widths[wide])} one)"
+        if several
+        else ""
+    )
+    return {
+        "who": "Wider nets stay closer to" if several else "The nets stay close to",
+        "ratio_text": ratio_text,
+        "data_text": data_text,
+        "band": config.band,
+        "start_sentence": start_sentence,
+        "course": course,
+        "steps": int(result.steps[-1]),
+        "count": int(result.functions.shape[2]),
+        "n_train": len(result.x_train),
+        "widths": ", ".join(str(int(w)) for w in result.widths),
+        "width_narrow": int(result.widths[narrow]),
+        "width_wide": int(result.widths[wide]),
+        "end_mean_narrow": float(end_mean[narrow]),
+        "end_mean_wide": float(end_mean[wide]),
+        "end_ratio": float(end_mean[narrow] / end_mean[wide]) if end_mean[wide] > 0 else np.nan,
+        "end_mean_list": _format_widths(result.widths, end_mean),
+        "end_own_list": _format_widths(result.widths, end_own),
+        "peak_mean_list": _format_widths(result.widths, result.distance_analytic.max(axis=0)),
+        "peak_step_first": int(result.steps[peak].min()),
+        "peak_step_last": int(result.steps[peak].max()),
+        "kernel_to_truth": kernel_to_truth,
+    }
+
+
 class GeneralizationRenderer(Renderer):
-    """Frame i shows snapshot i + 1; the key frame is the last (the trained nets)."""
+    """Output frame i shows snapshot i (frame 0: step 0, every function 0 when zeroed); the
+    distances are drawn up to the current step. The key frame is the last: trained nets and the
+    whole distance curves."""
 
     @property
     def count(self) -> int:
-        return len(self.result.steps) - 1
+        return len(self.result.steps)
 
     def setup(self) -> None:
-        config = self.config
+        config, style = self.config, self.style
+        self.colors = style.run_colors(len(self.result.widths))
+        self.handles: dict[str, object] = {}
         both = config.layout == "both"
-        ax = self.figure.add_subplot(1, 2, 1) if both else self.figure.add_subplot()
-        self._setup_functions(ax)
-        self.marker = None
+        axes = self.figure.subplots(1, 2 if both else 1, squeeze=False)[0]
+        self._setup_functions(axes[0])
+        self.distance_lines: list[tuple[object, np.ndarray]] = []
         if both:
-            self._setup_distance(self.figure.add_subplot(1, 2, 2))
+            self._setup_distance(axes[1])
+        legend = self.figure.legend(
+            list(self.handles.values()),
+            list(self.handles),
+            loc="outside lower center",
+            ncols=min(len(self.handles), 4),
+            **style.legend(),
+        )
+        self.overlay(legend)
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
 
-    def _colors(self) -> np.ndarray:
-        widths = self.result.widths.astype(np.float64)
-        return run_colors(widths) if len(widths) > 1 else run_colors(np.array([1.0, 10.0]))[1:]
-
     def _setup_functions(self, ax) -> None:
-        r, config = self.result, self.config
-        lw = self.style.line_width
+        r, config, style = self.result, self.config, self.style
         ax.set_xlim(*config.x_limits)
         ax.set_ylim(*config.y_limits)
         ax.set_xlabel("$x$")
-        ax.set_ylabel("$f(x)$")
-        colors = self._colors()
-        self.means: list[Line2D] = []
+        ax.set_ylabel("$f(x)$ at this step")
+        ax.set_title("the functions now", fontsize=style.small)
+        if np.isfinite(r.truth).all():
+            (truth,) = ax.plot(
+                r.x_grid,
+                r.truth,
+                **style.look("guide", lw=0.9 * style.line_width, color=style.color("muted")),
+            )
+            self.handles[f"true function ({config.target})"] = truth
+        self.means = []
         self.bands = []
+        self.own = []
         mean, spread = self._stats(0)
         for w, width in enumerate(r.widths):
+            color = self.colors[w]
             band = ax.fill_between(
-                r.x_grid,
-                mean[w] - spread[w],
-                mean[w] + spread[w],
-                color=colors[w],
-                alpha=0.25,
-                linewidth=0,
+                r.x_grid, mean[w] - spread[w], mean[w] + spread[w], **style.band(color)
             )
-            (line,) = ax.plot(
-                r.x_grid,
-                mean[w],
-                color=colors[w],
-                linewidth=0.8 * lw,
-                label=f"nets, width {width} (mean, ±{config.band:g} sd)",
-            )
-            ax.plot(
-                r.x_grid,
-                r.empirical[w].mean(axis=0),
-                ":",
-                color=colors[w],
-                linewidth=0.6 * lw,
-                label=f"empirical-NTK regression, width {width}",
+            (line,) = ax.plot(r.x_grid, mean[w], **style.look("run", color))
+            (own,) = ax.plot(
+                r.x_grid, r.empirical_flow[0, w], **style.look("run", color, linestyle=":")
             )
             self.bands.append(band)
             self.means.append(line)
-        (self.flow,) = ax.plot(
-            r.x_grid,
-            r.analytic_flow[1],
-            "--",
-            color="gray",
-            linewidth=0.5 * lw,
-            label="infinite-width NTK, at this step",
-        )
-        ax.plot(
-            r.x_grid,
-            r.analytic,
-            "-",
-            color="black",
-            linewidth=0.45 * lw,
-            label=r"infinite-width NTK regression $\Theta(x, X)\,\Theta^{-1} Y$",
-        )
-        ax.plot(r.x_train, r.y_train, "o", color="red", markersize=3.5 * lw, zorder=6)
-        ax.legend(loc="lower left", fontsize=0.5 * self.style.font_size)
-        self.animate(*self.bands, *self.means, self.flow)
+            self.own.append(own)
+            self.handles[f"nets, width {width}: mean ±{config.band:g} sd"] = line
+            self.handles[f"width {width}: their own NTKs, same step"] = own
+        (self.flow,) = ax.plot(r.x_grid, r.analytic_flow[0], **style.look("theory"))
+        self.handles["infinite-width NTK, same step"] = self.flow
+        (data,) = ax.plot(r.x_train, r.y_train, **style.look("data"))
+        self.handles["training data"] = data
+        self.overlay(data)
+        self.animate(*self.bands, *self.means, *self.own, self.flow)
 
     def _setup_distance(self, ax) -> None:
-        r = self.result
-        lw = self.style.line_width
-        colors = self._colors()
-        steps = r.steps[1:]
-        for w, width in enumerate(r.widths):
-            ax.plot(
-                steps,
-                r.distance_analytic[1:, w],
-                "-",
-                color=colors[w],
-                linewidth=0.7 * lw,
-                label=f"width {width}: mean to infinite-width NTK",
-            )
-            ax.plot(
-                steps,
-                r.distance_empirical[1:, w],
-                ":",
-                color=colors[w],
-                linewidth=0.7 * lw,
-                label=f"width {width}: each net to its own NTK",
-            )
+        r, style = self.result, self.style
+        steps = r.steps
+        for w in range(len(r.widths)):
+            color = self.colors[w]
+            (mean,) = ax.plot([], [], **style.look("run", color))
+            (own,) = ax.plot([], [], **style.look("run", color, linestyle=":"))
+            (now,) = ax.plot([], [], **style.look("now", color))
+            self.distance_lines += [
+                (mean, r.distance_analytic[:, w], None),
+                (own, r.distance_empirical[:, w], None),
+                (now, r.distance_analytic[:, w], "now"),
+            ]
         ax.set_yscale("log")
+        positive = np.concatenate([r.distance_analytic.ravel(), r.distance_empirical.ravel()])
+        positive = positive[positive > 0]
+        if positive.size:
+            ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
+        ax.set_xlim(steps[0], steps[-1] if steps[-1] > steps[0] else steps[0] + 1)
         ax.set_xlabel("step")
-        ax.set_ylabel("RMS distance to the kernel prediction\nbetween the data points")
-        ax.legend(loc="best", fontsize=0.5 * self.style.font_size)
-        ax.grid(True, which="both", alpha=0.3)
-        self.marker = ax.axvline(steps[0], color="gray", linewidth=0.5 * lw)
-        self.animate(self.marker)
+        ax.set_ylabel("RMS distance between the data")
+        ax.set_title(
+            "solid: nets' mean to infinite-width NTK; dotted: each net to its own",
+            fontsize=style.small,
+        )
+        self.animate(*(line for line, _, _ in self.distance_lines))
 
     def _stats(self, now: int) -> tuple[np.ndarray, np.ndarray]:
         functions = self.result.functions[now]  # (W, K, G)
@@ -511,10 +596,10 @@ class GeneralizationRenderer(Renderer):
 
     def update(self, i: int) -> bool:
         r = self.result
-        now = i + 1
-        mean, spread = self._stats(now)
-        for w, (band, line) in enumerate(zip(self.bands, self.means, strict=True)):
+        mean, spread = self._stats(i)
+        for w, (band, line, own) in enumerate(zip(self.bands, self.means, self.own, strict=True)):
             line.set_ydata(mean[w])
+            own.set_ydata(r.empirical_flow[i, w])
             upper, lower = mean[w] + spread[w], mean[w] - spread[w]
             band.set_verts(
                 [
@@ -526,27 +611,43 @@ class GeneralizationRenderer(Renderer):
                     )
                 ]
             )
-        self.flow.set_ydata(r.analytic_flow[now])
-        if self.marker is not None:
-            self.marker.set_xdata([r.steps[now], r.steps[now]])
-        self.title.set_text(
-            f"Kernel regression with the NTK and trained nets: step {int(r.steps[now])}"
-        )
+        self.flow.set_ydata(r.analytic_flow[i])
+        for line, values, kind in self.distance_lines:
+            # A log axis: a distance of exactly 0 (step 0, zeroed nets) has no place on it.
+            steps, shown = (
+                (r.steps[i : i + 1], values[i : i + 1])
+                if kind == "now"
+                else (
+                    r.steps[: i + 1],
+                    values[: i + 1],
+                )
+            )
+            line.set_data(steps[shown > 0], shown[shown > 0])
+        self.title.set_text(f"Trained nets and NTK predictions: step {int(r.steps[i])}")
         return False
 
 
 SPEC = FigureSpec(
     name="generalization",
     summary="Kernel regression with the NTK (infinite-width and each net's own) between and beyond "
-    "the data, beside ensembles of wide nets converging onto it as they train.",
+    "the data, beside ensembles of nets of each width trained by gradient descent: near it, not "
+    "on it, by a gap that shrinks with width.",
     config_cls=GeneralizationConfig,
     simulate=simulate,
     renderer=GeneralizationRenderer,
-    style=Style(size=(20.0, 8.0)),
+    style=Style(size=(18.0, 8.0)),
     quick={"steps": 500, "frames": 50, "widths": (100, 500), "points": 121},
-    caption="Red: the training points. Black: kernel regression with the infinite-width NTK; "
-    "dotted: with each width's empirical NTK at initialisation; colours: the trained nets' "
-    "mean and band; dashed grey: the infinite-width kernel's gradient-descent prediction at "
-    "the current step. Right: how far the nets are from the kernel predictions over the "
-    "steps; the wider nets follow the infinite-width kernel closely.",
+    facts=facts,
+    caption="{count} nets of each width ({widths}), trained by gradient descent on {data_text}, "
+    "against what the neural tangent kernel predicts at the SAME "
+    "step: the infinite-width kernel's gradient-descent prediction (dashed) and each net's own "
+    "empirical kernel's (dotted, averaged over the nets of a width). Left: the functions at the "
+    "current step (solid: the nets' mean, band: +-{band:g} sd across nets). Right, drawn up to the "
+    "current step: how far, between the data, the nets' mean is from the infinite-width "
+    "prediction (solid) and each net from its own kernel's (dotted). {start_sentence}; they "
+    "{course}: at step {steps} the mean's distance is {end_mean_list}{ratio_text}; each net's "
+    "distance from its "
+    "own kernel's prediction averages {end_own_list}.",
+    reading="{who} the NTK's prediction at the same step, but not on it: "
+    "after {steps} steps the nets' mean is {end_mean_list} from the infinite-width one.",
 )

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.gridspec import GridSpec
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
@@ -63,6 +63,7 @@ from ntkviz.nets import (
     check_fits,
 )
 from ntkviz.progress import Progress
+from ntkviz.style import Z
 from ntkviz.threads import single_thread
 
 LAYOUTS = ("both", "plane", "functions")
@@ -70,7 +71,6 @@ SWEEPS = ("none", "alpha", "width")
 #: The theory's log-log slope of the real-minus-linearised distance against the swept value.
 THEORY_SLOPE = {"alpha": -1.0, "width": -0.5}
 FLOW_POINTS = 400  # times at which the closed-form path is drawn in the output plane
-REAL, LINEAR, FLOW = "tab:blue", "tab:red", "black"
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class LinearizedConfig:
         (-4.0, 3.0), "functions view and grid: x range, as MIN,MAX", length=2
     )
     y_limits: tuple[float, ...] = param(
-        (-3.0, 5.0), "functions view: y range, as MIN,MAX", length=2
+        (-3.5, 5.5), "functions view: y range, as MIN,MAX", length=2
     )
     points: int = param(200, "grid points along x for the functions", ge=2, le=100_000)
 
@@ -475,8 +475,7 @@ def simulate(
 
 
 def plane_view(result: LinearizedResult, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
-    """A (y1, y2) view holding the origin, the targets and every trajectory (drawn with equal
-    aspect, the axes widen it to fill the panel)."""
+    """A (y1, y2) view holding the origin, the targets and every trajectory, with a margin."""
     pts = np.concatenate(
         [
             np.zeros((1, 2)),
@@ -488,142 +487,199 @@ def plane_view(result: LinearizedResult, margin: float = 0.08) -> tuple[tuple[fl
     )
     pts = pts[np.isfinite(pts).all(axis=1)]
     low, high = pts.min(axis=0), pts.max(axis=0)
-    pad = margin * max(float((high - low).max()), 1e-9)
-    return tuple((float(lo - pad), float(hi + pad)) for lo, hi in zip(low, high, strict=True))
+    pad = margin * np.maximum(high - low, 1e-3 * max(float((high - low).max()), 1e-9))
+    return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+
+
+def sweep_facts(result: LinearizedResult) -> dict:
+    """The sweep's fitted slopes and range, for the caption (NaN without a sweep)."""
+    values = result.sweep_values
+    return {
+        "trajectory_slope": result.trajectory_slope,
+        "function_slope": result.function_slope,
+        "theory_slope": result.theory_slope,
+        "sweep_low": float(values.min()) if len(values) else float("nan"),
+        "sweep_high": float(values.max()) if len(values) else float("nan"),
+    }
+
+
+def facts(result: LinearizedResult, config: LinearizedConfig) -> dict:
+    gap = np.linalg.norm(result.outputs_real - result.outputs_linear, axis=-1)
+    out = {
+        "alpha": result.alpha,
+        "width": int(result.width),
+        "steps": int(result.steps[-1]),
+        "gap_max": float(gap.max()),
+        "start_distance": float(np.linalg.norm(result.y_train - result.outputs_real[0])),
+        "loss_first": float(result.loss_real[0]),
+        "loss_last": float(result.loss_real[-1]),
+        **sweep_facts(result),
+    }
+    if result.sweep == "none" or not len(result.sweep_values):
+        out["sweep_sentence"] = ""
+    else:
+        name = "alpha" if result.sweep == "alpha" else "the width"
+        out["sweep_sentence"] = (
+            f" Right, over {name} from {out['sweep_low']:g} to {out['sweep_high']:g} (median of "
+            f"{result.trajectory_distance.shape[1]} nets each): the largest gap at the data falls "
+            f"with log-log slope {out['trajectory_slope']:.2f} (theory {out['theory_slope']:g}); "
+            f"the gap between their functions over x after training falls with slope "
+            f"{out['function_slope']:.2f}"
+            + (" (ReLU's kinks move with the weights)." if config.activation == "relu" else ".")
+        )
+    out["reading_sweep"] = (
+        ""
+        if not out["sweep_sentence"]
+        else f"; the gap falls with slope {out['trajectory_slope']:.2f} against {result.sweep}"
+    )
+    return out
 
 
 class LinearizedRenderer(Renderer):
-    """Frame i shows the state after i + 1 intervals (snapshot i + 1); the key frame is the last."""
+    """Output frame i shows snapshot i (frame 0: step 0); the key frame is the last, where the
+    whole paths in the output plane are drawn."""
 
     @property
     def count(self) -> int:
-        return len(self.result.steps) - 1
+        return len(self.result.steps)
 
     def setup(self) -> None:
-        r, config = self.result, self.config
+        r, config, style = self.result, self.config, self.style
+        self.real_color, self.linear_color = style.run_colors(2)
+        self.sweep_colors = [style.run_color(2), style.run_color(4)]
         panels = ["plane", "functions"] if config.layout == "both" else [config.layout]
         sweep = r.sweep != "none" and len(r.sweep_values) > 0
         n = len(panels) + int(sweep)
-        grid = GridSpec(1, n, figure=self.figure)
-        slots = [grid[0, j] for j in range(n)]
+        axes = self.figure.subplots(1, n, squeeze=False)[0]
         self.real_dots = self.linear_dots = self.flow_dot = None
         self.curves: list[Line2D] = []
-        for panel, slot in zip(panels, slots, strict=False):
-            ax = self.figure.add_subplot(slot)
+        self.handles: dict[str, Line2D] = {}
+        for panel, ax in zip(panels, axes, strict=False):
             (self._setup_plane if panel == "plane" else self._setup_functions)(ax)
         if sweep:
-            self._setup_sweep(self.figure.add_subplot(slots[len(panels)]))
-        scale = rf"$\alpha$ = {r.alpha:g}, width {r.width}"
+            self._setup_sweep(axes[len(panels)])
+        legend = self.figure.legend(
+            list(self.handles.values()),
+            list(self.handles),
+            loc="outside lower center",
+            ncols=min(len(self.handles), 4),
+            markerscale=1.5,
+            **style.legend(),
+        )
+        self.overlay(legend)
+        self.scale_text = rf"$\alpha$ = {r.alpha:g}, width {r.width}"
         self.title = self.figure.suptitle(" ")
-        self.scale_text = scale
         self.animate(self.title)
         self.key_frame = self.count - 1
 
     def _setup_plane(self, ax) -> None:
-        r = self.result
+        r, style = self.result, self.style
         (y1_low, y1_high), (y2_low, y2_high) = plane_view(r)
-        # Equal aspect without fixed limits: the view grows along one axis to fill the panel.
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.update_datalim([(y1_low, y2_low), (y1_high, y2_high)])
-        ax.margins(0.0)
-        ax.autoscale_view()
+        ax.set_xlim(y1_low, y1_high)
+        ax.set_ylim(y2_low, y2_high)
+        for axis in (ax.xaxis, ax.yaxis):  # a fixed number of ticks: the same in every frame
+            axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
         ax.set_xlabel(f"$y_1 = f({r.x_train[0]:g}, w)$")
         ax.set_ylabel(f"$y_2 = f({r.x_train[1]:g}, w)$")
-        lw = self.style.line_width
-        ax.plot(
-            r.flow_path[:, 0],
-            r.flow_path[:, 1],
-            "--",
-            color=FLOW,
-            linewidth=0.6 * lw,
-            label=r"gradient flow $\bar y + e^{-\eta H_0 t}(y_0 - \bar y)$",
-        )
+        ax.set_title("outputs at the two data points", fontsize=style.small)
+        (path,) = ax.plot(r.flow_path[:, 0], r.flow_path[:, 1], **style.look("theory"))
+        # Hollow squares above the dashed path they follow, so both stay visible.
         (self.linear_dots,) = ax.plot(
             [],
             [],
-            "s",
-            color=LINEAR,
-            markersize=1.1 * lw,
-            markerfacecolor="none",
-            label="linearised model",
+            **style.look(
+                "trail",
+                self.linear_color,
+                marker="s",
+                ms=1.6 * style.line_width,
+                markerfacecolor="none",
+                mew=0.5 * style.line_width,
+                alpha=1.0,
+                zorder=Z.REFERENCE + 0.5,
+            ),
         )
-        (self.real_dots,) = ax.plot([], [], "o", color=REAL, markersize=0.9 * lw, label="network")
-        (self.flow_dot,) = ax.plot([], [], "x", color=FLOW, markersize=4 * lw, zorder=6)
-        ax.plot(
-            [r.y_train[0]],
-            [r.y_train[1]],
-            "*",
-            color="red",
-            markersize=5 * lw,
-            zorder=5,
-            label=r"target $\bar y$",
+        (self.real_dots,) = ax.plot([], [], **style.look("trail", self.real_color))
+        (self.flow_dot,) = ax.plot(
+            [],
+            [],
+            **style.look("now", style.color("reference"), marker="X", ms=3.5 * style.line_width),
         )
-        ax.plot([0.0], [0.0], "k+", markersize=4 * lw, zorder=5)
-        ax.legend(loc="best", markerscale=1.5, fontsize=0.55 * self.style.font_size)
+        (target,) = ax.plot(
+            [r.y_train[0]], [r.y_train[1]], **style.look("target", ms=5.5 * style.line_width)
+        )
+        landmark = style.look("landmark")
+        landmark["markeredgecolor"] = landmark["color"]  # a "+" is all edge
+        (origin,) = ax.plot([0.0], [0.0], **landmark)
+        self.overlay(target, origin)
         self.animate(self.linear_dots, self.real_dots, self.flow_dot)
+        self.handles.setdefault("network", self.real_dots)
+        self.handles.setdefault("linearised model", self.linear_dots)
+        self.handles.setdefault("gradient flow (closed form)", path)
+        self.handles["targets"] = target
 
     def _setup_functions(self, ax) -> None:
-        r, config = self.result, self.config
+        r, config, style = self.result, self.config, self.style
         ax.set_xlim(*config.x_limits)
         ax.set_ylim(*config.y_limits)
         ax.set_xlabel("$x$")
-        ax.set_ylabel("$f(x)$")
-        for data, color, style, label in (
-            (r.functions_real, REAL, "-", "network $f(x, w_t)$"),
-            (r.functions_linear, LINEAR, "--", r"linearised $f_{lin}(x, w_t)$"),
-            (r.functions_flow, FLOW, ":", "closed form (gradient flow)"),
-        ):
-            (curve,) = ax.plot(r.x_grid, data[1], style, color=color, label=label)
-            self.curves.append(curve)
-        ax.plot(
-            r.x_train, r.y_train, "o", color="red", markersize=4 * self.style.line_width, zorder=5
+        ax.set_ylabel("$f(x)$ now")
+        ax.set_title("the functions now", fontsize=style.small)
+        looks = (
+            ("network", style.look("run", self.real_color)),
+            ("linearised model", style.look("linear", self.linear_color)),
+            ("gradient flow (closed form)", style.look("theory", linestyle=":")),
         )
-        ax.legend(loc="best", fontsize=0.55 * self.style.font_size)
+        for (label, look), data in zip(
+            looks, (r.functions_real, r.functions_linear, r.functions_flow), strict=True
+        ):
+            (curve,) = ax.plot(r.x_grid, data[0], **look)
+            self.curves.append(curve)
+            self.handles.setdefault(label, curve)
+        (data_points,) = ax.plot(
+            r.x_train, r.y_train, **style.look("target", ms=5.5 * style.line_width)
+        )
+        self.handles.setdefault("targets", data_points)
+        self.overlay(data_points)
         self.animate(*self.curves)
 
     def _setup_sweep(self, ax) -> None:
-        r = self.result
+        r, style = self.result, self.style
         ax.set_xscale("log")
         ax.set_yscale("log")
-        lw = self.style.line_width
         for data, slope, intercept, color, label in (
             (
                 r.trajectory_distance,
                 r.trajectory_slope,
                 r.trajectory_intercept,
-                "tab:purple",
-                r"$\max_t \|y(t) - y_{lin}(t)\|$ at the data",
+                self.sweep_colors[0],
+                "gap at the data (max over $t$)",
             ),
             (
                 r.function_distance,
                 r.function_slope,
                 r.function_intercept,
-                "tab:green",
-                r"RMS$_x$ $|f - f_{lin}|$ at the end",
+                self.sweep_colors[1],
+                "gap over $x$ (RMS, at the end)",
             ),
         ):
             median = np.median(data, axis=1)
             keep = median > 0
             trials = data.shape[1]
             xs, ys = np.repeat(r.sweep_values, trials), data.reshape(-1)
-            ax.plot(xs[ys > 0], ys[ys > 0], ".", color=color, alpha=0.35, markersize=2 * lw)
-            fit = f" (slope {slope:.2f})" if np.isfinite(slope) else ""
+            if trials > 1:
+                ax.plot(xs[ys > 0], ys[ys > 0], **style.look("trail", color, alpha=0.35))
+            fit = f": slope {slope:.2f}" if np.isfinite(slope) else ""
             ax.plot(
                 r.sweep_values[keep],
                 median[keep],
-                "o-",
-                color=color,
-                linewidth=0.6 * lw,
-                markersize=2.5 * lw,
+                **style.look("run", color, marker="o", ms=2.0 * style.line_width),
                 label=label + fit,
             )
             if np.isfinite(slope):
                 ax.plot(
                     r.sweep_values,
                     10 ** (intercept + slope * np.log10(r.sweep_values)),
-                    "--",
-                    color=color,
-                    linewidth=0.4 * lw,
+                    **style.look("fit", color),
                 )
         if np.isfinite(r.theory_slope) and np.isfinite(r.trajectory_slope):
             # Through the middle of the fitted line, so the two slopes compare at a glance.
@@ -633,30 +689,27 @@ class LinearizedRenderer(Renderer):
             ax.plot(
                 r.sweep_values,
                 10 ** (level + r.theory_slope * (logs - middle)),
-                ":",
-                color="gray",
-                linewidth=0.6 * lw,
-                label=rf"theory: slope {r.theory_slope:g}",
+                **style.look("theory"),
+                label=f"theory: slope {r.theory_slope:g}",
             )
         ax.set_xlabel(r"output scale $\alpha$" if r.sweep == "alpha" else "hidden width $m$")
-        ax.set_ylabel("distance: network to linearised")
-        ax.legend(loc="best", fontsize=0.5 * self.style.font_size)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_ylabel("distance, network to linearised")
+        ax.set_title("how far apart they get (median)", fontsize=style.small)
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                self.handles[line.get_label()] = line
 
     def update(self, i: int) -> bool:
         r = self.result
-        now = i + 1
         if self.real_dots is not None:
-            self.real_dots.set_data(r.outputs_real[: now + 1, 0], r.outputs_real[: now + 1, 1])
-            self.linear_dots.set_data(
-                r.outputs_linear[: now + 1, 0], r.outputs_linear[: now + 1, 1]
-            )
-            self.flow_dot.set_data([r.outputs_flow[now, 0]], [r.outputs_flow[now, 1]])
+            self.real_dots.set_data(r.outputs_real[: i + 1, 0], r.outputs_real[: i + 1, 1])
+            self.linear_dots.set_data(r.outputs_linear[: i + 1, 0], r.outputs_linear[: i + 1, 1])
+            self.flow_dot.set_data([r.outputs_flow[i, 0]], [r.outputs_flow[i, 1]])
         for curve, data in zip(
             self.curves, (r.functions_real, r.functions_linear, r.functions_flow), strict=False
         ):
-            curve.set_ydata(data[now])
-        self.title.set_text(f"{self.scale_text}: step {int(r.steps[now])}")
+            curve.set_ydata(data[i])
+        self.title.set_text(f"{self.scale_text}: step {int(r.steps[i])}")
         return False
 
 
@@ -667,11 +720,17 @@ SPEC = FigureSpec(
     config_cls=LinearizedConfig,
     simulate=simulate,
     renderer=LinearizedRenderer,
-    style=Style(size=(21.0, 7.5)),
+    style=Style(size=(18.0, 7.5)),
     quick={"steps": 500, "frames": 50, "points": 100, "trials": 1},
-    caption="Dots: the network's outputs at the two data points; squares: its linearisation's, "
-    "trained by the same gradient descent; dashed: the closed-form gradient flow of the "
-    "post's 'Gradient Flow' section (x: now). Middle: the three functions now. Right: the "
-    "largest gap between network and linearisation at the data falls like 1/alpha; the "
-    "gap between their functions over x falls more slowly for ReLU (kinks move).",
+    facts=facts,
+    caption="A net (alpha = {alpha:g}, width {width}) and its linearisation around its initial "
+    "weights, trained by the same gradient descent for {steps} steps, beside the closed-form "
+    "gradient flow of the post's 'Gradient Flow' section. Left: their outputs at the two data "
+    "points, step by step (dots: network; squares: linearisation; X: the gradient flow now, on "
+    "its dashed path; star: the targets); the largest distance between network and "
+    "linearisation there is {gap_max:.2g}. Middle: the three functions at the same step; the "
+    "network's training loss falls from {loss_first:.3g} to {loss_last:.2g}.{sweep_sentence}",
+    reading="The network's outputs stay close to its linearisation's all the way to the targets "
+    "(at most {gap_max:.2g} apart, starting {start_distance:.2g} away from the targets)"
+    "{reading_sweep}.",
 )

@@ -2,7 +2,10 @@
 
 Post: "The normalized losses ... The left and right gifs show the same things, but the right one
 also zooms in close to w = 0.4". The linearised loss is a parabola with its minimum at
-``w0 + y / f'(w0)``, which closes in on w0 like 1/alpha; the actual loss approaches it.
+``w0 + y / f'(w0)``, which closes in on w0 like 1/alpha. The zoom view follows it exactly: its
+window is w0 + u / alpha for a fixed range of u = alpha (w - w0), and it shows alpha^2 times the
+normalised loss, (y - alpha f)^2; on those axes the linearised loss is one fixed parabola, and the
+actual loss approaches it as alpha grows. Far from w0 (the fixed view) the two stay different.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.ticker import MaxNLocator
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.toy_model import alpha_schedule, check_alpha_range, check_limits
+from ntkviz.figures.toy_model import (
+    alpha_schedule,
+    check_alpha_range,
+    check_limits,
+    key_alpha_frame,
+)
 from ntkviz.linearize import derivative, tangent_line
 from ntkviz.progress import Progress
 from ntkviz.toy import toy_model
@@ -37,37 +44,42 @@ class LossSurfaceConfig:
         "fixed view, zooming view, or both side by side (the post's two gifs)",
         choices=VIEWS,
     )
-    w_half_range: float = param(1.5, "fixed view: w in [w0 - r, w0 + r]", gt=0, le=1e6)
+    w_half_range: float = param(1.0, "fixed view: w in [w0 - r, w0 + r]", gt=0, le=1e6)
     loss_limits: tuple[float, ...] = param(
-        (-0.1, 8.0), "fixed view: loss range, as MIN,MAX", length=2
+        (-0.5, 16.0),
+        "loss range, as MIN,MAX: of the normalised loss (fixed view) and of alpha^2 times it "
+        "(zoom view)",
+        length=2,
     )
-    zoom_w: float = param(
-        0.95, "zoom view: the w half-range shrinks by this factor each frame", gt=0, le=1
-    )
-    zoom_loss: float = param(
-        0.91, "zoom view: the loss range shrinks by this factor each frame", gt=0, le=1
+    zoom_range: tuple[float, ...] = param(
+        (-1.0, 2.5),
+        "zoom view: alpha (w - w0) range, as MIN,MAX (the window w0 + [MIN, MAX] / alpha follows "
+        "the linearised minimum in to w0 like 1/alpha)",
+        length=2,
     )
     points: int = param(400, "grid points along w", ge=2, le=1_000_000)
 
     def check(self) -> None:
         check_alpha_range(self.alpha_min, self.alpha_max)
         check_limits("--loss-limits", self.loss_limits)
+        check_limits("--zoom-range", self.zoom_range)
 
 
 @dataclass(frozen=True)
 class LossSurfaceResult:
     """alphas (F,); w_fixed (N,); actual_fixed, linearized_fixed (F, N): normalised losses on the
-    fixed grid; w_zoom (F, N) and actual_zoom, linearized_zoom (F, N): the same on each frame's
-    zoomed grid; zoom_loss_limits (F, 2); linear_minimum (F,): w0 + y / f'(w0); x, y, w0."""
+    fixed grid; u_zoom (N,): the zoom grid of alpha (w - w0); w_zoom (F, N): w0 + u_zoom / alpha;
+    actual_zoom, linearized_zoom (F, N): alpha^2 times the normalised losses, (y - alpha f)^2, on
+    that grid; linear_minimum (F,): w0 + y / f'(w0); x, y, w0."""
 
     alphas: np.ndarray
     w_fixed: np.ndarray
     actual_fixed: np.ndarray
     linearized_fixed: np.ndarray
+    u_zoom: np.ndarray
     w_zoom: np.ndarray
     actual_zoom: np.ndarray
     linearized_zoom: np.ndarray
-    zoom_loss_limits: np.ndarray
     linear_minimum: np.ndarray
     x: float
     y: float
@@ -92,42 +104,64 @@ def simulate(
     w0 = torch.tensor(config.w0, **f64)
     unit = torch.linspace(-1.0, 1.0, config.points, **f64)
     w_fixed = config.w0 + config.w_half_range * unit
-    shrink = np.arange(config.frames)
-    zoom_half = config.w_half_range * config.zoom_w**shrink
-    zoom_loss = np.outer(config.zoom_loss**shrink, np.asarray(config.loss_limits))
-    out = {
-        k: []
-        for k in (
-            "actual_fixed",
-            "linearized_fixed",
-            "w_zoom",
-            "actual_zoom",
-            "linearized_zoom",
-            "linear_minimum",
-        )
-    }
+    u_zoom = torch.linspace(*config.zoom_range, config.points, **f64)
+    keys = ("actual_fixed", "linearized_fixed", "w_zoom", "actual_zoom", "linearized_zoom")
+    out = {k: [] for k in (*keys, "linear_minimum")}
     with progress.stage("simulate", config.frames) as advance:
-        for i, alpha in enumerate(alphas):
+        for alpha in alphas:
             alpha = float(alpha)
             model = lambda w_, a=alpha: toy_model(w_, config.x, config.w0, a)  # noqa: E731
             model_lin = tangent_line(model, w0)
-            w_zoom = config.w0 + float(zoom_half[i]) * unit
+            w_zoom = config.w0 + u_zoom / alpha
             out["w_zoom"].append(w_zoom)
-            for grid, key in ((w_fixed, "fixed"), (w_zoom, "zoom")):
-                out[f"actual_{key}"].append(normalized_loss(model(grid), config.y, alpha))
-                out[f"linearized_{key}"].append(normalized_loss(model_lin(grid), config.y, alpha))
+            for grid, key, scale in ((w_fixed, "fixed", 1.0), (w_zoom, "zoom", alpha**2)):
+                out[f"actual_{key}"].append(scale * normalized_loss(model(grid), config.y, alpha))
+                out[f"linearized_{key}"].append(
+                    scale * normalized_loss(model_lin(grid), config.y, alpha)
+                )
             out["linear_minimum"].append(w0 + config.y / derivative(model, w0))
             advance(1)
     arrays = {k: torch.stack(v).numpy() for k, v in out.items()}
     return LossSurfaceResult(
         alphas=alphas,
         w_fixed=w_fixed.numpy(),
-        zoom_loss_limits=zoom_loss,
+        u_zoom=u_zoom.numpy(),
         x=config.x,
         y=config.y,
         w0=config.w0,
         **arrays,
     )
+
+
+def minimum_slope(result: LossSurfaceResult) -> float:
+    """Log-log slope of the linearised minimum's distance to w0 against alpha (theory: -1)."""
+    distance = np.abs(result.linear_minimum - result.w0)
+    keep = distance > 0
+    if keep.sum() < 2 or np.ptp(result.alphas[keep]) == 0:
+        return float("nan")
+    return float(np.polyfit(np.log10(result.alphas[keep]), np.log10(distance[keep]), 1)[0])
+
+
+def zoom_gap(result: LossSurfaceResult) -> np.ndarray:
+    """(F,): the largest |actual - linearised| in the zoom window, as a share of the largest
+    linearised loss there."""
+    gap = np.abs(result.actual_zoom - result.linearized_zoom).max(axis=1)
+    return gap / np.abs(result.linearized_zoom).max(axis=1)
+
+
+def facts(result: LossSurfaceResult, config: LossSurfaceConfig) -> dict:
+    distance = np.abs(result.linear_minimum - result.w0)
+    gap = zoom_gap(result)
+    return {
+        "y": result.y,
+        "alpha_min": float(result.alphas[0]),
+        "alpha_max": float(result.alphas[-1]),
+        "minimum_first": float(distance[0]),
+        "minimum_last": float(distance[-1]),
+        "minimum_slope": minimum_slope(result),
+        "zoom_gap_first": float(gap[0]),
+        "zoom_gap_last": float(gap[-1]),
+    }
 
 
 class LossSurfaceRenderer(Renderer):
@@ -136,56 +170,93 @@ class LossSurfaceRenderer(Renderer):
         return len(self.result.alphas)
 
     def setup(self) -> None:
-        r, config = self.result, self.config
+        r, config, style = self.result, self.config, self.style
+        actual_color, linear_color = style.run_colors(2)
         views = ("fixed", "zoom") if config.view == "both" else (config.view,)
+        landmark = style.look("landmark")
+        landmark["markeredgecolor"] = landmark["color"]  # a "+" is all edge
         self.panels = []
         for k, view in enumerate(views):
             ax = self.figure.add_subplot(1, len(views), k + 1)
-            w = r.w_fixed if view == "fixed" else r.w_zoom[0]
-            (actual,) = ax.plot(w, r.actual_fixed[0], color="tab:blue", label="Actual loss")
-            (linear,) = ax.plot(w, r.linearized_fixed[0], color="tab:red", label="Linearized loss")
-            ax.plot([r.w0], [0.0], "o", color="tab:green", markersize=12, zorder=5)
-            ax.set_xlim(w[0], w[-1])
+            x = r.w_fixed if view == "fixed" else r.u_zoom
+            first = (
+                (r.actual_fixed, r.linearized_fixed)
+                if view == "fixed"
+                else (
+                    r.actual_zoom,
+                    r.linearized_zoom,
+                )
+            )
+            (actual,) = ax.plot(
+                x, first[0][0], **style.look("run", actual_color), label="actual loss"
+            )
+            (linear,) = ax.plot(
+                x,
+                first[1][0],
+                **style.look("linear", linear_color),
+                label="linearised loss (a parabola)",
+            )
+            (origin,) = ax.plot(
+                [r.w0 if view == "fixed" else 0.0], [0.0], **landmark, label="$w_0$"
+            )
+            ax.set_xlim(x[0], x[-1])
             ax.set_ylim(*config.loss_limits)
-            ax.set_xlabel("$w$" if view == "fixed" else "$w$, zooming in on $w_0$")
-            if k == 0:
-                ax.set_ylabel(r"$(y - f(x, w))^2 / \alpha^2$")
-                ax.legend(loc="upper left")
-            if view == "zoom":
-                ax.xaxis.set_major_locator(MaxNLocator(4))
-                ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-            # The zoom view changes its ticks every frame: the whole axes is redrawn over the
-            # blitted background; the fixed view only redraws its two lines.
-            self.animate(*((ax,) if view == "zoom" else (actual, linear)))
+            if view == "fixed":
+                ax.set_xlabel("$w$")
+                ax.set_ylabel(r"$(y - \alpha f(x, w))^2/\alpha^2$")
+                ax.set_title("normalised loss", fontsize=style.small)
+            else:
+                ax.set_xlabel(r"$\alpha\,(w - w_0)$: zoomed in on $w_0$ like $1/\alpha$")
+                ax.set_ylabel(r"$(y - \alpha f(x, w))^2$")
+                ax.set_title(r"$\alpha^2\times$ normalised loss", fontsize=style.small)
+            self.overlay(origin)
+            if k == len(views) - 1:
+                where = "upper right" if view == "zoom" else "upper center"
+                self.overlay(ax.legend(loc=where, **style.legend()))
+            self.animate(actual, linear)
             self.panels.append((view, ax, actual, linear))
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
-        self.key_frame = self.count - 1
+        self.key_frame = key_alpha_frame(r.alphas)
 
     def update(self, i: int) -> bool:
         r = self.result
-        for view, ax, actual, linear in self.panels:
+        for view, _, actual, linear in self.panels:
             if view == "fixed":
                 actual.set_ydata(r.actual_fixed[i])
                 linear.set_ydata(r.linearized_fixed[i])
             else:
-                actual.set_data(r.w_zoom[i], r.actual_zoom[i])
-                linear.set_data(r.w_zoom[i], r.linearized_zoom[i])
-                ax.set_xlim(r.w_zoom[i, 0], r.w_zoom[i, -1])
-                ax.set_ylim(*r.zoom_loss_limits[i])
-        self.title.set_text(f"Normalized loss, α = {r.alphas[i]:.3g}")
+                actual.set_ydata(r.actual_zoom[i])
+                linear.set_ydata(r.linearized_zoom[i])
+        text = rf"$\alpha$ = {r.alphas[i]:.4g}: linearised minimum at $w_0$ + {r.linear_minimum[i] - r.w0:.2g}"
+        if any(view == "zoom" for view, *_ in self.panels):
+            low, high = r.w_zoom[i, 0] - r.w0, r.w_zoom[i, -1] - r.w0
+            text += rf"; zoom: $w_0$ {low:+.2g} to {high:+.2g}"
+        self.title.set_text(text)
         return False
 
 
 SPEC = FigureSpec(
     name="loss-surface",
     summary="The normalised loss of the toy model and of its linearisation (a parabola); "
-    "the right view zooms in on w0.",
+    "the right view zooms in on w0 like 1/alpha.",
     config_cls=LossSurfaceConfig,
     simulate=simulate,
     renderer=LossSurfaceRenderer,
     style=Style(size=(16.0, 7.0)),
     quick={"frames": 20, "points": 200},
-    caption="The linearised loss (red) is a parabola whose minimum closes in on w0 like 1/alpha; "
-    "the actual loss (blue) approaches it as alpha grows. The zoom view follows w0.",
+    facts=facts,
+    caption="The loss of one data point (target y = {y:g}) for the post's model (solid) and for "
+    "its tangent-line linearisation at w0 (dashed), as the output scale alpha grows from "
+    "{alpha_min:.3g} to {alpha_max:.4g}. Left, normalised by 1/alpha^2 on a fixed range of w: the "
+    "linearised loss is a parabola whose minimum, at w0 + {minimum_first:.3g} for alpha = "
+    "{alpha_min:.3g}, closes in on w0 like 1/alpha (log-log slope {minimum_slope:.2f}; "
+    "w0 + {minimum_last:.2g} at the end); away from w0 the actual loss keeps its own shape. "
+    "Right, zoomed in on w0 like 1/alpha (w - w0 in units of 1/alpha, loss times alpha^2): the "
+    "parabola stays put and the actual loss closes in on it, the largest gap between them in this "
+    "window falling from {zoom_gap_first:.3g} times the parabola's largest value there to "
+    "{zoom_gap_last:.2%} of it.",
+    reading="Near w0 the actual loss turns into the linearised parabola as alpha grows (zoomed "
+    "gap {zoom_gap_last:.2%} at alpha = {alpha_max:.4g}), whose minimum closes in on w0 with "
+    "log-log slope {minimum_slope:.2f}.",
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.canvas import Renderer
+from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
@@ -28,8 +28,14 @@ class ToyModelConfig:
     alpha_max: float = param(10 ** (10 / 3), "largest output scale alpha (post: 10^(10/3))", gt=0)
     x: float = param(1.5, "the input at which the model is shown")
     w0: float = param(0.4, "the parameter at initialisation; f(x, w0) = 0")
-    w_half_range: float = param(3.0, "view: w in [w0 - r, w0 + r]", gt=0, le=1e6)
-    f_limits: tuple[float, ...] = param((-7.0, 7.0), "view: f range, as MIN,MAX", length=2)
+    w_half_range: float = param(
+        1.0,
+        "view: w in [w0 - r/alpha, w0 + r/alpha], i.e. alpha (w - w0) in [-r, r] (the window "
+        "shrinks like 1/alpha, so the tangent spans the same range of alpha f at every alpha)",
+        gt=0,
+        le=1e6,
+    )
+    f_limits: tuple[float, ...] = param((-2.5, 6.5), "view: alpha f range, as MIN,MAX", length=2)
     points: int = param(400, "grid points along w", ge=2, le=1_000_000)
 
     def check(self) -> None:
@@ -68,16 +74,21 @@ def alpha_schedule(alpha_min: float, alpha_max: float, frames: int) -> np.ndarra
 
 @dataclass(frozen=True)
 class ToyModelResult:
-    """alphas (F,); w (N,); actual, linearized (F, N): f and its tangent line on the grid;
-    slope (F,): f'(w0) by autograd; x, w0: scalars."""
+    """alphas (F,); u (N,): the grid of alpha (w - w0), the same at every alpha; w (F, N): each
+    frame's grid w0 + u / alpha; actual, linearized (F, N): the scaled output alpha f(x, w) and its
+    tangent line at w0 on that grid; slope (F,): d(alpha f)/dw at w0 by autograd; deviation (F,):
+    the largest |actual - linearized| over the grid; x, w0, reach (the r of the view): scalars."""
 
     alphas: np.ndarray
+    u: np.ndarray
     w: np.ndarray
     actual: np.ndarray
     linearized: np.ndarray
     slope: np.ndarray
+    deviation: np.ndarray
     x: float
     w0: float
+    reach: float
 
 
 def simulate(
@@ -86,59 +97,132 @@ def simulate(
     progress: Progress | None = None,
     device: str = "cpu",
 ) -> ToyModelResult:
-    """The model and its linearisation at w0 (torch autograd, float64) for every alpha."""
+    """The model and its linearisation at w0 (torch autograd, float64) for every alpha, on the
+    window w0 +- r / alpha (the same grid of alpha (w - w0) for every alpha)."""
     progress = progress or Progress()
     alphas = alpha_schedule(config.alpha_min, config.alpha_max, config.frames)
-    w = torch.linspace(
-        config.w0 - config.w_half_range,
-        config.w0 + config.w_half_range,
-        config.points,
-        dtype=torch.float64,
+    u = torch.linspace(
+        -config.w_half_range, config.w_half_range, config.points, dtype=torch.float64
     )
     w0 = torch.tensor(config.w0, dtype=torch.float64)
-    actual, linear, slope = [], [], []
+    grids, actual, linear, slope = [], [], [], []
     with progress.stage("simulate", config.frames) as advance:
         for alpha in alphas:
             model = lambda w_, a=float(alpha): toy_model(w_, config.x, config.w0, a)  # noqa: E731
+            w = config.w0 + u / float(alpha)
+            grids.append(w)
             actual.append(model(w))
             linear.append(tangent_line(model, w0)(w))
             slope.append(derivative(model, w0))
             advance(1)
+    actual_np, linear_np = torch.stack(actual).numpy(), torch.stack(linear).numpy()
     return ToyModelResult(
         alphas=alphas,
-        w=w.numpy(),
-        actual=torch.stack(actual).numpy(),
-        linearized=torch.stack(linear).numpy(),
+        u=u.numpy(),
+        w=torch.stack(grids).numpy(),
+        actual=actual_np,
+        linearized=linear_np,
         slope=torch.stack(slope).numpy(),
+        deviation=np.abs(actual_np - linear_np).max(axis=1),
         x=config.x,
         w0=config.w0,
+        reach=config.w_half_range,
     )
 
 
+def key_alpha_frame(alphas: np.ndarray, target: float = 10.0) -> int:
+    """The frame whose alpha is closest to ``target`` on a log scale: the model is visibly still
+    bending there, yet already much closer to its tangent than at alpha = 1."""
+    return int(np.argmin(np.abs(np.log10(alphas) - np.log10(target))))
+
+
+def gap_slope(result: ToyModelResult) -> float:
+    """The log-log slope of the largest model-to-tangent gap against alpha (theory: -1)."""
+    if len(result.alphas) < 2 or np.ptp(result.alphas) == 0:
+        return float("nan")
+    keep = result.deviation > 0
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log10(result.alphas[keep]), np.log10(result.deviation[keep]), 1)[0])
+
+
+def facts(result: ToyModelResult, config: ToyModelConfig) -> dict:
+    span = float(np.abs(result.linearized[-1]).max())
+    key = key_alpha_frame(result.alphas)
+    return {
+        "key_alpha": float(result.alphas[key]),
+        "gap_key": float(result.deviation[key]),
+        "x": result.x,
+        "reach": result.reach,
+        "alpha_min": float(result.alphas[0]),
+        "alpha_max": float(result.alphas[-1]),
+        "gap_first": float(result.deviation[0]),
+        "gap_last": float(result.deviation[-1]),
+        "gap_last_relative": float(result.deviation[-1]) / span if span > 0 else float("nan"),
+        "gap_slope": gap_slope(result),
+    }
+
+
 class ToyModelRenderer(Renderer):
+    """Left: alpha f and its tangent against alpha (w - w0); right: the largest gap between them
+    against alpha (log-log), drawn up to the current alpha."""
+
     @property
     def count(self) -> int:
         return len(self.result.alphas)
 
     def setup(self) -> None:
-        r, config = self.result, self.config
-        ax = self.figure.add_subplot()
-        ax.set_xlim(r.w0 - config.w_half_range, r.w0 + config.w_half_range)
+        r, config, style = self.result, self.config, self.style
+        model_color, tangent_color, gap_color = style.run_colors(3)
+        ax, gap = self.figure.subplots(1, 2, width_ratios=(1.35, 1))
+        ax.set_xlim(-r.reach, r.reach)
         ax.set_ylim(*config.f_limits)
-        ax.set_xlabel("$w$")
-        ax.set_ylabel(f"$f(x={r.x:g}, w)$")
-        (self.actual,) = ax.plot(r.w, r.actual[0], color="tab:blue", label="Actual model")
-        (self.linear,) = ax.plot(r.w, r.linearized[0], color="tab:red", label="Linearized model")
-        ax.plot([r.w0], [0.0], "o", color="tab:green", markersize=12, zorder=5)
-        ax.legend(loc="upper left")
-        self.title = ax.set_title(" ")
-        self.animate(self.actual, self.linear, self.title)
-        self.key_frame = self.count - 1
+        ax.set_xlabel(r"$\alpha\,(w - w_0)$: $w$ in units of $1/\alpha$")
+        ax.set_ylabel(rf"$\alpha f(x{{=}}{r.x:g}, w)$")
+        ax.plot(
+            r.u,
+            r.actual[0],
+            **style.look("initial", model_color),
+            label=rf"model at $\alpha$ = {r.alphas[0]:.3g}",
+        )
+        (self.actual,) = ax.plot(
+            r.u, r.actual[0], **style.look("run", model_color), label="model, now"
+        )
+        (self.linear,) = ax.plot(
+            r.u, r.linearized[0], **style.look("linear", tangent_color), label="tangent at $w_0$"
+        )
+        # A "+" is all edge: draw its edge in the landmark's colour.
+        landmark = style.look("landmark")
+        landmark["markeredgecolor"] = landmark["color"]
+        (origin,) = ax.plot([0.0], [0.0], **landmark, label="$w_0$")
+        legend = ax.legend(loc="upper left", **style.legend())
+        self.overlay(origin, legend)
+
+        gap.set_xscale("log")
+        gap.set_yscale("log")
+        low, high = float(r.alphas.min()), float(r.alphas.max())
+        gap.set_xlim(low / 1.3, high * 1.3) if high > low else gap.set_xlim(low / 2, low * 2)
+        positive = r.deviation[r.deviation > 0]
+        if positive.size:
+            gap.set_ylim(positive.min() / 2, positive.max() * 2)
+        gap.set_xlabel(r"output scale $\alpha$")
+        gap.set_ylabel(r"largest $|\,$model $-$ tangent$\,|$")
+        (self.gap_line,) = gap.plot([], [], **style.look("run", gap_color))
+        (self.gap_now,) = gap.plot([], [], **style.look("now", gap_color))
+        self.title = self.figure.suptitle(" ")
+        self.animate(self.actual, self.linear, self.gap_line, self.gap_now, self.title)
+        self.key_frame = key_alpha_frame(r.alphas)
 
     def update(self, i: int) -> bool:
-        self.actual.set_ydata(self.result.actual[i])
-        self.linear.set_ydata(self.result.linearized[i])
-        self.title.set_text(f"α = {self.result.alphas[i]:.3g}")
+        r = self.result
+        self.actual.set_ydata(r.actual[i])
+        self.linear.set_ydata(r.linearized[i])
+        self.gap_line.set_data(r.alphas[: i + 1], r.deviation[: i + 1])
+        self.gap_now.set_data([r.alphas[i]], [r.deviation[i]])
+        self.title.set_text(
+            rf"$\alpha$ = {r.alphas[i]:.4g}: the view spans $w$ = {r.w0:g} ± "
+            f"{r.reach / r.alphas[i]:.2g}"
+        )
         return False
 
 
@@ -148,7 +232,19 @@ SPEC = FigureSpec(
     config_cls=ToyModelConfig,
     simulate=simulate,
     renderer=ToyModelRenderer,
+    style=Style(size=(16.0, 7.0)),
     quick={"frames": 20, "points": 200},
-    caption="As the output scale alpha grows, the tangent line at w0 (red) hugs the model (blue) "
-    "over a wider and wider range of w: the model becomes linear in its parameter.",
+    facts=facts,
+    caption="Left: the post's one-parameter model, scaled by alpha (solid, alpha f(x={x:g}, w)), "
+    "and its tangent line at w0 (dashed), against alpha (w - w0), that is w measured in units "
+    "of 1/alpha around w0: the view covers w0 +- {reach:g}/alpha, a window that shrinks like "
+    "1/alpha. On these axes the tangent stays put, and as alpha grows from {alpha_min:.3g} to "
+    "{alpha_max:.4g} the model straightens onto it (faint: the model at alpha = {alpha_min:.3g}). "
+    "Right: the largest gap between model and tangent in the view, from {gap_first:.3g} down to "
+    "{gap_last:.2g} ({gap_last_relative:.2%} of the tangent's range), a log-log slope of "
+    "{gap_slope:.2f}: it falls like 1/alpha.",
+    reading="At alpha = {key_alpha:.3g} (the still) the model lies much closer to its tangent "
+    "than at alpha = {alpha_min:.3g} (faint curve): largest gap {gap_key:.2g} against "
+    "{gap_first:.3g}; the gap falls with log-log slope {gap_slope:.2f}, to {gap_last_relative:.2%} "
+    "of the tangent's range at alpha = {alpha_max:.4g}.",
 )
