@@ -22,6 +22,10 @@ from ntkviz.figures.toy_model import ToyModelConfig
 from ntkviz.toy import toy_model
 
 
+POST_W_HALF_RANGE = 3.0  # the post's view: w in [w0 - 3, w0 + 3], f in [-7, 7]
+POST_F_LIMITS = (-7.0, 7.0)
+
+
 def naive_toy_gif(
     path: Path,
     workdir: Path,
@@ -45,9 +49,11 @@ def naive_toy_gif(
         plt.rcParams["lines.linewidth"] = line_width
 
         x, w0 = config.x, config.w0
+        # the post's fixed view (ours now measures w in units of 1/alpha around w0)
+        w_half_range, f_limits = POST_W_HALF_RANGE, POST_F_LIMITS
         alphas = np.logspace(np.log10(config.alpha_min), np.log10(config.alpha_max), config.frames)
         ws = torch.linspace(
-            w0 - config.w_half_range, w0 + config.w_half_range, config.points, dtype=torch.float64
+            w0 - w_half_range, w0 + w_half_range, config.points, dtype=torch.float64
         )
         frames = []
         for i, alpha in enumerate(alphas):
@@ -63,8 +69,8 @@ def naive_toy_gif(
             plt.plot(ws.numpy(), actual, color="tab:blue", label="Actual model")
             plt.plot(ws.numpy(), linearized, color="tab:red", label="Linearized model")
             plt.plot([w0], [0.0], "o", color="tab:green", markersize=12, zorder=5)
-            plt.xlim(w0 - config.w_half_range, w0 + config.w_half_range)
-            plt.ylim(*config.f_limits)
+            plt.xlim(w0 - w_half_range, w0 + w_half_range)
+            plt.ylim(*f_limits)
             plt.xlabel("$w$")
             plt.ylabel(f"$f(x={x:g}, w)$")
             plt.title(rf"$\alpha$ = {alpha:.3g}")
