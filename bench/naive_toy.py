@@ -21,7 +21,6 @@ from bench.common import save_and_read
 from ntkviz.figures.toy_model import ToyModelConfig
 from ntkviz.toy import toy_model
 
-
 POST_W_HALF_RANGE = 3.0  # the post's view: w in [w0 - 3, w0 + 3], f in [-7, 7]
 POST_F_LIMITS = (-7.0, 7.0)
 
