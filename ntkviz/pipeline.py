@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import platform
 import time
@@ -12,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import ntkviz
 from ntkviz import writers
 from ntkviz.canvas import Style
 from ntkviz.config import to_jsonable
-from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, result_arrays
+from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.figures.base import FigureSpec, defaults, result_arrays
 from ntkviz.parallel import resolve_jobs
 from ntkviz.progress import Progress
 
@@ -42,6 +45,7 @@ class RunOptions:
         Path, ...
     ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
     dither: bool = False
+    replace_frames: bool = False  # --frames-dir may hold the user's files: replace only frames
     jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
     sidecar: bool = True
@@ -68,10 +72,16 @@ def preflight(options: RunOptions) -> None:
     """Refuse bad output options before any computing, so nothing is wasted or written."""
     fmt = writers.output_format(options.output)
     writers.check_fps(options.fps, fmt)
+    width, height = options.style.size
+    for name, value in (("--size", width), ("--size", height), ("--dpi", options.style.dpi)):
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number (got {value:g})")
     options.style.check()
     if options.jobs < 0:
         raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {options.jobs})")
     writers.check_writable(options.output, "output")
+    if options.sidecar:
+        writers.check_writable(sidecar_path(options.output), "the sidecar")
     if options.still is not None:
         if options.still.suffix.lower() != ".png":
             raise ConfigError(f"--still must name a .png file (got {options.still})")
@@ -81,9 +91,7 @@ def preflight(options: RunOptions) -> None:
             raise ConfigError(f"--data must name a .npz file (got {options.data})")
         writers.check_writable(options.data, "--data")
     if options.frames_dir is not None:
-        if options.frames_dir.exists() and not options.frames_dir.is_dir():
-            raise ConfigError(f"--frames-dir {options.frames_dir} exists and is not a folder")
-        writers.check_folder_writable(options.frames_dir.parent, "--frames-dir")
+        writers.check_frames_dir(options.frames_dir, options.replace_frames)
     _check_distinct(options)
     for extra in options.also:
         writers.check_fps(options.fps, writers.output_format(extra))
@@ -104,6 +112,58 @@ def _check_distinct(options: RunOptions) -> None:
         if key in seen:
             raise ConfigError(f"{what} {path} is the same path as {seen[key]}: give each its own")
         seen[key] = what
+
+
+def out_of_memory(device: str) -> ConfigError:
+    """What an allocation failure says: the same refusal as the memory estimate's."""
+    return ConfigError(
+        f"the figure needs more memory than is free on {device}: use a smaller --width, "
+        "fewer nets, --frames or --steps, or a smaller --size"
+    )
+
+
+def _suspects(spec: FigureSpec, config: Any, quick: bool) -> list[str]:
+    """The options set away from their defaults, the furthest (by orders of magnitude) first."""
+    base = defaults(spec, quick)[0]
+    scored = []
+    for field in dataclasses.fields(config):
+        value, default = getattr(config, field.name), getattr(base, field.name)
+        if value == default:
+            continue
+        try:
+            ratio = abs(
+                math.log10(abs(float(value)) + 1e-300) - math.log10(abs(float(default)) + 1e-300)
+            )
+        except (TypeError, ValueError, OverflowError):
+            ratio = 0.0
+        scored.append((-ratio, "--" + field.name.replace("_", "-"), value))
+    return [f"{name} ({value})" for _, name, value in sorted(scored, key=lambda t: t[0])]
+
+
+def check_finite(spec: FigureSpec, config: Any, result: Any, quick: bool = False) -> None:
+    """Refuse a simulation whose numbers overflowed (inf, or NaN where no NaN belongs) before
+    anything is drawn, naming the option most likely at fault."""
+    if not dataclasses.is_dataclass(result):
+        return
+    for field in dataclasses.fields(result):
+        value = getattr(result, field.name)
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fc" or value.size == 0:
+            continue
+        bad = ~np.isfinite(value)
+        # NaN marks gaps in some curves; inf never belongs, nor a field that is all NaN.
+        if np.isinf(value).any() or bad.all():
+            suspects = _suspects(spec, config, quick)
+            hint = (
+                f"the most likely cause is {suspects[0]}: try a value closer to its default"
+                + (f" (also changed: {', '.join(suspects[1:3])})" if len(suspects) > 1 else "")
+                if suspects
+                else "at the defaults this is a bug, please report it"
+            )
+            raise NtkvizError(
+                f"{spec.name}: the numbers overflowed (non-finite values in {field.name}); {hint}"
+            )
 
 
 def versions() -> dict[str, str]:
@@ -150,8 +210,16 @@ def run_figure(
     timing: dict[str, float] = {}
 
     start = time.perf_counter()
-    result = spec.simulate(config, generator, progress, options.device)
+    try:
+        result = spec.simulate(config, generator, progress, options.device)
+    except (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError)) as exc:
+        raise out_of_memory(options.device) from exc
+    except RuntimeError as exc:
+        if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
+            raise
+        raise out_of_memory(options.device) from exc
     timing["simulate"] = time.perf_counter() - start
+    check_finite(spec, config, result, options.quick)
 
     start = time.perf_counter()
     renderer = spec.renderer(result, config, options.style)
@@ -177,7 +245,14 @@ def run_figure(
         if options.still is not None:
             writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
         if options.frames_dir is not None:
-            writers.write_frames_dir(options.frames_dir, source, progress, tx=tx, jobs=jobs)
+            writers.write_frames_dir(
+                options.frames_dir,
+                source,
+                progress,
+                tx=tx,
+                jobs=jobs,
+                replace=options.replace_frames,
+            )
         elapsed = time.perf_counter() - start
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)
