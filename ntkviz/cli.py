@@ -482,8 +482,6 @@ def gallery_command(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
 ) -> None:
     """Build every figure at the post's settings into a folder, with README.md and index.html."""
-    import os
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -502,6 +500,9 @@ def gallery_command(
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
+    gallery.check_tolerance(tolerance)
+    if check is not None:
+        gallery.check_reference(check)
     console = Console(stderr=True, quiet=quiet)
     with Progress(
         TextColumn("gallery"),
