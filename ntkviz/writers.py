@@ -434,44 +434,50 @@ class PaletteMapper:
     """Maps frames to indices of a fixed palette without Pillow's reduced-precision search
     (which turns white into 252 grey).
 
-    A colour that is in the palette maps to itself exactly (binary search over the sorted palette
-    codes); any other colour (anti-aliased edges, blends) maps to the palette entry nearest to the
-    centre of its 5-bit-per-channel cell, from a 32768-entry table made once with one matrix
-    product, ``|c - p|^2 = |c|^2 - 2 c.p + |p|^2``. Only pixels that changed since the previous
-    frame are looked up: in an animated plot that is a few percent of them.
+    A colour that is in the palette maps to itself exactly; any other colour (anti-aliased
+    edges, blends) maps to the palette entry nearest to it (squared RGB distance), searched once
+    per distinct colour and remembered in a 16 MB table. Only pixels that changed since the previous frame
+    are looked up: in an animated plot that is a few percent of them.
     """
 
-    BITS = 5
+    #: Marks a colour not looked up yet (a palette has at most 255 entries here: index 255 is
+    #: GIF's transparent one).
+    UNKNOWN = 255
 
     def __init__(self, palette: np.ndarray) -> None:
-        codes = pack_colors(palette.astype(np.uint8))
-        self.order = np.argsort(codes, kind="stable")
-        self.sorted_codes = codes[self.order]
-        cells = np.arange(1 << (3 * self.BITS), dtype=np.uint32)
-        step = 1 << (8 - self.BITS)
-        mask = (1 << self.BITS) - 1
-        centres = (
-            np.stack(
-                [(cells >> (2 * self.BITS)) & mask, (cells >> self.BITS) & mask, cells & mask],
-                axis=1,
-            ).astype(np.float32)
-            * step
-            + (step - 1) / 2
-        )
-        ref = palette.astype(np.float32)
-        distance = (ref**2).sum(1)[None, :] - 2.0 * (centres @ ref.T)
-        self.cell_lut = distance.argmin(1).astype(np.uint8)
+        if len(palette) > self.UNKNOWN:
+            raise ValueError(f"a palette of {len(palette)} colours: at most {self.UNKNOWN}")
+        self.palette = palette.astype(np.int32)
+        # One byte per 24-bit colour (16 MB), filled in as colours are met: each distinct
+        # colour is searched once, then every pixel of it is one table read.
+        self.table = np.full(1 << 24, self.UNKNOWN, dtype=np.uint8)
+        self.table[pack_colors(palette.astype(np.uint8))] = np.arange(len(palette), dtype=np.uint8)
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
 
     def _lookup(self, codes: np.ndarray) -> np.ndarray:
-        shift = 8 - self.BITS
-        r, g, b = codes & 255, (codes >> 8) & 255, (codes >> 16) & 255
-        cell = ((r >> shift) << (2 * self.BITS)) | ((g >> shift) << self.BITS) | (b >> shift)
-        index = self.cell_lut[cell]
-        where = np.minimum(np.searchsorted(self.sorted_codes, codes), len(self.sorted_codes) - 1)
-        exact = self.sorted_codes[where] == codes
-        index[exact] = self.order[where[exact]]
+        """Palette indices for packed colours: every colour to the palette entry nearest to it
+        (itself when it is in the palette)."""
+        index = self.table[codes]
+        unknown = np.flatnonzero(index == self.UNKNOWN)
+        if len(unknown):
+            colours, inverse = np.unique(codes[unknown], return_inverse=True)
+            found = self.nearest(unpack_colors(colours))
+            self.table[colours] = found
+            index[unknown] = found[inverse.reshape(-1)]
         return index
+
+    def nearest(self, colours: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        """(N, 3) uint8 colours -> index of the nearest palette entry by squared RGB distance
+        (the first of equals). ``|p|^2 - 2 c.p`` in float32 is exact: every term is an integer
+        below 2^24."""
+        ref = self.palette.astype(np.float32)
+        norms = (ref**2).sum(axis=1)
+        out = np.empty(len(colours), dtype=np.uint8)
+        for start in range(0, len(colours), chunk):
+            part = colours[start : start + chunk].astype(np.float32)
+            distance = norms[None, :] - 2.0 * (part @ ref.T)
+            out[start : start + chunk] = distance.argmin(axis=1)
+        return out
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         packed = pack_colors(frame)
@@ -623,7 +629,9 @@ def _pad_even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def _write_mp4(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int]:
+def _write_mp4(
+    tmp: Path, source: FrameSource, fps: float, advance, target: Path | None = None
+) -> tuple[int, int]:
     """H.264 by the ffmpeg imageio-ffmpeg ships, fed raw frames on a pipe (the same command
     imageio runs), driven here so that its exit status is checked: an ffmpeg that dies (killed,
     out of space, past the file-size limit) is an error, never a file. ffmpeg dies with us."""
@@ -681,7 +689,9 @@ def _write_mp4(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int
         if status != 0:
             log.seek(0)
             lines = [ln for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
-            raise NtkvizError(f"ffmpeg failed encoding {tmp.name}: {_exit_reason(status, lines)}")
+            raise NtkvizError(
+                f"ffmpeg failed encoding {target or tmp}: {_exit_reason(status, lines)}"
+            )
     return height, width
 
 
@@ -855,7 +865,7 @@ def write_animation(
             elif fmt == ".gif":
                 height, width, blocks = _write_gif(tmp, source, fps, dither, advance, jobs)
             elif fmt == ".mp4":
-                height, width = _write_mp4(tmp, source, fps, advance)
+                height, width = _write_mp4(tmp, source, fps, advance, target)
                 blocks = frames
             else:
                 height, width = _write_webp(tmp, source, fps, advance)
