@@ -192,6 +192,8 @@ def build(
     else:
         import multiprocessing
 
+        from ntkviz.lifecycle import quiet_section
+
         pool = ProcessPoolExecutor(
             jobs,
             mp_context=multiprocessing.get_context("spawn"),
@@ -199,7 +201,8 @@ def build(
             initargs=(os.getpid(),),
         )
         try:
-            futures = {pool.submit(_pool_task, task): task.name for task in tasks}
+            with quiet_section():  # workers start with signals held, until their handlers are set
+                futures = {pool.submit(_pool_task, task): task.name for task in tasks}
             for future in as_completed(futures):
                 rows[futures[future]] = future.result()
                 if on_done:
@@ -218,11 +221,12 @@ def _worker_start(parent: int) -> None:
     Ctrl-C to the parent (which stops us), and clean up on SIGTERM and SIGHUP."""
     import signal
 
-    from ntkviz.lifecycle import die_with_parent, install_stop_handlers
+    from ntkviz.lifecycle import STOP_SIGNALS, die_with_parent, install_stop_handlers
 
     die_with_parent(signal.SIGTERM)
     install_stop_handlers()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held by the parent as we started
     if os.getppid() != parent:
         os._exit(1)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ntkviz.errors import NtkvizError
-from ntkviz.lifecycle import die_with_parent
+from ntkviz.lifecycle import STOP_SIGNALS, die_with_parent, quiet_section
 
 T = TypeVar("T")
 
@@ -89,8 +89,10 @@ def run_ranges(
                 daemon=True,
                 name="ntkviz-frames",
             )
-            with warnings.catch_warnings():  # Python >= 3.12 warns at fork with torch's threads
-                warnings.simplefilter("ignore", DeprecationWarning)
+            # Signals are held while forking: the worker sets its own handlers before any
+            # can reach it (our SIGTERM handler in a worker would be a traceback).
+            with warnings.catch_warnings(), quiet_section():
+                warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12, at fork
                 process.start()
             send.close()  # this process only reads; EOF then means the worker is gone
             workers.append(_Worker(process, receive, start, stop))
@@ -202,6 +204,7 @@ def _work(connection, other_end, parent: int, task: RangeTask, start: int, stop:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held since the fork
     try:
         _forget_parent_fonts()
         connection.send(("ready",))

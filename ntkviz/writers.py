@@ -812,12 +812,18 @@ def _probe_mp4(path: Path) -> tuple[int, int, int]:
     return int(counts[-1]), int(size.group(1)), int(size.group(2))
 
 
-def write_png(target: Path, frame: np.ndarray, tx: Transaction | None = None) -> None:
-    import imageio.v3 as iio
+def save_png(path: Path, frame: np.ndarray) -> None:
+    """One RGB PNG by Pillow, which closes the file itself (so a failed write is one OSError
+    here, not a second one from a plugin's finaliser later)."""
+    from PIL import Image
 
+    Image.fromarray(np.ascontiguousarray(rgb(frame))).save(path, format="PNG")
+
+
+def write_png(target: Path, frame: np.ndarray, tx: Transaction | None = None) -> None:
     with atomic_target(target, tx) as tmp:
         try:
-            iio.imwrite(tmp, np.ascontiguousarray(rgb(frame)), plugin="pillow", extension=".png")
+            save_png(tmp, frame)
             verify(tmp, ".png", 1, frame.shape[1], frame.shape[0], target)
         except OSError as exc:
             raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
@@ -853,12 +859,8 @@ def write_animation(
     ):
         try:
             if fmt == ".png":
-                import imageio.v3 as iio
-
                 still = source.frame(source.key_frame)
-                iio.imwrite(
-                    tmp, np.ascontiguousarray(rgb(still)), plugin="pillow", extension=".png"
-                )
+                save_png(tmp, still)
                 height, width = still.shape[:2]
                 blocks = 1
                 advance(1)
@@ -894,8 +896,6 @@ def write_frames_dir(
     """All frames as ``frame_00000.png`` ... in the folder ``target``, drawn and compressed in
     ``jobs`` processes at once. A folder that holds anything ntkviz did not write is refused
     unless ``replace``; then only its frame_NNNNN.png files are replaced, nothing else touched."""
-    import imageio.v3 as iio
-
     from ntkviz.parallel import run_ranges
 
     target = Path(target)
@@ -909,12 +909,7 @@ def write_frames_dir(
 
         def save(start: int, stop: int, report) -> list[int]:
             for i in range(start, stop):
-                iio.imwrite(
-                    folder / f"frame_{i:05d}.png",
-                    np.ascontiguousarray(rgb(source.frame(i))),
-                    plugin="pillow",
-                    extension=".png",
-                )
+                save_png(folder / f"frame_{i:05d}.png", source.frame(i))
                 report(1)
             return list(range(start, stop))
 
