@@ -180,8 +180,8 @@ def _root(
     ] = False,
 ) -> None:
     """ntkviz: pictures of the neural tangent kernel."""
+    DEBUG["on"] = debug
     if debug:
-        DEBUG["on"] = True
         import warnings
 
         warnings.resetwarnings()
