@@ -154,16 +154,19 @@ def check_finite(spec: FigureSpec, config: Any, result: Any, quick: bool = False
         bad = ~np.isfinite(value)
         # NaN marks gaps in some curves; inf never belongs, nor a field that is all NaN.
         if np.isinf(value).any() or bad.all():
-            suspects = _suspects(spec, config, quick)
-            hint = (
-                f"the most likely cause is {suspects[0]}: try a value closer to its default"
-                + (f" (also changed: {', '.join(suspects[1:3])})" if len(suspects) > 1 else "")
-                if suspects
-                else "at the defaults this is a bug, please report it"
-            )
-            raise NtkvizError(
-                f"{spec.name}: the numbers overflowed (non-finite values in {field.name}); {hint}"
-            )
+            raise overflowed(spec, config, quick, f" (non-finite values in {field.name})")
+
+
+def overflowed(spec: FigureSpec, config: Any, quick: bool, detail: str) -> NtkvizError:
+    """The refusal of a simulation whose numbers overflowed or whose solver failed."""
+    suspects = _suspects(spec, config, quick)
+    hint = (
+        f"the most likely cause is {suspects[0]}: try a value closer to its default"
+        + (f" (also changed: {', '.join(suspects[1:3])})" if len(suspects) > 1 else "")
+        if suspects
+        else "at the defaults this is a bug, please report it"
+    )
+    return NtkvizError(f"{spec.name}: the numbers overflowed{detail}; {hint}")
 
 
 def versions() -> dict[str, str]:
@@ -214,7 +217,11 @@ def run_figure(
         result = spec.simulate(config, generator, progress, options.device)
     except (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError)) as exc:
         raise out_of_memory(options.device) from exc
+    except (OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        raise overflowed(spec, config, options.quick, "") from exc
     except RuntimeError as exc:
+        if isinstance(exc, getattr(torch.linalg, "LinAlgError", ())):
+            raise overflowed(spec, config, options.quick, "") from exc
         if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
             raise
         raise out_of_memory(options.device) from exc
