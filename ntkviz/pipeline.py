@@ -154,11 +154,12 @@ def check_finite(spec: FigureSpec, config: Any, result: Any, quick: bool = False
         bad = ~np.isfinite(value)
         # NaN marks gaps in some curves; inf never belongs, nor a field that is all NaN.
         if np.isinf(value).any() or bad.all():
-            raise overflowed(spec, config, quick, f" (non-finite values in {field.name})")
+            raise overflowed(spec, config, quick, f"non-finite numbers (in {field.name})")
 
 
 def overflowed(spec: FigureSpec, config: Any, quick: bool, detail: str) -> NtkvizError:
-    """The refusal of a simulation whose numbers overflowed or whose solver failed."""
+    """The refusal of a simulation whose numbers overflowed, are not finite, or whose solver
+    failed; it names the options set furthest from their defaults."""
     suspects = _suspects(spec, config, quick)
     hint = (
         f"the most likely cause is {suspects[0]}: try a value closer to its default"
@@ -166,7 +167,7 @@ def overflowed(spec: FigureSpec, config: Any, quick: bool, detail: str) -> Ntkvi
         if suspects
         else "at the defaults this is a bug, please report it"
     )
-    return NtkvizError(f"{spec.name}: the numbers overflowed{detail}; {hint}")
+    return NtkvizError(f"{spec.name}: the simulation gave {detail}; {hint}")
 
 
 def versions() -> dict[str, str]:
@@ -218,10 +219,10 @@ def run_figure(
     except (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError)) as exc:
         raise out_of_memory(options.device) from exc
     except (OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        raise overflowed(spec, config, options.quick, "") from exc
+        raise overflowed(spec, config, options.quick, f"an overflow ({exc})") from exc
     except RuntimeError as exc:
         if isinstance(exc, getattr(torch.linalg, "LinAlgError", ())):
-            raise overflowed(spec, config, options.quick, "") from exc
+            raise overflowed(spec, config, options.quick, "a failed solver") from exc
         if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
             raise
         raise out_of_memory(options.device) from exc

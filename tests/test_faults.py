@@ -283,3 +283,30 @@ def test_library_warnings_do_not_reach_the_terminal(tmp_path):
     assert code == 1
     one_error(lines, "--w0")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("to", ["parent", "group"])
+def test_ctrl_c_to_gallery_stops_every_worker(tmp_path, to):
+    """SIGINT to the gallery process alone, or Ctrl-C at the terminal (its whole group): one
+    line, 130, every worker gone with the parent, no temporary file in the gallery folder."""
+    out = tmp_path / "g"
+    out.mkdir()
+    before = precious(out, "notes.txt")
+    run = Run(
+        tmp_path, "gallery", "--out", out, "--quick", "--jobs", "2",
+        "--only", "init-functions,ntk-ellipses,linearized", "-q",
+        preexec_fn=os.setpgrp,
+    )  # fmt: skip
+    run.wait_for(lambda: len(run.children()) >= 2)
+    run.wait_for(_staged(out), timeout=120)  # the workers are writing
+    if to == "parent":
+        run.process.send_signal(signal.SIGINT)
+    else:
+        os.killpg(run.process.pid, signal.SIGINT)
+    code, lines = run.finish()
+    assert code == 130
+    assert lines == ["Interrupted (SIGINT): stopped; no partial file was left behind."]
+    assert gone_within(run.tag, 1.0) == []
+    # figures finished before the interrupt may stay (each complete); nothing half-made does
+    assert snapshot(out)["notes.txt"] == before["notes.txt"]
+    assert temp_leftovers(out) == []

@@ -289,7 +289,7 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(cli, tmp_path, monkeypa
 def test_overflow_names_the_option(cli, tmp_path):
     result = cli(*toy("-o", tmp_path / "a.gif", "--x", "1e308"))
     assert result.exit_code == 1
-    one_error(result, "overflowed", "--x")
+    one_error(result, "non-finite numbers", "--x")
     assert list(tmp_path.iterdir()) == []
 
 
