@@ -359,3 +359,11 @@ def test_every_palette_lookup_is_the_nearest_colour():
         assert (distance[np.arange(len(colours)), index] == distance.min(axis=1)).all()
     exact = mapper(frames[-1])[:5].reshape(-1)
     assert (palette[exact] == frames[-1][:5].reshape(-1, 3)).all()
+
+
+def test_a_divergence_from_alpha_is_not_blamed_on_lr(cli, tmp_path):
+    result = cli("linearized", "-o", tmp_path / "a.gif", *TINY, "--quick", "--alpha", "1e-300")
+    assert result.exit_code == 1
+    line = one_error(result, "alpha")
+    assert "closer to 1" in line
+    assert list(tmp_path.iterdir()) == []
