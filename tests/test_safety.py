@@ -367,3 +367,17 @@ def test_a_divergence_from_alpha_is_not_blamed_on_lr(cli, tmp_path):
     line = one_error(result, "alpha")
     assert "closer to 1" in line
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "figure,args",
+    [
+        ("linearized", ["--frames", "100000", "--steps", "100000", "--points", "100000"]),
+        ("generalization", ["--frames", "100000", "--steps", "100000", "--points", "100000"]),
+    ],
+)
+def test_per_frame_histories_are_checked_against_memory(cli, tmp_path, figure, args):
+    result = cli(figure, "-o", tmp_path / "a.gif", *TINY, *args)
+    assert result.exit_code == 2
+    one_error(result, "snapshots", "GiB", "--frames")
+    assert list(tmp_path.iterdir()) == []
