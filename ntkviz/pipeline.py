@@ -141,8 +141,9 @@ def _suspects(spec: FigureSpec, config: Any, quick: bool) -> list[str]:
 
 
 def check_finite(spec: FigureSpec, config: Any, result: Any, quick: bool = False) -> None:
-    """Refuse a simulation whose numbers overflowed (inf, or NaN where no NaN belongs) before
-    anything is drawn, naming the option most likely at fault."""
+    """Refuse a simulation whose numbers overflowed (an infinity in any result array, or a
+    per-frame array that is NaN throughout) before anything is drawn, naming the option most
+    likely at fault."""
     if not dataclasses.is_dataclass(result):
         return
     for field in dataclasses.fields(result):
@@ -151,9 +152,12 @@ def check_finite(spec: FigureSpec, config: Any, result: Any, quick: bool = False
             value = value.detach().cpu().numpy()
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fc" or value.size == 0:
             continue
-        bad = ~np.isfinite(value)
-        # NaN marks gaps in some curves; inf never belongs, nor a field that is all NaN.
-        if np.isinf(value).any() or bad.all():
+        # Infinity never belongs in a result. NaN does, as the figures' own marker of "does not
+        # apply" (a slope through one width, the closed form for --of loss) and of gaps in a
+        # curve; but curves (2-D or more, along a grid or frames of 16 or more) that are NaN
+        # throughout are a blank figure.
+        curves = value.ndim >= 2 and max(value.shape) >= 16
+        if np.isinf(value).any() or (curves and np.isnan(value).all()):
             raise overflowed(spec, config, quick, f"non-finite numbers (in {field.name})")
 
 
