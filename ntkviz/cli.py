@@ -42,6 +42,15 @@ def _debugging() -> bool:
     return DEBUG["on"] or os.environ.get("NTKVIZ_DEBUG", "") not in ("", "0")
 
 
+#: Errors of a write to a stream: ntkviz's own file errors always name their file, so one of
+#: these without a file name is standard output's (a full device, a closed pipe, ...).
+STREAM_ERRORS = (errno.EPIPE, errno.EBADF, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT)
+
+
+def _stdout_broken(exc: OSError) -> bool:
+    return exc.errno in STREAM_ERRORS
+
+
 def _stdout_failed(exc: OSError) -> None:
     """stdout is a full device, a closed pipe or gone: say so once, on stderr."""
     with contextlib.suppress(OSError, ValueError):  # and let nothing more reach it
@@ -127,12 +136,12 @@ class OneLineErrors(TyperGroup):
             sys.exit(1)
         except (_Stopped, SystemExit):
             raise
-        except _SystemFailure as failure:
-            exc = failure.error
+        except (_SystemFailure, OSError) as failure:
+            exc = getattr(failure, "error", failure)
             if _debugging():
                 raise exc from None
-            if exc.errno in (errno.EPIPE, errno.EBADF) and exc.filename is None:
-                _stdout_failed(exc)  # only stdout writes lack a file name here
+            if exc.filename is None and _stdout_broken(exc):
+                _stdout_failed(exc)
             else:
                 click.echo(f"Error: {describe_os_error(exc)}", err=True)
             sys.exit(1)

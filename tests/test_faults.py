@@ -310,3 +310,13 @@ def test_ctrl_c_to_gallery_stops_every_worker(tmp_path, to):
     # figures finished before the interrupt may stay (each complete); nothing half-made does
     assert snapshot(out)["notes.txt"] == before["notes.txt"]
     assert temp_leftovers(out) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["--version"], ["toy-model", "--help"]], ids=lambda a: " ".join(a)
+)
+def test_stdout_full_for_every_command(tmp_path, args):
+    with open("/dev/full", "w") as full:
+        code, lines = Run(tmp_path, *args, stdout=full).finish()
+    assert code == 1
+    one_error(lines, "cannot write to standard output", "ENOSPC")
