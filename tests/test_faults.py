@@ -219,6 +219,16 @@ def test_killed_frame_worker(tmp_path):
     assert gone_within(run.tag, 1.0) == []
 
 
+def handles(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (its SigCgt mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(ln for ln in status.splitlines() if ln.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught >> (signum - 1) & 1)
+
+
 def _staged(folder: Path):
     return lambda: [p for p in folder.iterdir() if ".part" in p.name]
 
@@ -243,8 +253,8 @@ def test_signal_at_any_moment(tmp_path, signum, moment):
     frames = tmp_path / "frames"
     before = precious(tmp_path, "out.gif", "out.gif.json", "frames/frame_00000.png")
     run = Run(tmp_path, *LONG, "-o", "out.gif", "--frames-dir", frames, "-j", "2")
-    if moment == "importing":
-        time.sleep(0.3)
+    if moment == "importing":  # the handlers are set, torch and matplotlib not yet imported
+        run.wait_for(lambda: handles(run.process.pid, signal.SIGTERM))
     elif moment == "staged":
         run.wait_for(_staged(tmp_path))
     else:
