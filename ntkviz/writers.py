@@ -201,9 +201,12 @@ class Transaction:
     def path(self, target: Path) -> Path:
         target = Path(target)
         self._sweep(target.parent)
-        fd, name = tempfile.mkstemp(
-            dir=target.parent, prefix=_temp_prefix(target.name), suffix=f".part{target.suffix}"
-        )
+        try:
+            fd, name = tempfile.mkstemp(
+                dir=target.parent, prefix=_temp_prefix(target.name), suffix=f".part{target.suffix}"
+            )
+        except OSError as exc:  # the folder became read-only, full, or went away since the check
+            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
         os.close(fd)
         self.pending.append(_Staged(Path(name), target, "file"))
         return Path(name)
@@ -211,7 +214,12 @@ class Transaction:
     def folder(self, target: Path) -> Path:
         """A folder to fill; at commit its files go into ``target``. An existing ``target``
         keeps everything but its old frame_NNNNN.png files (which the new ones replace)."""
-        target = Path(target)
+        try:
+            return self._folder(Path(target))
+        except OSError as exc:
+            raise NtkvizError(f"cannot write frames in {target}: {os_cause(exc)}") from exc
+
+    def _folder(self, target: Path) -> Path:
         if target.is_dir():
             self._sweep(target)
             name = Path(tempfile.mkdtemp(dir=target, prefix=_temp_prefix("frames"), suffix=".part"))

@@ -381,3 +381,35 @@ def test_per_frame_histories_are_checked_against_memory(cli, tmp_path, figure, a
     assert result.exit_code == 2
     one_error(result, "snapshots", "GiB", "--frames")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_folder_made_read_only_after_the_checks(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(NtkvizError, match=r"cannot write .*a.gif: permission denied"):
+            write_animation(
+                folder / "a.gif", FrameSource(2, lambda i: np.zeros((20, 20, 3), np.uint8)), fps=10
+            )
+    finally:
+        folder.chmod(0o755)
+
+
+def test_staging_failure_names_the_target(tmp_path, monkeypatch):
+    import tempfile
+
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / ".x.part"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    source = FrameSource(2, lambda i: np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(
+        NtkvizError, match=r"cannot write .*a.gif: no space left on the device \(ENOSPC\)"
+    ):
+        write_animation(tmp_path / "a.gif", source, fps=10)
+    with pytest.raises(NtkvizError, match=r"frames.* (is not writable|no space left)"):
+        writers.write_frames_dir(tmp_path / "frames", source)
+    assert list(tmp_path.iterdir()) == []
