@@ -116,6 +116,8 @@ def train(
             if first_loss is None:
                 first_loss = loss_now.clone()
                 limit = EXPLODE * torch.clamp(first_loss, min=1.0)
+                if not bool(torch.isfinite(first_loss).all()):  # inf <= inf: not caught below
+                    _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
             if not bool((loss_now <= limit).all()):  # NaN compares False: caught here too
                 _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
             if step % snapshot_every == 0 or step == steps:
@@ -182,11 +184,15 @@ def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float,
     if bool(bad.any()):
         k = int(torch.nonzero(bad)[0])
         a = float(alpha[k]) if isinstance(alpha, torch.Tensor) and alpha.dim() else float(alpha)
-        if step == 0:  # before any step: the learning rate cannot be the cause
+        if step == 0 or not bool(torch.isfinite(first[k])):  # not the learning rate's doing
+            cause = (
+                "the training inputs or targets are too large (--x-train, --y-train)"
+                if 1e-3 <= abs(a) <= 1e3
+                else f"use an --alpha (or --alphas) closer to 1 than {a:g}"
+            )
             raise DivergenceError(
-                f"the loss is not finite before training (net {k}: loss {float(loss[k]):.3g}, "
-                f"output scale alpha {a:g}): use an --alpha (or --alphas) closer to 1, or "
-                "smaller inputs and targets"
+                f"the loss is not finite before training (net {k}: loss {float(loss[k]):.3g}): "
+                + cause
             )
         where = f"training diverged at step {step} (net {k}: loss {float(loss[k]):.3g})"
         if not 1e-3 <= abs(a) <= 1e3:  # at such scales a smaller step does not help

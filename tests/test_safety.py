@@ -413,3 +413,10 @@ def test_staging_failure_names_the_target(tmp_path, monkeypatch):
     with pytest.raises(NtkvizError, match=r"frames.* (is not writable|no space left)"):
         writers.write_frames_dir(tmp_path / "frames", source)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_targets_too_large_are_named_not_lr(cli, tmp_path):
+    result = cli("linearized", "-o", tmp_path / "a.gif", *TINY, "--quick", "--y-train", "1,1e300")
+    assert result.exit_code == 1
+    line = one_error(result, "not finite before training", "--y-train")
+    assert "--lr" not in line
