@@ -1,4 +1,4 @@
-from ntkviz.cli import main
+from ntkviz.entry import main
 
 if __name__ == "__main__":
     main()

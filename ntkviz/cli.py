@@ -7,8 +7,11 @@ Config and the run options, then calls :func:`ntkviz.pipeline.run_figure`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import inspect
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -22,6 +25,7 @@ from ntkviz.canvas import THEMES, Style, parse_size
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures import FIGURES
 from ntkviz.figures.base import FigureSpec, defaults, static_caption
+from ntkviz.lifecycle import describe_os_error, ignore_stop_signals, interrupted_line
 from ntkviz.pipeline import DEVICES, RunOptions, run_figure
 
 try:  # typer >= 0.2x vendors its own click
@@ -30,10 +34,78 @@ except ImportError:  # pragma: no cover - older typer
     import click
 
 
+#: Set by --debug (or NTKVIZ_DEBUG=1): errors show their traceback.
+DEBUG = {"on": False}
+
+
+def _debugging() -> bool:
+    return DEBUG["on"] or os.environ.get("NTKVIZ_DEBUG", "") not in ("", "0")
+
+
+#: Errors of a write to a stream: ntkviz's own file errors always name their file, so one of
+#: these without a file name is standard output's (a full device, a closed pipe, ...).
+STREAM_ERRORS = (errno.EPIPE, errno.EBADF, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT)
+
+
+def _stdout_broken(exc: OSError) -> bool:
+    return exc.errno in STREAM_ERRORS
+
+
+def _stdout_failed(exc: OSError) -> None:
+    """stdout is a full device, a closed pipe or gone: say so once, on stderr."""
+    with contextlib.suppress(OSError, ValueError):  # and let nothing more reach it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        click.echo(f"Error: {describe_os_error(exc, 'cannot write to standard output')}", err=True)
+
+
+class _Stopped(Exception):
+    """A KeyboardInterrupt (or SIGTERM, SIGHUP) carried past typer, which would swallow it."""
+
+    def __init__(self, interrupt: BaseException) -> None:
+        super().__init__(str(interrupt))
+        self.interrupt = interrupt
+
+
+class _SystemFailure(Exception):
+    """An OSError carried past typer (which hides EPIPE): told as one line here."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class OneLineErrors(TyperGroup):
-    """Every error is one line on stderr and a non-zero exit; Ctrl-C exits 130."""
+    """Every error is one line on stderr and a non-zero exit; Ctrl-C, SIGTERM and SIGHUP exit
+    128 + the signal. Only ``--debug`` shows a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped(exc) from None
+        except OSError as exc:
+            raise _SystemFailure(exc) from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = self._main(args, prog_name, complete_var, **extra)
+        except (KeyboardInterrupt, _Stopped) as exc:
+            ignore_stop_signals()
+            sys.exit(interrupted_line(getattr(exc, "interrupt", exc)))
+        if rv == 130:  # typer's own answer to a Ctrl-C while parsing
+            ignore_stop_signals()
+            sys.exit(interrupted_line(KeyboardInterrupt()))
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except OSError as exc:
+            _stdout_failed(exc)
+            sys.exit(1)
+        sys.exit(rv)
+
+    def _main(self, args, prog_name, complete_var, **extra) -> int:
         try:
             rv = super().main(
                 args=args,
@@ -53,12 +125,36 @@ class OneLineErrors(TyperGroup):
             click.echo("Aborted.", err=True)
             sys.exit(1)
         except NtkvizError as exc:
+            if _debugging():
+                raise
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except MemoryError:
+            if _debugging():
+                raise
             click.echo("Error: out of memory: try a smaller width, count or frame size", err=True)
             sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
+        except (_Stopped, SystemExit):
+            raise
+        except (_SystemFailure, OSError) as failure:
+            exc = getattr(failure, "error", failure)
+            if _debugging():
+                raise exc from None
+            if exc.filename is None and _stdout_broken(exc):
+                _stdout_failed(exc)
+            else:
+                click.echo(f"Error: {describe_os_error(exc)}", err=True)
+            sys.exit(1)
+        except Exception as exc:  # a bug: still one line, the traceback with --debug
+            if _debugging():
+                raise
+            click.echo(
+                f"Error: internal error: {type(exc).__name__}: {exc} "
+                "(run 'ntkviz --debug ...' for the traceback)".replace("\n", " "),
+                err=True,
+            )
+            sys.exit(1)
+        return rv if isinstance(rv, int) else 0
 
 
 app = typer.Typer(
@@ -87,8 +183,17 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an error, and library warnings."),
+    ] = False,
 ) -> None:
     """ntkviz: pictures of the neural tangent kernel."""
+    DEBUG["on"] = debug
+    if debug:
+        import warnings
+
+        warnings.resetwarnings()
 
 
 @app.command("list")
@@ -164,6 +269,15 @@ COMMON: list[tuple[str, Any, Any]] = [
         ),
     ),
     (
+        "replace_frames",
+        bool,
+        _opt(
+            "--replace-frames",
+            help="Let --frames-dir be a folder that holds other files: only its "
+            "frame_NNNNN.png files are replaced, nothing else is touched.",
+        ),
+    ),
+    (
         "dither",
         bool,
         _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files)."),
@@ -199,6 +313,7 @@ COMMON_DEFAULTS = {
     "theme": "light",
     "hold": 2.0,
     "dither": False,
+    "replace_frames": False,
     "jobs": 0,
     "quick": False,
     "quiet": False,
@@ -282,6 +397,7 @@ def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions
         data=common["data"],
         still=common["still"],
         frames_dir=common["frames_dir"],
+        replace_frames=common["replace_frames"],
         dither=common["dither"],
         jobs=common["jobs"],
         quick=common["quick"],
@@ -311,14 +427,14 @@ def _figure_command(spec: FigureSpec):
 
         config, options, flags = build_run(spec, values)
         progress = RichProgress(spec.name) if flags["progress"] else Progress()
-        try:
-            with progress:
-                report = run_figure(spec, config, options, progress)
-        except KeyboardInterrupt:
-            typer.echo("Interrupted: nothing was written; existing files are unchanged.", err=True)
-            raise typer.Exit(130) from None
+        with progress:
+            report = run_figure(spec, config, options, progress)
         if not flags["quiet"]:
-            typer.echo(_describe(report))
+            try:
+                typer.echo(_describe(report))
+            except OSError as exc:  # the files are written; only the report could not be shown
+                _stdout_failed(exc)
+                raise typer.Exit(1) from None
 
     params = _config_parameters(spec.config_cls) + _common_parameters()
     names = [p.name for p in params]
@@ -387,8 +503,6 @@ def gallery_command(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
 ) -> None:
     """Build every figure at the post's settings into a folder, with README.md and index.html."""
-    import os
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -407,6 +521,9 @@ def gallery_command(
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
+    gallery.check_tolerance(tolerance)
+    if check is not None:
+        gallery.check_reference(check)
     console = Console(stderr=True, quiet=quiet)
     with Progress(
         TextColumn("gallery"),

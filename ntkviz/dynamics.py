@@ -116,8 +116,10 @@ def train(
             if first_loss is None:
                 first_loss = loss_now.clone()
                 limit = EXPLODE * torch.clamp(first_loss, min=1.0)
+                if not bool(torch.isfinite(first_loss).all()):  # inf <= inf: not caught below
+                    _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
             if not bool((loss_now <= limit).all()):  # NaN compares False: caught here too
-                _check_finite(loss_now, first_loss, step, lr)
+                _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
             if step % snapshot_every == 0 or step == steps:
                 snap_steps.append(step)
                 losses.append(loss_now.cpu().numpy())
@@ -177,13 +179,29 @@ def _fill_remaining(
                 records.append(final_record)
 
 
-def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float) -> None:
+def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float, alpha=1.0) -> None:
     bad = ~torch.isfinite(loss) | (loss > EXPLODE * torch.clamp(first, min=1.0))
     if bool(bad.any()):
         k = int(torch.nonzero(bad)[0])
+        a = float(alpha[k]) if isinstance(alpha, torch.Tensor) and alpha.dim() else float(alpha)
+        if step == 0 or not bool(torch.isfinite(first[k])):  # not the learning rate's doing
+            cause = (
+                "the training inputs or targets are too large (--x-train, --y-train)"
+                if 1e-3 <= abs(a) <= 1e3
+                else f"use an --alpha (or --alphas) closer to 1 than {a:g}"
+            )
+            raise DivergenceError(
+                f"the loss is not finite before training (net {k}: loss {float(loss[k]):.3g}): "
+                + cause
+            )
+        where = f"training diverged at step {step} (net {k}: loss {float(loss[k]):.3g})"
+        if not 1e-3 <= abs(a) <= 1e3:  # at such scales a smaller step does not help
+            raise DivergenceError(
+                f"{where} at output scale alpha {a:g}: use an --alpha (or --alphas) closer to 1"
+                f" (or a smaller --lr than {lr:g})"
+            )
         raise DivergenceError(
-            f"training diverged at step {step} (net {k}: loss {float(loss[k]):.3g}) with --lr {lr:g}; "
-            f"try a smaller learning rate, e.g. --lr {lr / 10:g}"
+            f"{where} with --lr {lr:g}; try a smaller learning rate, e.g. --lr {lr / 10:g}"
         )
 
 

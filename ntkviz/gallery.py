@@ -8,9 +8,11 @@ skipped unless ``force``. :func:`validate` and :func:`compare` are what CI runs 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -100,6 +102,8 @@ def is_current(config: Any, options) -> bool:
         sidecar = json.loads(sidecar_path(options.output).read_text())
     except (OSError, ValueError):
         return False
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("versions"), dict):
+        return False
     wanted = {
         "config": to_jsonable(config),
         "seed": options.seed,
@@ -115,7 +119,25 @@ def is_current(config: Any, options) -> bool:
     if sidecar.get("versions", {}).get("ntkviz") != ntkviz.__version__:
         return False
     outputs = [options.output, *options.also] + ([options.still] if options.still else [])
-    return all(p.exists() for p in outputs)
+    return all(_looks_right(p, sidecar) for p in outputs)
+
+
+def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
+    """The file decodes (headers and every GIF block, without drawing) to its sidecar's size
+    and, for animations, frame count: a corrupt or replaced picture is rebuilt."""
+    from ntkviz.writers import probe
+
+    try:
+        fmt = path.suffix.lower()
+        frames, width, height = probe(path, fmt)
+    except Exception:  # noqa: BLE001 - anything unreadable is not current
+        return False
+    if fmt == ".png":
+        return frames == 1
+    if (width, height) != (sidecar.get("width"), sidecar.get("height")):
+        return False
+    wanted = sidecar.get("frames")
+    return frames == wanted if fmt != ".gif" else isinstance(wanted, int) and 1 <= frames <= wanted
 
 
 def build_one(job: Job) -> dict[str, Any]:
@@ -172,15 +194,86 @@ def build(
     else:
         import multiprocessing
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_guarded, task): task.name for task in tasks}
+        from ntkviz.lifecycle import quiet_section
+
+        pool = ProcessPoolExecutor(
+            jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
+        )
+        try:
+            with quiet_section():  # workers start with signals held, until their handlers are set
+                futures = {pool.submit(_pool_task, task): task.name for task in tasks}
             for future in as_completed(futures):
                 rows[futures[future]] = future.result()
                 if on_done:
                     on_done(rows[futures[future]])
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     ordered = [rows[name] for name in names]
     write_index(out, ordered)
     return ordered
+
+
+def _worker_start(parent: int) -> None:
+    """In each gallery worker: die with the parent (SIGTERM, so it cleans up first), leave
+    Ctrl-C to the parent (which stops us), and clean up on SIGTERM and SIGHUP."""
+    import signal
+
+    from ntkviz.lifecycle import STOP_SIGNALS, die_with_parent, install_stop_handlers
+
+    die_with_parent(signal.SIGTERM)
+    install_stop_handlers()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held by the parent as we started
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _pool_task(job: Job) -> dict[str, Any]:
+    """A gallery figure in a worker; a stop signal ends the worker once its files are cleaned
+    up (the transactions have aborted by the time it gets here)."""
+    from ntkviz.lifecycle import interrupt_code
+
+    try:
+        return _guarded(job)
+    except KeyboardInterrupt as exc:
+        os._exit(interrupt_code(exc)[0])
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
+    """Stop every worker now: SIGTERM (each cleans up its temporary files and exits), then
+    SIGKILL for any still there after ``grace`` seconds; queued figures are dropped."""
+    import signal
+
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGTERM)
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1)
+
+
+def _error_line(exc: BaseException) -> str:
+    from ntkviz.errors import NtkvizError
+    from ntkviz.lifecycle import describe_os_error
+
+    if isinstance(exc, NtkvizError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        text = describe_os_error(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def _guarded(job: Job) -> dict[str, Any]:
@@ -190,7 +283,7 @@ def _guarded(job: Job) -> dict[str, Any]:
         return {
             "figure": job.name,
             "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}",
+            "error": _error_line(exc),
             "frames": 0,
             "size": "-",
             "bytes": 0,
@@ -324,48 +417,130 @@ def _shape(path: Path) -> tuple[int, int, int]:
     return count, height, width
 
 
+def _picture_problem(path: Path, frames: int, width: int, height: int) -> str | None:
+    """Why ``path`` is not the picture its sidecar describes (None when it is): it does not
+    decode, or its size or frame count differ. Decodes every frame."""
+    try:
+        count, got_height, got_width = _shape(path)
+    except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return f"{path.name}: does not decode ({reason})"
+    if (got_width, got_height) != (width, height):
+        return f"{path.name}: {got_width}x{got_height} px, sidecar says {width}x{height}"
+    # GIF merges identical consecutive frames, so it may hold fewer than were drawn
+    if (path.suffix != ".gif" and count != frames) or (
+        path.suffix == ".gif" and not 1 <= count <= frames
+    ):
+        return f"{path.name}: {count} frames, sidecar says {frames}"
+    return None
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    """A sidecar's content; ValueError (with the reason) if it is not one."""
+    try:
+        sidecar = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot be read ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"is not valid JSON ({exc})") from None
+    if not isinstance(sidecar, dict):
+        raise ValueError("is not a sidecar (not a JSON object)")
+    for key, kind in (("frames", int), ("width", int), ("height", int)):
+        if not isinstance(sidecar.get(key), kind) or isinstance(sidecar.get(key), bool):
+            raise ValueError(f"is not a sidecar (no whole number '{key}')")
+    for key in ("also", "still"):
+        value = sidecar.get(key)
+        if key == "also" and not isinstance(value or [], list):
+            raise ValueError("is not a sidecar ('also' is not a list)")
+        if key == "still" and value is not None and not isinstance(value, str):
+            raise ValueError("is not a sidecar ('still' is not a file name)")
+    return sidecar
+
+
+IMAGE_SUFFIXES = (".gif", ".png", ".mp4", ".webp")
+
+
 def validate(out: Path) -> list[str]:
-    """Problems with a gallery folder: files that do not decode, or disagree with their sidecar,
-    and layout problems (:mod:`ntkviz.layout`) that were found when a figure was built."""
-    problems = []
-    sidecars = sorted(out.glob("*.json"))
+    """Problems with a gallery folder, one line each, never an exception: sidecars that are not
+    sidecars, files that are missing, do not decode or disagree with their sidecar, pictures no
+    sidecar names, and layout problems (:mod:`ntkviz.layout`) found when a figure was built."""
+    problems: list[str] = []
+    try:
+        sidecars = sorted(p for p in out.glob("*.json") if not p.name.startswith("."))
+    except OSError as exc:
+        return [f"{out}: cannot be read ({exc.strerror})"]
     if not sidecars:
         return [f"{out}: no sidecars, so no figures"]
+    named: set[str] = set()
     for sidecar_file in sidecars:
-        sidecar = json.loads(sidecar_file.read_text())
         main = out / sidecar_file.name[: -len(".json")]
-        for path in [main, *(out / Path(p).name for p in sidecar.get("also", []))]:
-            if not path.exists():
+        try:
+            sidecar = _read_sidecar(sidecar_file)
+        except ValueError as exc:
+            problems.append(f"{sidecar_file.name}: {exc}")
+            named.add(main.name)
+            continue
+        files = [main, *(out / Path(str(p)).name for p in sidecar.get("also") or [])]
+        named.update(p.name for p in files)
+        for path in files:
+            if not path.is_file():
                 problems.append(f"{path.name}: missing (its sidecar is there)")
                 continue
-            try:
-                count, height, width = _shape(path)
-            except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
-                problems.append(f"{path.name}: does not decode ({exc})")
-                continue
-            if (width, height) != (sidecar["width"], sidecar["height"]):
-                problems.append(
-                    f"{path.name}: {width}x{height} px, sidecar says "
-                    f"{sidecar['width']}x{sidecar['height']}"
-                )
-            # GIF merges identical consecutive frames, so it may hold fewer than were drawn
-            if path.suffix != ".gif" and count != sidecar["frames"]:
-                problems.append(f"{path.name}: {count} frames, sidecar says {sidecar['frames']}")
-            if path.suffix == ".gif" and not 1 <= count <= sidecar["frames"]:
-                problems.append(f"{path.name}: {count} frames, sidecar says {sidecar['frames']}")
+            problem = _picture_problem(path, sidecar["frames"], sidecar["width"], sidecar["height"])
+            if problem:
+                problems.append(problem)
         for problem in sidecar.get("layout") or []:
             problems.append(f"{main.name}: layout: {problem}")
-        if sidecar.get("still") and not (out / Path(sidecar["still"]).name).exists():
-            problems.append(f"{Path(sidecar['still']).name}: missing (the sidecar names it)")
+        if sidecar.get("still"):
+            still = out / Path(sidecar["still"]).name
+            named.add(still.name)
+            if not still.is_file():
+                problems.append(f"{still.name}: missing (the sidecar names it)")
+            else:
+                try:
+                    from ntkviz.writers import probe
+
+                    probe(still, ".png")
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(f"{still.name}: does not decode ({exc})")
+    for path in sorted(out.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.name not in named:
+            problems.append(f"{path.name}: a stray file (no sidecar names it)")
     return problems
+
+
+def check_reference(reference: Path) -> None:
+    """Refuse, before anything is built, a --check folder that cannot be compared with."""
+    if not reference.exists():
+        raise ConfigError(f"--check folder {reference} does not exist")
+    if not reference.is_dir():
+        raise ConfigError(f"--check {reference} is not a folder")
+    try:
+        next(iter(reference.iterdir()), None)
+    except OSError as exc:
+        raise ConfigError(f"--check folder {reference} cannot be read ({exc.strerror})") from None
+
+
+def check_tolerance(tolerance: float) -> None:
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError(
+            f"--tolerance must be a finite number >= 0, a mean pixel difference in 0-255 "
+            f"(got {tolerance:g})"
+        )
 
 
 def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
     """Figures in ``built`` that differ from ``reference`` by more than ``tolerance`` (mean
-    absolute difference per pixel channel, 0-255) or in shape/frame count."""
+    absolute difference per pixel channel, 0-255) or in shape/frame count; a file on either
+    side that does not decode is a finding too, never an exception."""
+    check_tolerance(tolerance)
     changed = []
-    for path in sorted(reference.iterdir()):
-        if path.suffix not in (".gif", ".png", ".mp4", ".webp"):
+    try:
+        paths = sorted(reference.iterdir())
+    except OSError as exc:
+        return [f"{reference}: cannot be read ({exc.strerror})"]
+    for path in paths:
+        if path.suffix not in IMAGE_SUFFIXES or path.name.startswith("."):
             continue
         other = built / path.name
         if not other.exists():
@@ -373,12 +548,17 @@ def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
             continue
         total, count, shapes = 0.0, 0, set()
         missing = object()
-        for a, b in itertools.zip_longest(_frames(path), _frames(other), fillvalue=missing):
-            if a is missing or b is missing or a.shape != b.shape:
-                shapes.add("frame count or size")
-                break
-            total += float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
-            count += 1
+        try:
+            for a, b in itertools.zip_longest(_frames(path), _frames(other), fillvalue=missing):
+                if a is missing or b is missing or a.shape != b.shape:
+                    shapes.add("frame count or size")
+                    break
+                total += float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+                count += 1
+        except Exception as exc:  # noqa: BLE001 - a corrupt file on either side is a finding
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            changed.append(f"{path.name}: cannot be compared, a file does not decode ({reason})")
+            continue
         if shapes:
             changed.append(f"{path.name}: {', '.join(shapes)} differ from the committed file")
             continue

@@ -309,6 +309,6 @@ def check_finite_kernel(kernel: torch.Tensor) -> None:
     if bool(bad.any()):
         k = int(torch.nonzero(bad)[0])
         raise DivergenceError(
-            f"the tangent kernel of net {k} is not finite (NaN or infinity): "
-            f"training diverged; try a smaller --lr"
+            f"the tangent kernel of net {k} is not finite (NaN or infinity): the weights or the "
+            f"output scale overflowed; try a smaller --lr, or an --alpha closer to 1"
         )

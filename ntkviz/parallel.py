@@ -12,13 +12,19 @@ split: each frame is made from its own index alone.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
+
+from ntkviz.errors import NtkvizError
+from ntkviz.lifecycle import STOP_SIGNALS, die_with_parent, quiet_section
 
 T = TypeVar("T")
 
@@ -70,17 +76,26 @@ def run_ranges(
         return task(0, count, advance)
     context = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):  # or a worker would write buffered output again
-        stream.flush()
+        if stream is not None:  # None: the stream was closed when we started
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
     workers = []
     try:
         for start, stop in ranges[1:]:
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
-                target=_work, args=(send, task, start, stop), daemon=True, name="ntkviz-frames"
+                target=_work,
+                args=(send, receive, os.getpid(), task, start, stop),
+                daemon=True,
+                name="ntkviz-frames",
             )
-            process.start()
+            # Signals are held while forking: the worker sets its own handlers before any
+            # can reach it (our SIGTERM handler in a worker would be a traceback).
+            with warnings.catch_warnings(), quiet_section():
+                warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12, at fork
+                process.start()
             send.close()  # this process only reads; EOF then means the worker is gone
-            workers.append(_Worker(process, receive))
+            workers.append(_Worker(process, receive, start, stop))
             # Draw nothing until the worker has let go of the font files it shares with us.
             workers[-1].wait_ready()
 
@@ -99,9 +114,10 @@ def run_ranges(
 
 
 class _Worker:
-    def __init__(self, process, connection) -> None:
+    def __init__(self, process, connection, start: int = 0, stop: int = 0) -> None:
         self.process = process
         self.connection = connection
+        self.frames = (start, stop)
         self.result: list | None = None
 
     def wait_ready(self) -> None:
@@ -131,16 +147,27 @@ class _Worker:
     def _receive(self) -> tuple:
         try:
             return self.connection.recv()
-        except EOFError:
-            self.process.join()
-            raise RuntimeError(
-                f"a frame worker process ended unexpectedly (exit code {self.process.exitcode})"
+        except (EOFError, OSError):
+            self.process.join(5)
+            code = self.process.exitcode
+            if code is not None and code < 0:
+                how = f"was killed by {signal.Signals(-code).name}"
+                if -code == signal.SIGKILL:
+                    how += " (out of memory, or killed by hand)"
+            else:
+                how = f"ended unexpectedly (exit status {code})"
+            start, stop = self.frames
+            raise NtkvizError(
+                f"the frame worker process {self.process.pid} (frames {start}-{stop - 1}) {how}"
             ) from None
 
     def stop(self) -> None:
         if self.process.is_alive():
             self.process.terminate()
-            self.process.join()
+            self.process.join(1)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
         self.connection.close()
 
 
@@ -164,8 +191,20 @@ def _forget_parent_fonts() -> None:
     gc.freeze()
 
 
-def _work(connection, task: RangeTask, start: int, stop: int) -> None:
-    """In the forked worker: run the task, stream progress, send the results or the error."""
+def _work(connection, other_end, parent: int, task: RangeTask, start: int, stop: int) -> None:
+    """In the forked worker: run the task, stream progress, send the results or the error.
+
+    The worker dies with its parent (SIGKILL from the kernel, or the check right after asking
+    for it), holds only its own end of the pipe (so a parent's death is EOF, never a hang), and
+    leaves Ctrl-C to the parent, which stops it."""
+    die_with_parent(signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+    other_end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held since the fork
     try:
         _forget_parent_fonts()
         connection.send(("ready",))
@@ -176,6 +215,8 @@ def _work(connection, task: RangeTask, start: int, stop: int) -> None:
             pickle.dumps(exc)
             connection.send(("error", exc))
         except Exception:
-            connection.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            with contextlib.suppress(Exception):  # the parent may be gone: nothing to tell
+                connection.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
-        connection.close()
+        with contextlib.suppress(Exception):
+            connection.close()

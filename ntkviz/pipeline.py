@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import time
@@ -13,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import ntkviz
 from ntkviz import writers
 from ntkviz.canvas import Style
 from ntkviz.config import to_jsonable
-from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, caption, result_arrays
+from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
 from ntkviz.parallel import resolve_jobs
 from ntkviz.progress import Progress
 
@@ -44,6 +46,7 @@ class RunOptions:
         Path, ...
     ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
     dither: bool = False
+    replace_frames: bool = False  # --frames-dir may hold the user's files: replace only frames
     jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
     hold: float = 2.0  # seconds the last frame of an animation stays up
@@ -72,6 +75,10 @@ def preflight(options: RunOptions) -> None:
     """Refuse bad output options before any computing, so nothing is wasted or written."""
     fmt = writers.output_format(options.output)
     writers.check_fps(options.fps, fmt)
+    width, height = options.style.size
+    for name, value in (("--size", width), ("--size", height), ("--dpi", options.style.dpi)):
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number (got {value:g})")
     options.style.check()
     if not 0 <= options.hold <= MAX_HOLD:
         raise ConfigError(
@@ -80,6 +87,8 @@ def preflight(options: RunOptions) -> None:
     if options.jobs < 0:
         raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {options.jobs})")
     writers.check_writable(options.output, "output")
+    if options.sidecar:
+        writers.check_writable(sidecar_path(options.output), "the sidecar")
     if options.still is not None:
         if options.still.suffix.lower() != ".png":
             raise ConfigError(f"--still must name a .png file (got {options.still})")
@@ -89,9 +98,7 @@ def preflight(options: RunOptions) -> None:
             raise ConfigError(f"--data must name a .npz file (got {options.data})")
         writers.check_writable(options.data, "--data")
     if options.frames_dir is not None:
-        if options.frames_dir.exists() and not options.frames_dir.is_dir():
-            raise ConfigError(f"--frames-dir {options.frames_dir} exists and is not a folder")
-        writers.check_folder_writable(options.frames_dir.parent, "--frames-dir")
+        writers.check_frames_dir(options.frames_dir, options.replace_frames)
     _check_distinct(options)
     for extra in options.also:
         writers.check_fps(options.fps, writers.output_format(extra))
@@ -112,6 +119,66 @@ def _check_distinct(options: RunOptions) -> None:
         if key in seen:
             raise ConfigError(f"{what} {path} is the same path as {seen[key]}: give each its own")
         seen[key] = what
+
+
+def out_of_memory(device: str) -> ConfigError:
+    """What an allocation failure says: the same refusal as the memory estimate's."""
+    return ConfigError(
+        f"the figure needs more memory than is free on {device}: use a smaller --width, "
+        "fewer nets, --frames or --steps, or a smaller --size"
+    )
+
+
+def _suspects(spec: FigureSpec, config: Any, quick: bool) -> list[str]:
+    """The options set away from their defaults, the furthest (by orders of magnitude) first."""
+    base = defaults(spec, quick)[0]
+    scored = []
+    for field in dataclasses.fields(config):
+        value, default = getattr(config, field.name), getattr(base, field.name)
+        if value == default:
+            continue
+        try:
+            ratio = abs(
+                math.log10(abs(float(value)) + 1e-300) - math.log10(abs(float(default)) + 1e-300)
+            )
+        except (TypeError, ValueError, OverflowError):
+            ratio = 0.0
+        scored.append((-ratio, "--" + field.name.replace("_", "-"), value))
+    return [f"{name} ({value})" for _, name, value in sorted(scored, key=lambda t: t[0])]
+
+
+def check_finite(spec: FigureSpec, config: Any, result: Any, quick: bool = False) -> None:
+    """Refuse a simulation whose numbers overflowed (an infinity in any result array, or a
+    per-frame array that is NaN throughout) before anything is drawn, naming the option most
+    likely at fault."""
+    if not dataclasses.is_dataclass(result):
+        return
+    for field in dataclasses.fields(result):
+        value = getattr(result, field.name)
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fc" or value.size == 0:
+            continue
+        # Infinity never belongs in a result. NaN does, as the figures' own marker of "does not
+        # apply" (a slope through one width, the closed form for --of loss) and of gaps in a
+        # curve; but curves (2-D or more, along a grid or frames of 16 or more) that are NaN
+        # throughout are a blank figure.
+        curves = value.ndim >= 2 and max(value.shape) >= 16
+        if np.isinf(value).any() or (curves and np.isnan(value).all()):
+            raise overflowed(spec, config, quick, f"non-finite numbers (in {field.name})")
+
+
+def overflowed(spec: FigureSpec, config: Any, quick: bool, detail: str) -> NtkvizError:
+    """The refusal of a simulation whose numbers overflowed, are not finite, or whose solver
+    failed; it names the options set furthest from their defaults."""
+    suspects = _suspects(spec, config, quick)
+    hint = (
+        f"the most likely cause is {suspects[0]}: try a value closer to its default"
+        + (f" (also changed: {', '.join(suspects[1:3])})" if len(suspects) > 1 else "")
+        if suspects
+        else "at the defaults this is a bug, please report it"
+    )
+    return NtkvizError(f"{spec.name}: the simulation gave {detail}; {hint}")
 
 
 def versions() -> dict[str, str]:
@@ -163,8 +230,20 @@ def run_figure(
     timing: dict[str, float] = {}
 
     start = time.perf_counter()
-    result = spec.simulate(config, generator, progress, options.device)
+    try:
+        result = spec.simulate(config, generator, progress, options.device)
+    except (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError)) as exc:
+        raise out_of_memory(options.device) from exc
+    except (OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        raise overflowed(spec, config, options.quick, f"an overflow ({exc})") from exc
+    except RuntimeError as exc:
+        if isinstance(exc, getattr(torch.linalg, "LinAlgError", ())):
+            raise overflowed(spec, config, options.quick, "a failed solver") from exc
+        if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
+            raise
+        raise out_of_memory(options.device) from exc
     timing["simulate"] = time.perf_counter() - start
+    check_finite(spec, config, result, options.quick)
 
     start = time.perf_counter()
     renderer = spec.renderer(result, config, options.style)
@@ -194,7 +273,14 @@ def run_figure(
         if options.frames_dir is not None:
             # every distinct frame once: the held end is a playback matter
             distinct = dataclasses.replace(source, count=len(renderer) - renderer.held)
-            writers.write_frames_dir(options.frames_dir, distinct, progress, tx=tx, jobs=jobs)
+            writers.write_frames_dir(
+                options.frames_dir,
+                distinct,
+                progress,
+                tx=tx,
+                jobs=jobs,
+                replace=options.replace_frames,
+            )
         elapsed = time.perf_counter() - start
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)

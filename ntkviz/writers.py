@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -23,11 +24,14 @@ from typing import Any
 import numpy as np
 
 from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.lifecycle import child_preexec, os_cause, pid_alive, quiet_section
 from ntkviz.progress import Progress
 
 ANIMATION_FORMATS = (".gif", ".mp4", ".webp")
 FORMATS = ANIMATION_FORMATS + (".png",)
 MAX_FPS = 240.0
+#: One frame per 100 s at the slowest: a GIF delay holds at most 655 s, and ffmpeg's rate 0.01.
+MIN_FPS = 0.01
 #: GIF stores delays in 1/100 s and browsers slow any delay under 2/100 s to 1/10 s.
 MAX_GIF_FPS = 50.0
 
@@ -55,6 +59,8 @@ def output_format(path: Path) -> str:
 def check_fps(fps: float, fmt: str) -> None:
     if not (0 < fps <= MAX_FPS):
         raise ConfigError(f"--fps must be > 0 and <= {MAX_FPS:g} (got {fps:g})")
+    if fps < MIN_FPS:
+        raise ConfigError(f"--fps must be at least {MIN_FPS:g}, one frame per 100 s (got {fps:g})")
     if fmt == ".gif" and fps > MAX_GIF_FPS:
         raise ConfigError(
             f"--fps {fps:g} is too fast for .gif: GIF delays are stored in 1/100 s and browsers slow "
@@ -63,9 +69,12 @@ def check_fps(fps: float, fmt: str) -> None:
 
 
 def check_writable(path: Path, what: str) -> None:
-    """Refuse early, before any computing, a target whose folder is missing or not writable."""
-    if path.exists() and path.is_dir():
-        raise ConfigError(f"{what} {path} is a folder, not a file")
+    """Refuse early, before any computing, a target whose folder is missing or not writable,
+    or that is a folder (a file cannot replace it)."""
+    if path.is_dir():
+        raise ConfigError(
+            f"{what} {path} is a folder, not a file: remove it or choose another name"
+        )
     check_folder_writable(path.parent, what, probe_name=path.name)
 
 
@@ -77,65 +86,254 @@ def check_folder_writable(folder: Path, what: str, probe_name: str = "ntkviz") -
         raise ConfigError(f"{what} folder {folder} is not a folder")
     try:
         # A real probe: os.access says yes to root even on a read-only mount.
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{probe_name}.", suffix=".probe")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(probe_name), suffix=".probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
         raise ConfigError(f"{what} folder {folder} is not writable ({exc.strerror})") from None
 
 
+# -- temporary names, and sweeping the ones a killed run left ----------------------------------------
+
+#: ``.<target name>.ntkviz-<pid>-<random>.part<suffix>`` (staged), ``.old`` (a kept previous
+#: file while a set of outputs is committed), ``.probe``: the pid says whose it is, so a later
+#: run removes only those whose process is gone.
+TEMP_RE = re.compile(r"^\..*\.ntkviz-(\d+)-[a-z0-9_]+\.(part|old|probe)(\..*)?$")
+#: The frames of ``--frames-dir``: a folder holding only these (and ntkviz's temporary files)
+#: is ntkviz's own, replaced freely; anything else in it is the user's and never touched.
+FRAME_RE = re.compile(r"^frame_\d{5,}\.png$")
+
+
+def _temp_prefix(name: str) -> str:
+    return f".{name}.ntkviz-{os.getpid()}-"
+
+
+def is_stale_temp(name: str) -> bool:
+    """A temporary file of an ntkviz process that no longer exists."""
+    match = TEMP_RE.match(name)
+    return bool(match) and not pid_alive(int(match.group(1)))
+
+
+def sweep_stale(folder: Path) -> list[str]:
+    """Remove the temporary files and folders that killed ntkviz runs left in ``folder``
+    (never one of a live process, never anything else); returns their names."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not is_stale_temp(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(entry.name)
+    return removed
+
+
+def frames_dir_foreign(folder: Path) -> list[str]:
+    """What in ``folder`` ntkviz did not write: anything but frame_NNNNN.png files and
+    ntkviz's own temporary files."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        e.name
+        for e in os.scandir(folder)
+        if not (
+            (FRAME_RE.match(e.name) and e.is_file(follow_symlinks=False)) or TEMP_RE.match(e.name)
+        )
+    )
+
+
+def check_frames_dir(folder: Path, replace: bool = False) -> None:
+    """Refuse a --frames-dir that holds files ntkviz did not write, unless ``replace`` (which
+    then replaces only its frame_NNNNN.png files)."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--frames-dir {folder} exists and is not a folder")
+    foreign = frames_dir_foreign(folder)
+    if foreign and not replace:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise ConfigError(
+            f"--frames-dir {folder} holds files ntkviz did not write ({shown}): choose a new or "
+            "empty folder, or add --replace-frames to replace only its frame_NNNNN.png files"
+        )
+    if folder.is_dir():
+        check_folder_writable(folder, "--frames-dir", probe_name="frames")
+    else:
+        check_folder_writable(folder.parent, "--frames-dir")
+
+
+# -- staging and committing a set of outputs ---------------------------------------------------------
+
+
+@dataclass
+class _Staged:
+    tmp: Path
+    target: Path
+    kind: str  # "file"; "newdir": a folder renamed into place; "intodir": files moved into one
+
+
 class Transaction:
-    """Outputs staged under temporary names beside their targets, renamed into place together.
+    """Outputs staged under temporary names beside their targets, put in place together.
 
     ``path(target)`` gives a temporary file (same suffix) and ``folder(target)`` a temporary
     folder; nothing appears at any target until :meth:`commit`, which runs only after every
-    output was written. :meth:`abort` removes what was staged.
+    output was written and checked. Commit keeps every previous file (a hard link) until the
+    last rename has succeeded: a failure on any rename puts every earlier one back. Signals are
+    held while it runs. :meth:`abort` removes what was staged.
     """
 
     def __init__(self) -> None:
-        self.pending: list[tuple[Path, Path]] = []
+        self.pending: list[_Staged] = []
+        self._swept: set[Path] = set()
+
+    def _sweep(self, folder: Path) -> None:
+        key = Path(os.path.abspath(folder))
+        if key not in self._swept:
+            self._swept.add(key)
+            sweep_stale(folder)
 
     def path(self, target: Path) -> Path:
         target = Path(target)
-        fd, name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=f".part{target.suffix}"
-        )
+        self._sweep(target.parent)
+        try:
+            fd, name = tempfile.mkstemp(
+                dir=target.parent, prefix=_temp_prefix(target.name), suffix=f".part{target.suffix}"
+            )
+        except OSError as exc:  # the folder became read-only, full, or went away since the check
+            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
         os.close(fd)
-        self.pending.append((Path(name), target))
+        self.pending.append(_Staged(Path(name), target, "file"))
         return Path(name)
 
     def folder(self, target: Path) -> Path:
-        target = Path(target)
-        name = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.part"))
-        self.pending.append((name, target))
+        """A folder to fill; at commit its files go into ``target``. An existing ``target``
+        keeps everything but its old frame_NNNNN.png files (which the new ones replace)."""
+        try:
+            return self._folder(Path(target))
+        except OSError as exc:
+            raise NtkvizError(f"cannot write frames in {target}: {os_cause(exc)}") from exc
+
+    def _folder(self, target: Path) -> Path:
+        if target.is_dir():
+            self._sweep(target)
+            name = Path(tempfile.mkdtemp(dir=target, prefix=_temp_prefix("frames"), suffix=".part"))
+            self.pending.append(_Staged(name, target, "intodir"))
+        else:
+            parent = Path(os.path.abspath(target)).parent
+            self._sweep(parent)
+            name = Path(
+                tempfile.mkdtemp(
+                    dir=parent,
+                    prefix=_temp_prefix(Path(os.path.abspath(target)).name),
+                    suffix=".part",
+                )
+            )
+            self.pending.append(_Staged(name, target, "newdir"))
         return name
 
-    def commit(self) -> None:
-        for tmp, target in self.pending:
-            if tmp.is_file() and tmp.stat().st_size == 0:
-                raise NtkvizError(f"writing {target} produced an empty file")
-        for tmp, target in self.pending:
-            if tmp.is_dir():
-                os.chmod(tmp, 0o777 & ~_umask())
-                if target.is_dir():  # a folder is replaced as a whole
-                    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old"))
-                    os.replace(target, old / "previous")
-                    os.replace(tmp, target)
-                    shutil.rmtree(old, ignore_errors=True)
-                    continue
+    def _moves(self) -> list[tuple[str, Path, Path]]:
+        """("move", src, dst) and ("remove", path, path) steps, in order."""
+        steps: list[tuple[str, Path, Path]] = []
+        for item in self.pending:
+            if item.kind == "file":
+                if item.tmp.stat().st_size == 0:
+                    raise NtkvizError(f"writing {item.target} produced an empty file")
+                os.chmod(item.tmp, 0o666 & ~_umask())
+                steps.append(("move", item.tmp, item.target))
+            elif item.kind == "newdir":
+                os.chmod(item.tmp, 0o777 & ~_umask())
+                steps.append(("move", item.tmp, item.target))
             else:
-                os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-        self.pending = []
+                new = sorted(p.name for p in item.tmp.iterdir())
+                steps += [("move", item.tmp / n, item.target / n) for n in new]
+                stale = [
+                    p
+                    for p in item.target.iterdir()
+                    if FRAME_RE.match(p.name) and p.name not in new and p.is_file()
+                ]
+                steps += [("remove", p, p) for p in sorted(stale)]
+        return steps
+
+    def commit(self) -> None:
+        with quiet_section():
+            steps = self._moves()
+            done: list[tuple[str, Path, Path, Path | None]] = []
+            try:
+                for kind, src, dst in steps:
+                    if kind == "remove":
+                        backup = self._backup_name(dst)
+                        os.replace(dst, backup)
+                        done.append((kind, src, dst, backup))
+                        continue
+                    backup = self._keep(dst) if src.is_file() else None
+                    try:
+                        os.replace(src, dst)
+                    except BaseException:
+                        if backup is not None:
+                            with contextlib.suppress(OSError):
+                                os.unlink(backup)
+                        raise
+                    done.append((kind, src, dst, backup))
+            except OSError as exc:
+                self._rollback(done)
+                raise NtkvizError(
+                    f"cannot put {dst} in place: {os_cause(exc)}; every earlier file was "
+                    "put back as it was"
+                ) from exc
+            except BaseException:
+                self._rollback(done)
+                raise
+            for _kind, _src, _dst, backup in done:
+                if backup is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(backup)
+            for item in self.pending:
+                if item.kind == "intodir":
+                    shutil.rmtree(item.tmp, ignore_errors=True)
+            self.pending = []
+
+    @staticmethod
+    def _backup_name(path: Path) -> Path:
+        return path.with_name(f"{_temp_prefix(path.name)}{os.urandom(4).hex()}.old")
+
+    def _keep(self, dst: Path) -> Path | None:
+        """A second name for the file at ``dst`` (if any), so it can be put back."""
+        if not dst.is_file() or dst.is_symlink():
+            return None
+        backup = self._backup_name(dst)
+        try:
+            os.link(dst, backup)
+        except OSError:  # no hard links here (e.g. FAT): a copy
+            shutil.copy2(dst, backup)
+        return backup
+
+    @staticmethod
+    def _rollback(done: list[tuple[str, Path, Path, Path | None]]) -> None:
+        for kind, src, dst, backup in reversed(done):
+            with contextlib.suppress(OSError):
+                if kind == "remove":
+                    os.replace(backup, dst)
+                elif backup is not None:
+                    os.replace(dst, src)  # the new file back where abort removes it
+                    os.replace(backup, dst)
+                else:
+                    os.replace(dst, src)
 
     def abort(self) -> None:
-        for tmp, _ in self.pending:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-        self.pending = []
+        with quiet_section():
+            for item in self.pending:
+                if item.tmp.is_dir():
+                    shutil.rmtree(item.tmp, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        item.tmp.unlink()
+            self.pending = []
 
 
 @contextlib.contextmanager
@@ -244,44 +442,50 @@ class PaletteMapper:
     """Maps frames to indices of a fixed palette without Pillow's reduced-precision search
     (which turns white into 252 grey).
 
-    A colour that is in the palette maps to itself exactly (binary search over the sorted palette
-    codes); any other colour (anti-aliased edges, blends) maps to the palette entry nearest to the
-    centre of its 5-bit-per-channel cell, from a 32768-entry table made once with one matrix
-    product, ``|c - p|^2 = |c|^2 - 2 c.p + |p|^2``. Only pixels that changed since the previous
-    frame are looked up: in an animated plot that is a few percent of them.
+    A colour that is in the palette maps to itself exactly; any other colour (anti-aliased
+    edges, blends) maps to the palette entry nearest to it (squared RGB distance), searched once
+    per distinct colour and remembered in a 16 MB table. Only pixels that changed since the previous frame
+    are looked up: in an animated plot that is a few percent of them.
     """
 
-    BITS = 5
+    #: Marks a colour not looked up yet (a palette has at most 255 entries here: index 255 is
+    #: GIF's transparent one).
+    UNKNOWN = 255
 
     def __init__(self, palette: np.ndarray) -> None:
-        codes = pack_colors(palette.astype(np.uint8))
-        self.order = np.argsort(codes, kind="stable")
-        self.sorted_codes = codes[self.order]
-        cells = np.arange(1 << (3 * self.BITS), dtype=np.uint32)
-        step = 1 << (8 - self.BITS)
-        mask = (1 << self.BITS) - 1
-        centres = (
-            np.stack(
-                [(cells >> (2 * self.BITS)) & mask, (cells >> self.BITS) & mask, cells & mask],
-                axis=1,
-            ).astype(np.float32)
-            * step
-            + (step - 1) / 2
-        )
-        ref = palette.astype(np.float32)
-        distance = (ref**2).sum(1)[None, :] - 2.0 * (centres @ ref.T)
-        self.cell_lut = distance.argmin(1).astype(np.uint8)
+        if len(palette) > self.UNKNOWN:
+            raise ValueError(f"a palette of {len(palette)} colours: at most {self.UNKNOWN}")
+        self.palette = palette.astype(np.int32)
+        # One byte per 24-bit colour (16 MB), filled in as colours are met: each distinct
+        # colour is searched once, then every pixel of it is one table read.
+        self.table = np.full(1 << 24, self.UNKNOWN, dtype=np.uint8)
+        self.table[pack_colors(palette.astype(np.uint8))] = np.arange(len(palette), dtype=np.uint8)
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
 
     def _lookup(self, codes: np.ndarray) -> np.ndarray:
-        shift = 8 - self.BITS
-        r, g, b = codes & 255, (codes >> 8) & 255, (codes >> 16) & 255
-        cell = ((r >> shift) << (2 * self.BITS)) | ((g >> shift) << self.BITS) | (b >> shift)
-        index = self.cell_lut[cell]
-        where = np.minimum(np.searchsorted(self.sorted_codes, codes), len(self.sorted_codes) - 1)
-        exact = self.sorted_codes[where] == codes
-        index[exact] = self.order[where[exact]]
+        """Palette indices for packed colours: every colour to the palette entry nearest to it
+        (itself when it is in the palette)."""
+        index = self.table[codes]
+        unknown = np.flatnonzero(index == self.UNKNOWN)
+        if len(unknown):
+            colours, inverse = np.unique(codes[unknown], return_inverse=True)
+            found = self.nearest(unpack_colors(colours))
+            self.table[colours] = found
+            index[unknown] = found[inverse.reshape(-1)]
         return index
+
+    def nearest(self, colours: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        """(N, 3) uint8 colours -> index of the nearest palette entry by squared RGB distance
+        (the first of equals). ``|p|^2 - 2 c.p`` in float32 is exact: every term is an integer
+        below 2^24."""
+        ref = self.palette.astype(np.float32)
+        norms = (ref**2).sum(axis=1)
+        out = np.empty(len(colours), dtype=np.uint8)
+        for start in range(0, len(colours), chunk):
+            part = colours[start : start + chunk].astype(np.float32)
+            distance = norms[None, :] - 2.0 * (part @ ref.T)
+            out[start : start + chunk] = distance.argmin(axis=1)
+        return out
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         packed = pack_colors(frame)
@@ -304,8 +508,8 @@ MAX_GIF_DELAY_MS = 65535 * 10
 
 def _write_gif(
     tmp: Path, source: FrameSource, fps: float, dither: bool, advance, jobs: int = 1
-) -> tuple[int, int]:
-    """One palette for the whole animation (no colour flicker), built from evenly spaced frames.
+) -> tuple[int, int, int]:
+    """(height, width, image blocks written). One palette for the whole animation (no colour flicker), built from evenly spaced frames.
 
     Each frame is stored as the rectangle that changed since the previous one, its unchanged
     pixels transparent (they compress to almost nothing), and a frame identical to the previous
@@ -336,6 +540,7 @@ def _write_gif(
 
     frames = run_ranges(source.count, encode, jobs, advance)
     durations = frame_durations_ms(source.count, fps, 10)
+    blocks = 1
     with open(tmp, "wb") as f:
         f.write(_gif_header(width, height, palette))
         pending: tuple[bytes, bool] | None = None
@@ -348,9 +553,10 @@ def _write_gif(
                 frame = (_unchanged_block(), True)
             if pending is not None:
                 f.write(_graphic_control(delay, pending[1]) + pending[0])
+                blocks += 1
             pending, delay = frame, duration
         f.write(_graphic_control(delay, pending[1]) + pending[0] + b";")
-    return height, width
+    return height, width, blocks
 
 
 class _GifFrames:
@@ -431,29 +637,84 @@ def _pad_even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def _write_mp4(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int]:
-    import imageio.v2 as iio2
+def _write_mp4(
+    tmp: Path, source: FrameSource, fps: float, advance, target: Path | None = None
+) -> tuple[int, int]:
+    """H.264 by the ffmpeg imageio-ffmpeg ships, fed raw frames on a pipe (the same command
+    imageio runs), driven here so that its exit status is checked: an ffmpeg that dies (killed,
+    out of space, past the file-size limit) is an error, never a file. ffmpeg dies with us."""
+    import subprocess
 
-    writer = iio2.get_writer(
-        tmp,
-        format="FFMPEG",
-        mode="I",
-        fps=fps,
-        codec="libx264",
-        pixelformat="yuv420p",
-        macro_block_size=1,
-        quality=None,
-        ffmpeg_log_level="error",
-        output_params=["-crf", "18", "-preset", "medium", "-movflags", "+faststart"],
-    )
-    try:
-        for i in range(source.count):
-            frame = _pad_even(np.ascontiguousarray(rgb(source.frame(i))))
-            writer.append_data(frame)
-            advance(1)
-    finally:
-        writer.close()
-    return frame.shape[:2]
+    import imageio_ffmpeg
+
+    first = _pad_even(np.ascontiguousarray(rgb(source.frame(0))))
+    height, width = first.shape[:2]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-f", "rawvideo",
+        "-vcodec", "rawvideo",
+        "-s", f"{width}x{height}",
+        "-pix_fmt", "rgb24",
+        "-r", f"{fps:.02f}",
+        "-i", "-",
+        "-an",
+        "-vcodec", "libx264",
+        "-pix_fmt", "yuv420p",
+        "-v", "error",
+        "-crf", "18",
+        "-preset", "medium",
+        "-movflags", "+faststart",
+        str(tmp),
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            preexec_fn=child_preexec,  # noqa: PLW1509 - only setpgrp and prctl
+        )
+        try:
+            try:
+                for i in range(source.count):
+                    frame = (
+                        first if i == 0 else _pad_even(np.ascontiguousarray(rgb(source.frame(i))))
+                    )
+                    process.stdin.write(frame.tobytes())
+                    advance(1)
+                process.stdin.close()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # ffmpeg went away: its exit status says why
+            status = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        if status != 0:
+            log.seek(0)
+            lines = [ln for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
+            raise NtkvizError(
+                f"ffmpeg failed encoding {target or tmp}: {_exit_reason(status, lines)}"
+            )
+    return height, width
+
+
+def _exit_reason(status: int, lines: list[str]) -> str:
+    """'killed by SIGXFSZ (the file size limit was reached)' or ffmpeg's last line."""
+    import signal
+
+    if status < 0:
+        name = signal.Signals(-status).name
+        why = {
+            "SIGXFSZ": " (the file size limit was reached)",
+            "SIGKILL": " (killed; out of memory?)",
+        }.get(name, "")
+        return f"killed by {name}{why}"
+    return f"exit status {status}" + (f": {lines[-1].strip()}" if lines else "")
 
 
 def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int]:
@@ -462,8 +723,20 @@ def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[in
     (40 init-functions frames: 0.45 s and 3.5 MB against 8 s and 2.5 MB)."""
     from PIL import Image
 
-    images = []
-    for i in range(source.count):  # kept as compact RGB images, not the renderer's RGBA arrays
+    from ntkviz.nets import check_memory
+
+    first = np.ascontiguousarray(rgb(source.frame(0)))
+    height, width = first.shape[:2]
+    # Pillow's animated WebP encoder needs every frame at once: refuse what cannot fit.
+    check_memory(
+        webp_memory(source.count, height, width),
+        f"{source.count} WebP frames of {width}x{height} px (kept in memory to encode)",
+        "use fewer --frames, a smaller --size or --dpi, or write .gif or .mp4 (they keep one "
+        "frame at a time)",
+    )
+    images = [Image.fromarray(first)]
+    advance(1)
+    for i in range(1, source.count):  # kept as compact RGB images, not the renderer's RGBA arrays
         images.append(Image.fromarray(np.ascontiguousarray(rgb(source.frame(i)))))
         advance(1)
     images[0].save(
@@ -480,11 +753,124 @@ def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[in
     return images[0].height, images[0].width
 
 
-def write_png(target: Path, frame: np.ndarray, tx: Transaction | None = None) -> None:
-    import imageio.v3 as iio
+def webp_memory(count: int, height: int, width: int) -> int:
+    """Bytes an animated WebP of ``count`` frames needs: the RGB frames, plus libwebp's ARGB
+    copy of the frame it encodes and its output."""
+    return count * height * width * 3 + 16 * height * width + (64 << 20)
 
+
+# -- checking a written file before it replaces anything ----------------------------------------------
+
+
+def verify(path: Path, fmt: str, frames: int, width: int, height: int, target: Path) -> None:
+    """Decode cheaply what was written (container, frame count, size) and raise one line if
+    it is not what was meant; ``target`` is the name the message uses."""
+    try:
+        got_frames, got_width, got_height = probe(path, fmt)
+    except NtkvizError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder error means a broken file
+        raise NtkvizError(
+            f"writing {target} produced a file that does not decode ({exc})"
+        ) from None
+    if (got_width, got_height) != (width, height) or got_frames != frames:
+        raise NtkvizError(
+            f"writing {target} produced a broken file: {got_frames} frame(s) of "
+            f"{got_width}x{got_height} px where {frames} of {width}x{height} were written"
+        )
+
+
+def probe(path: Path, fmt: str) -> tuple[int, int, int]:
+    """(frames, width, height) of a written file, without decoding its pictures (GIF, WebP,
+    PNG by Pillow; MP4 by ffmpeg copying its packets)."""
+    if fmt == ".mp4":
+        return _probe_mp4(path)
+    if fmt == ".gif":
+        return _probe_gif(path)
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if fmt == ".png":
+            im.verify()
+            return 1, im.size[0], im.size[1]
+        return getattr(im, "n_frames", 1), im.size[0], im.size[1]
+
+
+def _probe_gif(path: Path) -> tuple[int, int, int]:
+    """Walk a GIF's blocks to the trailer (every sub-block's length checked against the file)
+    and count its images: a cut or garbled file fails, at a few ms for megabytes."""
+    data = Path(path).read_bytes()
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise NtkvizError(f"{path.name} is not a GIF")
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    images = 0
+
+    def sub_blocks(at: int) -> int:
+        while True:
+            if at >= len(data):
+                raise NtkvizError(f"{path.name} is cut short")
+            size = data[at]
+            at += 1 + size
+            if size == 0:
+                return at
+
+    while True:
+        if pos >= len(data):
+            raise NtkvizError(f"{path.name} is cut short (no trailer)")
+        kind = data[pos]
+        if kind == 0x3B:  # trailer
+            return images, width, height
+        if kind == 0x21:  # extension: label, then sub-blocks
+            pos = sub_blocks(pos + 2)
+        elif kind == 0x2C:  # image: descriptor, local table, LZW code size, sub-blocks
+            if pos + 10 > len(data):
+                raise NtkvizError(f"{path.name} is cut short")
+            local = data[pos + 9]
+            pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
+            pos = sub_blocks(pos + 1)
+            images += 1
+        else:
+            raise NtkvizError(f"{path.name}: unexpected block 0x{kind:02x} at byte {pos}")
+
+
+def _probe_mp4(path: Path) -> tuple[int, int, int]:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    run = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+        + ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        capture_output=True,
+        preexec_fn=child_preexec,  # noqa: PLW1509
+    )
+    text = run.stderr.decode(errors="replace")
+    if run.returncode != 0:
+        last = [ln for ln in text.splitlines() if ln.strip()][-1:] or [""]
+        raise NtkvizError(f"the MP4 {path.name} does not decode: {last[0].strip()}")
+    size = re.search(r"Video: .*?(\d{2,})x(\d{2,})", text)
+    counts = re.findall(r"frame=\s*(\d+)", text)
+    if not size or not counts:
+        raise NtkvizError(f"the MP4 {path.name} holds no video")
+    return int(counts[-1]), int(size.group(1)), int(size.group(2))
+
+
+def save_png(path: Path, frame: np.ndarray) -> None:
+    """One RGB PNG by Pillow, which closes the file itself (so a failed write is one OSError
+    here, not a second one from a plugin's finaliser later)."""
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(rgb(frame))).save(path, format="PNG")
+
+
+def write_png(target: Path, frame: np.ndarray, tx: Transaction | None = None) -> None:
     with atomic_target(target, tx) as tmp:
-        iio.imwrite(tmp, np.ascontiguousarray(rgb(frame)), plugin="pillow", extension=".png")
+        try:
+            save_png(tmp, frame)
+            verify(tmp, ".png", 1, frame.shape[1], frame.shape[0], target)
+        except OSError as exc:
+            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
 
 
 def write_animation(
@@ -508,26 +894,32 @@ def write_animation(
     fmt = output_format(target)
     check_fps(fps, fmt)
     progress = progress or Progress()
+    if source.count < 1:
+        raise NtkvizError(f"nothing to write to {target}: the figure has no frames")
     frames = 1 if fmt == ".png" else source.count
     with (
         progress.stage(f"render {fmt.lstrip('.')}", frames) as advance,
         atomic_target(target, tx) as tmp,
     ):
-        if fmt == ".png":
-            import imageio.v3 as iio
-
-            still = source.frame(source.key_frame)
-            iio.imwrite(tmp, np.ascontiguousarray(rgb(still)), plugin="pillow", extension=".png")
-            height, width = still.shape[:2]
-            advance(1)
-        else:
-            write = {
-                ".gif": lambda: _write_gif(tmp, source, fps, dither, advance, jobs),
-                ".mp4": lambda: _write_mp4(tmp, source, fps, advance),
-                ".webp": lambda: _write_webp(tmp, source, fps, advance),
-            }[fmt]
-            height, width = write()
-        size = tmp.stat().st_size
+        try:
+            if fmt == ".png":
+                still = source.frame(source.key_frame)
+                save_png(tmp, still)
+                height, width = still.shape[:2]
+                blocks = 1
+                advance(1)
+            elif fmt == ".gif":
+                height, width, blocks = _write_gif(tmp, source, fps, dither, advance, jobs)
+            elif fmt == ".mp4":
+                height, width = _write_mp4(tmp, source, fps, advance, target)
+                blocks = frames
+            else:
+                height, width = _write_webp(tmp, source, fps, advance)
+                blocks = frames
+            verify(tmp, fmt, blocks, int(width), int(height), target)
+            size = tmp.stat().st_size
+        except OSError as exc:
+            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
     return {
         "format": fmt.lstrip("."),
         "frames": frames,
@@ -543,37 +935,46 @@ def write_frames_dir(
     progress: Progress | None = None,
     tx: Transaction | None = None,
     jobs: int = 1,
+    replace: bool = False,
 ) -> int:
-    """All frames as ``frame_00000.png`` ... in the folder ``target``, replaced as a whole;
-    drawn and compressed in ``jobs`` processes at once."""
-    import imageio.v3 as iio
-
+    """All frames as ``frame_00000.png`` ... in the folder ``target``, drawn and compressed in
+    ``jobs`` processes at once. A folder that holds anything ntkviz did not write is refused
+    unless ``replace``; then only its frame_NNNNN.png files are replaced, nothing else touched."""
     from ntkviz.parallel import run_ranges
 
+    target = Path(target)
+    check_frames_dir(target, replace)
+    if source.count < 1:
+        raise NtkvizError(f"nothing to write to {target}: the figure has no frames")
     progress = progress or Progress()
     with contextlib.ExitStack() as stack:
         staged = tx if tx is not None else stack.enter_context(transaction())
-        folder = staged.folder(Path(target))
+        folder = staged.folder(target)
 
         def save(start: int, stop: int, report) -> list[int]:
             for i in range(start, stop):
-                iio.imwrite(
-                    folder / f"frame_{i:05d}.png",
-                    np.ascontiguousarray(rgb(source.frame(i))),
-                    plugin="pillow",
-                    extension=".png",
-                )
+                save_png(folder / f"frame_{i:05d}.png", source.frame(i))
                 report(1)
             return list(range(start, stop))
 
-        with progress.stage("frames", source.count) as advance:
-            run_ranges(source.count, save, jobs, advance)
+        try:
+            with progress.stage("frames", source.count) as advance:
+                run_ranges(source.count, save, jobs, advance)
+            written = [folder / f"frame_{i:05d}.png" for i in range(source.count)]
+            short = [p.name for p in written if not p.is_file() or p.stat().st_size == 0]
+        except OSError as exc:
+            raise NtkvizError(f"cannot write frames in {target}: {os_cause(exc)}") from exc
+        if short:
+            raise NtkvizError(f"writing frames in {target} left {short[0]} missing or empty")
     return source.count
 
 
 def write_json(target: Path, payload: dict[str, Any], tx: Transaction | None = None) -> None:
     with atomic_target(target, tx) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        try:
+            tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        except OSError as exc:
+            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
 
 
 def write_npz(
@@ -584,7 +985,11 @@ def write_npz(
 ) -> None:
     """The arrays behind a figure, plus ``metadata`` as a JSON string under ``__config__``."""
     with atomic_target(target, tx) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, __config__=np.array(json.dumps(metadata)), **arrays)
-        with zipfile.ZipFile(tmp) as archive:  # fail here, not in the user's notebook
-            archive.testzip()
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, __config__=np.array(json.dumps(metadata)), **arrays)
+            with zipfile.ZipFile(tmp) as archive:  # fail here, not in the user's notebook
+                if archive.testzip() is not None:
+                    raise NtkvizError(f"writing {target} produced a broken archive")
+        except OSError as exc:
+            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc

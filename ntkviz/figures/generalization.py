@@ -43,6 +43,7 @@ from ntkviz.nets import (
     Ensemble,
     NetSpec,
     check_fits,
+    check_memory,
 )
 from ntkviz.progress import Progress
 from ntkviz.threads import single_thread
@@ -319,6 +320,11 @@ def simulate(
     """Kernel regression with the analytic and the empirical NTKs, and each width's ensemble
     trained by gradient descent on the MSE (float32 nets, float64 kernels)."""
     progress = progress or Progress()
+    check_memory(  # the per-frame history: functions (T, W, K, G), kept twice at most
+        16 * (config.frames + 1) * len(config.widths) * config.count * config.points,
+        f"{config.frames + 1} snapshots of {len(config.widths) * config.count} nets' functions",
+        "use fewer --frames, --count, --widths or --points",
+    )
     seed = generator.initial_seed() if generator is not None else 0
     option = "--x-train" if config.x_train else "--n-train/--x-span"
     x_train = config.inputs()

@@ -35,11 +35,14 @@ MIN_FIT_WIDTHS = 4
 @dataclass(frozen=True)
 class KappaScalingConfig:
     # The post: widths = 10**linspace(1, 3.6, 10) / 2, i.e. log-spaced from 5 to about 1991.
-    min_width: float = param(5.0, "smallest width m of the log-spaced range (post: 10^1 / 2)", ge=1)
+    min_width: float = param(
+        5.0, "smallest width m of the log-spaced range (post: 10^1 / 2)", ge=1, le=1e15
+    )
     max_width: float = param(
         10**3.6 / 2,
         "largest width m (post: 10^3.6 / 2); --method exact reaches 10^7 in seconds",
         ge=1,
+        le=1e15,  # beyond, widths are not integers we can count (memory refuses far sooner)
     )
     widths_count: int = param(
         10,

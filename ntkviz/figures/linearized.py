@@ -61,6 +61,7 @@ from ntkviz.nets import (
     Ensemble,
     NetSpec,
     check_fits,
+    check_memory,
 )
 from ntkviz.progress import Progress
 from ntkviz.style import Z
@@ -377,6 +378,11 @@ def simulate(
     """Train the animated net and its linearisation; the closed forms from its kernel at w0; then
     the sweep's pairs (one ensemble for an alpha sweep, one per width)."""
     progress = progress or Progress()
+    check_memory(  # the per-frame history: three (T, G) float64 functions, kept twice at most
+        48 * (config.frames + 1) * config.points,
+        f"{config.frames + 1} snapshots of {config.points}-point functions",
+        "use fewer --frames or --points",
+    )
     seed = generator.initial_seed() if generator is not None else 0
     dtype = torch.float64
     x_train = torch.tensor(config.x_train, dtype=dtype, device=device)

@@ -1,0 +1,163 @@
+"""Processes and signals: what makes every stop clean.
+
+* SIGTERM and SIGHUP are turned into :class:`Interrupted` (a ``KeyboardInterrupt``), so every
+  ``try/finally`` and transaction that cleans up after Ctrl-C cleans up after them too.
+* :func:`die_with_parent` asks Linux to kill a child when its parent dies (``PR_SET_PDEATHSIG``),
+  so no worker or encoder outlives a killed ntkviz.
+* :func:`quiet_section` holds signals off while files are renamed into place or rolled back, so
+  an interrupt never leaves a half-committed set of outputs.
+* :func:`describe_os_error` is the one place an ``OSError`` becomes a line for a person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+#: Signals handled like Ctrl-C: clean up, one line, exit 128 + n.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def install_stop_handlers() -> None:
+    """In the main process: SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`."""
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or not settable
+            signal.signal(signum, _raise_interrupted)
+
+
+def interrupt_code(exc: BaseException) -> tuple[int, str]:
+    """(exit code, signal name) for a KeyboardInterrupt (plain Ctrl-C is SIGINT)."""
+    if isinstance(exc, Interrupted):
+        return exc.exit_code, exc.name
+    return 128 + signal.SIGINT, "SIGINT"
+
+
+def ignore_stop_signals() -> None:
+    """While the last line is printed: a second Ctrl-C must not turn it into a traceback."""
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def interrupted_line(exc: BaseException) -> int:
+    """Print the one line an interrupt gets; return the exit status (128 + the signal)."""
+    code, name = interrupt_code(exc)
+    try:
+        sys.stderr.write(f"Interrupted ({name}): stopped; no partial file was left behind.\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return code
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """In a child: have Linux send ``signum`` when the parent dies; a no-op elsewhere.
+
+    Call it first thing in the child, then check :func:`os.getppid` against the parent's pid:
+    the parent may have died before the request was made.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no libc / prctl
+        pass
+
+
+def child_preexec() -> None:
+    """``preexec_fn`` for an encoder subprocess: dies with us, and is not sent the terminal's
+    Ctrl-C itself (we stop it, after deciding what to keep)."""
+    os.setpgrp()
+    die_with_parent(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def quiet_section() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends (they are delivered after it)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    except (OSError, ValueError):  # pragma: no cover
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (any owner)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_CAUSES = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "the file size limit was reached",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EPIPE: "the reader went away (broken pipe)",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EIO: "input/output error",
+    errno.ENOENT: "no such file or folder",
+    errno.EISDIR: "it is a folder",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EBADF: "it is closed",
+    errno.EEXIST: "it already exists",
+}
+
+
+def os_cause(exc: OSError) -> str:
+    """'no space left on the device (ENOSPC)' from any OSError."""
+    code = exc.errno
+    name = errno.errorcode.get(code, "") if code is not None else ""
+    cause = _CAUSES.get(code, exc.strerror or str(exc) or type(exc).__name__)
+    return cause + (f" ({name})" if name else "")
+
+
+def describe_os_error(exc: OSError, doing: str | None = None) -> str:
+    """'cannot write out.gif: no space left on the device (ENOSPC)', from any OSError."""
+    where = exc.filename
+    action = doing or ("cannot use" if where is not None else "system error")
+    text = f"{action} {where}" if where is not None else action
+    return f"{text}: {os_cause(exc)}"
