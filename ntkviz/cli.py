@@ -114,7 +114,7 @@ COMMON: list[tuple[str, Any, Any]] = [
             "-o",
             "--output",
             help="Output file; its suffix picks the format: "
-            ".gif, .mp4, .webp or .png (a still). [default: <figure>.gif]",
+            ".gif, .mp4, .webp, .html (a player) or .png (a still). [default: <figure>.gif]",
             dir_okay=False,
         ),
     ),

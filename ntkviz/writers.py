@@ -15,8 +15,8 @@ import shutil
 import struct
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.progress import Progress
 
-ANIMATION_FORMATS = (".gif", ".mp4", ".webp")
+ANIMATION_FORMATS = (".gif", ".mp4", ".webp", ".html")  # .html: the player (ntkviz.player)
 FORMATS = ANIMATION_FORMATS + (".png",)
 MAX_FPS = 240.0
 #: GIF stores delays in 1/100 s and browsers slow any delay under 2/100 s to 1/10 s.
@@ -40,6 +40,7 @@ class FrameSource:
     count: int
     frame: Callable[[int], np.ndarray]
     key_frame: int = 0
+    info: Mapping[str, Any] = field(default_factory=dict)  # title, caption, labels: for .html
 
 
 def output_format(path: Path) -> str:
@@ -47,7 +48,7 @@ def output_format(path: Path) -> str:
     if suffix not in FORMATS:
         shown = suffix or "(none)"
         raise ConfigError(
-            f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp or .png"
+            f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp, .html or .png"
         )
     return suffix
 
@@ -480,6 +481,12 @@ def _write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[in
     return images[0].height, images[0].width
 
 
+def _write_html(tmp: Path, source: FrameSource, fps: float, advance, target: Path):
+    from ntkviz.player import write_html
+
+    return write_html(tmp, source, fps, advance, target)
+
+
 def write_png(target: Path, frame: np.ndarray, tx: Transaction | None = None) -> None:
     import imageio.v3 as iio
 
@@ -525,6 +532,7 @@ def write_animation(
                 ".gif": lambda: _write_gif(tmp, source, fps, dither, advance, jobs),
                 ".mp4": lambda: _write_mp4(tmp, source, fps, advance),
                 ".webp": lambda: _write_webp(tmp, source, fps, advance),
+                ".html": lambda: _write_html(tmp, source, fps, advance, target),
             }[fmt]
             height, width = write()
         size = tmp.stat().st_size
