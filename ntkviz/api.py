@@ -131,7 +131,7 @@ class Animation:
         self._words = words
         self._progress = progress
         self._renderer = None
-        self._html: str | None = None
+        self._html: tuple[Any, Any] | None = None  # (player data, info) or (still html, None)
 
     # -- the numbers --------------------------------------------------------------------------
     @property
@@ -256,22 +256,23 @@ class Animation:
 
     # -- Jupyter --------------------------------------------------------------------------------
     def player_html(self) -> str:
-        """The player as an HTML fragment (what Jupyter shows), made once."""
-        if self._html is None:
-            self._html = self._make_html()
-        return self._html
-
-    def _make_html(self) -> str:
+        """The player as an HTML fragment (what Jupyter shows); the frames are encoded once, and
+        each call gets its own id, so that the same animation can be shown twice on a page."""
         from ntkviz import player
 
-        info = player.frame_info(self.spec, self.result, self.config, self.renderer)
-        renderer = self.renderer
-        with renderer.drawing():
-            if not self.spec.animated:
-                return _still_html(self.still(), info)
-            data = player.encode_frames(len(self), self.frame, self.options.fps, info["labels"])
-        uid = uuid.uuid4().hex[:12]
-        text = player.fragment(data, info, uid=uid)
+        if self._html is None:
+            info = player.frame_info(self.spec, self.result, self.config, self.renderer)
+            with self.renderer.drawing():
+                if not self.spec.animated:
+                    self._html = (_still_html(self.still(), info), None)
+                else:
+                    fps = self.options.fps
+                    data = player.encode_frames(len(self), self.frame, fps, info["labels"])
+                    self._html = (data, info)
+        data, info = self._html
+        if info is None:
+            return data
+        text = player.fragment(data, info, uid=uuid.uuid4().hex[:12])
         size = len(text.encode("utf-8"))
         if size > MAX_INLINE_BYTES:
             note = (

@@ -357,9 +357,10 @@ def gallery_command(
         str,
         typer.Option(
             "--format",
-            help="Comma-separated: gif, mp4, webp (animations) and png (a still of each).",
+            help="Comma-separated: gif, mp4, webp, html (animations; html: a player) and png "
+            "(a still of each).",
         ),
-    ] = "gif,png",
+    ] = "gif,html,png",
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild figures whose sidecar says they are current.")
     ] = False,

@@ -151,14 +151,23 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
         STYLE + f'<div class="ntkviz-player" id="ntkviz-{uid}" tabindex="0" data-frame="0" '
         f'aria-label="{html.escape(title or "animation")} player">'
         + (f'<div class="np-title">{heading}</div>' if heading else "")
+        # the first picture as a plain image until the script takes over (and where scripts
+        # do not run: GitHub's notebook view, a mail client)
+        + (
+            f'<img class="np-poster" src="{data["frames"][0]["src"]}" width="{width}" '
+            f'height="{height}" alt="{html.escape(title or "animation")}, first frame">'
+            if count
+            else ""
+        )
         + f'<canvas class="np-canvas" width="{width}" height="{height}" '
-        f'style="aspect-ratio: {width} / {height}"></canvas>' + '<div class="np-bar">'
-        '<button type="button" class="np-first" title="First frame (Home)">&#x23EE;</button>'
-        '<button type="button" class="np-back" title="Step back (&#x2190;)">&#x25C0;&#xFE0E;|</button>'
-        '<button type="button" class="np-play" title="Play/pause (space)">&#x25B6;&#xFE0E;</button>'
-        '<button type="button" class="np-fwd" title="Step forward (&#x2192;)">|&#x25B6;&#xFE0E;</button>'
-        '<button type="button" class="np-last" title="Last frame (End)">&#x23ED;</button>'
-        f'<input type="range" class="np-slider" min="0" max="{max(count - 1, 0)}" value="0" '
+        f'style="aspect-ratio: {width} / {height}; display: none"></canvas>'
+        + '<div class="np-bar">'
+        + _button("np-first", "First frame (Home)", ICONS["first"])
+        + _button("np-back", "Step back (\u2190)", ICONS["back"])
+        + _button("np-play", "Play (space)", ICONS["play"])
+        + _button("np-fwd", "Step forward (\u2192)", ICONS["forward"])
+        + _button("np-last", "Last frame (End)", ICONS["last"])
+        + f'<input type="range" class="np-slider" min="0" max="{max(count - 1, 0)}" value="0" '
         'step="1" aria-label="frame">'
         '<span class="np-pos"></span>'
         '<select class="np-speed" title="Speed" aria-label="speed">'
@@ -172,8 +181,37 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
         "</div>"
         + (f'<p class="np-caption">{html.escape(caption)}</p>' if caption else "")
         + f'<script type="application/json" class="np-data">{payload}</script>'
-        + f"<script>{SCRIPT.replace('__UID__', uid)}</script>"
+        + "<script>"
+        + SCRIPT.replace("__UID__", uid)
+        .replace("__PLAY__", json.dumps(ICONS["play"]))
+        .replace("__PAUSE__", json.dumps(ICONS["pause"]))
+        + "</script>"
         + "</div>"
+    )
+
+
+def _icon(path: str) -> str:
+    return (
+        '<svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">'
+        f'<path d="{path}" fill="currentColor"/></svg>'
+    )
+
+
+#: Button icons as inline SVG: no icon font to load, the same in every browser.
+ICONS = {
+    "first": _icon("M2 2h2v12H2zM14 2v12L5 8z"),
+    "back": _icon("M12 2h2v12h-2zM11 2v12L2 8z"),
+    "play": _icon("M3 1.5v13L14 8z"),
+    "pause": _icon("M3 2h3.5v12H3zM9.5 2H13v12H9.5z"),
+    "forward": _icon("M2 2h2v12H2zM5 2v12l9-6z"),
+    "last": _icon("M12 2h2v12h-2zM2 2v12l9-6z"),
+}
+
+
+def _button(cls: str, title: str, icon: str) -> str:
+    label = html.escape(title)
+    return (
+        f'<button type="button" class="{cls}" title="{label}" aria-label="{label}">{icon}</button>'
     )
 
 
@@ -193,7 +231,10 @@ def page(data: dict[str, Any], info: dict[str, Any] | None = None) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)} · ntkviz</title>\n"
-        "<style>body { margin: 0; padding: 1em; font-family: system-ui, sans-serif; }</style>\n"
+        "<style>body { margin: 0; padding: 1em; font-family: system-ui, sans-serif; }\n"
+        # in the gallery's index (page.html#embed): the index shows the title and caption
+        "body.np-embed { padding: 0 2px 2px; } body.np-embed .ntkviz-player { display: block; }\n"
+        "body.np-embed .np-title, body.np-embed .np-caption { display: none; }</style>\n"
         '</head>\n<body data-ntkviz-page="1">\n'
         + fragment(data, info, uid="page")
         + "\n</body>\n</html>\n"
@@ -260,11 +301,12 @@ STYLE = """<style>
   max-width: 100%; display: inline-block; outline: none; }
 .ntkviz-player:focus-visible { box-shadow: 0 0 0 2px #3f90da66; border-radius: 4px; }
 .ntkviz-player .np-title { margin: 0 0 .3em; color: #444; }
-.ntkviz-player .np-canvas { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
+.ntkviz-player .np-canvas, .ntkviz-player .np-poster { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
   background: #fff; }
 .ntkviz-player .np-bar { display: flex; flex-wrap: wrap; align-items: center; gap: .35em;
   margin-top: .35em; }
-.ntkviz-player button { font: inherit; min-width: 2.3em; padding: .15em .4em; cursor: pointer;
+.ntkviz-player button { font: inherit; min-width: 2.3em; padding: .25em .5em; cursor: pointer;
+  line-height: 0;
   border: 1px solid #bbb; border-radius: 4px; background: #f6f6f6; color: #222; }
 .ntkviz-player button:hover { background: #e8e8e8; }
 .ntkviz-player .np-play { min-width: 3em; font-weight: bold; }
@@ -286,6 +328,7 @@ SCRIPT = r"""
   var slider = root.querySelector(".np-slider"), pos = root.querySelector(".np-pos");
   var playBtn = root.querySelector(".np-play"), speedSel = root.querySelector(".np-speed");
   var loopBox = root.querySelector(".np-loop");
+  var ICON_PLAY = __PLAY__, ICON_PAUSE = __PAUSE__;
   var images = [], drawn = -1, timer = null;
   var keyOf = [], k = 0;
   for (var i = 0; i < n; i++) { if (pics[i].key) k = i; keyOf.push(k); }
@@ -345,14 +388,14 @@ SCRIPT = r"""
     if (player.playing || n < 2) return;
     if (player.frame >= n - 1 && !loopBox.checked) show(0);
     player.playing = true;
-    playBtn.innerHTML = "&#x23F8;&#xFE0E;";
+    playBtn.innerHTML = ICON_PAUSE;
     playBtn.title = "Pause (space)";
     schedule();
   }
   function pause() {
     player.playing = false;
     if (timer !== null) { clearTimeout(timer); timer = null; }
-    playBtn.innerHTML = "&#x25B6;&#xFE0E;";
+    playBtn.innerHTML = ICON_PLAY;
     playBtn.title = "Play (space)";
   }
   function step(d) { pause(); show(player.frame + d); }
@@ -377,15 +420,32 @@ SCRIPT = r"""
     if (used) { e.preventDefault(); e.stopPropagation(); }
   }
   root.addEventListener("keydown", onKey);
-  if (document.body && document.body.getAttribute("data-ntkviz-page") === "1") {
+  var own = document.body && document.body.getAttribute("data-ntkviz-page") === "1";
+  function report() {  // in a frame (the gallery's index): tell it how tall the page is
+    if (own && window.parent !== window) {
+      var tall = document.body.getBoundingClientRect().height;
+      window.parent.postMessage({ ntkvizHeight: tall }, "*");
+    }
+  }
+  if (own) {
     // a page of its own: keys work without clicking the player first
     document.addEventListener("keydown", function (e) { if (!root.contains(e.target)) onKey(e); });
+    if (location.hash === "#embed") document.body.classList.add("np-embed");
+    window.addEventListener("resize", report);
   }
   player.ready = Promise.all(pics.map(function (p, i) {
     var img = new Image();
     images[i] = img;
     img.src = p.src;
     return img.decode ? img.decode() : new Promise(function (ok) { img.onload = ok; });
-  })).then(function () { show(0); player.loaded = true; return player; });
+  })).then(function () {
+    show(0);
+    var poster = root.querySelector(".np-poster");
+    if (poster) poster.parentNode.removeChild(poster);
+    canvas.style.display = "block";
+    player.loaded = true;
+    report();
+    return player;
+  });
 })();
 """
