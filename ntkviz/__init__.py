@@ -5,7 +5,7 @@ module in :mod:`ntkviz.figures` with a Config, a ``simulate`` and a renderer; th
 through :func:`ntkviz.pipeline.run_figure`.
 
 From Python or Jupyter (:mod:`ntkviz.api`, imported on first use so that ``import ntkviz`` stays
-cheap): ``ntkviz.figures()``, ``ntkviz.options(name)``, ``ntkviz.configure(name, **options)`` and
+cheap): ``ntkviz.list_figures()``, ``ntkviz.options(name)``, ``ntkviz.configure(name, **options)`` and
 ``ntkviz.render(name, quick=False, seed=0, **options)``, which returns an
 :class:`~ntkviz.api.Animation` (``.result``, ``.frame(i)``, ``.save(path)``, an inline player).
 """
@@ -17,8 +17,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 #: Names this package exports from :mod:`ntkviz.api`, loaded on first access.
-# (``configure``, not ``config``: ``ntkviz.config`` is the submodule that defines Configs.)
-_API = ("figures", "options", "configure", "render", "Animation")
+# Not ``figures``/``config``: those are submodules, and importing one makes it the package's
+# attribute of that name, which would hide a function.
+_API = ("list_figures", "options", "configure", "render", "Animation")
 
 
 def __getattr__(name: str) -> Any:

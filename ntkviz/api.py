@@ -1,7 +1,7 @@
 """ntkviz from Python and Jupyter: the CLI's commands as functions, one to one.
 
 >>> import ntkviz
->>> ntkviz.figures()                                   # like `ntkviz list`
+>>> ntkviz.list_figures()                              # like `ntkviz list`
 >>> anim = ntkviz.render("ntk-ellipses", quick=True, alphas=(0.1, 1, 10))
 >>> anim                                               # last line of a cell: the player, inline
 >>> anim.save("ellipses.gif")                          # like `ntkviz ntk-ellipses ... -o ...`
@@ -36,7 +36,7 @@ MAX_INLINE_BYTES = 32 * 1024 * 1024
 RUN_OPTIONS = ("quick", "seed", "size", "dpi", "theme", "fps", "hold", "device")
 
 
-def figures() -> dict[str, str]:
+def list_figures() -> dict[str, str]:
     """The figures, name -> one line from the post (``ntkviz list``)."""
     from ntkviz.figures import FIGURES
 
