@@ -400,11 +400,18 @@ SCRIPT = r"""
   }
   function step(d) { pause(); show(player.frame + d); }
 
-  root.querySelector(".np-first").onclick = function () { pause(); show(0); };
-  root.querySelector(".np-last").onclick = function () { pause(); show(n - 1); };
-  root.querySelector(".np-back").onclick = function () { step(-1); };
-  root.querySelector(".np-fwd").onclick = function () { step(1); };
-  playBtn.onclick = function () { player.toggle(); };
+  function on(selector, action) {
+    // after a click the keys go to the player, not the button (space would click it again)
+    root.querySelector(selector).onclick = function () {
+      action();
+      root.focus({ preventScroll: true });
+    };
+  }
+  on(".np-first", function () { pause(); show(0); });
+  on(".np-last", function () { pause(); show(n - 1); });
+  on(".np-back", function () { step(-1); });
+  on(".np-fwd", function () { step(1); });
+  on(".np-play", function () { player.toggle(); });
   slider.addEventListener("input", function () { pause(); show(slider.value); });
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
