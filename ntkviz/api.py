@@ -22,6 +22,7 @@ import difflib
 import html
 import io
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ MAX_INLINE_BYTES = 32 * 1024 * 1024
 
 #: The render() keywords that are the CLI's shared options (the rest are the figure's own).
 RUN_OPTIONS = ("quick", "seed", "size", "dpi", "theme", "fps", "hold", "device")
+#: The CLI's shared options that are Animation.save()'s keywords.
+SAVE_OPTIONS = ("output", "still", "data", "frames_dir", "dither", "jobs")
 
 
 def list_figures() -> dict[str, str]:
@@ -96,8 +99,6 @@ def render(
     with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
         preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
     bar = _progress(spec.name) if progress else None
-    import time
-
     from ntkviz.progress import Progress
 
     start = time.perf_counter()
@@ -325,6 +326,11 @@ def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(spec.config_cls) if f.metadata.get("cli", True)}
     values: dict[str, Any] = {}
     for key, value in options.items():
+        if key in SAVE_OPTIONS:
+            raise ConfigError(
+                f"{key} is an option of saving: .save(path, {key}=...) (the CLI's "
+                f"{cfg.option_name(key)})"
+            )
         if key not in fields:
             close = difflib.get_close_matches(key, [*fields, *RUN_OPTIONS], n=3, cutoff=0.6)
             hint = f" (Possible options: {', '.join(close)})" if close else ""

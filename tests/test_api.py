@@ -92,6 +92,8 @@ def test_bad_keywords_and_types_are_config_errors():
         ntkviz.render("toy-model", frames="abc")
     with pytest.raises(ConfigError, match="Invalid value for '--alpha-max'"):
         ntkviz.configure("toy-model", alpha_max=[1])
+    with pytest.raises(ConfigError, match=r"jobs is an option of saving: .save\(path, jobs=...\)"):
+        ntkviz.render("toy-model", jobs=2)
     with pytest.raises(ConfigError, match="Invalid value for '--quick'"):
         ntkviz.render("toy-model", quick="yes")
 
@@ -164,3 +166,12 @@ def test_oversized_inline_player_falls_back_to_the_still(monkeypatch):
     monkeypatch.setattr(api, "MAX_INLINE_BYTES", 100)
     page = ntkviz.render("toy-model", quick=True, frames=3, **SMALL)._repr_html_()
     assert "too large to show inline" in page and "ntkviz-player" not in page
+
+
+def test_progress_only_when_asked(tmp_path, capsys):
+    anim = ntkviz.render("toy-model", quick=True, frames=3, progress=True, **SMALL)
+    anim.save(tmp_path / "p.gif")
+    assert capsys.readouterr().out == ""  # a bar (tqdm's, else Rich's on stderr), never stdout
+    quiet = ntkviz.render("toy-model", quick=True, frames=3, **SMALL)
+    quiet.save(tmp_path / "q.gif")
+    assert capsys.readouterr() == ("", "")
