@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, gif_frames
 
 from ntkviz import player
 
@@ -84,11 +84,21 @@ def tiny_player(tmp_path_factory):
     from ntkviz.cli import app
 
     folder = tmp_path_factory.mktemp("player")
-    args = ["toy-model", "--quick", "--frames", str(FRAMES), "-o", str(folder / "toy.html")]
-    args += ["--frames-dir", str(folder / "frames"), *TINY[:-2], "--hold", "0.3"]
-    result = CliRunner().invoke(app, args)
+    args = ["toy-model", "--quick", "--frames", str(FRAMES), *TINY[:-2], "--hold", "0.3"]
+    html = ["-o", str(folder / "toy.html"), "--frames-dir", str(folder / "frames")]
+    result = CliRunner().invoke(app, [*args, *html])
+    assert result.exit_code == 0, result.output
+    # the same figure as a GIF: the player's pictures are the GIF's, pixel for pixel
+    result = CliRunner().invoke(app, [*args, "-o", str(folder / "toy.gif")])
     assert result.exit_code == 0, result.output
     return folder
+
+
+def gif_picture(folder: Path, picture: int) -> np.ndarray:
+    """The GIF's frame ``picture`` (it merges held frames like the player), as Pillow shows it."""
+    frames, _, _ = gif_frames(folder / "toy.gif")
+    assert len(frames) == FRAMES
+    return frames[picture]
 
 
 def writer_frame(folder: Path, output_frame: int) -> np.ndarray:
@@ -114,7 +124,12 @@ def test_player_data_merges_held_frames_and_decodes_to_the_writers_frames(tiny_p
     assert pictures[0]["key"] and not all(p["key"] for p in pictures)  # patches between keys
     assert all(p["src"].startswith("data:image/webp;base64,") for p in pictures)
     for i, decoded in enumerate(player.decode_frames(data)):
-        np.testing.assert_array_equal(decoded, writer_frame(tiny_player, i))
+        # the GIF's colours exactly (one palette for the animation), close to what was drawn
+        np.testing.assert_array_equal(decoded, gif_picture(tiny_player, i))
+        drawn = writer_frame(tiny_player, i)
+        assert np.abs(decoded.astype(int) - drawn).mean() < 2.0
+        white = (drawn == 255).all(axis=2)
+        assert (decoded[white] == 255).all()  # white stays white
 
 
 def test_player_file_is_offline(tiny_player):
@@ -199,7 +214,7 @@ def test_player_in_a_browser(browser, tiny_player, tmp_path):
     state = _state(browser)
     assert state["count"] == FRAMES and state["frame"] == 0 and not state["playing"]
     assert state["pos"].startswith(f"frame 1 / {FRAMES}")
-    np.testing.assert_array_equal(_canvas_pixels(browser), writer_frame(tiny_player, 0))
+    np.testing.assert_array_equal(_canvas_pixels(browser), gif_picture(tiny_player, 0))
     assert browser.find_elements(By.CSS_SELECTOR, ".np-poster") == []  # the canvas took over
     assert "tangent" in browser.find_element(By.CSS_SELECTOR, ".np-caption").text
 
@@ -223,9 +238,9 @@ def test_player_in_a_browser(browser, tiny_player, tmp_path):
         state = _state(browser)
         assert state["frame"] == state["shown"] == state["slider"] == target
         assert state["pos"].startswith(f"frame {target + 1} / {FRAMES}")
-        np.testing.assert_array_equal(
-            _canvas_pixels(browser), writer_frame(tiny_player, state["first"])
-        )
+        np.testing.assert_array_equal(_canvas_pixels(browser), gif_picture(tiny_player, target))
+        drawn = writer_frame(tiny_player, state["first"])  # the frame the writer was given
+        assert np.abs(_canvas_pixels(browser).astype(int) - drawn).mean() < 2.0
 
     # keys: arrows step, Home/End jump, space plays and pauses
     body = browser.find_element(By.TAG_NAME, "body")
@@ -237,9 +252,7 @@ def test_player_in_a_browser(browser, tiny_player, tmp_path):
     assert _state(browser)["frame"] == 0
     body.send_keys(Keys.END)
     assert _state(browser)["frame"] == FRAMES - 1
-    np.testing.assert_array_equal(
-        _canvas_pixels(browser), writer_frame(tiny_player, FRAMES - 1 + HELD)
-    )
+    np.testing.assert_array_equal(_canvas_pixels(browser), gif_picture(tiny_player, FRAMES - 1))
     body.send_keys(Keys.HOME, Keys.SPACE)
     assert _state(browser)["playing"]
     body.send_keys(Keys.SPACE)
@@ -269,7 +282,10 @@ def test_api_player_inline_in_a_page(browser, tmp_path):
     _wait(browser, "return window.ntkvizPlayers.length == 2 && window.ntkvizPlayers[1].loaded")
     browser.execute_script("window.ntkvizPlayers[1].seek(3)")
     assert browser.execute_script("return window.ntkvizPlayers.map(p => p.frame)") == [0, 3]
-    np.testing.assert_array_equal(_canvas_pixels(browser, 1), anim.frame(3)[..., :3])
+    data, _ = anim._html  # the encoded pictures, composited in Python
+    expected = list(player.decode_frames(data))[3]
+    np.testing.assert_array_equal(_canvas_pixels(browser, 1), expected)
+    assert np.abs(expected.astype(int) - anim.frame(3)[..., :3]).mean() < 2.0
     assert _errors(browser) == []
 
 
