@@ -32,6 +32,8 @@ from typing import Any
 
 #: A player file larger than this is refused (a one-line error suggests what to do instead).
 MAX_BYTES = 64 * 1024 * 1024
+#: libwebp's effort for lossless pictures (0-6).
+WEBP_METHOD = 1
 #: Colours in a player's palette (as the GIF's; one more, transparent, marks unchanged pixels).
 COLORS = 255
 #: At most this many pictures between two key pictures (bounds the work of a seek).
@@ -68,8 +70,8 @@ def frame_info(spec: Any, result: Any, config: Any, renderer: Any) -> dict[str, 
     }
 
 
-#: A patch covering more than this share of the picture is stored as a key picture instead.
-MAX_PATCH_AREA = 0.6
+#: A picture in which more than this share of the pixels changed is stored whole (a key picture).
+MAX_PATCH_AREA = 0.5
 
 
 def _webp(image: Any) -> bytes:
@@ -77,7 +79,9 @@ def _webp(image: Any) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="WEBP", lossless=True, quality=100, method=0)
+    Image.fromarray(image).save(
+        buffer, format="WEBP", lossless=True, quality=100, method=WEBP_METHOD
+    )
     return buffer.getvalue()
 
 
@@ -139,8 +143,8 @@ def encode_frames(
             changed = (current != previous).any(axis=2)
             rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
             top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            if (bottom - top) * (right - left) > MAX_PATCH_AREA * changed.size:
-                data, since_key = _webp(current), 0  # most of it changed: a key picture
+            if changed.mean() > MAX_PATCH_AREA:
+                data, since_key = _webp(current), 0  # most pixels changed: a key picture
             else:
                 patch = np.zeros((bottom - top, right - left, 4), dtype=np.uint8)
                 inside = changed[top:bottom, left:right]
