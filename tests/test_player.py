@@ -307,6 +307,10 @@ def test_gallery_index_shows_players(browser, tmp_path, cli):
     index = (tmp_path / "index.html").read_text()
     assert 'src="toy-model.html#embed"' in index and "kernel-change.png" in index
     assert (tmp_path / "toy-model.html").stat().st_size < 5e6
+    from ntkviz import gallery
+
+    # the player decodes and agrees with its sidecar (layout findings are another matter)
+    assert [p for p in gallery.validate(tmp_path) if ": layout: " not in p] == []
     _open(browser, tmp_path / "index.html")
     frame = browser.find_element(By.CSS_SELECTOR, "iframe")
     browser.execute_script("arguments[0].scrollIntoView()", frame)
