@@ -322,7 +322,8 @@ def decode_frames(data: dict[str, Any]):
 
 STYLE = """<style>
 .ntkviz-player { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
-  max-width: 100%; display: inline-block; outline: none; }
+  max-width: 100%; display: inline-block; outline: none; box-sizing: border-box;
+  background: #fff; padding: .3em .4em; border-radius: 6px; }
 .ntkviz-player:focus-visible { box-shadow: 0 0 0 2px #3f90da66; border-radius: 4px; }
 .ntkviz-player .np-title { margin: 0 0 .3em; color: #444; }
 .ntkviz-player .np-canvas, .ntkviz-player .np-poster { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
