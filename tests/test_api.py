@@ -112,13 +112,17 @@ def test_render_holds_result_config_and_frames(capsys):
     assert "--quick" in anim.command and "ntk-ellipses" in repr(anim)
 
 
-def test_save_gif_is_byte_identical_to_the_clis(cli, tmp_path):
+def test_save_is_byte_identical_to_the_clis(cli, tmp_path):
     args = ["--quick", "--frames", "6", "--alpha-max", "50"]
     result = cli("toy-model", *args, "-o", tmp_path / "cli.gif", *TINY)
     assert result.exit_code == 0, result.output
     anim = ntkviz.render("toy-model", quick=True, frames=6, alpha_max=50, **SMALL)
     report = anim.save(tmp_path / "api.gif", still=tmp_path / "api.png")
     assert (tmp_path / "api.gif").read_bytes() == (tmp_path / "cli.gif").read_bytes()
+    # and the player page
+    assert cli("toy-model", *args, "-o", tmp_path / "cli.html", *TINY).exit_code == 0
+    anim.save(tmp_path / "api.html", sidecar=False)
+    assert (tmp_path / "api.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
     sidecar = json.loads((tmp_path / "api.gif.json").read_text())
     cli_sidecar = json.loads((tmp_path / "cli.gif.json").read_text())
     assert sidecar == report
