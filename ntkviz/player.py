@@ -111,15 +111,26 @@ def encode_frames(
     def rgb(i: int) -> Any:
         return np.ascontiguousarray(np.asarray(frame(i))[..., :3])
 
+    # Each frame as a 2-D array of codes, compared code by code: palette indices (uint8), or
+    # without a palette the packed colours (uint32); ``colours(codes)`` turns codes into RGB.
     if colors:
         sample = np.stack([rgb(i) for i in writers._sample_indices(count)])
         palette = writers.global_palette(sample, colors=colors)
         mapper = writers.PaletteMapper(palette)
 
-        def picture(i: int) -> Any:
-            return palette[mapper(rgb(i))]
+        def codes(i: int) -> Any:
+            return mapper(rgb(i))
+
+        def colours(block: Any) -> Any:
+            return palette[block]
     else:
-        picture = rgb
+
+        def codes(i: int) -> Any:
+            picture = rgb(i)
+            return writers.pack_colors(picture).reshape(picture.shape[:2])
+
+        def colours(block: Any) -> Any:
+            return writers.unpack_colors(block.reshape(-1)).reshape(*block.shape, 3)
 
     durations = frame_durations_ms(count, fps, 1)
     pictures: list[dict[str, Any]] = []
@@ -127,7 +138,7 @@ def encode_frames(
     since_key = 0
     height = width = 0
     for i in range(count):
-        current = picture(i)
+        current = codes(i)
         advance(1)
         if previous is not None and np.array_equal(current, previous):
             pictures[-1]["ms"] += durations[i]
@@ -136,23 +147,24 @@ def encode_frames(
         entry: dict[str, Any] = {"x": 0, "y": 0, "key": True, "ms": durations[i], "first": i}
         if label is not None:
             entry["label"] = label
-        if previous is None or previous.shape != current.shape or since_key >= KEY_INTERVAL:
-            height, width = current.shape[:2]
-            data, since_key = _webp(current), 0
+        changed = None
+        if previous is not None and previous.shape == current.shape and since_key < KEY_INTERVAL:
+            changed = current != previous
+            if np.count_nonzero(changed) > MAX_PATCH_AREA * changed.size:
+                changed = None  # most pixels changed: a key picture
+        if changed is None:
+            height, width = current.shape
+            data, since_key = _webp(colours(current)), 0
         else:
-            changed = (current != previous).any(axis=2)
             rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
             top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            if changed.mean() > MAX_PATCH_AREA:
-                data, since_key = _webp(current), 0  # most pixels changed: a key picture
-            else:
-                patch = np.zeros((bottom - top, right - left, 4), dtype=np.uint8)
-                inside = changed[top:bottom, left:right]
-                patch[inside, :3] = current[top:bottom, left:right][inside]
-                patch[..., 3] = np.where(inside, 255, 0)  # unchanged: transparent black
-                data = _webp(patch)
-                entry.update(x=int(left), y=int(top), key=False)
-                since_key += 1
+            inside = changed[top:bottom, left:right]
+            patch = np.zeros((bottom - top, right - left, 4), dtype=np.uint8)
+            patch[inside, :3] = colours(current[top:bottom, left:right][inside])
+            patch[..., 3] = np.where(inside, 255, 0)  # unchanged: transparent black
+            data = _webp(patch)
+            entry.update(x=int(left), y=int(top), key=False)
+            since_key += 1
         entry["src"] = "data:image/webp;base64," + base64.b64encode(data).decode("ascii")
         pictures.append(entry)
         previous = current
