@@ -132,6 +132,31 @@ def test_player_data_merges_held_frames_and_decodes_to_the_writers_frames(tiny_p
         assert (decoded[white] == 255).all()  # white stays white
 
 
+@pytest.mark.parametrize("colors", [None, 255])
+def test_encoding_round_trips(colors, monkeypatch):
+    """Synthetic frames: a square moving over noise, held frames, a whole-picture change and key
+    pictures every KEY_INTERVAL; decoding gives the frames back (exactly without a palette)."""
+    monkeypatch.setattr(player, "KEY_INTERVAL", 3)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8) if colors is None else None
+    if base is None:  # few colours: the palette keeps them all
+        base = rng.choice(np.array([[255, 255, 255], [0, 0, 0], [200, 30, 30]], np.uint8), (20, 30))
+    frames = []
+    for k in range(12):
+        frame = base.copy()
+        frame[5:9, k : k + 4] = (10 * k, 255 - 10 * k, 7)
+        frames.append(frame)
+    frames[4] = frames[3]  # held
+    frames[8] = 255 - frames[7]  # everything changes
+    data = player.encode_frames(len(frames), lambda i: frames[i], 10, colors=colors)
+    assert [p["first"] for p in data["frames"]] == [0, 1, 2, 3, *range(5, 12)]
+    assert data["frames"][3]["ms"] == 200
+    assert sum(p["key"] for p in data["frames"]) >= 3
+    decoded = list(player.decode_frames(data))
+    for picture, entry in zip(decoded, data["frames"]):
+        np.testing.assert_array_equal(picture, frames[entry["first"]])
+
+
 def test_player_file_is_offline(tiny_player):
     text = (tiny_player / "toy.html").read_text()
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
