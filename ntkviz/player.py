@@ -465,6 +465,7 @@ SCRIPT = r"""
   }
   root.addEventListener("keydown", onKey);
   var own = document.body && document.body.getAttribute("data-ntkviz-page") === "1";
+  var hash = {};
   function report() {  // in a frame (the gallery's index): tell it how tall the page is
     if (own && window.parent !== window) {
       var tall = document.body.getBoundingClientRect().height;
@@ -474,8 +475,21 @@ SCRIPT = r"""
   if (own) {
     // a page of its own: keys work without clicking the player first
     document.addEventListener("keydown", function (e) { if (!root.contains(e.target)) onKey(e); });
-    if (location.hash === "#embed") document.body.classList.add("np-embed");
+    // page.html#frame=101 shows frame 101 (a link to a moment); #embed: in the gallery's index
+    var readHash = function () {
+      hash = {};
+      location.hash.slice(1).split("&").forEach(function (part) {
+        var kv = part.split("=");
+        if (kv[0]) hash[decodeURIComponent(kv[0])] = kv.length > 1 ? decodeURIComponent(kv[1]) : "";
+      });
+    };
+    readHash();
+    if ("embed" in hash) document.body.classList.add("np-embed");
     window.addEventListener("resize", report);
+    window.addEventListener("hashchange", function () {
+      readHash();
+      if (player.loaded && hash.frame) { pause(); show(Number(hash.frame) - 1); }
+    });
   }
   player.ready = Promise.all(pics.map(function (p, i) {
     var img = new Image();
@@ -483,7 +497,7 @@ SCRIPT = r"""
     img.src = p.src;
     return img.decode ? img.decode() : new Promise(function (ok) { img.onload = ok; });
   })).then(function () {
-    show(0);
+    show(own && hash.frame ? Number(hash.frame) - 1 : 0);
     var poster = root.querySelector(".np-poster");
     if (poster) poster.parentNode.removeChild(poster);
     canvas.style.display = "block";

@@ -290,6 +290,17 @@ def test_player_in_a_browser(browser, tiny_player, tmp_path):
     assert _state(browser)["frame"] == FRAMES - 1
 
     browser.find_element(By.CSS_SELECTOR, ".ntkviz-player").screenshot(str(tmp_path / "player.png"))
+    assert _errors(browser) == []
+
+    # a link to a moment: page.html#frame=4 shows frame 4, when the hash changes ...
+    _open(browser, tiny_player / "toy.html", "#frame=4")
+    _wait(browser, "return window.ntkvizPlayers[0].frame == 3")
+    np.testing.assert_array_equal(_canvas_pixels(browser), gif_picture(tiny_player, 3))
+    # ... and when the page opens with it
+    browser.get("about:blank")
+    _open(browser, tiny_player / "toy.html", "#frame=6")
+    _wait(browser, "return window.ntkvizPlayers && window.ntkvizPlayers[0].loaded")
+    assert _state(browser)["frame"] == 5
     assert (tmp_path / "player.png").stat().st_size > 1000
     assert _errors(browser) == []
 
