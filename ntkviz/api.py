@@ -302,7 +302,10 @@ def _still_html(frame: Any, info: Mapping[str, Any], note: str = "") -> str:
     caption = info.get("caption") or ""
     return (
         '<div class="ntkviz-still">'
-        + f"<div><b>{html.escape(info.get('title', ''))}</b> · {html.escape(info.get('summary', ''))}</div>"
+        + f"<div><b>{html.escape(info['title'])}</b> · "
+        + (f"<code>{html.escape(info['options'])}</code>" if info["options"] else "")
+        + (html.escape(info["summary"]) if not info["options"] else "")
+        + "</div>"
         + f'<img src="{src}" alt="{html.escape(info.get("title", ""))}" style="max-width:100%">'
         + (f"<p>{html.escape(caption)}</p>" if caption else "")
         + (f"<p><i>{html.escape(note)}</i></p>" if note else "")

@@ -57,14 +57,39 @@ def frame_labels(result: Any, renderer: Any) -> list[str] | None:
     return [f"step {int(steps[index + shift])}" for index in renderer.order]
 
 
+def changed_options(spec: Any, config: Any) -> list[str]:
+    """The figure's options whose values differ from the post's, as CLI words (from the config
+    alone, so that the file does not depend on how the command line was spelled)."""
+    import dataclasses
+
+    from ntkviz.config import option_name
+
+    def shown(value: Any) -> str:
+        if isinstance(value, (tuple, list)):
+            return ",".join(shown(v) for v in value)
+        if isinstance(value, bool):
+            return str(value).lower()
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    post = spec.config_cls()
+    words = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.metadata.get("cli", True) and value != getattr(post, field.name):
+            words += [option_name(field.name), shown(value)]
+    return words
+
+
 def frame_info(spec: Any, result: Any, config: Any, renderer: Any) -> dict[str, Any]:
-    """What a player shows beside the frames: the figure's name, caption and step labels."""
+    """What a player shows beside the frames: the figure's name, its options that differ from the
+    post's (else its one-line summary, which describes the post's figure), caption, step labels."""
     from ntkviz.figures.base import caption
 
     text = caption(spec, result, config)
     return {
         "title": spec.name,
         "summary": spec.summary,
+        "options": " ".join(changed_options(spec, config)),
         "caption": text["caption"],
         "labels": frame_labels(result, renderer),
     }
@@ -179,10 +204,12 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
     title = info.get("title") or ""
     caption = info.get("caption") or ""
     summary = info.get("summary") or ""
+    options = info.get("options") or ""
     count = len(data["frames"])
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     width, height = data["width"], data["height"]
-    heading = f"<b>{html.escape(title)}</b> · {html.escape(summary)}" if title else ""
+    detail = f"<code>{html.escape(options)}</code>" if options else html.escape(summary)
+    heading = f"<b>{html.escape(title)}</b> · {detail}" if title else ""
     return (
         STYLE + f'<div class="ntkviz-player" id="ntkviz-{uid}" tabindex="0" data-frame="0" '
         f'aria-label="{html.escape(title or "animation")} player">'
@@ -338,6 +365,7 @@ STYLE = """<style>
   background: #fff; padding: .3em .4em; border-radius: 6px; }
 .ntkviz-player:focus-visible { box-shadow: 0 0 0 2px #3f90da66; border-radius: 4px; }
 .ntkviz-player .np-title { margin: 0 0 .3em; color: #444; }
+.ntkviz-player .np-title code { font-size: .9em; }
 .ntkviz-player .np-canvas, .ntkviz-player .np-poster { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
   background: #fff; }
 .ntkviz-player .np-bar { display: flex; flex-wrap: wrap; align-items: center; gap: .35em;
