@@ -3,6 +3,39 @@
 Each figure of the post "Understanding the Neural Tangent Kernel" (R. V. Dwaraknath, 2019) is a
 module in :mod:`ntkviz.figures` with a Config, a ``simulate`` and a renderer; the CLI runs them
 through :func:`ntkviz.pipeline.run_figure`.
+
+From Python or Jupyter (:mod:`ntkviz.api`, imported on first use so that ``import ntkviz`` stays
+cheap): ``ntkviz.list_figures()``, ``ntkviz.options(name)``, ``ntkviz.configure(name, **options)`` and
+``ntkviz.render(name, quick=False, seed=0, **options)``, which returns an
+:class:`~ntkviz.api.Animation` (``.result``, ``.frame(i)``, ``.save(path)``, an inline player).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: Names this package exports from :mod:`ntkviz.api`, loaded on first access.
+# Not ``figures``/``config``: those are submodules, and importing one makes it the package's
+# attribute of that name, which would hide a function.
+_API = ("list_figures", "options", "configure", "render", "Animation")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from ntkviz import api
+
+        return getattr(api, name)
+    if name == "ConfigError":
+        from ntkviz.errors import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module 'ntkviz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API, "ConfigError"])
+
+
+__all__ = ["__version__", *_API, "ConfigError"]

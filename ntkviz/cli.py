@@ -219,7 +219,7 @@ COMMON: list[tuple[str, Any, Any]] = [
             "-o",
             "--output",
             help="Output file; its suffix picks the format: "
-            ".gif, .mp4, .webp or .png (a still). [default: <figure>.gif]",
+            ".gif, .mp4, .webp, .html (a player) or .png (a still). [default: <figure>.gif]",
             dir_okay=False,
         ),
     ),
@@ -473,9 +473,10 @@ def gallery_command(
         str,
         typer.Option(
             "--format",
-            help="Comma-separated: gif, mp4, webp (animations) and png (a still of each).",
+            help="Comma-separated: gif, mp4, webp, html (animations; html: a player) and png "
+            "(a still of each).",
         ),
-    ] = "gif,png",
+    ] = "gif,html,png",
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild figures whose sidecar says they are current.")
     ] = False,

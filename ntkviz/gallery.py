@@ -27,7 +27,7 @@ import ntkviz
 from ntkviz.config import to_jsonable
 from ntkviz.errors import ConfigError
 
-ANIMATION_FORMATS = ("gif", "mp4", "webp")
+ANIMATION_FORMATS = ("gif", "mp4", "webp", "html")  # html: the player (ntkviz.player)
 FORMATS = ANIMATION_FORMATS + ("png",)
 POST = (
     'R. V. Dwaraknath, "Understanding the Neural Tangent Kernel" (2019), '
@@ -39,7 +39,7 @@ POST = (
 class Job:
     name: str
     out: Path
-    formats: tuple[str, ...] = ("gif", "png")
+    formats: tuple[str, ...] = ("gif", "html", "png")
     quick: bool = False
     seed: int = 0
     force: bool = False
@@ -303,7 +303,9 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if row["status"] == "failed":
             continue
         spec = get(row["figure"])
-        shown = next((f for f in row["files"] if not f.endswith(".png")), row["files"][0])
+        pictures = [f for f in row["files"] if not f.endswith(".html")] or row["files"]
+        shown = next((f for f in pictures if not f.endswith(".png")), pictures[0])
+        player = next((f for f in row["files"] if f.endswith(".html")), None)
         sidecar = json.loads((out / (row["files"][0] + ".json")).read_text())
         entries.append(
             {
@@ -313,6 +315,9 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "caption": sidecar.get("caption", ""),
                 "reading": sidecar.get("reading", ""),
                 "image": shown,
+                "player": player,  # the figure's own player page, shown in index.html
+                "width": sidecar.get("width"),
+                "height": sidecar.get("height"),
                 "files": row["files"],
                 "command": " ".join(sidecar.get("command") or []),
             }
@@ -336,6 +341,8 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     ]
     for e in entries:
         md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", "", e["summary"], ""]
+        if e["player"]:
+            md += [f"[Player]({e['player']}): pause, step and scrub (open it in a browser)", ""]
         if e["reading"]:
             md += [f"*What you see:* {e['reading']}", ""]
         if e["caption"]:
@@ -348,8 +355,8 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     for e in entries:
         cards.append(
             f'<section id="{html.escape(e["name"])}"><h2>{html.escape(e["name"])}</h2>'
-            f'<img src="{html.escape(e["image"])}" alt="{html.escape(e["summary"])}" loading="lazy">'
-            f"<p>{html.escape(e['summary'])}</p>"
+            + _picture(out, e)
+            + f"<p>{html.escape(e['summary'])}</p>"
             + (
                 f"<p class=reading><b>What you see:</b> {html.escape(e['reading'])}</p>"
                 if e["reading"]
@@ -370,7 +377,19 @@ img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
 pre {{ background: #f4f4f4; padding: .6em; overflow-x: auto; }}
 .caption {{ color: #444; }}
 nav a {{ margin-right: 1em; }}
+iframe {{ width: 100%; border: 0; display: block; }}
+.files {{ font-size: .9em; color: #555; }}
 </style>
+<script>
+// each player page says how tall it is; its frame takes that height (no inner scroll bars)
+window.addEventListener("message", function (e) {{
+  var tall = e.data && e.data.ntkvizHeight;
+  if (!tall) return;
+  document.querySelectorAll("iframe").forEach(function (f) {{
+    if (f.contentWindow === e.source) f.style.height = Math.ceil(tall) + "px";
+  }});
+}});
+</script>
 </head>
 <body>
 <h1>ntkviz gallery</h1>
@@ -386,12 +405,37 @@ Each is reproduced by the command under it.</p>
         tmp.write_text(page)
 
 
+def _picture(out: Path, e: dict[str, Any]) -> str:
+    """A figure's card picture: its player (an iframe on the figure's own page: the index stays
+    small) where there is one, else its image."""
+    alt = html.escape(e["summary"])
+    if not e["player"]:
+        return f'<img src="{html.escape(e["image"])}" alt="{alt}" loading="lazy">'
+    src = html.escape(e["player"])
+    size = (out / e["player"]).stat().st_size
+    width, height = e.get("width") or 4, e.get("height") or 3
+    links = [f'<a href="{src}">the player alone</a> ({size / 1e6:.1f} MB)']
+    links += [
+        f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in e["files"] if f != e["player"]
+    ]
+    return (
+        f'<iframe src="{src}#embed" title="{html.escape(e["name"])} player" loading="lazy" '
+        f'style="aspect-ratio: {width} / {height + 60}"></iframe>'
+        f'<p class="files">{" · ".join(links)}</p>'
+    )
+
+
 # -- checks CI runs ----------------------------------------------------------------------------------
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
     """The frames of an image or animation one at a time, (H, W, 3) uint8, decoded by
     imageio-ffmpeg or Pillow (one frame in memory at a time: a 1001-frame GIF is 1.7 GB whole)."""
+    if path.suffix == ".html":  # the player's pictures, composited as the browser does
+        from ntkviz.player import decode_frames, read_html
+
+        yield from decode_frames(read_html(path))
+        return
     if path.suffix == ".mp4":
         import imageio.v2 as iio2
 
@@ -427,10 +471,9 @@ def _picture_problem(path: Path, frames: int, width: int, height: int) -> str | 
         return f"{path.name}: does not decode ({reason})"
     if (got_width, got_height) != (width, height):
         return f"{path.name}: {got_width}x{got_height} px, sidecar says {width}x{height}"
-    # GIF merges identical consecutive frames, so it may hold fewer than were drawn
-    if (path.suffix != ".gif" and count != frames) or (
-        path.suffix == ".gif" and not 1 <= count <= frames
-    ):
+    # GIF and the player merge identical consecutive frames: they may hold fewer than drawn
+    merges = path.suffix in (".gif", ".html")
+    if (not merges and count != frames) or (merges and not 1 <= count <= frames):
         return f"{path.name}: {count} frames, sidecar says {frames}"
     return None
 

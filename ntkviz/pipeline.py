@@ -24,6 +24,7 @@ from ntkviz.config import to_jsonable
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
 from ntkviz.parallel import resolve_jobs
+from ntkviz.player import frame_info
 from ntkviz.progress import Progress
 
 DEVICES = ("cpu", "cuda")
@@ -218,11 +219,17 @@ class _TimedFrames:
 
 
 def run_figure(
-    spec: FigureSpec, config: Any, options: RunOptions, progress: Progress | None = None
+    spec: FigureSpec,
+    config: Any,
+    options: RunOptions,
+    progress: Progress | None = None,
+    simulated: tuple[Any, float] | None = None,
 ) -> dict[str, Any]:
     """Simulate, render and write one figure; return the sidecar's content.
 
     Nothing is written unless every step succeeds: all outputs appear together at the end.
+    ``simulated``: (Result, seconds) of an earlier ``spec.simulate`` with this config and seed
+    (:mod:`ntkviz.api`), used instead of simulating again.
     """
     progress = progress or Progress()
     preflight(options)
@@ -231,7 +238,11 @@ def run_figure(
 
     start = time.perf_counter()
     try:
-        result = spec.simulate(config, generator, progress, options.device)
+        if simulated is None:
+            result = spec.simulate(config, generator, progress, options.device)
+            timing["simulate"] = time.perf_counter() - start
+        else:
+            result, timing["simulate"] = simulated
     except (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError)) as exc:
         raise out_of_memory(options.device) from exc
     except (OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
@@ -242,7 +253,6 @@ def run_figure(
         if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
             raise
         raise out_of_memory(options.device) from exc
-    timing["simulate"] = time.perf_counter() - start
     check_finite(spec, config, result, options.quick)
 
     start = time.perf_counter()
@@ -251,7 +261,12 @@ def run_figure(
         renderer.hold(hold_frames(options.hold, options.fps))
     frames = _TimedFrames(renderer)
     frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
-    source = writers.FrameSource(count=len(renderer), frame=frames, key_frame=renderer.key_frame)
+    source = writers.FrameSource(
+        count=len(renderer),
+        frame=frames,
+        key_frame=renderer.key_frame,
+        info=frame_info(spec, result, config, renderer),  # for the .html player
+    )
     # Every output is staged and renamed into place together at the end: an error or Ctrl-C
     # anywhere leaves all existing files (the sidecar included) as they were.
     jobs = resolve_jobs(options.jobs)

@@ -16,8 +16,8 @@ import shutil
 import struct
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.lifecycle import child_preexec, os_cause, pid_alive, quiet_section
 from ntkviz.progress import Progress
 
-ANIMATION_FORMATS = (".gif", ".mp4", ".webp")
+ANIMATION_FORMATS = (".gif", ".mp4", ".webp", ".html")  # .html: the player (ntkviz.player)
 FORMATS = ANIMATION_FORMATS + (".png",)
 MAX_FPS = 240.0
 #: One frame per 100 s at the slowest: a GIF delay holds at most 655 s, and ffmpeg's rate 0.01.
@@ -44,6 +44,7 @@ class FrameSource:
     count: int
     frame: Callable[[int], np.ndarray]
     key_frame: int = 0
+    info: Mapping[str, Any] = field(default_factory=dict)  # title, caption, labels: for .html
 
 
 def output_format(path: Path) -> str:
@@ -51,7 +52,7 @@ def output_format(path: Path) -> str:
     if suffix not in FORMATS:
         shown = suffix or "(none)"
         raise ConfigError(
-            f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp or .png"
+            f"unknown output format '{shown}' for {path}: use .gif, .mp4, .webp, .html or .png"
         )
     return suffix
 
@@ -759,10 +760,16 @@ def webp_memory(count: int, height: int, width: int) -> int:
     return count * height * width * 3 + 16 * height * width + (64 << 20)
 
 
+def _write_html(tmp: Path, source: FrameSource, fps: float, advance, target: Path):
+    from ntkviz.player import write_html
+
+    return write_html(tmp, source, fps, advance, target)
+
+
 # -- checking a written file before it replaces anything ----------------------------------------------
 
 
-def verify(path: Path, fmt: str, frames: int, width: int, height: int, target: Path) -> None:
+def verify(path: Path, fmt: str, frames: int | None, width: int, height: int, target: Path) -> None:
     """Decode cheaply what was written (container, frame count, size) and raise one line if
     it is not what was meant; ``target`` is the name the message uses."""
     try:
@@ -773,6 +780,8 @@ def verify(path: Path, fmt: str, frames: int, width: int, height: int, target: P
         raise NtkvizError(
             f"writing {target} produced a file that does not decode ({exc})"
         ) from None
+    if frames is None:  # merged pictures (the player): at least one, at most one a frame
+        frames = got_frames if got_frames >= 1 else 1
     if (got_width, got_height) != (width, height) or got_frames != frames:
         raise NtkvizError(
             f"writing {target} produced a broken file: {got_frames} frame(s) of "
@@ -787,6 +796,11 @@ def probe(path: Path, fmt: str) -> tuple[int, int, int]:
         return _probe_mp4(path)
     if fmt == ".gif":
         return _probe_gif(path)
+    if fmt == ".html":
+        from ntkviz.player import read_html
+
+        data = read_html(path)
+        return len(data["frames"]), int(data["width"]), int(data["height"])
     from PIL import Image
 
     with Image.open(path) as im:
@@ -913,9 +927,12 @@ def write_animation(
             elif fmt == ".mp4":
                 height, width = _write_mp4(tmp, source, fps, advance, target)
                 blocks = frames
-            else:
+            elif fmt == ".webp":
                 height, width = _write_webp(tmp, source, fps, advance)
                 blocks = frames
+            else:  # the player merges held frames: it holds at most as many pictures
+                height, width = _write_html(tmp, source, fps, advance, target)
+                blocks = None
             verify(tmp, fmt, blocks, int(width), int(height), target)
             size = tmp.stat().st_size
         except OSError as exc:

@@ -18,12 +18,16 @@ class _Collect(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.sources: list[str] = []
+        self.players: list[str] = []
         self.stack: list[str] = []
         self.errors: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         if tag == "img":
             self.sources.append(dict(attrs)["src"])
+        elif tag == "iframe":  # an animated figure's player page (ntkviz.player)
+            self.players.append(dict(attrs)["src"].split("#")[0])
+            self.stack.append(tag)
         elif tag not in ("meta", "link", "br"):
             self.stack.append(tag)
 
@@ -36,9 +40,14 @@ def check_index(folder: Path) -> set[str]:
     parser = _Collect()
     parser.feed((folder / "index.html").read_text())
     assert parser.errors == [] and parser.stack == []
-    md_images = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (folder / "README.md").read_text()))
-    assert set(parser.sources) == md_images
-    for name in md_images:
+    readme = (folder / "README.md").read_text()
+    md_images = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme))
+    md_players = set(re.findall(r"\[Player\]\(([^)]+)\)", readme))
+    assert set(parser.players) == md_players
+    # index.html shows a figure's player where it has one, else its image; README.md the image
+    with_player = {Path(p).stem for p in md_players}
+    assert set(parser.sources) == {m for m in md_images if Path(m).stem not in with_player}
+    for name in md_images | md_players:
         assert (folder / name).is_file(), name
     return md_images
 

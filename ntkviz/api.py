@@ -1,0 +1,495 @@
+"""ntkviz from Python and Jupyter: the CLI's commands as functions, one to one.
+
+>>> import ntkviz
+>>> ntkviz.list_figures()                              # like `ntkviz list`
+>>> anim = ntkviz.render("ntk-ellipses", quick=True, alphas=(0.1, 1, 10))
+>>> anim                                               # last line of a cell: the player, inline
+>>> anim.save("ellipses.gif")                          # like `ntkviz ntk-ellipses ... -o ...`
+>>> anim.result.kernels.shape, anim.frame(0).shape     # the numbers, and frames on demand
+
+Every CLI option is a keyword: ``--alpha-max 100`` is ``alpha_max=100``, a list option takes a
+tuple or list (or the CLI's "1,2,3" string), ``--size 6x4`` is ``size="6x4"`` or ``(6, 4)``.
+Options are checked by the same code as the CLI's, before anything is computed; a bad one raises
+:class:`ntkviz.errors.ConfigError` with the CLI's message. ``render(...).save(path)`` writes
+through the same pipeline as the CLI (same atomic writer, same sidecar), and the file is
+byte-identical to the CLI's with the same options. Nothing is printed unless ``progress=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import html
+import io
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ntkviz.errors import ConfigError
+
+#: An animation larger than this is shown inline as its still, with a note (saving still works).
+MAX_INLINE_BYTES = 32 * 1024 * 1024
+
+#: The render() keywords that are the CLI's shared options (the rest are the figure's own).
+RUN_OPTIONS = ("quick", "seed", "size", "dpi", "theme", "fps", "hold", "device")
+#: The CLI's shared options that are Animation.save()'s keywords.
+SAVE_OPTIONS = ("output", "still", "data", "frames_dir", "dither", "jobs")
+
+
+def list_figures() -> dict[str, str]:
+    """The figures, name -> one line from the post (``ntkviz list``)."""
+    from ntkviz.figures import FIGURES
+
+    return {name: spec.summary for name, spec in FIGURES.items()}
+
+
+def options(name: str) -> dict[str, Any]:
+    """A figure's own options, keyword -> the post's default (``ntkviz <name> --help``)."""
+    spec = _spec(name)
+    base = spec.config_cls()
+    return {
+        f.name: getattr(base, f.name)
+        for f in dataclasses.fields(spec.config_cls)
+        if f.metadata.get("cli", True)
+    }
+
+
+def configure(name: str, quick: bool = False, **options: Any) -> Any:
+    """The figure's validated Config: the post's settings (or the ``--quick`` preset) with
+    ``options`` applied, checked exactly as the CLI checks them."""
+    from ntkviz import config as cfg
+    from ntkviz.figures.base import defaults
+
+    spec = _spec(name)
+    base, _ = defaults(spec, bool(quick))
+    return cfg.build(spec.config_cls, _figure_values(spec, options), base=base)
+
+
+def render(
+    name: str,
+    quick: bool = False,
+    seed: int = 0,
+    *,
+    size: str | tuple[float, float] | None = None,
+    dpi: float | None = None,
+    theme: str = "light",
+    fps: float | None = None,
+    hold: float = 2.0,
+    device: str = "cpu",
+    progress: bool = False,
+    **options: Any,
+) -> Animation:
+    """Simulate a figure, as ``ntkviz <name> [options]`` does, and return an :class:`Animation`
+    holding the Result, the config and frames on demand (nothing is written until ``save``).
+
+    ``options`` are the figure's own (``ntkviz.options(name)``); the keywords above are the CLI's
+    shared options, with the same defaults. ``progress=True`` shows progress bars (tqdm's notebook
+    bar where tqdm is installed, else Rich's).
+    """
+    import torch
+
+    from ntkviz.pipeline import preflight
+
+    spec = _spec(name)
+    run = _run_options(spec, quick, seed, size, dpi, theme, fps, hold, device, options)
+    config_, run_options, words = run
+    with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
+        preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
+    bar = _progress(spec.name) if progress else None
+    from ntkviz.progress import Progress
+
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(run_options.seed)
+    with bar or Progress() as shown:
+        result = spec.simulate(config_, generator, shown, run_options.device)
+    seconds = time.perf_counter() - start
+    return Animation(spec, config_, run_options, result, seconds, words, bool(progress))
+
+
+class Animation:
+    """A rendered figure: ``result`` (the numbers), ``config``, ``frame(i)`` (RGBA arrays, drawn on
+    demand), ``save(path)`` (any format the CLI writes) and, in Jupyter, an inline player."""
+
+    def __init__(
+        self,
+        spec: Any,
+        config: Any,
+        options: Any,
+        result: Any,
+        seconds: float,
+        words: list[str],
+        progress: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.name: str = spec.name
+        self.config = config
+        self.options = options  # the ntkviz.pipeline.RunOptions the CLI would use
+        self.result = result
+        self.seconds = seconds  # spent simulating
+        self._words = words
+        self._progress = progress
+        self._renderer = None
+        self._html: tuple[Any, Any] | None = None  # (player data, info) or (still html, None)
+
+    # -- the numbers --------------------------------------------------------------------------
+    @property
+    def arrays(self) -> dict[str, Any]:
+        """The Result's fields as NumPy arrays (what ``--data FILE.npz`` saves)."""
+        from ntkviz.figures.base import result_arrays
+
+        return result_arrays(self.result)
+
+    @property
+    def caption(self) -> str:
+        return self._caption()["caption"]
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The numbers the caption states, computed from the Result."""
+        return self._caption()["facts"]
+
+    def _caption(self) -> dict[str, Any]:
+        from ntkviz.figures.base import caption
+
+        return caption(self.spec, self.result, self.config)
+
+    @property
+    def command(self) -> list[str]:
+        """The ntkviz command line that makes the same figure (without ``-o``)."""
+        return ["ntkviz", self.name, *self._words]
+
+    # -- frames -------------------------------------------------------------------------------
+    @property
+    def renderer(self):
+        """The figure's renderer, made on first use, with the end hold the CLI adds."""
+        if self._renderer is None:
+            from ntkviz.pipeline import hold_frames
+
+            renderer = self.spec.renderer(self.result, self.config, self.options.style)
+            if self.spec.animated:
+                renderer.hold(hold_frames(self.options.hold, self.options.fps))
+            self._renderer = renderer
+        return self._renderer
+
+    def __len__(self) -> int:
+        return len(self.renderer)
+
+    def frame(self, i: int):
+        """Output frame ``i`` (the end hold included) as an (H, W, 4) uint8 RGBA array."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"frame {i} of {n}")
+        return self.renderer.frame(i % n).copy()
+
+    def frames(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self.frame(i)
+
+    @property
+    def key_frame(self) -> int:
+        return self.renderer.key_frame
+
+    def still(self):
+        """The key frame (what ``--still`` and ``.png`` write)."""
+        return self.frame(self.key_frame)
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(
+        self,
+        path: str | Path,
+        *,
+        still: str | Path | None = None,
+        data: str | Path | None = None,
+        frames_dir: str | Path | None = None,
+        dither: bool = False,
+        jobs: int = 1,
+        sidecar: bool = True,
+    ) -> dict[str, Any]:
+        """Write the figure to ``path`` (.gif, .mp4, .webp, .html or .png, as the CLI's
+        ``-o``) with the CLI's writer and sidecar; ``still``, ``data``, ``frames_dir``, ``dither``
+        and ``jobs`` are the CLI's options of those names (``jobs`` defaults to 1 here: no
+        worker processes from a notebook; the file is the same for any number). A ``.npz`` path
+        saves only the numbers, as ``--data``. Returns the sidecar's content."""
+        from ntkviz import writers
+        from ntkviz.pipeline import run_figure
+
+        path = Path(path)
+        if path.suffix.lower() == ".npz" and still is None and frames_dir is None:
+            return self._save_npz(path)
+        words = [*self.command, "-o", str(path)]
+        for option, value in (("--still", still), ("--data", data), ("--frames-dir", frames_dir)):
+            if value is not None:
+                words += [option, str(value)]
+        if dither:
+            words.append("--dither")
+        options = dataclasses.replace(
+            self.options,
+            output=path,
+            still=None if still is None else Path(still),
+            data=None if data is None else Path(data),
+            frames_dir=None if frames_dir is None else Path(frames_dir),
+            dither=bool(dither),
+            jobs=int(jobs),
+            sidecar=bool(sidecar),
+            command=tuple(words),
+        )
+        writers.output_format(path)
+        bar = _progress(self.name) if self._progress else None
+        from ntkviz.progress import Progress
+
+        with bar or Progress() as shown:
+            return run_figure(
+                self.spec, self.config, options, shown, simulated=(self.result, self.seconds)
+            )
+
+    def _save_npz(self, path: Path) -> dict[str, Any]:
+        from ntkviz import writers
+        from ntkviz.config import to_jsonable
+
+        writers.check_writable(path, "--data")
+        metadata = {"figure": self.name, "config": to_jsonable(self.config)}
+        metadata["seed"] = self.options.seed
+        writers.write_npz(path, self.arrays, metadata)
+        return {"figure": self.name, "output": str(path), "format": "npz"}
+
+    # -- Jupyter --------------------------------------------------------------------------------
+    def player_html(self) -> str:
+        """The player as an HTML fragment (what Jupyter shows); the frames are encoded once, and
+        each call gets its own id, so that the same animation can be shown twice on a page."""
+        from ntkviz import player
+
+        if self._html is None:
+            info = player.frame_info(self.spec, self.result, self.config, self.renderer)
+            with self.renderer.drawing():
+                if not self.spec.animated:
+                    self._html = (_still_html(self.still(), info), None)
+                else:
+                    fps = self.options.fps
+                    data = player.encode_frames(len(self), self.frame, fps, info["labels"])
+                    self._html = (data, info)
+        data, info = self._html
+        if info is None:
+            return data
+        text = player.fragment(data, info, uid=uuid.uuid4().hex[:12])
+        size = len(text.encode("utf-8"))
+        if size > MAX_INLINE_BYTES:
+            note = (
+                f"{self.name}: the player would be {size / 2**20:.0f} MB, too large to show "
+                f"inline (over {MAX_INLINE_BYTES / 2**20:.0f} MB); its still is shown. Use "
+                "quick=True, a smaller size or dpi, or save it with .save('x.html')."
+            )
+            return _still_html(self.still(), info, note)
+        return text
+
+    def _repr_html_(self) -> str:
+        return self.player_html()
+
+    def __repr__(self) -> str:
+        return f"<ntkviz.Animation {' '.join(self.command[1:])}>"
+
+
+def _still_html(frame: Any, info: Mapping[str, Any], note: str = "") -> str:
+    import base64
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame[..., :3].copy()).save(buffer, format="PNG")
+    src = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    caption = info.get("caption") or ""
+    return (
+        '<div class="ntkviz-still">'
+        + f"<div><b>{html.escape(info['title'])}</b> · "
+        + (f"<code>{html.escape(info['options'])}</code>" if info["options"] else "")
+        + (html.escape(info["summary"]) if not info["options"] else "")
+        + "</div>"
+        + f'<img src="{src}" alt="{html.escape(info.get("title", ""))}" style="max-width:100%">'
+        + (f"<p>{html.escape(caption)}</p>" if caption else "")
+        + (f"<p><i>{html.escape(note)}</i></p>" if note else "")
+        + "</div>"
+    )
+
+
+# -- options, as the CLI reads them -------------------------------------------------------------
+
+
+def _spec(name: str):
+    from ntkviz.figures import get
+
+    return get(name)
+
+
+def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The figure's own keyword options as the CLI would have parsed them, type-checked like it."""
+    from ntkviz import config as cfg
+
+    fields = {f.name: f for f in dataclasses.fields(spec.config_cls) if f.metadata.get("cli", True)}
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in SAVE_OPTIONS:
+            raise ConfigError(
+                f"{key} is an option of saving: .save(path, {key}=...) (the CLI's "
+                f"{cfg.option_name(key)})"
+            )
+        if key not in fields:
+            close = difflib.get_close_matches(key, [*fields, *RUN_OPTIONS], n=3, cutoff=0.6)
+            hint = f" (Possible options: {', '.join(close)})" if close else ""
+            raise ConfigError(f"No such option: {key}{hint} (see ntkviz.options({spec.name!r}))")
+        kind, item = cfg.field_kind(spec.config_cls, fields[key])
+        if value is None:
+            continue
+        values[key] = _typed(cfg.option_name(key), value, "tuple" if kind == "tuple" else item)
+    return values
+
+
+_WORDS = {int: "integer", float: "number", bool: "boolean", str: "string"}
+
+
+def _typed(option: str, value: Any, kind: Any) -> Any:
+    """``value`` as the CLI's parser would give it (a string is parsed as on the command line)."""
+    if kind == "tuple":
+        if isinstance(value, (str, tuple, list)):
+            return value  # the CLI's list parsing (ntkviz.config.coerce) takes it from here
+        return _invalid(option, value, "a comma-separated list of numbers, a tuple or a list")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        return _invalid(option, value, "a valid boolean")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        return _invalid(option, value, "a valid string")
+    if isinstance(value, bool):
+        return _invalid(option, value, f"a valid {_WORDS.get(kind, 'value')}")
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                return _invalid(
+                    option,
+                    value,
+                    "a valid integer, unable to parse string as an integer",
+                )
+        return _invalid(option, value, "a valid integer")
+    if kind is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                return _invalid(option, value, "a valid number, unable to parse string as a number")
+        return _invalid(option, value, "a valid number")
+    return value
+
+
+def _invalid(option: str, value: Any, expected: str) -> Any:
+    raise ConfigError(f"Invalid value for '{option}': Input should be {expected} (got {value!r})")
+
+
+def _run_options(
+    spec: Any,
+    quick: Any,
+    seed: Any,
+    size: Any,
+    dpi: Any,
+    theme: Any,
+    fps: Any,
+    hold: Any,
+    device: Any,
+    options: Mapping[str, Any],
+) -> tuple[Any, Any, list[str]]:
+    """(config, RunOptions, the equivalent CLI words) through the CLI's own ``build_run``."""
+    from ntkviz.cli import COMMON, COMMON_DEFAULTS, build_run
+
+    figure = _figure_values(spec, options)
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {size!r})")
+        size = "x".join(f"{float(v):g}" for v in size)
+    common = {
+        "quick": _typed("--quick", quick, bool),
+        "seed": _typed("--seed", seed, int),
+        "size": None if size is None else _typed("--size", size, str),
+        "dpi": None if dpi is None else _typed("--dpi", dpi, float),
+        "theme": _typed("--theme", theme, str),
+        "fps": None if fps is None else _typed("--fps", fps, float),
+        "hold": _typed("--hold", hold, float),
+        "device": _typed("--device", device, str),
+    }
+    values: dict[str, Any] = {
+        f.name: None for f in dataclasses.fields(spec.config_cls) if f.metadata.get("cli", True)
+    }
+    values.update(figure)
+    values.update({name: COMMON_DEFAULTS.get(name) for name, _, _ in COMMON})
+    values.update(common)
+    values["progress"] = False
+    config_, run_options, _ = build_run(spec, values)
+    return config_, run_options, _words(figure, common)
+
+
+def _words(figure: Mapping[str, Any], common: Mapping[str, Any]) -> list[str]:
+    """The CLI options that give the same figure (what the sidecar records as the command)."""
+    from ntkviz.config import option_name
+
+    words: list[str] = []
+    for key, value in figure.items():
+        name = option_name(key)
+        if isinstance(value, bool):
+            words.append(name if value else f"--no-{name[2:]}")
+        elif isinstance(value, (tuple, list)):
+            words += [name, ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)]
+        else:
+            words += [name, f"{value:g}" if isinstance(value, float) else str(value)]
+    if common["quick"]:
+        words.append("--quick")
+    for key in ("seed", "size", "dpi", "theme", "fps", "hold", "device"):
+        value = common[key]
+        default = {"seed": 0, "theme": "light", "hold": 2.0, "device": "cpu"}.get(key)
+        if value is not None and value != default:
+            words += [f"--{key}", f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+def _progress(title: str):
+    """A notebook progress bar (tqdm.auto) where tqdm is installed, else Rich's bar on stderr."""
+    try:
+        from tqdm.auto import tqdm  # noqa: F401
+    except ImportError:
+        from ntkviz.progress import RichProgress
+
+        return RichProgress(title)
+    return _TqdmProgress(title)
+
+
+def _tqdm_progress_class():
+    import contextlib
+
+    from ntkviz.progress import Progress
+
+    class TqdmProgress(Progress):
+        """One tqdm bar per stage (a widget in Jupyter, text elsewhere)."""
+
+        def __init__(self, title: str) -> None:
+            self.title = title
+
+        @contextlib.contextmanager
+        def stage(self, description: str, total: int | None = None):
+            from tqdm.auto import tqdm
+
+            with tqdm(total=total, desc=f"{self.title} {description}", leave=False) as bar:
+                yield lambda n=1: bar.update(n)
+
+    return TqdmProgress
+
+
+def _TqdmProgress(title: str):  # noqa: N802 - a class made on first use (tqdm is optional)
+    return _tqdm_progress_class()(title)
