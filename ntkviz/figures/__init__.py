@@ -9,6 +9,7 @@ from ntkviz.figures.hessian_structure import SPEC as HESSIAN_STRUCTURE
 from ntkviz.figures.init_functions import SPEC as INIT_FUNCTIONS
 from ntkviz.figures.kappa_scaling import SPEC as KAPPA_SCALING
 from ntkviz.figures.kernel_change import SPEC as KERNEL_CHANGE
+from ntkviz.figures.kernel_spectrum import SPEC as KERNEL_SPECTRUM
 from ntkviz.figures.linearized import SPEC as LINEARIZED
 from ntkviz.figures.loss_surface import SPEC as LOSS_SURFACE
 from ntkviz.figures.ntk_convergence import SPEC as NTK_CONVERGENCE
@@ -32,6 +33,7 @@ FIGURES: dict[str, FigureSpec] = {
         LINEARIZED,
         GENERALIZATION,
         POSTERIOR,
+        KERNEL_SPECTRUM,
     )
 }
 
