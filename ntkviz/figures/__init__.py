@@ -15,6 +15,7 @@ from ntkviz.figures.loss_surface import SPEC as LOSS_SURFACE
 from ntkviz.figures.ntk_convergence import SPEC as NTK_CONVERGENCE
 from ntkviz.figures.ntk_ellipses import SPEC as NTK_ELLIPSES
 from ntkviz.figures.posterior import SPEC as POSTERIOR
+from ntkviz.figures.rich_lazy import SPEC as RICH_LAZY
 from ntkviz.figures.toy_model import SPEC as TOY_MODEL
 from ntkviz.figures.weight_matrix import SPEC as WEIGHT_MATRIX
 
@@ -34,6 +35,7 @@ FIGURES: dict[str, FigureSpec] = {
         GENERALIZATION,
         POSTERIOR,
         KERNEL_SPECTRUM,
+        RICH_LAZY,
     )
 }
 
