@@ -92,9 +92,7 @@ def test_caption_numbers_are_recomputed_from_the_result(trained):
     text, reading = filled["caption"], filled["reading"]
     slope = _slope(result.sweep, result.sweep_moved)
     kslope = _slope(result.sweep, result.sweep_kernel)
-    assert (
-        f"slope {slope:.2f} for the parameters" in text and f"{kslope:.2f} for the kernel" in text
-    )
+    assert f"slope {slope:.2f} for the weights" in text and f"{kslope:.2f} for the kernel" in text
     assert f"alpha^{slope:.2f}" in reading
     assert f"moved by {result.moved[-1, 0]:.2g} of their size" in text
     assert f"rich net's by {result.moved[-1, 1]:.2g} and {result.kernel[-1, 1]:.2g}" in text
