@@ -9,10 +9,13 @@ from ntkviz.figures.hessian_structure import SPEC as HESSIAN_STRUCTURE
 from ntkviz.figures.init_functions import SPEC as INIT_FUNCTIONS
 from ntkviz.figures.kappa_scaling import SPEC as KAPPA_SCALING
 from ntkviz.figures.kernel_change import SPEC as KERNEL_CHANGE
+from ntkviz.figures.kernel_spectrum import SPEC as KERNEL_SPECTRUM
 from ntkviz.figures.linearized import SPEC as LINEARIZED
 from ntkviz.figures.loss_surface import SPEC as LOSS_SURFACE
 from ntkviz.figures.ntk_convergence import SPEC as NTK_CONVERGENCE
 from ntkviz.figures.ntk_ellipses import SPEC as NTK_ELLIPSES
+from ntkviz.figures.posterior import SPEC as POSTERIOR
+from ntkviz.figures.rich_lazy import SPEC as RICH_LAZY
 from ntkviz.figures.toy_model import SPEC as TOY_MODEL
 from ntkviz.figures.weight_matrix import SPEC as WEIGHT_MATRIX
 
@@ -30,6 +33,9 @@ FIGURES: dict[str, FigureSpec] = {
         NTK_CONVERGENCE,
         LINEARIZED,
         GENERALIZATION,
+        POSTERIOR,
+        KERNEL_SPECTRUM,
+        RICH_LAZY,
     )
 }
 

@@ -1,0 +1,634 @@
+"""posterior: the predictive distribution of an ensemble of nets trained by gradient descent.
+
+Beyond the post (Lee et al. 2019, "Wide neural networks of any depth evolve as linear models",
+section 2.3.1). At initialisation an infinitely wide net in the NTK parameterisation is a draw
+from a Gaussian process with covariance K, the NNGP kernel. Gradient descent on the squared loss
+moves it like its linearisation, so after t steps
+
+    f_t(x) = f_0(x) + T_t(x) (Y - f_0(X)),    T_t(x) = Theta(x, X) Theta^{-1} (I - (I - eta Theta)^t)
+
+with Theta = Theta(X, X) the NTK on the training inputs. f_t is therefore Gaussian too, with
+
+    mean  T_t(x) Y
+    cov   K(x, x') + T_t(x) K(X, X) T_t(x')^T - T_t(x) K(X, x') - K(x, X) T_t(x')^T.
+
+Time convention: the loss is L(w) = (1/N) sum_i (f(x_i, w) - y_i)^2 (mean over the N training
+points, no 1/2) and one step is w <- w - lr grad L, so in function space f(X) <- f(X) - eta Theta
+(f(X) - Y) with eta = 2 lr / N. t counts steps; (I - eta Theta)^t is the exact discrete form, and
+exp(-eta Theta t) its gradient-flow limit (``--time flow``).
+
+At t = 0 the distribution is the NNGP prior; as t -> infinity the mean is Theta(x, X) Theta^{-1} Y
+and the band is not the Bayesian posterior of the NNGP (exact GP regression with K), which the
+figure draws beside it (dotted).
+
+The figure trains, for each width, ``count`` real nets (NTK parameterisation, NOT zeroed: the prior
+is the point) by full-batch gradient descent and draws their mean and +-``band`` sd against the
+infinite-width ones. A last panel shows, against width (log-log), how far the ensemble's moments
+are from the theory and how far each net is from its own infinite-width linear model (the formula
+above with the net's own f_0), whose fitted slope theory puts at -1/2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ntkviz.canvas import Renderer, Style
+from ntkviz.config import check_frames, param
+from ntkviz.dynamics import train
+from ntkviz.errors import ConfigError
+from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.generalization import TARGETS
+from ntkviz.figures.toy_model import check_limits
+from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_kernels
+from ntkviz.kernels import MseGradient
+from ntkviz.nets import Ensemble, NetSpec, check_fits
+from ntkviz.progress import Progress
+from ntkviz.threads import single_thread
+
+TIMES = ("discrete", "flow")
+
+
+@dataclass(frozen=True)
+class PosteriorConfig:
+    n_train: int = param(5, "number of training points, equally spaced over --x-span", ge=1, le=200)
+    target: str = param("sin", "target function of the training points", choices=tuple(TARGETS))
+    x_span: tuple[float, ...] = param(
+        (-3.0, 3.0), "interval of the training inputs, as MIN,MAX", length=2
+    )
+    count: int = param(100, "nets per width (their mean and band are drawn)", ge=2, le=100_000)
+    widths: tuple[int, ...] = param(
+        (64, 256, 1024), "hidden widths, one ensemble each", ge=1, le=100_000
+    )
+    depth: int = param(1, "number of hidden layers", ge=1, le=20)
+    activation: str = param(
+        "relu",
+        "activation (with a closed-form infinite-width kernel)",
+        choices=ANALYTIC_ACTIVATIONS,
+    )
+    sigma_w: float = param(1.0, "weight scale sigma_w of the NTK parameterisation", gt=0)
+    sigma_b: float = param(1.0, "bias scale sigma_b of the NTK parameterisation", gt=0)
+    # Theta(X, X)'s eigenvalues on the default 5 points are 0.16 to 17: with eta = 2 lr / N = 0.08
+    # the fastest mode's factor a step is 1 - 1.36 (it converges, overshooting) and the slowest
+    # has decayed to e^-6.2 at step 480.
+    lr: float = param(0.2, "gradient-descent learning rate on the MSE (eta = 2 lr / N)", gt=0)
+    steps: int = param(480, "gradient-descent steps", ge=1, le=10_000_000)
+    frames: int = param(
+        40, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
+    )
+    time: str = param(
+        "discrete",
+        "the theory's time: discrete ((I - eta Theta)^t, what gradient descent does) or flow "
+        "(exp(-eta Theta t), its continuous limit)",
+        choices=TIMES,
+    )
+    band: float = param(2.0, "half-width of every band, in standard deviations", gt=0)
+    nngp_noise: float = param(
+        0.0, "observation noise variance of the Bayesian NNGP posterior (0: exact)", ge=0
+    )
+    x_limits: tuple[float, ...] = param((-3.5, 3.5), "view and grid: x range, as MIN,MAX", length=2)
+    y_limits: tuple[float, ...] = param((-4.0, 4.0), "view: y range, as MIN,MAX", length=2)
+    points: int = param(121, "grid points along x", ge=2, le=10_000)
+
+    def check(self) -> None:
+        check_limits("--x-span", self.x_span)
+        check_limits("--x-limits", self.x_limits)
+        check_limits("--y-limits", self.y_limits)
+        check_frames(self.frames, self.steps)
+
+    @property
+    def interval(self) -> int:
+        return self.steps // self.frames
+
+    def inputs(self) -> np.ndarray:
+        if self.n_train == 1:
+            return np.array([0.5 * (self.x_span[0] + self.x_span[1])])
+        return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
+
+    def kernel_options(self) -> dict:
+        return dict(
+            depth=self.depth,
+            activation=self.activation,
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+            bias=True,
+        )
+
+    def net(self, width: int) -> NetSpec:
+        return NetSpec(
+            width=width,
+            depth=self.depth,
+            activation=self.activation,
+            bias=True,
+            zero_output=False,
+            parameterization="ntk",
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+        )
+
+
+def transfer(
+    th_test_train: np.ndarray,
+    th_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = True,
+) -> np.ndarray:
+    """T_t = Theta(x, X) Theta^{-1} (I - (I - rate Theta)^t), or with exp(-rate Theta t): (T, G, N).
+
+    Computed as Theta(x, X) V diag((1 - d_k(t)) / lambda_k) V^T, finite for a singular Theta."""
+    lam, vec = np.linalg.eigh(0.5 * (th_train + th_train.T))
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    decay = np.power(1.0 - rate * lam, t) if discrete else np.exp(-rate * lam * t)
+    tiny = np.abs(lam) <= 1e-300
+    weight = np.where(tiny, rate * t, (1.0 - decay) / np.where(tiny, 1.0, lam))  # (T, N)
+    return np.einsum("gn,nk,tk,mk->tgm", th_test_train, vec, weight, vec)
+
+
+def gd_moments(
+    transfer_t: np.ndarray,
+    k_test: np.ndarray,
+    k_test_train: np.ndarray,
+    k_train: np.ndarray,
+    y_train: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (T, G) and covariance (T, G, G) of f_t = f_0 + T_t (Y - f_0(X)), f_0 ~ GP(0, K).
+
+    transfer_t (T, G, N) from :func:`transfer`; k_test (G, G) = K(x, x); k_test_train (G, N);
+    k_train (N, N); y_train (N,)."""
+    mean = transfer_t @ y_train
+    cross = transfer_t @ k_test_train.T  # T K(X, x): (T, G, G)
+    cov = (
+        k_test[None]
+        + transfer_t @ k_train @ np.swapaxes(transfer_t, 1, 2)
+        - cross
+        - np.swapaxes(cross, 1, 2)
+    )
+    return mean, cov
+
+
+def gp_posterior(
+    k_test: np.ndarray,
+    k_test_train: np.ndarray,
+    k_train: np.ndarray,
+    y_train: np.ndarray,
+    noise: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact GP regression: mean (G,) and covariance (G, G) given Y = f(X) + N(0, noise)."""
+    gram = k_train + noise * np.eye(len(k_train))
+    solved = np.linalg.solve(gram, np.column_stack([y_train, k_test_train.T]))
+    return k_test_train @ solved[:, 0], k_test - k_test_train @ solved[:, 1:]
+
+
+def _sd(cov: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
+
+
+@dataclass(frozen=True)
+class PosteriorResult:
+    """W widths, K nets each, T = frames + 1 snapshots, N training points, G grid points.
+
+    x_grid (G,); x_train, y_train (N,); steps (T,); widths (W,); rate: eta = 2 lr / N;
+    nngp (G, G) and ntk_train (N, N), ntk_grid (G, N), nngp_grid_train (G, N), nngp_train (N, N):
+    the infinite-width kernels; theory_mean, theory_sd (T, G): the infinite-width gradient-descent
+    distribution after each snapshot's steps; theory_cov_end (G, G) at the last; bayes_mean,
+    bayes_sd (G,): the NNGP posterior; mean, sd (T, W, G): each width's ensemble mean and standard
+    deviation (ddof 1); cov_end (W, G, G): its covariance at the last step; deviation (T, W): RMS
+    over nets and grid of each net minus its own infinite-width linear model
+    f_0 + T_t (Y - f_0(X)); mean_distance, sd_distance (T, W): RMS over the grid of the ensemble's
+    mean and sd minus the theory's; floor (T,): the sampling error expected of the mean with K
+    nets, RMS over the grid of theory_sd / sqrt(K); loss (T, W): the nets' mean loss.
+    """
+
+    x_grid: np.ndarray
+    x_train: np.ndarray
+    y_train: np.ndarray
+    steps: np.ndarray
+    widths: np.ndarray
+    rate: float
+    nngp: np.ndarray
+    nngp_grid_train: np.ndarray
+    nngp_train: np.ndarray
+    ntk_grid: np.ndarray
+    ntk_train: np.ndarray
+    theory_mean: np.ndarray
+    theory_sd: np.ndarray
+    theory_cov_end: np.ndarray
+    bayes_mean: np.ndarray
+    bayes_sd: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    cov_end: np.ndarray
+    deviation: np.ndarray
+    mean_distance: np.ndarray
+    sd_distance: np.ndarray
+    floor: np.ndarray
+    loss: np.ndarray
+
+
+def _outputs(ensemble: Ensemble, x: torch.Tensor) -> np.ndarray:
+    """Every net's outputs (K, N) in float64, a few nets at a time: (nets, N, width) blocks of
+    about a million numbers stay in cache (measured 5 times faster than all 200 nets at once)."""
+    chunk = max(1, 2**20 // (x.shape[0] * ensemble.spec.width))
+    with torch.no_grad():
+        parts = [
+            ensemble(x, [p[start : start + chunk] for p in ensemble.params])
+            for start in range(0, ensemble.count, chunk)
+        ]
+    return torch.cat(parts).double().cpu().numpy()
+
+
+def _rms(values: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.mean(values**2, axis=-1))
+
+
+def simulate(
+    config: PosteriorConfig,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> PosteriorResult:
+    """The infinite-width moments in closed form (float64), and each width's ensemble trained by
+    gradient descent on the MSE (float32), its moments over the nets at every snapshot."""
+    progress = progress or Progress()
+    seed = generator.initial_seed() if generator is not None else 0
+    x_train = config.inputs()
+    y_train = TARGETS[config.target](x_train).astype(np.float64)
+    x_grid = np.linspace(*config.x_limits, config.points)
+    rate = 2.0 * config.lr / len(x_train)
+    kind = config.kernel_options()
+    nngp, _ = infinite_kernels(x_grid, **kind)
+    nngp_grid_train, ntk_grid = infinite_kernels(x_grid, x_train, **kind)
+    nngp_train, ntk_train = infinite_kernels(x_train, **kind)
+    if np.linalg.cond(ntk_train) > 1e12:
+        raise ConfigError(
+            "--n-train/--x-span: the kernel matrix on the training inputs is singular; "
+            "give fewer or more widely spaced points"
+        )
+    if config.nngp_noise == 0 and np.linalg.cond(nngp_train) > 1e12:
+        raise ConfigError(
+            "--nngp-noise: the NNGP kernel on the training inputs is singular; give a noise > 0"
+        )
+    steps = np.arange(0, config.steps + 1, config.interval)
+    discrete = config.time == "discrete"
+    t_grid = transfer(ntk_grid, ntk_train, rate, steps, discrete)
+    theory_mean, theory_cov = gd_moments(t_grid, nngp, nngp_grid_train, nngp_train, y_train)
+    theory_sd = _sd(theory_cov)
+    bayes_mean, bayes_cov = gp_posterior(
+        nngp, nngp_grid_train, nngp_train, y_train, config.nngp_noise
+    )
+    # Each net's own infinite-width linear model needs the discrete transfer on the grid (what
+    # gradient descent does), whatever --time draws.
+    t_own = t_grid if discrete else transfer(ntk_grid, ntk_train, rate, steps, True)
+
+    x32 = torch.as_tensor(x_train, dtype=torch.float32, device=device)
+    y32 = torch.as_tensor(y_train, dtype=torch.float32, device=device)
+    g32 = torch.as_tensor(x_grid, dtype=torch.float32, device=device)
+    widths = np.asarray(config.widths, dtype=np.int64)
+    T, W, G = len(steps), len(widths), len(x_grid)
+    mean = np.zeros((T, W, G))
+    sd = np.zeros((T, W, G))
+    cov_end = np.zeros((W, G, G))
+    deviation = np.zeros((T, W))
+    loss = np.zeros((T, W))
+    for w, width in enumerate(widths):
+        spec = config.net(int(width))
+        check_fits(spec, config.count, G + len(x_train), device)
+        nets = Ensemble(spec, config.count, seed, device=device)
+        start: dict[str, np.ndarray] = {}
+
+        def record(ens: Ensemble, step: int, start=start) -> dict[str, np.ndarray]:
+            grid = _outputs(ens, g32)  # (K, G)
+            if not start:  # step 0: each net's f_0 fixes its own infinite-width linear model
+                start["grid"] = grid
+                start["residual"] = y_train[None, :] - ens(x32).double().cpu().numpy()
+            index = min(step // config.interval, len(steps) - 1)
+            own = start["grid"] + start["residual"] @ t_own[index].T  # (K, G)
+            return {
+                "moments": np.stack([grid.mean(axis=0), grid.std(axis=0, ddof=1)]),
+                "deviation": np.sqrt(np.mean((grid - own) ** 2)),
+            }
+
+        with single_thread(device):
+            trajectory = train(
+                nets,
+                x32,
+                y32,
+                lr=config.lr,
+                steps=config.steps,
+                snapshot_every=config.interval,
+                record=record,
+                progress=progress,
+                gradient=MseGradient(),
+                label=f"width {int(width)}",
+            )
+            final = _outputs(nets, g32)
+        moments = trajectory.records["moments"]
+        mean[:, w], sd[:, w] = moments[:, 0], moments[:, 1]
+        deviation[:, w] = trajectory.records["deviation"]
+        cov_end[w] = np.cov(final, rowvar=False)
+        loss[:, w] = trajectory.loss.mean(axis=1)
+    mean_distance = _rms(mean - theory_mean[:, None])
+    sd_distance = _rms(sd - theory_sd[:, None])
+    return PosteriorResult(
+        x_grid=x_grid,
+        x_train=x_train,
+        y_train=y_train,
+        steps=steps,
+        widths=widths,
+        rate=rate,
+        nngp=nngp,
+        nngp_grid_train=nngp_grid_train,
+        nngp_train=nngp_train,
+        ntk_grid=ntk_grid,
+        ntk_train=ntk_train,
+        theory_mean=theory_mean,
+        theory_sd=theory_sd,
+        theory_cov_end=theory_cov[-1],
+        bayes_mean=bayes_mean,
+        bayes_sd=_sd(bayes_cov),
+        mean=mean,
+        sd=sd,
+        cov_end=cov_end,
+        deviation=deviation,
+        mean_distance=mean_distance,
+        sd_distance=sd_distance,
+        floor=_rms(theory_sd) / math.sqrt(config.count),
+        loss=loss,
+    )
+
+
+def _slope(widths: np.ndarray, values: np.ndarray) -> float:
+    """The log-log slope of values against widths (NaN with fewer than two positive points)."""
+    keep = values > 0
+    if keep.sum() < 2 or len(np.unique(widths[keep])) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(widths[keep]), np.log(values[keep]), 1)[0])
+
+
+def _list(widths: np.ndarray, values: np.ndarray) -> str:
+    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _rms_between(values: np.ndarray, x: np.ndarray, low: float, high: float) -> float:
+    where = (x >= low) & (x <= high)
+    return float(np.sqrt(np.mean(values[..., where] ** 2)))
+
+
+def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
+    """The distances at the last step, their slopes against width, and the band's course."""
+    widths = result.widths
+    wide = int(np.argmax(widths))
+    x, lo, hi = result.x_grid, result.x_train.min(), result.x_train.max()
+    end_sd_data = float(np.max(np.interp(result.x_train, x, result.theory_sd[-1])))
+    slope = _slope(widths, result.deviation[-1])
+    several = len(widths) > 1
+    falls = several and np.isfinite(slope) and slope < 0
+    trend = (
+        f"falls with width, log-log slope {slope:.2f} (theory: -1/2 as the width grows)"
+        if falls
+        else (
+            f"does not fall with width (slope {slope:.2f})"
+            if several
+            else "is measured at one width only"
+        )
+    )
+    bayes_gap = float(np.sqrt(np.mean((result.theory_mean[-1] - result.bayes_mean) ** 2)))
+    floor = float(result.floor[-1])
+    return {
+        "count": int(config.count),
+        "widths": ", ".join(str(int(w)) for w in widths),
+        "n_train": len(result.x_train),
+        "steps": int(result.steps[-1]),
+        "band": config.band,
+        "lr": config.lr,
+        "rate": result.rate,
+        "prior_sd_mid": float(np.interp(0.5 * (lo + hi), x, result.theory_sd[0])),
+        "end_sd_data": end_sd_data,
+        "end_sd_between": _rms_between(result.theory_sd[-1], x, lo, hi),
+        "deviation_list": _list(widths, result.deviation[-1]),
+        "deviation_slope": slope,
+        "deviation_trend": trend,
+        "mean_distance_list": _list(widths, result.mean_distance[-1]),
+        "sd_distance_list": _list(widths, result.sd_distance[-1]),
+        "mean_distance_wide": float(result.mean_distance[-1, wide]),
+        "sd_distance_wide": float(result.sd_distance[-1, wide]),
+        "mean_slope": _slope(widths, result.mean_distance[-1]),
+        "floor_end": float(result.floor[-1]),
+        "width_wide": int(widths[wide]),
+        "bayes_gap": bayes_gap,
+        "floor_text": (
+            f"far above the sampling error of a mean of {config.count} nets ({floor:.2g}): the "
+            "gap is the finite width's, not the sample's"
+            if result.mean_distance[-1].min() > 2 * floor
+            else f"beside the sampling error of a mean of {config.count} nets ({floor:.2g})"
+        ),
+        "bayes_sd_gap": float(np.sqrt(np.mean((result.theory_sd[-1] - result.bayes_sd) ** 2))),
+    }
+
+
+def _band_verts(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[np.ndarray]:
+    return [np.concatenate([np.column_stack([x, high]), np.column_stack([x[::-1], low[::-1]])])]
+
+
+class PosteriorRenderer(Renderer):
+    """Output frame i shows snapshot i (frame 0: step 0, the prior). One panel per width: the
+    nets' mean and +-band sd (colour), the infinite-width distribution at the same step (dashed),
+    the NNGP posterior (dotted, fixed). The last panel: distances against width at this step.
+    The key frame is the last (trained)."""
+
+    @property
+    def count(self) -> int:
+        return len(self.result.steps)
+
+    def setup(self) -> None:
+        r, config, style = self.result, self.config, self.style
+        widths = r.widths
+        panels = len(widths) + 1
+        ncols = 2 if panels <= 4 else 3
+        nrows = math.ceil(panels / ncols)
+        axes = self.figure.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[panels:]:
+            ax.set_visible(False)
+        self.colors = style.run_colors(len(widths))
+        self.handles: dict[str, object] = {}
+        self.bands, self.means, self.theory = [], [], []
+        k = config.band
+        for w, ax in enumerate(axes[: len(widths)]):
+            color = self.colors[w]
+            ax.set_xlim(*config.x_limits)
+            ax.set_ylim(*config.y_limits)
+            ax.set_title(f"{config.count} nets of width {int(widths[w])}", fontsize=style.small)
+            if w % ncols == 0:
+                ax.set_ylabel("$f(x)$")
+            if w // ncols == nrows - 1 or w + ncols >= panels:
+                ax.set_xlabel("$x$")
+            band = ax.fill_between(
+                r.x_grid,
+                r.mean[0, w] - k * r.sd[0, w],
+                r.mean[0, w] + k * r.sd[0, w],
+                **style.band(color),
+            )
+            (mean,) = ax.plot(r.x_grid, r.mean[0, w], **style.look("run", color))
+            lines = [
+                ax.plot(r.x_grid, r.theory_mean[0], **style.look("theory"))[0],
+                ax.plot(
+                    r.x_grid, r.theory_mean[0], **style.look("theory", lw=0.5 * style.line_width)
+                )[0],
+                ax.plot(
+                    r.x_grid, r.theory_mean[0], **style.look("theory", lw=0.5 * style.line_width)
+                )[0],
+            ]
+            bayes = style.look("fit", color=style.color("muted"))
+            ax.plot(r.x_grid, r.bayes_mean, **bayes)
+            for sign in (-1, 1):
+                ax.plot(
+                    r.x_grid,
+                    r.bayes_mean + sign * k * r.bayes_sd,
+                    **style.look("fit", color=style.color("muted"), lw=0.5 * style.line_width),
+                )
+            (data,) = ax.plot(r.x_train, r.y_train, **style.look("data"))
+            self.overlay(data)
+            self.bands.append(band)
+            self.means.append(mean)
+            self.theory.append(lines)
+            self.handles[f"width {int(widths[w])}: nets' mean, band ±{k:g} sd"] = mean
+            if w == 0:
+                first_theory, first_bayes, first_data = lines[0], ax.lines[4], data
+        self.handles[f"infinite width, same step: mean, ±{k:g} sd"] = first_theory
+        self.handles[f"Bayesian NNGP posterior: mean, ±{k:g} sd"] = first_bayes
+        self.handles["training data"] = first_data
+        self.animate(*self.bands, *self.means, *(line for lines in self.theory for line in lines))
+        self._setup_distance(axes[len(widths)])
+        legend = self.figure.legend(
+            list(self.handles.values()),
+            list(self.handles),
+            loc="outside lower center",
+            ncols=3,
+            **style.legend(),
+        )
+        self.overlay(legend)
+        self.title = self.figure.suptitle(" ")
+        self.animate(self.title)
+        self.key_frame = self.count - 1
+
+    def _setup_distance(self, ax) -> None:
+        r, style = self.result, self.style
+        fg = style.color("foreground")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        values = np.concatenate(
+            [r.deviation.ravel(), r.mean_distance.ravel(), r.sd_distance.ravel(), r.floor]
+        )
+        values = values[values > 0]
+        ax.set_ylim(values.min() / 1.5, values.max() * 8)  # room above for the key
+        low, high = r.widths.min(), r.widths.max()
+        if low == high:
+            low, high = low / 2, high * 2
+        ax.set_xlim(low / 1.4, high * 1.4)
+        ax.set_xticks(r.widths, [str(int(w)) for w in r.widths])
+        ax.minorticks_off()
+        ax.set_xlabel("width")
+        ax.set_ylabel("RMS over the grid")
+        (self.deviation,) = ax.plot(
+            [], [], **style.look("run", fg, marker="o", ms=2.5 * style.line_width)
+        )
+        (self.mean_distance,) = ax.plot(
+            [], [], **style.look("run", fg, linestyle="--", marker="s", ms=2.2 * style.line_width)
+        )
+        (self.sd_distance,) = ax.plot(
+            [], [], **style.look("run", fg, linestyle=":", marker="^", ms=2.5 * style.line_width)
+        )
+        (self.floor,) = ax.plot([], [], **style.look("guide", lw=0.8 * style.line_width))
+        (self.fit,) = ax.plot([], [], **style.look("fit"))
+        self.distance_title = ax.set_title(" ", fontsize=style.small)
+        self.animate(
+            self.deviation,
+            self.mean_distance,
+            self.sd_distance,
+            self.floor,
+            self.fit,
+            self.distance_title,
+        )
+        legend = ax.legend(
+            [self.deviation, self.mean_distance, self.sd_distance, self.floor],
+            [
+                "each net to its infinite-width linear model",
+                "nets' mean to infinite-width mean",
+                "nets' sd to infinite-width sd",
+                "sampling error of a mean of this many nets",
+            ],
+            loc="upper right",
+            **style.legend(),
+        )
+        self.overlay(legend)
+
+    def update(self, i: int) -> bool:
+        r, k = self.result, self.config.band
+        for w, (band, mean, lines) in enumerate(
+            zip(self.bands, self.means, self.theory, strict=True)
+        ):
+            mean.set_ydata(r.mean[i, w])
+            band.set_verts(
+                _band_verts(r.x_grid, r.mean[i, w] - k * r.sd[i, w], r.mean[i, w] + k * r.sd[i, w])
+            )
+            lines[0].set_ydata(r.theory_mean[i])
+            lines[1].set_ydata(r.theory_mean[i] - k * r.theory_sd[i])
+            lines[2].set_ydata(r.theory_mean[i] + k * r.theory_sd[i])
+        widths = r.widths.astype(np.float64)
+        for line, values in (
+            (self.deviation, r.deviation[i]),
+            (self.mean_distance, r.mean_distance[i]),
+            (self.sd_distance, r.sd_distance[i]),
+        ):
+            keep = values > 0
+            line.set_data(widths[keep], values[keep])
+        ends = np.array([widths.min() / 1.4, widths.max() * 1.4])
+        self.floor.set_data(ends, [r.floor[i], r.floor[i]])
+        slope = _slope(r.widths, r.deviation[i])
+        if np.isfinite(slope):
+            keep = r.deviation[i] > 0
+            intercept = np.polyfit(np.log(widths[keep]), np.log(r.deviation[i][keep]), 1)[1]
+            self.fit.set_data(ends, np.exp(intercept) * ends**slope)
+            self.distance_title.set_text(f"nets to theory; dotted fit: slope {slope:.2f}")
+        else:
+            self.fit.set_data([], [])
+            self.distance_title.set_text("nets to theory (step 0: each net is its linear model)")
+        self.title.set_text(
+            f"Gradient descent on {len(r.x_train)} points, step {int(r.steps[i])} "
+            f"(eta t = {r.rate * r.steps[i]:.3g})"
+        )
+        return False
+
+
+SPEC = FigureSpec(
+    name="posterior",
+    summary="The predictive distribution of wide nets trained by gradient descent: the "
+    "infinite-width NNGP/NTK mean and band over training time, beside real ensembles of each "
+    "width and the Bayesian NNGP posterior.",
+    config_cls=PosteriorConfig,
+    simulate=simulate,
+    renderer=PosteriorRenderer,
+    style=Style(size=(16.0, 12.0)),
+    quick={"steps": 200, "frames": 20, "count": 50, "widths": (32, 128), "points": 61},
+    facts=facts,
+    caption="{count} nets of each width ({widths}) in the NTK parameterisation, not zeroed, "
+    "trained by gradient descent (lr {lr:g}, loss = mean squared error, so eta = 2 lr / N = "
+    "{rate:.3g}) on {n_train} points, against the infinite-width prediction at the SAME step "
+    "(dashed: mean and +-{band:g} sd of f_0 + Theta(x, X) Theta^-1 (I - (I - eta Theta)^t) "
+    "(Y - f_0(X)) with f_0 drawn from the NNGP) and the Bayesian NNGP posterior (dotted, fixed). "
+    "Frame 0 is the prior, the NNGP (sd {prior_sd_mid:.2g} mid-data). Training pinches the band "
+    "at the data (the infinite-width sd there is at most {end_sd_data:.2g} after {steps} steps) "
+    "but leaves it open between (RMS sd {end_sd_between:.2g}) and beyond them; at the end its "
+    "mean differs from the NNGP posterior's by {bayes_gap:.2g} RMS. The last panel is drawn at "
+    "the current step; at the end the RMS distance of the nets' mean from the infinite-width "
+    "one is {mean_distance_list}, of their sd {sd_distance_list}, {floor_text}; each net's "
+    "distance from its own infinite-width linear model ({deviation_list}) {deviation_trend}.",
+    reading="Training pinches the prior's band at the data; the nets' band follows the "
+    "infinite-width one, each net's distance from its infinite-width linear model falling like "
+    "width^{deviation_slope:.2f} (theory -1/2 for wide nets).",
+)
