@@ -33,7 +33,8 @@ def test_figures_and_options_mirror_the_cli():
     assert list(names) == list(FIGURES)
     assert names["toy-model"] == FIGURES["toy-model"].summary
     options = ntkviz.options("toy-model")
-    assert options["frames"] == 100 and options["f_limits"] == (-7.0, 7.0)
+    config = FIGURES["toy-model"].config_cls()
+    assert options["frames"] == 100 and options["f_limits"] == config.f_limits
     with pytest.raises(ConfigError, match="unknown figure 'nope'"):
         ntkviz.options("nope")
 
