@@ -137,7 +137,9 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
     if (width, height) != (sidecar.get("width"), sidecar.get("height")):
         return False
     wanted = sidecar.get("frames")
-    return frames == wanted if fmt != ".gif" else isinstance(wanted, int) and 1 <= frames <= wanted
+    if fmt in (".gif", ".html"):  # both merge held frames: at most one picture a frame
+        return isinstance(wanted, int) and 1 <= frames <= wanted
+    return frames == wanted
 
 
 def build_one(job: Job) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def test_configure_is_the_clis_config():
     values = {name: None for name in ntkviz.options("toy-model")}
     values.update(frames=7, output=None, fps=None, size=None, dpi=None, seed=0, device="cpu")
     values.update(theme="light", data=None, still=None, frames_dir=None, hold=2.0, dither=False)
-    values.update(jobs=0, quick=False, quiet=True, progress=False)
+    values.update(jobs=0, quick=False, quiet=True, progress=False, replace_frames=False)
     config, _, _ = build_run(_spec("toy-model"), values)
     assert config == ntkviz.configure("toy-model", frames=7)
 
@@ -105,10 +105,11 @@ def test_render_holds_result_config_and_frames(capsys):
     assert anim.config.alphas == (0.1, 10.0) and anim.config.frames == 5
     assert anim.result.kernels.shape[:2] == (6, 2)  # the initial snapshot and 5 frames
     assert set(anim.arrays) >= {"kernels", "steps"} and "{" not in anim.caption
-    assert len(anim) == 5 and anim.frame(0).shape == (80, 120, 4)
+    # step 0 and the 5 frames after it
+    assert len(anim) == 6 and anim.frame(0).shape == (80, 120, 4)
     assert anim.frame(-1).shape == anim.still().shape
     with pytest.raises(IndexError):
-        anim.frame(5)
+        anim.frame(6)
     assert anim.command[:3] == ["ntkviz", "ntk-ellipses", "--alphas"]
     assert "--quick" in anim.command and "ntk-ellipses" in repr(anim)
 

@@ -83,6 +83,7 @@ def test_notebook_players_work_in_a_browser(executed, browser, tmp_path):  # noq
     labels = browser.execute_script(
         "return [...document.querySelectorAll('.np-pos')].map(e => e.textContent)"
     )
-    assert labels[0].startswith("frame 10 / 10") and "step 2000" in labels[0]
+    # step 0 and the notebook's 10 frames after it
+    assert labels[0].startswith("frame 11 / 11") and "step 2000" in labels[0]
     assert labels[1].startswith("frame 12 / 12")
     assert _errors(browser) == []
