@@ -34,6 +34,32 @@ def parse_size(text: str) -> tuple[float, float]:
     return width, height
 
 
+class _Layer:
+    """Straight-alpha RGBA pixels to lay over frames: only the box where anything was drawn is
+    kept, and only its covered pixels are blended."""
+
+    def __init__(self, rgba: np.ndarray) -> None:
+        covered = rgba[..., 3] > 0
+        rows, cols = np.flatnonzero(covered.any(axis=1)), np.flatnonzero(covered.any(axis=0))
+        if rows.size == 0:
+            self.box = None
+            return
+        self.box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        self.mask = covered[self.box]
+        pixels = rgba[self.box][self.mask].astype(np.float32)
+        self.alpha = pixels[:, 3:] / 255.0
+        self.color = pixels[:, :3] * self.alpha
+
+    def paint(self, picture: np.ndarray) -> None:
+        """Lay the layer over ``picture`` (H, W, 4 uint8), in place ("over" compositing)."""
+        if self.box is None:
+            return
+        region = picture[self.box]
+        under = region[self.mask][:, :3].astype(np.float32)
+        blended = self.color + under * (1.0 - self.alpha)
+        region[self.mask, :3] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
 class Renderer:
     """Base for every figure's renderer. Subclasses set ``count`` and implement ``setup``/``update``.
 
@@ -55,6 +81,8 @@ class Renderer:
         self._drawing = False
         self._last: tuple[int, np.ndarray] | None = None
         self.held = 0  # output frames added at the end by hold()
+        self._overlay_layer: _Layer | None = None
+        self._changing: list[Artist] = []  # overlays whose content changes between frames
         with style.context():
             self.figure = Figure(figsize=style.size, dpi=style.dpi, layout="constrained")
             self.canvas = FigureCanvasAgg(self.figure)
@@ -130,13 +158,35 @@ class Renderer:
             else:
                 self.canvas.restore_region(self._background)
             if self.blit:
-                for artist in sorted(self.animated, key=Artist.get_zorder):
-                    self.figure.draw_artist(artist)
-                for artist in sorted(self.overlays, key=Artist.get_zorder):
+                changed = [a for a in self.overlays if a.stale and a not in self._changing]
+                if changed and self._overlay_layer is not None:
+                    self._changing += changed  # drawn every frame from now on, not cached
+                if restatic or changed or self._overlay_layer is None:
+                    self._overlay_layer = self._draw_overlays()
+                for artist in sorted(self.animated + self._changing, key=Artist.get_zorder):
                     self.figure.draw_artist(artist)
             picture = np.array(self.canvas.buffer_rgba())
+            if self.blit:
+                self._overlay_layer.paint(picture)
             self._last = (index, picture)
             return picture
+
+    def _draw_overlays(self) -> _Layer:
+        """The overlays drawn once on a transparent canvas, to be laid over every frame.
+
+        Overlays (legends above all) cost more to draw than many frames' animated artists; as
+        long as one does not change (matplotlib marks a changed artist ``stale``), its pixels
+        are the same in every frame and are composited instead of drawn again. An overlay seen
+        changing after the first frame is drawn directly in every frame from then on.
+        """
+        agg = self.canvas.get_renderer()
+        agg.clear()  # transparent: what is drawn now carries its own coverage as alpha
+        for artist in sorted(self.overlays, key=Artist.get_zorder):
+            if artist not in self._changing:
+                self.figure.draw_artist(artist)
+        layer = _Layer(np.array(self.canvas.buffer_rgba()))
+        self.canvas.restore_region(self._background)
+        return layer
 
     def __len__(self) -> int:
         return len(self.order)

@@ -115,10 +115,12 @@ def test_renderer_final_frame_is_the_key_frame():
     frames = [renderer.frame(i) for i in range(3)]
     assert frames[0].shape == (60, 180, 4)  # RGBA
     assert not np.array_equal(frames[0], frames[2])
-    # Blitting draws the same picture as a full redraw, up to a few edge pixels.
+    # Blitting draws the same picture as a full redraw, up to a few edge pixels; the cached
+    # overlays (legends) are composited, which may round a covered pixel by 1-2 levels of 255.
     full = type("Unblitted", (KappaScalingRenderer,), {"blit": False})(result, config, style)
     full.frame(0)  # the layout freezes at the first frame drawn, as in the blitted renderer
-    assert np.mean(np.any(full.frame(2) != frames[2], axis=-1)) < 0.005
+    difference = np.abs(full.frame(2).astype(int) - frames[2].astype(int)).max(axis=-1)
+    assert np.mean(difference > 2) < 0.005
 
 
 @pytest.mark.parametrize(

@@ -166,3 +166,42 @@ def test_gallery_check_reports_layout_problems(tmp_path):
     assert validate(tmp_path) == [
         "x.gif: layout: frame 0: axes 0 x label 'x' is clipped by the canvas"
     ]
+
+
+def test_unchanging_overlays_are_drawn_once_and_changing_ones_every_frame():
+    class Counted(_Squares):
+        def setup(self) -> None:
+            super().setup()
+            ax = self.figure.axes[0]
+            self.label = ax.text(1, 1, "step 0", color="green", fontsize=30)
+            self.overlay(self.label)
+            self.draws = 0
+            marker = self.overlays[0]
+            original = marker.draw
+
+            def counting(renderer):
+                self.draws += 1
+                original(renderer)
+
+            marker.draw = counting
+
+        def update(self, i: int) -> bool:
+            super().update(i)
+            if i:
+                self.label.set_text(f"step {i}")
+            return False
+
+    renderer = Counted(None, None, Style(size=(2, 2), dpi=50))
+    pictures = [renderer.frame(i) for i in range(renderer.count)]
+    # the static marker: drawn for the first frame, again when the label first changed, not after
+    assert renderer.draws == 2
+    assert renderer._changing == [renderer.label]
+    for picture in pictures:
+        assert tuple(picture[50, 50, :3]) == (255, 0, 0)  # still on top of the blue square
+    # the changing label shows its own frame's text, not a stale copy: a fresh renderer whose
+    # first frame is frame 2 draws the same picture, and frames 1 and 2 differ where it is
+    fresh = Counted(None, None, Style(size=(2, 2), dpi=50)).frame(2)
+    assert np.abs(fresh.astype(int) - pictures[2].astype(int)).max() <= 2
+    green = (pictures[2][..., 1] > 100) & (pictures[2][..., 0] < 80) & (pictures[2][..., 2] < 80)
+    assert green.sum() > 20
+    assert not np.array_equal(pictures[1], pictures[2])

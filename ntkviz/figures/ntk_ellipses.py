@@ -460,7 +460,8 @@ class NtkEllipsesRenderer(Renderer):
         for k, curve in enumerate(self.curves):
             curve.set_ydata(r.functions[i, k])
         for k, text in enumerate(self.change_texts):
-            text.set_text(rf"$\|H - H_0\| / \|H_0\|$ = {format_change(self.change[i, k])}")
+            # plain text, not mathtext: a new number would be parsed anew in every frame
+            text.set_text(f"‖H − H₀‖ / ‖H₀‖ = {format_change(self.change[i, k])}")
         self.title.set_text(f"step {int(r.steps[i])}")
         return False
 
