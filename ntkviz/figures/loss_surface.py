@@ -228,10 +228,11 @@ class LossSurfaceRenderer(Renderer):
             else:
                 actual.set_ydata(r.actual_zoom[i])
                 linear.set_ydata(r.linearized_zoom[i])
-        text = rf"$\alpha$ = {r.alphas[i]:.4g}: linearised minimum at $w_0$ + {r.linear_minimum[i] - r.w0:.2g}"
+        # plain text, not mathtext: a title that changes every frame would be parsed anew
+        text = f"α = {r.alphas[i]:.4g}: linearised minimum at w₀ + {r.linear_minimum[i] - r.w0:.2g}"
         if any(view == "zoom" for view, *_ in self.panels):
             low, high = r.w_zoom[i, 0] - r.w0, r.w_zoom[i, -1] - r.w0
-            text += rf"; zoom: $w_0$ {low:+.2g} to {high:+.2g}"
+            text += f"; zoom: w₀ {low:+.2g} to {high:+.2g}"
         self.title.set_text(text)
         return False
 

@@ -219,9 +219,9 @@ class ToyModelRenderer(Renderer):
         self.linear.set_ydata(r.linearized[i])
         self.gap_line.set_data(r.alphas[: i + 1], r.deviation[: i + 1])
         self.gap_now.set_data([r.alphas[i]], [r.deviation[i]])
+        # plain text, not mathtext: a title that changes every frame would be parsed anew
         self.title.set_text(
-            rf"$\alpha$ = {r.alphas[i]:.4g}: the view spans $w$ = {r.w0:g} ± "
-            f"{r.reach / r.alphas[i]:.2g}"
+            f"α = {r.alphas[i]:.4g}: the view spans w = {r.w0:g} ± {r.reach / r.alphas[i]:.2g}"
         )
         return False
 
