@@ -39,6 +39,7 @@ from ntkviz.kernels import ntk_layerwise
 from ntkviz.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
 from ntkviz.progress import Progress
 from ntkviz.style import SEQUENTIAL, Z
+from ntkviz.threads import for_op, numeric
 
 THEORY_SLOPE = -0.5
 COLORMAP = SEQUENTIAL  # width is a continuous quantity (log scale): a sequential map and a colorbar
@@ -222,6 +223,7 @@ def analytic_kernel(config: NtkConvergenceConfig, x: np.ndarray) -> np.ndarray:
     )[0]
 
 
+@numeric
 def simulate(
     config: NtkConvergenceConfig,
     generator: torch.Generator | None = None,
@@ -266,7 +268,10 @@ def simulate(
                 dtype=dtype,
                 keep_initial=False,
             )
-            kernel = ntk_layerwise(ensemble, x0_tensor, grid)[:, 0, :]
+            # Forward and backward pass at P + 1 inputs: 4 flops per weight and input.
+            flops = 4.0 * config.seeds * (config.points + 1) * ensemble.spec.parameter_count
+            with for_op(flops, device):
+                kernel = ntk_layerwise(ensemble, x0_tensor, grid)[:, 0, :]
             if config.parameterization == "standard":
                 kernel = kernel / float(width)
             kernels[j] = kernel.double().cpu().numpy()
