@@ -137,21 +137,67 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
     if (width, height) != (sidecar.get("width"), sidecar.get("height")):
         return False
     wanted = sidecar.get("frames")
-    return frames == wanted if fmt != ".gif" else isinstance(wanted, int) and 1 <= frames <= wanted
+    if fmt in (".gif", ".html"):  # both store a held (repeated) frame once
+        return isinstance(wanted, int) and 1 <= frames <= wanted
+    return frames == wanted
+
+
+#: Why a figure is skipped, as the summary says it.
+SKIPPED = "current: same config, seed, style and version; --force rebuilds"
+
+#: Seconds each figure takes at the post's settings (simulate + render + write, one thread, this
+#: project's 2-core test machine): the order of the first build, before any sidecar says better.
+ESTIMATES = {
+    "generalization": 25.0,
+    "ntk-convergence": 19.0,
+    "linearized": 9.0,
+    "kernel-change": 4.0,
+    "ntk-ellipses": 4.5,
+    "init-functions": 3.5,
+    "hessian-structure": 2.0,
+    "loss-surface": 3.0,
+    "weight-matrix": 3.0,
+    "kappa-scaling": 1.0,
+    "toy-model": 0.6,
+}
+#: A figure with neither a sidecar nor an estimate (a new one): assumed this long.
+UNKNOWN_SECONDS = 5.0
+
+
+def expected_seconds(name: str, out: Path) -> float:
+    """How long ``name`` should take: its last build's seconds from a sidecar in ``out`` (any of
+    its outputs), else :data:`ESTIMATES`, else :data:`UNKNOWN_SECONDS`."""
+    for path in sorted(out.glob(f"{name}.*.json")):
+        try:
+            seconds = json.loads(path.read_text()).get("seconds", {})
+            total = sum(float(seconds[k]) for k in ("simulate", "render", "write"))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if math.isfinite(total) and total >= 0:
+            return total
+    return ESTIMATES.get(name, UNKNOWN_SECONDS)
+
+
+def schedule(names: Sequence[str], out: Path) -> list[str]:
+    """The figures longest first (ties in the given order), so that the long ones start at
+    once and the short ones fill in around them: the gallery ends when its longest figure does,
+    not when a long figure started last does."""
+    expected = {name: expected_seconds(name, out) for name in names}
+    return sorted(names, key=lambda name: -expected[name])
 
 
 def build_one(job: Job) -> dict[str, Any]:
     """Build (or skip) one figure; return a summary row. Runs in a worker process."""
-    import torch
-
     from ntkviz.pipeline import run_figure
+    from ntkviz.threads import set_budget
 
-    torch.set_num_threads(max(1, job.threads))
+    set_budget(job.threads)
     spec, config, options = plan(job)
     start = time.perf_counter()
+    reason = None
     if not job.force and is_current(config, options):
         report = json.loads((options.output.parent / (options.output.name + ".json")).read_text())
-        status = "skipped"
+        status, reason = "skipped", SKIPPED
     else:
         report = run_figure(spec, config, options)
         status = "built"
@@ -159,6 +205,7 @@ def build_one(job: Job) -> dict[str, Any]:
     return {
         "figure": job.name,
         "status": status,
+        "reason": reason,
         "frames": report["frames"],
         "size": f"{report['width']}x{report['height']}",
         "bytes": sum(p.stat().st_size for p in outputs),
@@ -184,7 +231,9 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs, len(names)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    tasks = [Job(name, out, tuple(formats), quick, seed, force, threads) for name in names]
+    tasks = [
+        Job(name, out, tuple(formats), quick, seed, force, threads) for name in schedule(names, out)
+    ]
     rows: dict[str, dict[str, Any]] = {}
     if jobs == 1:
         for task in tasks:
