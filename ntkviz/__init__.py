@@ -14,6 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ntkviz.threads import passive_wait
+
+# Threads waiting for work sleep instead of spinning (a spinning OpenMP team made every figure
+# several times slower beside another busy process): OpenMP reads this once, when torch loads,
+# so it is set here, before anything imports torch, and only if the user has not set it.
+passive_wait()
+
 __version__ = "0.1.0"
 
 #: Names this package exports from :mod:`ntkviz.api`, loaded on first access.

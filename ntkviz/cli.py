@@ -565,6 +565,12 @@ def gallery_command(
     total = sum(r["bytes"] for r in rows)
     Console(quiet=quiet).print(table)
     Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {out}")
+    skipped = [r["figure"] for r in rows if r["status"] == "skipped"]
+    if skipped and not quiet:  # one unwrapped line: a newcomer learns what renders them
+        typer.echo(
+            f"skipped {len(skipped)} ({', '.join(skipped)}) as {gallery.SKIPPED} "
+            f"(ntkviz gallery --out {out} --force)"
+        )
     failed = [r for r in rows if r["status"] == "failed"]
     for row in failed:
         typer.echo(f"Error: {row['figure']} failed: {row['error']}", err=True)

@@ -142,18 +142,65 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
     return frames == wanted
 
 
+#: Why a figure is skipped, as the summary says it.
+SKIPPED = "current: same config, seed, style and version; --force rebuilds"
+
+#: Seconds each figure takes at the post's settings (simulate + render + write, one thread, from
+#: the committed gallery's sidecars, 2-core machine): the order of a build with no sidecars.
+ESTIMATES = {
+    "generalization": 26.6,
+    "ntk-convergence": 15.0,  # 24.9 before its draws were made in place
+    "weight-matrix": 16.5,
+    "linearized": 8.7,
+    "ntk-ellipses": 4.5,
+    "init-functions": 3.7,
+    "kernel-change": 3.7,
+    "loss-surface": 2.9,
+    "hessian-structure": 2.2,
+    "kappa-scaling": 0.8,
+    "toy-model": 0.6,
+    "posterior": 7.5,  # the figures of issue 15, as their first runs took
+    "kernel-spectrum": 8.2,
+    "rich-lazy": 8.5,
+}
+#: A figure with neither a sidecar nor an estimate (a new one): assumed this long.
+UNKNOWN_SECONDS = 5.0
+
+
+def expected_seconds(name: str, out: Path) -> float:
+    """How long ``name`` should take: its last build's seconds from a sidecar in ``out`` (any of
+    its outputs), else :data:`ESTIMATES`, else :data:`UNKNOWN_SECONDS`."""
+    for path in sorted(out.glob(f"{name}.*.json")):
+        try:
+            seconds = json.loads(path.read_text()).get("seconds", {})
+            total = sum(float(seconds[k]) for k in ("simulate", "render", "write"))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if math.isfinite(total) and total >= 0:
+            return total
+    return ESTIMATES.get(name, UNKNOWN_SECONDS)
+
+
+def schedule(names: Sequence[str], out: Path) -> list[str]:
+    """The figures longest first (ties in the given order), so that the long ones start at
+    once and the short ones fill in around them: the gallery ends when its longest figure does,
+    not when a long figure started last does."""
+    expected = {name: expected_seconds(name, out) for name in names}
+    return sorted(names, key=lambda name: -expected[name])
+
+
 def build_one(job: Job) -> dict[str, Any]:
     """Build (or skip) one figure; return a summary row. Runs in a worker process."""
-    import torch
-
     from ntkviz.pipeline import run_figure
+    from ntkviz.threads import set_budget
 
-    torch.set_num_threads(max(1, job.threads))
+    set_budget(job.threads)
     spec, config, options = plan(job)
     start = time.perf_counter()
+    reason = None
     if not job.force and is_current(config, options):
         report = json.loads((options.output.parent / (options.output.name + ".json")).read_text())
-        status = "skipped"
+        status, reason = "skipped", SKIPPED
     else:
         report = run_figure(spec, config, options)
         status = "built"
@@ -161,6 +208,7 @@ def build_one(job: Job) -> dict[str, Any]:
     return {
         "figure": job.name,
         "status": status,
+        "reason": reason,
         "frames": report["frames"],
         "size": f"{report['width']}x{report['height']}",
         "bytes": sum(p.stat().st_size for p in outputs),
@@ -186,7 +234,9 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs, len(names)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    tasks = [Job(name, out, tuple(formats), quick, seed, force, threads) for name in names]
+    tasks = [
+        Job(name, out, tuple(formats), quick, seed, force, threads) for name in schedule(names, out)
+    ]
     rows: dict[str, dict[str, Any]] = {}
     if jobs == 1:
         for task in tasks:

@@ -75,3 +75,17 @@ def test_harness_reports_and_exits_1_when_a_bench_raises(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exc:
         harness.main(["nosuch"])
     assert exc.value.code == 2
+
+
+def test_contention_rows_for_a_fast_figure():
+    from bench import bench_contention
+    from bench.common import check_row
+
+    rows = bench_contention.run(repeat=1, names=["toy-model"])
+    assert [r["name"].split(" (")[0] for r in rows] == [
+        "contention control",
+        "contention toy-model",
+    ]
+    for row in rows:
+        check_row(row)
+        assert "busy/quiet" in row["extra"] and "load" in row["extra"]

@@ -85,6 +85,9 @@ def test_second_run_skips_and_force_rebuilds(cli, tmp_path):
     stamp = (tmp_path / "toy-model.gif").stat().st_mtime_ns
     second = cli(*args)
     assert second.exit_code == 0 and "skipped" in second.stdout
+    # Says why and how to force it, on one line.
+    assert f"skipped 1 (toy-model) as {gallery.SKIPPED}" in second.stdout
+    assert "--force" in gallery.SKIPPED and "--force)" in second.stdout
     assert (tmp_path / "toy-model.gif").stat().st_mtime_ns == stamp
     forced = cli(*args, "--force")
     assert forced.exit_code == 0 and "built" in forced.stdout
@@ -157,3 +160,39 @@ def test_unknown_figure_and_format(cli, tmp_path):
     assert result.exit_code == 2 and "--only: unknown figure(s) nope" in result.stderr
     result = cli("gallery", "--out", tmp_path, "--only", "toy-model", "--format", "gif,avi")
     assert result.exit_code == 2 and "--format" in result.stderr
+
+
+def test_schedule_longest_first_from_sidecars_then_estimates(tmp_path):
+    names = ["toy-model", "generalization", "kappa-scaling", "ntk-convergence", "brand-new"]
+    # No sidecars: the static estimates, an unknown figure at UNKNOWN_SECONDS.
+    order = gallery.schedule(names, tmp_path)
+    assert order[:2] == ["generalization", "ntk-convergence"]
+    assert order.index("brand-new") < order.index("kappa-scaling") < order.index("toy-model")
+    # A previous build's sidecar wins over the estimate.
+    seconds = {"simulate": 60.0, "render": 1.0, "write": 1.0}
+    (tmp_path / "toy-model.gif.json").write_text(json.dumps({"seconds": seconds}))
+    (tmp_path / "brand-new.gif.json").write_text("not json")  # unreadable: the default
+    assert gallery.expected_seconds("toy-model", tmp_path) == 62.0
+    assert gallery.expected_seconds("brand-new", tmp_path) == gallery.UNKNOWN_SECONDS
+    assert gallery.schedule(names, tmp_path)[0] == "toy-model"
+    assert sorted(gallery.schedule(names, tmp_path)) == sorted(names)
+
+
+def test_every_figure_has_an_estimate():
+    assert set(gallery.ESTIMATES) <= set(FIGURES)
+
+
+def test_build_runs_the_long_figures_first(tmp_path, monkeypatch):
+    ran = []
+
+    def fake(job):
+        ran.append((job.name, job.threads))
+        return {"figure": job.name, "status": "built"}
+
+    monkeypatch.setattr(gallery, "_guarded", fake)
+    monkeypatch.setattr(gallery, "write_index", lambda out, rows: None)
+    names = ["toy-model", "ntk-convergence", "kappa-scaling", "generalization"]
+    rows = gallery.build(tmp_path, names, ("gif",), jobs=1)
+    assert [name for name, _ in ran] == gallery.schedule(names, tmp_path)
+    assert [name for name, _ in ran][:2] == ["generalization", "ntk-convergence"]
+    assert [row["figure"] for row in rows] == names  # the summary keeps the given order

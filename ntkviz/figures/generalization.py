@@ -46,7 +46,7 @@ from ntkviz.nets import (
     check_memory,
 )
 from ntkviz.progress import Progress
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 TARGETS = {
     "sin": np.sin,
@@ -311,6 +311,7 @@ def _train_width(
     return (trajectory, k_train, k_grid, f0_train, f0_grid)
 
 
+@numeric
 def simulate(
     config: GeneralizationConfig,
     generator: torch.Generator | None = None,

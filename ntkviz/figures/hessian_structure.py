@@ -33,6 +33,7 @@ from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.kappa_scaling import loglog_fit, width_generator
 from ntkviz.progress import Progress
 from ntkviz.style import DIVERGING
+from ntkviz.threads import numeric
 
 OFS = ("output", "loss")
 LAYOUTS = ("both", "raw", "permuted")
@@ -230,6 +231,7 @@ class HessianStructureResult:
     scale: float
 
 
+@numeric
 def simulate(
     config: HessianStructureConfig,
     generator: torch.Generator | None = None,

@@ -24,6 +24,7 @@ from ntkviz.figures.toy_model import check_limits
 from ntkviz.kernels import MseGradient
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
+from ntkviz.threads import numeric
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class InitFunctionsResult:
     y_train: np.ndarray
 
 
+@numeric
 def simulate(
     config: InitFunctionsConfig,
     generator: torch.Generator | None = None,

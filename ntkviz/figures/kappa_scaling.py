@@ -23,6 +23,7 @@ from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.progress import Progress
 from ntkviz.style import Z
+from ntkviz.threads import numeric
 
 #: The plotted quantities, in Result column order, and their theoretical log-log slopes.
 QUANTITIES = ("grad_norm", "hessian_norm", "kappa", "kappa_alpha")
@@ -175,6 +176,7 @@ class KappaScalingResult:
     alpha: float
 
 
+@numeric
 def simulate(
     config: KappaScalingConfig,
     generator: torch.Generator | None = None,

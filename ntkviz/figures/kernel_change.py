@@ -24,7 +24,7 @@ from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
 from ntkviz.style import Z
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 SWEEPS = ("alpha", "width")
 DEFAULT_ALPHAS = tuple(float(a) for a in 10.0 ** np.linspace(-2, 3, 7))
@@ -162,6 +162,7 @@ def _train_group(
     return start.cpu().numpy(), end.cpu().numpy(), trajectory.loss[-1]
 
 
+@numeric
 def simulate(
     config: KernelChangeConfig,
     generator: torch.Generator | None = None,

@@ -65,7 +65,7 @@ from ntkviz.nets import (
 )
 from ntkviz.progress import Progress
 from ntkviz.style import Z
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 LAYOUTS = ("both", "plane", "functions")
 SWEEPS = ("none", "alpha", "width")
@@ -369,6 +369,7 @@ def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:
     return gap, np.sqrt(np.mean(end * end, axis=-1))
 
 
+@numeric
 def simulate(
     config: LinearizedConfig,
     generator: torch.Generator | None = None,

@@ -26,6 +26,7 @@ from ntkviz.figures.toy_model import (
 )
 from ntkviz.linearize import derivative, tangent_line
 from ntkviz.progress import Progress
+from ntkviz.threads import numeric
 from ntkviz.toy import toy_model
 
 VIEWS = ("fixed", "zoom", "both")
@@ -91,6 +92,7 @@ def normalized_loss(f: torch.Tensor, y: float, alpha: float) -> torch.Tensor:
     return (y - f) ** 2 / alpha**2
 
 
+@numeric
 def simulate(
     config: LossSurfaceConfig,
     generator: torch.Generator | None = None,

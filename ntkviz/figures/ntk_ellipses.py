@@ -33,7 +33,7 @@ from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
 from ntkviz.style import Z
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 LAYOUTS = ("both", "grid", "ellipses", "functions")
 COLORMAP = "plasma"
@@ -177,6 +177,7 @@ def run_colors(alphas: np.ndarray) -> np.ndarray:
     return colormaps[COLORMAP](0.05 + 0.8 * position)
 
 
+@numeric
 def simulate(
     config: NtkEllipsesConfig,
     generator: torch.Generator | None = None,

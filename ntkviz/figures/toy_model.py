@@ -18,6 +18,7 @@ from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.linearize import derivative, tangent_line
 from ntkviz.progress import Progress
+from ntkviz.threads import numeric
 from ntkviz.toy import toy_model
 
 
@@ -91,6 +92,7 @@ class ToyModelResult:
     reach: float
 
 
+@numeric
 def simulate(
     config: ToyModelConfig,
     generator: torch.Generator | None = None,

@@ -30,6 +30,7 @@ from ntkviz.kernels import MseGradient
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.progress import Progress
 from ntkviz.style import DIVERGING
+from ntkviz.threads import numeric
 
 LAYOUTS = ("matrices", "curves", "full")
 SHOWS = ("weights", "delta")
@@ -174,6 +175,7 @@ class WeightMatrixResult:
         )
 
 
+@numeric
 def simulate(
     config: WeightMatrixConfig,
     generator: torch.Generator | None = None,

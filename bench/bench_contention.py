@@ -1,0 +1,101 @@
+"""Every figure beside a competing CPU-bound process: its simulate time with the competitor
+running, as a ratio to its time without (the thread policy, :mod:`ntkviz.threads`, is what keeps
+this near 1 on a busy laptop).
+
+The competitor is one ``while True: pass`` process pinned to one core. It is started once and
+paused (SIGSTOP) for the quiet runs, resumed (SIGCONT) for the busy ones, which alternate, so that
+both sides see the same drift of a shared machine; medians of ``repeat`` runs each. Each figure
+runs at its ``--quick`` settings (the defaults' numerics at fewer steps and frames), simulate
+only (the numerics: rendering is one matplotlib thread either way). Target: busy / quiet <= 1.3
+for every figure (as a row: quiet / busy >= 1 / 1.3, the table's "bigger is better").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from bench.common import make_row
+
+MAX_SLOWDOWN = 1.3
+
+
+@contextlib.contextmanager
+def competitor(core: int = 0) -> Iterator[subprocess.Popen]:
+    """A busy-looping process pinned to ``core``, stopped and reaped on exit."""
+    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(process.pid, {core})
+        yield process
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGCONT)
+        process.kill()
+        process.wait()
+
+
+def spin_once() -> float:
+    """The control: pure Python on one thread, no torch. Its busy/quiet ratio is what this
+    machine allows a one-thread job (1.0 on an otherwise idle machine with a free core; up to
+    2 where other work already fills the other cores)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def simulate_once(name: str) -> float:
+    import torch
+
+    from ntkviz.figures import get
+    from ntkviz.figures.base import defaults
+    from ntkviz.progress import Progress
+
+    spec = get(name)
+    config, _ = defaults(spec, True)
+    start = time.perf_counter()
+    spec.simulate(config, torch.Generator().manual_seed(0), Progress(), "cpu")
+    return time.perf_counter() - start
+
+
+def run(repeat: int = 3, names: list[str] | None = None) -> list[dict[str, Any]]:
+    from ntkviz.figures import FIGURES
+
+    rows = []
+    with competitor() as busy:
+        for name in ["control", *(names or list(FIGURES))]:
+            once = spin_once if name == "control" else (lambda name=name: simulate_once(name))
+            os.kill(busy.pid, signal.SIGSTOP)
+            once()  # warm up: imports, first-call costs
+            quiet, loaded = [], []
+            for _ in range(repeat):
+                os.kill(busy.pid, signal.SIGSTOP)
+                quiet.append(once())
+                os.kill(busy.pid, signal.SIGCONT)
+                time.sleep(0.05)
+                loaded.append(once())
+            os.kill(busy.pid, signal.SIGSTOP)
+            q, b = statistics.median(quiet), statistics.median(loaded)
+            load = os.getloadavg()[0]
+            rows.append(
+                make_row(
+                    f"contention {name} (--quick simulate)"
+                    if name != "control"
+                    else "contention control (pure Python, 1 thread)",
+                    b,
+                    q,
+                    1.0 / MAX_SLOWDOWN,
+                    extra=f"busy/quiet {b / q:.2f}x (target <= {MAX_SLOWDOWN}x); "
+                    f"ours = with a busy core, naive = quiet; load {load:.2f}",
+                )
+            )
+    return rows

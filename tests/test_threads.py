@@ -1,0 +1,102 @@
+"""The thread policy (ntkviz.threads): one thread for a figure's many small ops, the budget for
+a single large op, restored afterwards; OMP_WAIT_POLICY set before torch loads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from ntkviz import threads
+from ntkviz.figures import FIGURES
+from ntkviz.figures.base import defaults
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    threads.set_budget(2)
+    yield
+    threads.set_budget(None)
+    torch.set_num_threads(before)
+
+
+def test_every_figure_simulates_under_the_policy():
+    for name, spec in FIGURES.items():
+        assert hasattr(spec.simulate, "__wrapped__"), f"{name}: simulate lacks @numeric"
+
+
+def test_threads_for_op_size(two_threads):
+    assert threads.threads_for(1e6) == 1
+    assert threads.threads_for(threads.LARGE_OP_FLOPS) == 2
+    assert threads.threads_for(1e12, device="cuda") == 1
+
+
+def test_numeric_runs_on_one_thread_and_restores(two_threads):
+    seen = []
+
+    @threads.numeric
+    def simulate(config, generator, progress, device):
+        seen.append(torch.get_num_threads())
+        with threads.for_op(1e10, device):
+            seen.append(torch.get_num_threads())
+        with threads.for_op(1e3, device):
+            seen.append(torch.get_num_threads())
+
+    assert torch.get_num_threads() == 2
+    simulate(None, None, None, "cpu")
+    assert seen == [1, 2, 1]
+    assert torch.get_num_threads() == 2
+
+
+def test_threads_inside_real_figures(two_threads, monkeypatch):
+    """init-functions trains on one thread; ntk-convergence's wide kernels get the budget, its
+    narrow ones one thread: what threads_for says for their size."""
+    import ntkviz.figures.init_functions as init_functions
+    import ntkviz.figures.ntk_convergence as ntk_convergence
+
+    seen: dict[str, list[int]] = {"train": [], "kernel": []}
+    real_train, real_kernel = init_functions.train, ntk_convergence.ntk_layerwise
+
+    def train(*args, **kwargs):
+        seen["train"].append(torch.get_num_threads())
+        return real_train(*args, **kwargs)
+
+    def kernel(ensemble, *args, **kwargs):
+        seen["kernel"].append((ensemble.spec.width, torch.get_num_threads()))
+        return real_kernel(ensemble, *args, **kwargs)
+
+    monkeypatch.setattr(init_functions, "train", train)
+    monkeypatch.setattr(ntk_convergence, "ntk_layerwise", kernel)
+    spec = FIGURES["init-functions"]
+    config, _ = defaults(spec, True)
+    spec.simulate(config, torch.Generator().manual_seed(0), None, "cpu")
+    assert seen["train"] == [1]
+
+    spec = FIGURES["ntk-convergence"]
+    config, _ = defaults(spec, True)
+    config = replace(config, widths=(10, 2000), seeds=2, points=30)
+    spec.simulate(config, torch.Generator().manual_seed(0), None, "cpu")
+    for width, count in seen["kernel"]:
+        flops = 4.0 * 2 * 31 * config.net(width).parameter_count
+        assert count == threads.threads_for(flops), (width, count)
+    assert [c for _, c in seen["kernel"]] == [1, 2]
+    assert torch.get_num_threads() == 2
+
+
+def test_passive_wait_set_on_import_unless_the_user_chose():
+    code = "import os, ntkviz, torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE"
+    late = "import os, torch, ntkviz; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env.pop("OMP_WAIT_POLICY")
+    out = subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "None"  # torch came first: setting it would be a lie
