@@ -219,7 +219,8 @@ COMMON: list[tuple[str, Any, Any]] = [
             "-o",
             "--output",
             help="Output file; its suffix picks the format: "
-            ".gif, .mp4, .webp, .html (a player) or .png (a still). [default: <figure>.gif]",
+            ".gif, .mp4, .webp, .html (a player), .png (a still) or .pdf/.svg (the still as "
+            "vector graphics). [default: <figure>.gif]",
             dir_okay=False,
         ),
     ),
@@ -249,7 +250,11 @@ COMMON: list[tuple[str, Any, Any]] = [
     (
         "still",
         Optional[Path],
-        _opt("--still", help="Also save the key frame as this .png file.", dir_okay=False),
+        _opt(
+            "--still",
+            help="Also save the key frame as this .png, .pdf or .svg file.",
+            dir_okay=False,
+        ),
     ),
     (
         "frames_dir",
@@ -415,8 +420,10 @@ def _describe(report: dict[str, Any]) -> str:
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     seconds = report["seconds"]
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+    unit = "pt" if report.get("format") in ("pdf", "svg") else "px"
     return (
-        f"Wrote {report['output']}: {report['frames']} frame(s), {report['width']}x{report['height']} px, "
+        f"Wrote {report['output']}: {report['frames']} frame(s), "
+        f"{report['width']:g}x{report['height']:g} {unit}, "
         f"{shown} ({timing})"
     )
 
