@@ -470,7 +470,8 @@ def _figure_command(entry: dict[str, Any]):
 
     def command(**values: Any) -> None:
         if values.get("config") is not None:
-            values = apply_config_file(click.get_current_context(), values["config"], values)
+            ctx = click.globals.get_current_context()
+            values = apply_config_file(ctx, values["config"], values)
         precheck(entry, values, registry.load()["formats"])  # before torch and matplotlib load
         from ntkviz.figures import get
         from ntkviz.pipeline import run_figure

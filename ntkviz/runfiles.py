@@ -119,8 +119,8 @@ def apply_config_file(ctx: Any, path: Path, values: dict[str, Any]) -> dict[str,
         elif isinstance(value, dict):
             raise ConfigError(f"--config {path}: {key} must be a value, not a table")
         try:
-            values[name] = param.type_cast_value(ctx, value)
-        except click.exceptions.BadParameter as exc:
+            values[name] = param.process_value(ctx, value)  # the option's own conversion
+        except click.exceptions.ClickException as exc:
             raise ConfigError(f"--config {path}: {key}: {exc.format_message()}") from None
     return values
 
