@@ -35,6 +35,27 @@ except ImportError:  # pragma: no cover - older typer
     import click
 
 
+def _skip_coercion_of_absent_options() -> None:
+    """An option left out (None) needs no coercion: typer (0.29) would build its pydantic
+    adapter to turn None into None, which costs --help, a figure's --help and every TAB of shell
+    completion ~100 ms (pydantic's import). Same result: the callback, then the value."""
+    from typer.core import TyperOption
+
+    original = getattr(TyperOption, "process_value", None)
+    if original is None or getattr(original, "_ntkviz", False):
+        return
+
+    def process_value(self, ctx, value):
+        if value is None and not self.required and not (self.multiple or self.nargs == -1):
+            return value if self.callback is None else self.callback(ctx, self, value)
+        return original(self, ctx, value)
+
+    process_value._ntkviz = True
+    TyperOption.process_value = process_value
+
+
+_skip_coercion_of_absent_options()
+
 #: Set by --debug (or NTKVIZ_DEBUG=1): errors show their traceback.
 DEBUG = {"on": False}
 

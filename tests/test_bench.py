@@ -75,3 +75,14 @@ def test_harness_reports_and_exits_1_when_a_bench_raises(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exc:
         harness.main(["nosuch"])
     assert exc.value.code == 2
+
+
+def test_startup_bench_runs_and_is_discovered():
+    from bench import bench_startup
+
+    assert "startup" in harness.discover()
+    rows = bench_startup.run(repeat=1)
+    assert [r["name"] for r in rows][0] == "startup: ntkviz --help"
+    for row in rows:
+        check_row(row)
+        assert row["ours_s"] > 0 and row["naive_s"] > 0
