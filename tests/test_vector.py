@@ -76,3 +76,40 @@ def test_verify_vector_refuses_broken_files(tmp_path, fmt, data, message):
     path.write_bytes(data)
     with pytest.raises(NtkvizError, match=message):
         writers.verify_vector(path, fmt, path)
+
+
+def test_animated_artists_are_in_the_vector_still(tmp_path):
+    """Blitted (animated) artists are skipped by a plain savefig: write_vector draws them."""
+    from ntkviz.canvas import Renderer
+    from ntkviz.style import Style
+
+    class Moving(Renderer):
+        count = 3
+
+        def setup(self):
+            ax = self.figure.add_subplot()
+            ax.set_xlim(0, 3)
+            ax.set_ylim(0, 3)
+            ax.set_title("static title")
+            (self.line,) = ax.plot([0, 1], [0, 1], gid="moving-line")
+            self.label = ax.text(0.5, 0.5, "", gid="moving-text")
+            self.animate(self.line)
+            self.overlay(self.label)
+            self.key_frame = 2
+
+        def update(self, i):
+            self.line.set_data([0, i], [0, i])
+            self.label.set_text(f"frame {i}")
+            return False
+
+    renderer = Moving(None, None, Style(size=(3.0, 2.0), dpi=40.0))
+    renderer.frame(0)
+    with writers.transaction() as tx:
+        written = writers.write_vector(tmp_path / "m.svg", renderer, tx=tx)
+    assert written["width"] == 216 and written["height"] == 144
+    root = ET.fromstring((tmp_path / "m.svg").read_bytes())
+    ids = {el.get("id") for el in root.iter()}
+    assert {"moving-line", "moving-text"} <= ids
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+    assert "frame 2" in texts and "static title" in texts  # the key frame, text as text
+    assert renderer.line.get_animated() and renderer.label.get_animated()  # restored
