@@ -493,7 +493,8 @@ def _figure_command(entry: dict[str, Any]):
         if values.get("config") is not None:
             ctx = click.globals.get_current_context()
             values = apply_config_file(ctx, values["config"], values)
-        precheck(entry, values, registry.load()["formats"])  # before torch and matplotlib load
+        # before torch and matplotlib load:
+        precheck(entry, values, registry.load()["formats"], {"theme": THEMES, "device": DEVICES})
         from ntkviz.figures import get
         from ntkviz.pipeline import run_figure
         from ntkviz.progress import Progress, RichProgress

@@ -24,7 +24,12 @@ ITEM_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 # -- plain checks from the registry ---------------------------------------------------------------
 
 
-def precheck(entry: Mapping[str, Any], values: Mapping[str, Any], formats: list[str]) -> None:
+def precheck(
+    entry: Mapping[str, Any],
+    values: Mapping[str, Any],
+    formats: list[str],
+    choices: Mapping[str, list[str]] | None = None,
+) -> None:
     """Bounds, choices and lengths of the options given, the seed and the output suffixes, from
     the registry's metadata alone (the figure's own cross-option checks run after its import)."""
     for option in entry["options"]:
@@ -50,6 +55,22 @@ def precheck(entry: Mapping[str, Any], values: Mapping[str, Any], formats: list[
     seed = values.get("seed")
     if seed is not None and not 0 <= seed < 2**63:
         raise ConfigError(f"--seed must be between 0 and 2^63 - 1 (got {seed})")
+    for name, allowed in (choices or {}).items():  # --theme, --device
+        value = values.get(name)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"--{name} must be one of {', '.join(allowed)} (got {value!r})")
+    jobs = values.get("jobs")
+    if jobs is not None and jobs < 0:
+        raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {jobs})")
+    size = values.get("size")
+    if size is not None:
+        parts = str(size).lower().replace("*", "x").split("x")
+        try:
+            [float(p) for p in parts]
+        except ValueError:
+            parts = []
+        if len(parts) != 2:
+            raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {size!r})")
     output = values.get("output")
     if output is not None and Path(output).suffix.lower() not in formats:
         shown = Path(output).suffix or "(none)"

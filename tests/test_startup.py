@@ -63,6 +63,10 @@ def test_help_and_list_import_nothing_heavy(argv):
         (["ntk-ellipses", "--alphas", "1,x"], "--alphas expects a comma-separated list"),
         (["toy-model", "-o", "x.avi"], "unknown output format '.avi'"),
         (["toy-model", "--seed", "-3"], "--seed must be between"),
+        (["toy-model", "--size", "12by9"], "--size must look like WxH"),
+        (["toy-model", "--theme", "pink"], "--theme must be one of light, dark"),
+        (["toy-model", "--device", "tpu"], "--device must be one of cpu, cuda"),
+        (["toy-model", "--jobs", "-2"], "--jobs must be >= 0"),
     ],
 )
 def test_bad_option_refused_before_heavy_imports(argv, message, tmp_path):
