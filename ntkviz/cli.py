@@ -179,7 +179,7 @@ class OneLineErrors(TyperGroup):
         return rv if isinstance(rv, int) else 0
 
 
-app = typer.Typer(
+APP_SETTINGS = dict(
     cls=OneLineErrors,
     name="ntkviz",
     help="Animations of neural networks training in the lazy / kernel regime, after the post "
@@ -197,7 +197,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -223,7 +222,6 @@ THEMES = tuple(registry.load()["themes"])
 DEVICES = tuple(registry.load()["devices"])
 
 
-@app.command("list")
 def list_figures() -> None:
     """List the figures, each with one line from the post."""
     width = max(len(name) for name in FIGURES)
@@ -518,11 +516,49 @@ def _figure_command(entry: dict[str, Any]):
     return command
 
 
-for _entry in FIGURES.values():
-    app.command(_entry["name"])(_figure_command(_entry))
+def _stub_command(entry: dict[str, Any]):
+    """A figure's name and help without its options: enough for ``ntkviz --help`` and completing
+    a command's name (the console entry builds the full command of a figure it is given)."""
+
+    def command() -> None:  # pragma: no cover - main() builds the figure named on the line
+        raise RuntimeError(f"{entry['name']}: the command was not built")
+
+    command.__name__ = entry["name"].replace("-", "_")
+    command.__doc__ = (
+        f"{entry['summary']}\n\n{entry['caption']}" if entry["caption"] else entry["summary"]
+    )
+    return command
 
 
-@app.command("rerun")
+def build_app(full: Any = None) -> typer.Typer:
+    """The command line; ``full``: the figures whose commands get their options (None: all).
+    Building a figure's ~30 options costs a few ms each, which ``--help`` need not pay."""
+    new = typer.Typer(**APP_SETTINGS)
+    new.callback()(_root)
+    new.command("list")(list_figures)
+    for entry in FIGURES.values():
+        make = _figure_command if full is None or entry["name"] in full else _stub_command
+        new.command(entry["name"])(make(entry))
+    new.command("rerun")(rerun_command)
+    new.command("gallery")(gallery_command)
+    return new
+
+
+def named_figures(argv: list[str], environ: Any = os.environ) -> set[str]:
+    """The figures named on a command line, or in the words a shell asks to complete."""
+    words = list(argv)
+    if environ.get("_NTKVIZ_COMPLETE"):
+        words += environ.get("COMP_WORDS", "").split()
+    return {w for w in words if w in FIGURES}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole command line (tests, typer's tools), built once on first use
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def rerun_command(
     sidecar: Annotated[
         Path, typer.Argument(help="The sidecar of a run: <output>.json.", dir_okay=False)
@@ -567,7 +603,6 @@ def rerun_command(
     _report(report, {"quiet": quiet, "open": open_})
 
 
-@app.command("gallery")
 def gallery_command(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the figures and index pages.", file_okay=False)
@@ -699,7 +734,7 @@ def gallery_command(
 
 def main() -> None:
     """Console entry point."""
-    app()
+    build_app(named_figures(sys.argv[1:]))()
 
 
-__all__ = ["app", "main", "build_run", "ConfigError"]
+__all__ = ["app", "main", "build_app", "build_run", "ConfigError"]  # noqa: F822 - app: __getattr__

@@ -113,3 +113,26 @@ def test_light_modules_stay_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_console_entry_builds_the_named_figure_in_full():
+    proc, heavy = _run(["toy-model", "--help"])
+    assert "--alpha-max" in proc.stdout and "--config" in proc.stdout and heavy == []
+    proc, heavy = _run(
+        [],
+        env={
+            "_NTKVIZ_COMPLETE": "complete_bash",
+            "COMP_WORDS": "ntkviz toy-model --alpha-m",
+            "COMP_CWORD": "2",
+        },
+    )
+    assert set(proc.stdout.split()) == {"--alpha-min", "--alpha-max"} and heavy == []
+
+
+def test_named_figures():
+    from ntkviz.cli import named_figures
+
+    assert named_figures(["--debug", "toy-model", "--x", "1"], {}) == {"toy-model"}
+    assert named_figures(["--help"], {}) == set()
+    env = {"_NTKVIZ_COMPLETE": "complete_bash", "COMP_WORDS": "ntkviz ntk-ellipses --w"}
+    assert named_figures([], env) == {"ntk-ellipses"}
