@@ -1,6 +1,7 @@
 """``python -m bench [NAME ...] [--repeat N]``: run the benchmarks and print a table of ratios.
 
-Each ``bench/bench_NAME.py`` (sorted by NAME) exposes ``run(repeat) -> list[dict]``. The exit
+Each ``bench/bench_NAME.py`` (sorted by NAME; e.g. ``startup``: the command line's start-up time
+against importing typer and rich) exposes ``run(repeat) -> list[dict]``. The exit
 status is 0 even when a target is missed (benchmarks report, they do not gate), 1 if a benchmark
 raised or returned malformed rows, 2 for an unknown NAME.
 """

@@ -3,6 +3,10 @@
 Every Config field becomes an option (``alpha_min`` -> ``--alpha-min``) with the field's help and
 the post's value as its default, so a new figure needs no CLI code. The CLI only builds the
 Config and the run options, then calls :func:`ntkviz.pipeline.run_figure`.
+
+The commands are made from :mod:`ntkviz.registry` (a JSON file generated from the figure modules),
+so ``--help``, ``list``, shell completion and a bad option never import torch or matplotlib: a
+figure's module loads inside its command, when it runs.
 """
 
 from __future__ import annotations
@@ -20,19 +24,37 @@ import typer
 from typer.core import TyperGroup
 
 import ntkviz
-from ntkviz import config as cfg
-from ntkviz.canvas import THEMES, Style, parse_size
+from ntkviz import registry
 from ntkviz.errors import ConfigError, NtkvizError
-from ntkviz.figures import FIGURES
-from ntkviz.figures.base import FigureSpec, defaults, static_caption
 from ntkviz.lifecycle import describe_os_error, ignore_stop_signals, interrupted_line
-from ntkviz.pipeline import DEVICES, RunOptions, run_figure
+from ntkviz.runfiles import ITEM_TYPES, apply_config_file, open_file, precheck
 
 try:  # typer >= 0.2x vendors its own click
     from typer import _click as click
 except ImportError:  # pragma: no cover - older typer
     import click
 
+
+def _skip_coercion_of_absent_options() -> None:
+    """An option left out (None) needs no coercion: typer (0.29) would build its pydantic
+    adapter to turn None into None, which costs --help, a figure's --help and every TAB of shell
+    completion ~100 ms (pydantic's import). Same result: the callback, then the value."""
+    from typer.core import TyperOption
+
+    original = getattr(TyperOption, "process_value", None)
+    if original is None or getattr(original, "_ntkviz", False):
+        return
+
+    def process_value(self, ctx, value):
+        if value is None and not self.required and not (self.multiple or self.nargs == -1):
+            return value if self.callback is None else self.callback(ctx, self, value)
+        return original(self, ctx, value)
+
+    process_value._ntkviz = True
+    TyperOption.process_value = process_value
+
+
+_skip_coercion_of_absent_options()
 
 #: Set by --debug (or NTKVIZ_DEBUG=1): errors show their traceback.
 DEBUG = {"on": False}
@@ -157,7 +179,7 @@ class OneLineErrors(TyperGroup):
         return rv if isinstance(rv, int) else 0
 
 
-app = typer.Typer(
+APP_SETTINGS = dict(
     cls=OneLineErrors,
     name="ntkviz",
     help="Animations of neural networks training in the lazy / kernel regime, after the post "
@@ -175,7 +197,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -196,12 +217,16 @@ def _root(
         warnings.resetwarnings()
 
 
-@app.command("list")
+FIGURES = registry.figures()  # name -> registry entry (not the FigureSpec: that needs torch)
+THEMES = tuple(registry.load()["themes"])
+DEVICES = tuple(registry.load()["devices"])
+
+
 def list_figures() -> None:
     """List the figures, each with one line from the post."""
     width = max(len(name) for name in FIGURES)
-    for name, spec in FIGURES.items():
-        typer.echo(f"{name:<{width}}  {spec.summary}")
+    for name, entry in FIGURES.items():
+        typer.echo(f"{name:<{width}}  {entry['summary']}")
 
 
 # -- options every figure shares ------------------------------------------------------------------
@@ -219,7 +244,8 @@ COMMON: list[tuple[str, Any, Any]] = [
             "-o",
             "--output",
             help="Output file; its suffix picks the format: "
-            ".gif, .mp4, .webp, .html (a player) or .png (a still). [default: <figure>.gif]",
+            ".gif, .mp4, .webp, .html (a player), .png (a still) or .pdf/.svg (the still as "
+            "vector graphics). [default: <figure>.gif]",
             dir_okay=False,
         ),
     ),
@@ -249,7 +275,11 @@ COMMON: list[tuple[str, Any, Any]] = [
     (
         "still",
         Optional[Path],
-        _opt("--still", help="Also save the key frame as this .png file.", dir_okay=False),
+        _opt(
+            "--still",
+            help="Also save the key frame as this .png, .pdf or .svg file.",
+            dir_okay=False,
+        ),
     ),
     (
         "frames_dir",
@@ -299,6 +329,17 @@ COMMON: list[tuple[str, Any, Any]] = [
     ),
     ("quiet", bool, _opt("-q", "--quiet", help="Print nothing but errors.")),
     (
+        "config",
+        Optional[Path],
+        _opt(
+            "--config",
+            help="Read options from this .toml or .json file (keys: option names, with - or _); "
+            "options on the command line win.",
+            dir_okay=False,
+        ),
+    ),
+    ("open", bool, _opt("--open", help="Show the result in the desktop's viewer when done.")),
+    (
         "progress",
         Optional[bool],
         _opt(
@@ -317,19 +358,19 @@ COMMON_DEFAULTS = {
     "jobs": 0,
     "quick": False,
     "quiet": False,
+    "open": False,
 }
 
 
-def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
-    """One keyword parameter per config field, defaulting to None (= the Config's default)."""
+def _config_parameters(entry: dict[str, Any]) -> list[inspect.Parameter]:
+    """One keyword parameter per option of a figure's registry entry, defaulting to None
+    (= the Config's default)."""
+    from ntkviz.config import option_name
+
     params = []
-    defaults = config_cls()
-    for field in dataclasses.fields(config_cls):
-        meta = field.metadata
-        if not meta.get("cli", True):
-            continue
-        kind, item = cfg.field_kind(config_cls, field)
-        default = getattr(defaults, field.name)
+    for meta in entry["options"]:
+        kind, item = meta["kind"], ITEM_TYPES[meta["item"]]
+        default = meta["default"]
         help_text = meta.get("help", "")
         help_text = help_text[:1].upper() + help_text[1:]
         if meta.get("choices"):
@@ -341,7 +382,7 @@ def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
         else:
             annotation = Optional[item]
             shown = f"{default:.6g}" if isinstance(default, float) else str(default)
-        name = cfg.option_name(field.name)
+        name = option_name(meta["name"])
         names = (f"{name}/--no-{name[2:]}",) if item is bool else (name,)
         # The post's value, shown as typer shows defaults; the option itself defaults to None so
         # that an explicit value can be told from the --quick preset.
@@ -350,7 +391,7 @@ def _config_parameters(config_cls: type) -> list[inspect.Parameter]:
         option = typer.Option(*names, help=help_text, show_default=False)
         params.append(
             inspect.Parameter(
-                field.name,
+                meta["name"],
                 inspect.Parameter.KEYWORD_ONLY,
                 default=None,
                 annotation=Annotated[annotation, option],
@@ -376,9 +417,14 @@ def check_seed(seed: int) -> None:
         raise ConfigError(f"--seed must be between 0 and 2^63 - 1 (got {seed})")
 
 
-def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions, dict[str, Any]]:
+def build_run(spec: Any, values: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """(config, run options, display flags) from the parsed option values of a figure command."""
-    common = {name: values.pop(name) for name, _, _ in COMMON}
+    from ntkviz import config as cfg
+    from ntkviz.canvas import parse_size
+    from ntkviz.figures.base import defaults
+    from ntkviz.pipeline import RunOptions
+
+    common = {name: values.pop(name, COMMON_DEFAULTS.get(name)) for name, _, _ in COMMON}
     check_seed(common["seed"])
     base, style = defaults(spec, common["quick"])
     config = cfg.build(spec.config_cls, values, base=base)
@@ -407,7 +453,8 @@ def build_run(spec: FigureSpec, values: dict[str, Any]) -> tuple[Any, RunOptions
     show_progress = common["progress"]
     if show_progress is None:
         show_progress = sys.stderr.isatty() and not common["quiet"]
-    return config, options, {"quiet": common["quiet"], "progress": show_progress}
+    flags = {"quiet": common["quiet"], "progress": show_progress, "open": common["open"]}
+    return config, options, flags
 
 
 def _describe(report: dict[str, Any]) -> str:
@@ -415,44 +462,147 @@ def _describe(report: dict[str, Any]) -> str:
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     seconds = report["seconds"]
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+    unit = "pt" if report.get("format") in ("pdf", "svg") else "px"
     return (
-        f"Wrote {report['output']}: {report['frames']} frame(s), {report['width']}x{report['height']} px, "
+        f"Wrote {report['output']}: {report['frames']} frame(s), "
+        f"{report['width']:g}x{report['height']:g} {unit}, "
         f"{shown} ({timing})"
     )
 
 
-def _figure_command(spec: FigureSpec):
+def _report(report: dict[str, Any], flags: dict[str, Any]) -> None:
+    """The one line of a finished run, then --open's viewer."""
+    if not flags["quiet"]:
+        try:
+            typer.echo(_describe(report))
+        except OSError as exc:  # the files are written; only the report could not be shown
+            _stdout_failed(exc)
+            raise typer.Exit(1) from None
+    if flags.get("open"):
+        problem = open_file(Path(report["output"]))
+        if problem and not flags["quiet"]:
+            typer.echo(f"Note: {problem}", err=True)
+
+
+def _figure_command(entry: dict[str, Any]):
+    name = entry["name"]
+
     def command(**values: Any) -> None:
+        if values.get("config") is not None:
+            ctx = click.globals.get_current_context()
+            values = apply_config_file(ctx, values["config"], values)
+        # before torch and matplotlib load:
+        precheck(entry, values, registry.load()["formats"], {"theme": THEMES, "device": DEVICES})
+        from ntkviz.figures import get
+        from ntkviz.pipeline import run_figure
         from ntkviz.progress import Progress, RichProgress
 
+        spec = get(name)
         config, options, flags = build_run(spec, values)
         progress = RichProgress(spec.name) if flags["progress"] else Progress()
         with progress:
             report = run_figure(spec, config, options, progress)
-        if not flags["quiet"]:
-            try:
-                typer.echo(_describe(report))
-            except OSError as exc:  # the files are written; only the report could not be shown
-                _stdout_failed(exc)
-                raise typer.Exit(1) from None
+        _report(report, flags)
 
-    params = _config_parameters(spec.config_cls) + _common_parameters()
+    params = _config_parameters(entry) + _common_parameters()
     names = [p.name for p in params]
     if len(names) != len(set(names)):
-        raise RuntimeError(f"{spec.name}: a config field shadows a common option")
+        raise RuntimeError(f"{name}: a config field shadows a common option")
     command.__signature__ = inspect.Signature(params)
-    command.__name__ = spec.name.replace("-", "_")
+    command.__name__ = name.replace("-", "_")
     command.__doc__ = (
-        f"{spec.summary}\n\n{static_caption(spec.caption)}" if spec.caption else spec.summary
+        f"{entry['summary']}\n\n{entry['caption']}" if entry["caption"] else entry["summary"]
     )
     return command
 
 
-for _spec in FIGURES.values():
-    app.command(_spec.name)(_figure_command(_spec))
+def _stub_command(entry: dict[str, Any]):
+    """A figure's name and help without its options: enough for ``ntkviz --help`` and completing
+    a command's name (the console entry builds the full command of a figure it is given)."""
+
+    def command() -> None:  # pragma: no cover - main() builds the figure named on the line
+        raise RuntimeError(f"{entry['name']}: the command was not built")
+
+    command.__name__ = entry["name"].replace("-", "_")
+    command.__doc__ = (
+        f"{entry['summary']}\n\n{entry['caption']}" if entry["caption"] else entry["summary"]
+    )
+    return command
 
 
-@app.command("gallery")
+def build_app(full: Any = None) -> typer.Typer:
+    """The command line; ``full``: the figures whose commands get their options (None: all).
+    Building a figure's ~30 options costs a few ms each, which ``--help`` need not pay."""
+    new = typer.Typer(**APP_SETTINGS)
+    new.callback()(_root)
+    new.command("list")(list_figures)
+    for entry in FIGURES.values():
+        make = _figure_command if full is None or entry["name"] in full else _stub_command
+        new.command(entry["name"])(make(entry))
+    new.command("rerun")(rerun_command)
+    new.command("gallery")(gallery_command)
+    return new
+
+
+def named_figures(argv: list[str], environ: Any = os.environ) -> set[str]:
+    """The figures named on a command line, or in the words a shell asks to complete."""
+    words = list(argv)
+    if environ.get("_NTKVIZ_COMPLETE"):
+        words += environ.get("COMP_WORDS", "").split()
+    return {w for w in words if w in FIGURES}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole command line (tests, typer's tools), built once on first use
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def rerun_command(
+    sidecar: Annotated[
+        Path, typer.Argument(help="The sidecar of a run: <output>.json.", dir_okay=False)
+    ],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write this file instead (its suffix picks the format); without it the recorded "
+            "output is written again beside the sidecar, with the recorded --still, --data, "
+            "--frames-dir and extra formats.",
+            dir_okay=False,
+        ),
+    ] = None,
+    open_: Annotated[
+        bool, typer.Option("--open", help="Show the result in the desktop's viewer when done.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
+    progress: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show progress bars. [default: when stderr is a terminal]",
+        ),
+    ] = None,
+) -> None:
+    """Run again what a sidecar records (figure, config, seed, style, fps, hold, formats): the same
+    versions give a byte-identical file."""
+    from ntkviz.pipeline import run_figure
+    from ntkviz.progress import Progress, RichProgress
+    from ntkviz.runfiles import rerun_plan
+
+    spec, config, options, warnings = rerun_plan(sidecar, output, ("ntkviz", *sys.argv[1:]))
+    for line in warnings:
+        typer.echo(f"Warning: {line}", err=True)
+    if progress is None:
+        progress = sys.stderr.isatty() and not quiet
+    bar = RichProgress(spec.name) if progress else Progress()
+    with bar:
+        report = run_figure(spec, config, options, bar)
+    _report(report, {"quiet": quiet, "open": open_})
+
+
 def gallery_command(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the figures and index pages.", file_okay=False)
@@ -590,7 +740,7 @@ def gallery_command(
 
 def main() -> None:
     """Console entry point."""
-    app()
+    build_app(named_figures(sys.argv[1:]))()
 
 
-__all__ = ["app", "main", "build_run", "ConfigError", "Style"]
+__all__ = ["app", "main", "build_app", "build_run", "ConfigError"]  # noqa: F822 - app: __getattr__

@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import os
 import signal
@@ -87,6 +85,9 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
+        import ctypes  # here: ctypes.util costs the command line's start-up 25 ms
+        import ctypes.util
+
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - no libc / prctl

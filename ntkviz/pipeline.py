@@ -91,8 +91,8 @@ def preflight(options: RunOptions) -> None:
     if options.sidecar:
         writers.check_writable(sidecar_path(options.output), "the sidecar")
     if options.still is not None:
-        if options.still.suffix.lower() != ".png":
-            raise ConfigError(f"--still must name a .png file (got {options.still})")
+        if options.still.suffix.lower() not in writers.STILL_FORMATS:
+            raise ConfigError(f"--still must name a .png, .pdf or .svg file (got {options.still})")
         writers.check_writable(options.still, "--still")
     if options.data is not None:
         if options.data.suffix.lower() != ".npz":
@@ -272,7 +272,9 @@ def run_figure(
     jobs = resolve_jobs(options.jobs)
     with writers.transaction() as tx, renderer.drawing():
         written = [
-            writers.write_animation(
+            writers.write_vector(target, renderer, tx=tx)
+            if writers.output_format(target) in writers.VECTOR_FORMATS
+            else writers.write_animation(
                 target,
                 source,
                 options.fps,
@@ -284,7 +286,10 @@ def run_figure(
             for target in (options.output, *options.also)
         ][0]
         if options.still is not None:
-            writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
+            if options.still.suffix.lower() in writers.VECTOR_FORMATS:
+                writers.write_vector(options.still, renderer, tx=tx)
+            else:
+                writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
         if options.frames_dir is not None:
             # every distinct frame once: the held end is a playback matter
             distinct = dataclasses.replace(source, count=len(renderer) - renderer.held)

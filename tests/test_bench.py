@@ -89,3 +89,14 @@ def test_contention_rows_for_a_fast_figure():
     for row in rows:
         check_row(row)
         assert "busy/quiet" in row["extra"] and "load" in row["extra"]
+
+
+def test_startup_bench_runs_and_is_discovered():
+    from bench import bench_startup
+
+    assert "startup" in harness.discover()
+    rows = bench_startup.run(repeat=1)
+    assert [r["name"] for r in rows][0] == "startup: ntkviz --help"
+    for row in rows:
+        check_row(row)
+        assert row["ours_s"] > 0 and row["naive_s"] > 0

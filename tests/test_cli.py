@@ -197,7 +197,7 @@ def test_bad_output_paths(cli, tmp_path, make_target, message):
     [
         ("--data", "missing/x.npz", "does not exist"),
         ("--data", "x.csv", "--data must name a .npz file"),
-        ("--still", "x.jpg", "--still must name a .png file"),
+        ("--still", "x.jpg", "--still must name a .png, .pdf or .svg file"),
         ("--still", "missing/x.png", "does not exist"),
     ],
 )
