@@ -145,6 +145,8 @@ class Renderer:
         if self._last is not None and self._last[0] == index:
             return self._last[1]  # a held frame: the same picture again
         with self.drawing():
+            if self.blit and self.overlays and self._overlay_layer is None:
+                self._find_changing_overlays()
             restatic = self.update(index)
             if self._background is None or restatic or not self.blit:
                 self.canvas.draw()
@@ -158,10 +160,7 @@ class Renderer:
             else:
                 self.canvas.restore_region(self._background)
             if self.blit:
-                changed = [a for a in self.overlays if a.stale and a not in self._changing]
-                if changed and self._overlay_layer is not None:
-                    self._changing += changed  # drawn every frame from now on, not cached
-                if restatic or changed or self._overlay_layer is None:
+                if restatic or self._overlay_layer is None:
                     self._overlay_layer = self._draw_overlays()
                 for artist in sorted(self.animated + self._changing, key=Artist.get_zorder):
                     self.figure.draw_artist(artist)
@@ -171,13 +170,25 @@ class Renderer:
             self._last = (index, picture)
             return picture
 
+    def _find_changing_overlays(self) -> None:
+        """Sort the overlays into those that change between frames (drawn in every frame) and
+        those that do not (drawn once, composited): step through every result frame once and
+        see which ones matplotlib marks ``stale``. Decided from the data alone, so a frame looks
+        the same whichever frame a process drew first (files are the same for any --jobs)."""
+        for artist in self.overlays:
+            artist.stale = False
+        for index in dict.fromkeys(self.order):
+            self.update(index)
+            for artist in self.overlays:
+                if artist.stale and artist not in self._changing:
+                    self._changing.append(artist)
+
     def _draw_overlays(self) -> _Layer:
         """The overlays drawn once on a transparent canvas, to be laid over every frame.
 
         Overlays (legends above all) cost more to draw than many frames' animated artists; as
-        long as one does not change (matplotlib marks a changed artist ``stale``), its pixels
-        are the same in every frame and are composited instead of drawn again. An overlay seen
-        changing after the first frame is drawn directly in every frame from then on.
+        long as one does not change (see :meth:`_find_changing_overlays`), its pixels are the
+        same in every frame and are composited instead of drawn again.
         """
         agg = self.canvas.get_renderer()
         agg.clear()  # transparent: what is drawn now carries its own coverage as alpha

@@ -41,7 +41,7 @@ from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
 from ntkviz.style import SEQUENTIAL
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 TARGETS = ("modes", "sin", "step", "noise")
 #: Ratios below this are drawn at the bottom of the log axes (learned, to float32 precision).
@@ -183,6 +183,7 @@ class KernelSpectrumResult:
     loss: np.ndarray
 
 
+@numeric
 def simulate(
     config: KernelSpectrumConfig,
     generator: torch.Generator | None = None,

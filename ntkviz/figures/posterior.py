@@ -47,7 +47,7 @@ from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_kernels
 from ntkviz.kernels import MseGradient
 from ntkviz.nets import Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 TIMES = ("discrete", "flow")
 
@@ -245,6 +245,7 @@ def _rms(values: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(values**2, axis=-1))
 
 
+@numeric
 def simulate(
     config: PosteriorConfig,
     generator: torch.Generator | None = None,

@@ -43,7 +43,7 @@ from ntkviz.figures.toy_model import check_limits
 from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import Ensemble, NetSpec
 from ntkviz.progress import Progress
-from ntkviz.threads import single_thread
+from ntkviz.threads import numeric, single_thread
 
 TARGETS = {
     "abs": lambda x: np.abs(x) - 1.0,
@@ -217,6 +217,7 @@ class RichLazyResult:
     sweep_kernel: np.ndarray
 
 
+@numeric
 def simulate(
     config: RichLazyConfig,
     generator: torch.Generator | None = None,
