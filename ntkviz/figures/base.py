@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -78,3 +78,35 @@ def defaults(spec: FigureSpec, quick: bool = False) -> tuple[Any, Style]:
 def result_arrays(result: Any) -> dict[str, np.ndarray]:
     """A Result's fields as arrays, for ``--data FILE.npz``."""
     return {f.name: np.asarray(getattr(result, f.name)) for f in dataclasses.fields(result)}
+
+
+class NtkNets:
+    """Mixin for configs with ``depth``, ``activation``, ``sigma_w`` and ``sigma_b`` fields: their
+    nets (NTK parameterisation, biases) and the matching infinite-width kernel's options."""
+
+    zero_output: ClassVar[bool] = False  # start the nets at f = 0 (subtract the initial output)
+
+    def kernel_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`ntkviz.infinite.infinite_ntk` for these nets."""
+        return dict(
+            depth=self.depth,
+            activation=self.activation,
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+            bias=True,
+        )
+
+    def net(self, width: int):
+        """The :class:`ntkviz.nets.NetSpec` of a net of this ``width``."""
+        from ntkviz.nets import NetSpec
+
+        return NetSpec(
+            width=width,
+            depth=self.depth,
+            activation=self.activation,
+            bias=True,
+            zero_output=self.zero_output,
+            parameterization="ntk",
+            sigma_w=self.sigma_w,
+            sigma_b=self.sigma_b,
+        )

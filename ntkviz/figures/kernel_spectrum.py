@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -34,11 +35,11 @@ from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
 from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import FigureSpec, NtkNets
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
 from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.nets import Ensemble, NetSpec, check_fits
+from ntkviz.nets import Ensemble, check_fits
 from ntkviz.progress import Progress
 from ntkviz.style import SEQUENTIAL
 from ntkviz.threads import numeric, single_thread
@@ -49,7 +50,8 @@ FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
-class KernelSpectrumConfig:
+class KernelSpectrumConfig(NtkNets):
+    zero_output: ClassVar[bool] = True  # the residual starts at the targets
     points: int = param(64, "number of inputs N, equally spaced over --x-span", ge=2, le=1000)
     x_span: tuple[float, ...] = param((-2.0, 2.0), "interval of the inputs, as MIN,MAX", length=2)
     target: str = param(
@@ -105,27 +107,6 @@ class KernelSpectrumConfig:
         """Step 0, then up to ``frames`` steps spaced evenly in log time up to ``steps``."""
         later = np.unique(np.round(np.geomspace(1, self.steps, self.frames)).astype(np.int64))
         return np.concatenate([[0], later])
-
-    def kernel_options(self) -> dict:
-        return dict(
-            depth=self.depth,
-            activation=self.activation,
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-            bias=True,
-        )
-
-    def net(self, width: int) -> NetSpec:
-        return NetSpec(
-            width=width,
-            depth=self.depth,
-            activation=self.activation,
-            bias=True,
-            zero_output=True,
-            parameterization="ntk",
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-        )
 
 
 def spectrum(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,12 +40,12 @@ from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
 from ntkviz.dynamics import train
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import FigureSpec, NtkNets
 from ntkviz.figures.generalization import TARGETS
 from ntkviz.figures.toy_model import check_limits
 from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_kernels
 from ntkviz.kernels import MseGradient
-from ntkviz.nets import Ensemble, NetSpec, check_fits
+from ntkviz.nets import Ensemble, check_fits
 from ntkviz.progress import Progress
 from ntkviz.threads import numeric, single_thread
 
@@ -53,7 +53,7 @@ TIMES = ("discrete", "flow")
 
 
 @dataclass(frozen=True)
-class PosteriorConfig:
+class PosteriorConfig(NtkNets):
     n_train: int = param(5, "number of training points, equally spaced over --x-span", ge=1, le=200)
     target: str = param("sin", "target function of the training points", choices=tuple(TARGETS))
     x_span: tuple[float, ...] = param(
@@ -107,27 +107,6 @@ class PosteriorConfig:
         if self.n_train == 1:
             return np.array([0.5 * (self.x_span[0] + self.x_span[1])])
         return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
-
-    def kernel_options(self) -> dict:
-        return dict(
-            depth=self.depth,
-            activation=self.activation,
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-            bias=True,
-        )
-
-    def net(self, width: int) -> NetSpec:
-        return NetSpec(
-            width=width,
-            depth=self.depth,
-            activation=self.activation,
-            bias=True,
-            zero_output=False,
-            parameterization="ntk",
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-        )
 
 
 def transfer(
