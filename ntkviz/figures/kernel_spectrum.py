@@ -42,7 +42,7 @@ from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import Ensemble, check_fits
 from ntkviz.progress import Progress
 from ntkviz.style import SEQUENTIAL
-from ntkviz.threads import numeric, single_thread
+from ntkviz.threads import numeric
 
 TARGETS = ("modes", "sin", "step", "noise")
 #: Ratios below this are drawn at the bottom of the log axes (learned, to float32 precision).
@@ -200,8 +200,7 @@ def simulate(
             dtype=torch.float64,
             keep_initial=False,
         )
-        with single_thread(device):
-            k_emp = empirical_ntk(twin, torch.as_tensor(x, device=device)).cpu().numpy()
+        k_emp = empirical_ntk(twin, torch.as_tensor(x, device=device)).cpu().numpy()
         del twin
         empirical.append(np.linalg.eigvalsh(0.5 * (k_emp + np.swapaxes(k_emp, 1, 2)))[:, ::-1])
         nets = Ensemble(spec, config.count, seed, device=device)
@@ -212,7 +211,7 @@ def simulate(
             return {"projections": residual @ vec}
 
         snaps, loss = [record(nets, 0)["projections"]], [None]
-        with single_thread(device), progress.stage(f"width {int(width)}", config.steps) as advance:
+        with progress.stage(f"width {int(width)}", config.steps) as advance:
             for before, after in zip(steps[:-1], steps[1:], strict=True):
                 trajectory = train(
                     nets,

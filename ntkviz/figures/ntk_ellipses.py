@@ -33,7 +33,7 @@ from ntkviz.kernels import MseGradient, empirical_ntk
 from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.progress import Progress
 from ntkviz.style import Z
-from ntkviz.threads import numeric, single_thread
+from ntkviz.threads import numeric
 
 LAYOUTS = ("both", "grid", "ellipses", "functions")
 COLORMAP = "plasma"
@@ -213,18 +213,17 @@ def simulate(
             "functions": ens(x_grid).cpu().numpy(),
         }
 
-    with single_thread(device):
-        trajectory = train(
-            ensemble,
-            x_train,
-            y_train,
-            lr=config.lr,
-            steps=config.steps,
-            snapshot_every=config.interval,
-            record=record,
-            progress=progress,
-            gradient=MseGradient(),
-        )
+    trajectory = train(
+        ensemble,
+        x_train,
+        y_train,
+        lr=config.lr,
+        steps=config.steps,
+        snapshot_every=config.interval,
+        record=record,
+        progress=progress,
+        gradient=MseGradient(),
+    )
     kernels = trajectory.records["kernels"]
     y_bar = np.asarray(config.y_train, dtype=np.float64)
     return NtkEllipsesResult(

@@ -47,7 +47,7 @@ from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_kernels
 from ntkviz.kernels import MseGradient
 from ntkviz.nets import Ensemble, check_fits
 from ntkviz.progress import Progress
-from ntkviz.threads import numeric, single_thread
+from ntkviz.threads import numeric
 
 TIMES = ("discrete", "flow")
 
@@ -292,20 +292,19 @@ def simulate(
                 "deviation": np.sqrt(np.mean((grid - own) ** 2)),
             }
 
-        with single_thread(device):
-            trajectory = train(
-                nets,
-                x32,
-                y32,
-                lr=config.lr,
-                steps=config.steps,
-                snapshot_every=config.interval,
-                record=record,
-                progress=progress,
-                gradient=MseGradient(),
-                label=f"width {int(width)}",
-            )
-            final = _outputs(nets, g32)
+        trajectory = train(
+            nets,
+            x32,
+            y32,
+            lr=config.lr,
+            steps=config.steps,
+            snapshot_every=config.interval,
+            record=record,
+            progress=progress,
+            gradient=MseGradient(),
+            label=f"width {int(width)}",
+        )
+        final = _outputs(nets, g32)
         moments = trajectory.records["moments"]
         mean[:, w], sd[:, w] = moments[:, 0], moments[:, 1]
         deviation[:, w] = trajectory.records["deviation"]
