@@ -1,9 +1,9 @@
 """A self-contained, offline HTML player for an animation (``-o fig.html``, the gallery, Jupyter).
 
-The file holds the frames as lossless WebP data URIs, stored the way a GIF stores them: one
-palette for the whole animation (the GIF's, so the player shows the GIF's pixels), a full *key*
-picture now and then, and between key pictures only the rectangle that changed since the previous
-picture, its unchanged pixels transparent. A run of identical frames (a held frame, the end hold) is one
+The file holds the GIF's own image blocks, each as a small GIF data URI: one palette for the
+whole animation, a full *key* picture every 64 frames, and between key pictures only the rectangle
+that changed since the previous picture, its unchanged pixels transparent. So the player shows the
+GIF's pixels exactly, and where both are written the frames are drawn and compressed once. A run of identical frames (a held frame, the end hold) is one
 picture shown longer. A few lines of JavaScript draw a picture onto a canvas by painting the
 nearest key picture and the patches after it, so seeking anywhere is exact and cheap.
 
@@ -32,12 +32,6 @@ from typing import Any
 
 #: A player file larger than this is refused (a one-line error suggests what to do instead).
 MAX_BYTES = 64 * 1024 * 1024
-#: libwebp's effort for lossless pictures (0-6).
-WEBP_METHOD = 1
-#: Colours in a player's palette (as the GIF's; one more, transparent, marks unchanged pixels).
-COLORS = 255
-#: At most this many pictures between two key pictures (bounds the work of a seek).
-KEY_INTERVAL = 32
 
 
 def frame_labels(result: Any, renderer: Any) -> list[str] | None:
@@ -95,105 +89,73 @@ def frame_info(spec: Any, result: Any, config: Any, renderer: Any) -> dict[str, 
     }
 
 
-#: A picture in which more than this share of the pixels changed is stored whole (a key picture).
-MAX_PATCH_AREA = 0.5
-
-
-def _webp(image: Any) -> bytes:
-    """Lossless WebP at libwebp's fastest setting: a third smaller than PNG, as fast to make."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(
-        buffer, format="WEBP", lossless=True, quality=100, method=WEBP_METHOD
-    )
-    return buffer.getvalue()
-
-
 def encode_frames(
     count: int,
     frame: Callable[[int], Any],
     fps: float,
     labels: Sequence[str] | None = None,
     advance: Callable[[int], None] = lambda n=1: None,
-    colors: int | None = COLORS,
+    *,
+    dither: bool = False,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """The player's data: pictures (key or patch) with their durations and labels.
-
-    ``frame(i)`` is an (H, W, 3 or 4) uint8 array; alpha is ignored. With ``colors``, every frame
-    is drawn with one palette of that many colours for the whole animation, the GIF's
-    (:func:`ntkviz.writers.global_palette`: the most frequent colours exactly, white stays white),
-    which makes files about three times smaller; ``None`` keeps every pixel as drawn.
-    Returns a JSON-able dict:
-    ``{"width", "height", "fps", "frames": [{"src", "x", "y", "key", "ms", "first", "label"}]}``
-    where ``first`` is the first output frame the picture stands for.
-    """
-    import numpy as np
-
+    """The player's data for ``count`` frames ``frame(i)`` ((H, W, 3 or 4) uint8; alpha is
+    ignored): :func:`player_data` of their GIF encoding (:func:`ntkviz.writers.encode_gif_frames`)."""
     from ntkviz import writers
-    from ntkviz.writers import frame_durations_ms
 
-    def rgb(i: int) -> Any:
-        return np.ascontiguousarray(np.asarray(frame(i))[..., :3])
+    source = writers.FrameSource(count, frame, keys=True)
+    return player_data(writers.encode_gif_frames(source, dither, advance, jobs), fps, labels)
 
-    # Each frame as a 2-D array of codes, compared code by code: palette indices (uint8), or
-    # without a palette the packed colours (uint32); ``colours(codes)`` turns codes into RGB.
-    if colors:
-        sample = np.stack([rgb(i) for i in writers._sample_indices(count)])
-        palette = writers.global_palette(sample, colors=colors)
-        mapper = writers.PaletteMapper(palette)
 
-        def codes(i: int) -> Any:
-            return mapper(rgb(i))
+def player_data(encoded: Any, fps: float, labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """The player's data from an :class:`ntkviz.writers.EncodedFrames`: its pictures with their
+    durations and labels. A key picture is the encoding's lossless WebP (``src``); a patch is the
+    GIF's own image block (``gif``: the rest of a one-picture GIF whose start, with the palette,
+    is stored once as ``screen``), so the player shows the GIF's pixels at no second encoding.
 
-        def colours(block: Any) -> Any:
-            return palette[block]
-    else:
+    Returns a JSON-able dict: ``{"width", "height", "fps", "screen", "frames": [{"src" or
+    "gif", "x", "y", "key", "ms", "first", "label"}]}`` where ``first`` is the first output frame
+    the picture stands for.
+    """
+    from ntkviz import writers
 
-        def codes(i: int) -> Any:
-            picture = rgb(i)
-            return writers.pack_colors(picture).reshape(picture.shape[:2])
-
-        def colours(block: Any) -> Any:
-            return writers.unpack_colors(block.reshape(-1)).reshape(*block.shape, 3)
-
-    durations = frame_durations_ms(count, fps, 1)
+    durations = writers.frame_durations_ms(len(encoded.blocks), fps, 1)
     pictures: list[dict[str, Any]] = []
-    previous = None
-    since_key = 0
-    height = width = 0
-    for i in range(count):
-        current = codes(i)
-        advance(1)
-        if previous is not None and np.array_equal(current, previous):
+    for i, block in enumerate(encoded.blocks):
+        if block is None:  # the same picture again: the previous one is shown longer
             pictures[-1]["ms"] += durations[i]
             continue
-        label = labels[i] if labels is not None else None
-        entry: dict[str, Any] = {"x": 0, "y": 0, "key": True, "ms": durations[i], "first": i}
-        if label is not None:
-            entry["label"] = label
-        changed = None
-        if previous is not None and previous.shape == current.shape and since_key < KEY_INTERVAL:
-            changed = current != previous
-            if np.count_nonzero(changed) > MAX_PATCH_AREA * changed.size:
-                changed = None  # most pixels changed: a key picture
-        if changed is None:
-            height, width = current.shape
-            data, since_key = _webp(colours(current)), 0
+        entry: dict[str, Any] = {"x": 0, "y": 0, "key": i in encoded.keys}
+        if entry["key"]:
+            entry["src"] = "data:image/webp;base64," + _base64(encoded.keys[i])
         else:
-            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            inside = changed[top:bottom, left:right]
-            patch = np.zeros((bottom - top, right - left, 4), dtype=np.uint8)
-            patch[inside, :3] = colours(current[top:bottom, left:right][inside])
-            patch[..., 3] = np.where(inside, 255, 0)  # unchanged: transparent black
-            data = _webp(patch)
-            entry.update(x=int(left), y=int(top), key=False)
-            since_key += 1
-        entry["src"] = "data:image/webp;base64," + base64.b64encode(data).decode("ascii")
+            body, (entry["x"], entry["y"]) = writers.gif_body(*block)
+            entry["gif"] = _base64(body)
+        entry.update(ms=durations[i], first=i)
+        if labels is not None and labels[i] is not None:
+            entry["label"] = labels[i]
         pictures.append(entry)
-        previous = current
-    return {"width": int(width), "height": int(height), "fps": fps, "frames": pictures}
+    return {
+        "width": encoded.width,
+        "height": encoded.height,
+        "fps": fps,
+        "screen": _base64(writers.gif_screen(encoded.palette)),
+        "frames": pictures,
+    }
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def picture_file(data: dict[str, Any], entry: dict[str, Any]) -> bytes:
+    """The image file of one picture of a player's data (what the page decodes)."""
+    from ntkviz import writers
+
+    if "gif" in entry:
+        screen = base64.b64decode(data["screen"])
+        return writers.one_picture_gif(screen, base64.b64decode(entry["gif"]))
+    return base64.b64decode(entry["src"].split(",", 1)[1])
 
 
 def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str = "p") -> str:
@@ -310,16 +272,27 @@ def write_html(
     fps: float,
     advance: Callable[[int], None],
     target: Path | None = None,
+    *,
+    dither: bool = False,
+    jobs: int = 1,
 ) -> tuple[int, int]:
     """Write the player page for a :class:`ntkviz.writers.FrameSource` to ``tmp``; return
-    (height, width). Refuses (NtkvizError) a file over :data:`MAX_BYTES`."""
+    (height, width). The pictures come from the source's GIF encoding, made here or reused from
+    the .gif written beside it. Refuses (NtkvizError) a file over :data:`MAX_BYTES`."""
     from ntkviz.errors import NtkvizError
 
     info = dict(getattr(source, "info", None) or {})
     labels = info.get("labels")
     if labels is not None and len(labels) != source.count:
         labels = None
-    data = encode_frames(source.count, source.frame, fps, labels, advance)
+    import dataclasses
+
+    from ntkviz import writers
+
+    if not source.keys:  # a source not made for a player: encode again, with its key pictures
+        source = dataclasses.replace(source, keys=True, encoded={})
+    encoded = writers.encode_gif_frames(source, dither, advance, jobs)
+    data = player_data(encoded, fps, labels)
     text = page(data, info)
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
@@ -349,7 +322,7 @@ def decode_frames(data: dict[str, Any]):
 
     canvas = np.zeros((data["height"], data["width"], 3), dtype=np.uint8)
     for entry in data["frames"]:
-        raw = base64.b64decode(entry["src"].split(",", 1)[1])
+        raw = picture_file(data, entry)
         with Image.open(io.BytesIO(raw)) as im:
             pixels = np.asarray(im.convert("RGBA"))
         h, w = pixels.shape[:2]
@@ -519,10 +492,18 @@ SCRIPT = r"""
       if (player.loaded && hash.frame) { pause(); show(Number(hash.frame) - 1); }
     });
   }
+  // A patch is the rest of a one-picture GIF: the shared screen (palette), sized to it.
+  var screen = data.screen ? atob(data.screen) : "";
+  function source(p) {
+    if (p.src) return p.src;
+    var body = atob(p.gif);
+    return "data:image/gif;base64," +
+      btoa(screen.slice(0, 6) + body.slice(13, 17) + screen.slice(10) + body);
+  }
   player.ready = Promise.all(pics.map(function (p, i) {
     var img = new Image();
     images[i] = img;
-    img.src = p.src;
+    img.src = source(p);
     return img.decode ? img.decode() : new Promise(function (ok) { img.onload = ok; });
   })).then(function () {
     show(own && hash.frame ? Number(hash.frame) - 1 : 0);

@@ -47,6 +47,11 @@ class FrameSource:
     frame: Callable[[int], np.ndarray]
     key_frame: int = 0
     info: Mapping[str, Any] = field(default_factory=dict)  # title, caption, labels: for .html
+    #: Also encode a whole picture every :data:`KEY_INTERVAL` frames (the .html player's keys).
+    keys: bool = False
+    #: The frames as GIF image blocks, by dither, once encoded (:func:`encode_gif_frames`): the
+    #: GIF and the player are made from the same pass, each frame drawn once.
+    encoded: dict[bool, EncodedFrames] = field(default_factory=dict, compare=False, repr=False)
 
 
 def output_format(path: Path) -> str:
@@ -510,25 +515,53 @@ TRANSPARENT = 255
 MAX_GIF_DELAY_MS = 65535 * 10
 
 
-def _write_gif(
-    tmp: Path, source: FrameSource, fps: float, dither: bool, advance, jobs: int = 1
-) -> tuple[int, int, int]:
-    """(height, width, image blocks written). One palette for the whole animation (no colour flicker), built from evenly spaced frames.
+#: A whole picture (a key) every this many frames, for the .html player: seeking there paints
+#: the nearest key and at most this many patches after it.
+KEY_INTERVAL = 64
 
-    Each frame is stored as the rectangle that changed since the previous one, its unchanged
-    pixels transparent (they compress to almost nothing), and a frame identical to the previous
-    one lengthens that one's delay. Frames are drawn and compressed in ``jobs`` processes at once
-    (:func:`ntkviz.parallel.run_ranges`); the file is the same for any ``jobs``.
+
+@dataclass(frozen=True)
+class EncodedFrames:
+    """An animation as GIF image blocks against one palette, made once for every output that
+    uses them (the .gif and the .html player).
+
+    ``blocks[i]``: frame i's image block (descriptor and LZW data: the rectangle that changed
+    since frame i - 1, its unchanged pixels :data:`TRANSPARENT`) and whether it has transparent
+    pixels; None for a frame identical to the previous one. Frame 0's block is the whole picture.
+    ``keys[i]``: frame i's whole picture as lossless WebP (far smaller than LZW for a whole
+    picture), for frame 0 and the frames that are multiples of :data:`KEY_INTERVAL` and changed
+    (only where the source asked for ``keys``).
+    """
+
+    height: int
+    width: int
+    palette: np.ndarray
+    blocks: list[tuple[bytes, bool] | None]
+    keys: dict[int, bytes]
+
+
+def encode_gif_frames(
+    source: FrameSource, dither: bool, advance, jobs: int = 1
+) -> EncodedFrames:
+    """Draw and encode every frame of ``source`` once (cached on it, by ``dither``).
+
+    One palette for the whole animation (no colour flicker), built from evenly spaced frames.
+    Frames are drawn and compressed in ``jobs`` processes at once
+    (:func:`ntkviz.parallel.run_ranges`); the blocks are the same for any ``jobs``.
     """
     from ntkviz.parallel import run_ranges
 
+    cached = source.encoded.get(dither)
+    if cached is not None:
+        advance(source.count)
+        return cached
     sampled = {i: source.frame(i) for i in _sample_indices(source.count)}
     palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
     height, width = next(iter(sampled.values())).shape[:2]
 
     blank = _GifFrames(palette, dither)  # built once, before the workers fork: its table is shared
 
-    def encode(start: int, stop: int, report) -> list[tuple[bytes, bool] | None]:
+    def encode(start: int, stop: int, report) -> list[tuple[tuple[bytes, bool] | None, bytes | None]]:
         encoder = copy.copy(blank)
 
         def frame(i: int) -> np.ndarray:
@@ -538,18 +571,43 @@ def _write_gif(
             encoder.previous = encoder.indices(frame(start - 1))  # to know what changed
         out = []
         for i in range(start, stop):
-            out.append(encoder(frame(i)))
+            block = encoder(frame(i))
+            key = None
+            if source.keys and i % KEY_INTERVAL == 0 and block is not None:
+                key = lossless_webp(palette[encoder.previous])
+            out.append((block, key))
             report(1)
         return out
 
     frames = run_ranges(source.count, encode, jobs, advance)
+    encoded = EncodedFrames(
+        height=int(height),
+        width=int(width),
+        palette=palette,
+        blocks=[block for block, _ in frames],
+        keys={i: key for i, (_, key) in enumerate(frames) if key is not None},
+    )
+    source.encoded[dither] = encoded
+    return encoded
+
+
+def _write_gif(
+    tmp: Path, source: FrameSource, fps: float, dither: bool, advance, jobs: int = 1
+) -> tuple[int, int, int]:
+    """(height, width, image blocks written), from :func:`encode_gif_frames`.
+
+    Each frame is stored as the rectangle that changed since the previous one, its unchanged
+    pixels transparent (they compress to almost nothing), and a frame identical to the previous
+    one lengthens that one's delay.
+    """
+    encoded = encode_gif_frames(source, dither, advance, jobs)
     durations = frame_durations_ms(source.count, fps, 10)
     blocks = 1
     with open(tmp, "wb") as f:
-        f.write(_gif_header(width, height, palette))
+        f.write(_gif_header(encoded.width, encoded.height, encoded.palette))
         pending: tuple[bytes, bool] | None = None
         delay = 0
-        for frame, duration in zip(frames, durations, strict=True):
+        for frame, duration in zip(encoded.blocks, durations, strict=True):
             if frame is None and delay + duration <= MAX_GIF_DELAY_MS:
                 delay += duration  # the same picture again: the previous frame stays longer
                 continue
@@ -560,7 +618,49 @@ def _write_gif(
                 blocks += 1
             pending, delay = frame, duration
         f.write(_graphic_control(delay, pending[1]) + pending[0] + b";")
-    return height, width, blocks
+    return encoded.height, encoded.width, blocks
+
+
+def gif_screen(palette: np.ndarray) -> bytes:
+    """The start of a one-picture GIF with this palette: :func:`gif_body` completes it, with
+    the body's size written into bytes 6-9 (:func:`one_picture_gif`)."""
+    return _gif_screen(0, 0, palette)
+
+
+def gif_body(block: bytes, transparent: bool) -> tuple[bytes, tuple[int, int]]:
+    """An image block as the rest of a one-picture GIF placed at (0, 0), and where the block
+    was: (body, (left, top)). The .html player stores these, and the screen once."""
+    left, top = struct.unpack("<HH", block[1:5])
+    body = _graphic_control(0, transparent) + block[:1] + bytes(4) + block[5:] + b";"
+    return body, (int(left), int(top))
+
+
+def one_picture_gif(screen: bytes, body: bytes) -> bytes:
+    """:func:`gif_screen` and :func:`gif_body` as one GIF file: the screen takes the size of
+    the body's image (its descriptor follows the 8-byte graphic control)."""
+    return screen[:6] + body[13:17] + screen[10:] + body
+
+
+def lossless_webp(image: np.ndarray, method: int = 1) -> bytes:
+    """An (H, W, 3) uint8 picture as lossless WebP at libwebp's effort ``method`` (0-6)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(
+        buffer, format="WEBP", lossless=True, quality=100, method=method
+    )
+    return buffer.getvalue()
+
+
+def _image_block(indices: np.ndarray, offset: tuple[int, int]) -> bytes:
+    """(H, W) palette indices as a GIF image block at ``offset``."""
+    from PIL import Image
+    from PIL.GifImagePlugin import getdata
+
+    image = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), mode="L")
+    return b"".join(getdata(image, offset))
 
 
 class _GifFrames:
@@ -588,9 +688,6 @@ class _GifFrames:
         return np.asarray(image)
 
     def __call__(self, frame: np.ndarray) -> tuple[bytes, bool] | None:
-        from PIL import Image
-        from PIL.GifImagePlugin import getdata
-
         indices = self.indices(frame)
         previous, self.previous = self.previous, indices
         if previous is None:
@@ -605,26 +702,26 @@ class _GifFrames:
                 changed[top:bottom, left:right], indices[top:bottom, left:right], TRANSPARENT
             ).astype(np.uint8)
             offset, transparent = (int(left), int(top)), True
-        image = Image.fromarray(np.ascontiguousarray(block), mode="L")
-        return b"".join(getdata(image, offset)), transparent
+        return _image_block(block, offset), transparent
 
 
 def _unchanged_block() -> bytes:
     """A 1 x 1 transparent image block: a frame that leaves the picture as it is."""
-    from PIL import Image
-    from PIL.GifImagePlugin import getdata
-
-    image = Image.fromarray(np.full((1, 1), TRANSPARENT, dtype=np.uint8), mode="L")
-    return b"".join(getdata(image, (0, 0)))
+    return _image_block(np.full((1, 1), TRANSPARENT, dtype=np.uint8), (0, 0))
 
 
-def _gif_header(width: int, height: int, palette: np.ndarray) -> bytes:
-    """GIF89a, the screen size, a 256-entry global colour table and "loop forever"."""
+def _gif_screen(width: int, height: int, palette: np.ndarray) -> bytes:
+    """GIF89a, the screen size and a 256-entry global colour table."""
     table = np.zeros((256, 3), dtype=np.uint8)
     table[: len(palette)] = palette
     screen = struct.pack("<HHBBB", width, height, 0xF7, 0, 0)  # global table, 8 bits, 256 colours
+    return b"GIF89a" + screen + table.tobytes()
+
+
+def _gif_header(width: int, height: int, palette: np.ndarray) -> bytes:
+    """:func:`_gif_screen` and "loop forever"."""
     loop = b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", 0) + b"\x00"
-    return b"GIF89a" + screen + table.tobytes() + loop
+    return _gif_screen(width, height, palette) + loop
 
 
 def _graphic_control(delay_ms: int, transparent: bool) -> bytes:
@@ -763,10 +860,12 @@ def webp_memory(count: int, height: int, width: int) -> int:
     return count * height * width * 3 + 16 * height * width + (64 << 20)
 
 
-def _write_html(tmp: Path, source: FrameSource, fps: float, advance, target: Path):
+def _write_html(
+    tmp: Path, source: FrameSource, fps: float, dither: bool, advance, jobs: int, target: Path
+):
     from ntkviz.player import write_html
 
-    return write_html(tmp, source, fps, advance, target)
+    return write_html(tmp, source, fps, advance, target, dither=dither, jobs=jobs)
 
 
 # -- checking a written file before it replaces anything ----------------------------------------------
@@ -1011,7 +1110,9 @@ def write_animation(
                 height, width = _write_webp(tmp, source, fps, advance)
                 blocks = frames
             else:  # the player merges held frames: it holds at most as many pictures
-                height, width = _write_html(tmp, source, fps, advance, target)
+                height, width = _write_html(
+                    tmp, source, fps, dither, advance, jobs, target
+                )
                 blocks = None
             verify(tmp, fmt, blocks, int(width), int(height), target)
             size = tmp.stat().st_size

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from conftest import TINY, gif_frames
 
-from ntkviz import player
+from ntkviz import player, writers
 
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 DRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
@@ -122,7 +122,8 @@ def test_player_data_merges_held_frames_and_decodes_to_the_writers_frames(tiny_p
     assert [p["first"] for p in pictures] == list(range(FRAMES))
     assert pictures[-1]["ms"] == 100 * (1 + HELD) and pictures[0]["ms"] == 100
     assert pictures[0]["key"] and not all(p["key"] for p in pictures)  # patches between keys
-    assert all(p["src"].startswith("data:image/webp;base64,") for p in pictures)
+    assert all(p["src"].startswith("data:image/webp;base64,") for p in pictures if p["key"])
+    assert all("gif" in p and "src" not in p for p in pictures if not p["key"])
     for i, decoded in enumerate(player.decode_frames(data)):
         # the GIF's colours exactly (one palette for the animation), close to what was drawn
         np.testing.assert_array_equal(decoded, gif_picture(tiny_player, i))
@@ -132,29 +133,62 @@ def test_player_data_merges_held_frames_and_decodes_to_the_writers_frames(tiny_p
         assert (decoded[white] == 255).all()  # white stays white
 
 
-@pytest.mark.parametrize("colors", [None, 255])
-def test_encoding_round_trips(colors, monkeypatch):
-    """Synthetic frames: a square moving over noise, held frames, a whole-picture change and key
-    pictures every KEY_INTERVAL; decoding gives the frames back (exactly without a palette)."""
-    monkeypatch.setattr(player, "KEY_INTERVAL", 3)
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_encoding_round_trips(jobs, monkeypatch):
+    """Synthetic frames: a square moving, held frames, a whole-picture change and key pictures
+    every KEY_INTERVAL frames; decoding gives the frames back exactly (their few colours are all
+    in the palette), and the data is the same for any number of drawing processes."""
+    monkeypatch.setattr(writers, "KEY_INTERVAL", 3)
+    monkeypatch.setattr("ntkviz.parallel.can_fork", lambda: True)
     rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8) if colors is None else None
-    if base is None:  # few colours: the palette keeps them all
-        base = rng.choice(np.array([[255, 255, 255], [0, 0, 0], [200, 30, 30]], np.uint8), (20, 30))
+    base = rng.choice(np.array([[255, 255, 255], [0, 0, 0], [200, 30, 30]], np.uint8), (20, 30))
     frames = []
-    for k in range(12):
+    for k in range(24):
         frame = base.copy()
-        frame[5:9, k : k + 4] = (10 * k, 255 - 10 * k, 7)
+        frame[5:9, k % 20 : k % 20 + 4] = [(30, 160, 7), (240, 200, 0)][k % 2]
         frames.append(frame)
     frames[4] = frames[3]  # held
+    frames[6] = frames[5]  # held on a key frame's place: no key there
     frames[8] = 255 - frames[7]  # everything changes
-    data = player.encode_frames(len(frames), lambda i: frames[i], 10, colors=colors)
-    assert [p["first"] for p in data["frames"]] == [0, 1, 2, 3, *range(5, 12)]
+    data = player.encode_frames(len(frames), lambda i: frames[i], 10, jobs=jobs)
+    assert [p["first"] for p in data["frames"]] == [0, 1, 2, 3, 5, *range(7, 24)]
     assert data["frames"][3]["ms"] == 200
-    assert sum(p["key"] for p in data["frames"]) >= 3
+    keys = [p["first"] for p in data["frames"] if p["key"]]
+    assert keys == [0, 3, 9, 12, 15, 18, 21]
+    assert all(("src" in p) == p["key"] for p in data["frames"])
     decoded = list(player.decode_frames(data))
     for picture, entry in zip(decoded, data["frames"]):
         np.testing.assert_array_equal(picture, frames[entry["first"]])
+    if jobs == 2:
+        assert data == player.encode_frames(len(frames), lambda i: frames[i], 10, jobs=1)
+
+
+def test_gif_and_player_together_draw_each_frame_once(tmp_path):
+    """Written together (as the gallery does), the .gif and the .html come from one pass: every
+    frame is drawn once, and the player's pictures are the GIF's."""
+    from PIL import Image
+
+    drawn = []
+
+    def frame(i):
+        drawn.append(i)
+        picture = np.full((24, 32, 3), 255, np.uint8)
+        picture[4:10, i : i + 6] = (30, 90, 200)
+        return picture
+
+    source = writers.FrameSource(14, frame, keys=True)
+    writers.write_animation(tmp_path / "a.gif", source, fps=10)
+    writers.write_animation(tmp_path / "a.html", source, fps=10)
+    assert sorted(drawn) == list(range(14))
+    with Image.open(tmp_path / "a.gif") as im:
+        gif = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            gif.append(np.asarray(im.convert("RGB")))
+    pictures = list(player.decode_frames(player.read_html(tmp_path / "a.html")))
+    assert len(pictures) == len(gif) == 14
+    for a, b in zip(pictures, gif):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_player_file_is_offline(tiny_player):
