@@ -69,6 +69,22 @@ class Trajectory:
     stopped: np.ndarray
     records: dict[str, np.ndarray]
 
+    @staticmethod
+    def join(parts: list[Trajectory], axis: int = 1) -> Trajectory:
+        """The trajectories of consecutive groups of members as one: loss, stopped and each
+        record joined along the member axis (``axis`` of the records: 1 for (T, K, ...))."""
+        if len(parts) == 1:
+            return parts[0]
+        return Trajectory(
+            steps=parts[0].steps,
+            loss=np.concatenate([t.loss for t in parts], axis=1),
+            stopped=np.concatenate([t.stopped for t in parts]),
+            records={
+                key: np.concatenate([t.records[key] for t in parts], axis=axis)
+                for key in parts[0].records
+            },
+        )
+
 
 def mse_loss(
     ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, params=None

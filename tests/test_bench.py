@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 # bench/ is importable because pyproject.toml puts the repo root on pytest's pythonpath.
@@ -100,3 +102,32 @@ def test_startup_bench_runs_and_is_discovered():
     for row in rows:
         check_row(row)
         assert row["ours_s"] > 0 and row["naive_s"] > 0
+
+
+def test_gallery_bench_reads_the_built_sidecars(monkeypatch):
+    """The gallery bench times one real ``ntkviz gallery --force`` run (a minute: not run here);
+    the row it makes from the sidecars is checked with a stand-in build of two figures."""
+    import json
+    import subprocess
+
+    from bench import bench_gallery
+    from bench.common import check_row
+
+    def fake_build(argv, **kwargs):
+        folder = Path(argv[argv.index("--out") + 1])
+        for name, parts in {
+            "generalization": {"simulate": 20.0, "render": 2.0, "write": 1.0},
+            "toy-model": {"simulate": 0.1, "render": 1.9, "write": 1.0},
+        }.items():
+            (folder / f"{name}.gif.json").write_text(json.dumps({"figure": name, "seconds": parts}))
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(bench_gallery.subprocess, "run", fake_build)
+    monkeypatch.setattr(bench_gallery.os, "cpu_count", lambda: 2)
+    (row,) = bench_gallery.run()
+    check_row(row)
+    assert row["naive_s"] == bench_gallery.TARGET_SECONDS
+    assert "2 figures, 2 workers" in row["name"]
+    assert "26 s in all, / 2 workers = 13 s" in row["extra"]
+    assert "longest generalization 23.0 s" in row["extra"]
+    assert "generalization simulate 20.0 s" in row["extra"]

@@ -30,7 +30,7 @@ import torch
 
 from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
-from ntkviz.dynamics import flow_functions, train
+from ntkviz.dynamics import Trajectory, flow_functions, train
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
@@ -42,6 +42,7 @@ from ntkviz.nets import (
     PARAMETERIZATIONS,
     Ensemble,
     NetSpec,
+    cache_groups,
     check_fits,
     check_memory,
 )
@@ -290,24 +291,33 @@ def _train_width(
                 f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
     del twin
 
-    nets = Ensemble(spec, config.count, seed, device=device, dtype=torch.float32)
     grid32 = grid64.to(torch.float32)
 
     def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
         return {"functions": ens(grid32).cpu().numpy()}
 
-    with single_thread(device):
-        trajectory = train(
-            nets,
-            train64.to(torch.float32),
-            torch.as_tensor(y_train, dtype=torch.float32, device=device),
-            lr=config.lr,
-            steps=config.steps,
-            snapshot_every=config.interval,
-            record=record,
-            progress=progress,
-            gradient=MseGradient(),
-        )
+    parts = []
+    groups = cache_groups(spec, config.count, device)
+    for group in groups:  # the same nets and values as all at once, faster from the cache
+        nets = Ensemble(spec, len(group), seed, device=device, members=group)
+        with single_thread(device):
+            parts.append(
+                train(
+                    nets,
+                    train64.to(torch.float32),
+                    torch.as_tensor(y_train, dtype=torch.float32, device=device),
+                    lr=config.lr,
+                    steps=config.steps,
+                    snapshot_every=config.interval,
+                    record=record,
+                    progress=progress,
+                    gradient=MseGradient(),
+                    label=f"train width {width}"
+                    + (f", nets {group[0] + 1}-{group[-1] + 1}" if len(groups) > 1 else ""),
+                )
+            )
+        del nets
+    trajectory = Trajectory.join(parts)
     return (trajectory, k_train, k_grid, f0_train, f0_grid)
 
 
