@@ -10,7 +10,12 @@ training step at width 100 took 36 ms against 1.2 ms; exact norms at m = 10^7, 2
   torch's default, in the CLI, the API and the gallery's workers alike;
 * a single op large enough to pay for a fork/join (at least :data:`LARGE_OP_FLOPS`, a wide
   matmul) may use more, through :func:`for_op`: up to the thread budget, which is torch's
-  thread count when the first simulate started (the gallery sets it to cores / workers);
+  thread count when the first simulate started (the gallery sets it to cores / workers), and
+  no more than the cores nothing else is running on at that moment (:func:`free_cpus`). A
+  thread on a core that another program keeps busy runs at half speed and the op waits for it:
+  with one of two cores taken, two threads are no faster than one, and the op then takes its
+  one-thread time, not twice its quiet time (measured: ntk-convergence ``--quick`` beside a
+  busy loop, 1.34x its quiet wall time with two threads, 1.01x with one);
 * threads that wait do not spin: ``OMP_WAIT_POLICY=PASSIVE`` is set by ``import ntkviz``
   (:func:`passive_wait`) when the user has not set it and torch is not imported yet (OpenMP
   reads it once, when torch loads). Work on a GPU is unaffected by any of this.
@@ -22,6 +27,7 @@ import contextlib
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -64,11 +70,39 @@ def set_budget(threads: int | None) -> None:
         torch.set_num_threads(_budget)
 
 
+def free_cpus() -> int | None:
+    """The CPUs this process may use that no other task is running on right now: usable CPUs
+    minus the other runnable tasks in ``/proc/loadavg`` (its fourth field, "runnable/total",
+    counts this thread too), the smallest of three readings a millisecond apart (a passing
+    kernel thread is not a competitor). None where that cannot be read (not Linux)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    readings = []
+    for attempt in range(3):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                runnable = int(f.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        readings.append(runnable)
+        if attempt < 2:
+            time.sleep(0.001)
+    return max(1, usable - (min(readings) - 1))
+
+
 def threads_for(flops: float, device: str = "cpu") -> int:
-    """The threads the policy gives one op of ``flops`` floating-point operations."""
+    """The threads the policy gives one op of ``flops`` floating-point operations: one for a
+    small op; for a large one the budget, but no more than the CPUs free now."""
     if device != "cpu" or flops < LARGE_OP_FLOPS:
         return 1
-    return budget()
+    count = budget()
+    if count > 1:
+        free = free_cpus()
+        if free is not None:
+            count = min(count, free)
+    return count
 
 
 @contextlib.contextmanager

@@ -30,13 +30,70 @@ def test_every_figure_simulates_under_the_policy():
         assert hasattr(spec.simulate, "__wrapped__"), f"{name}: simulate lacks @numeric"
 
 
-def test_threads_for_op_size(two_threads):
+@pytest.fixture
+def idle(monkeypatch):
+    """Two usable CPUs and nothing else running: /proc/loadavg counts only the caller."""
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads, "free_cpus", lambda: 2)
+
+
+def test_threads_for_op_size(two_threads, idle):
     assert threads.threads_for(1e6) == 1
     assert threads.threads_for(threads.LARGE_OP_FLOPS) == 2
     assert threads.threads_for(1e12, device="cuda") == 1
 
 
-def test_numeric_runs_on_one_thread_and_restores(two_threads):
+@pytest.mark.parametrize(
+    "readings, expected",
+    [(["1/90", "1/90", "1/90"], 2), (["2/90", "2/91", "2/90"], 1), (["3/90", "2/90", "2/90"], 1),
+     (["2/90", "1/90", "4/90"], 2), (["9/90", "9/90", "9/90"], 1)],
+)
+def test_free_cpus_reads_the_runnable_tasks(monkeypatch, tmp_path, readings, expected):
+    """Usable CPUs minus the other runnable tasks (the smallest of three readings), at least 1."""
+    import builtins
+
+    lines = iter(f"0.50 0.40 0.30 {r} 4242\n" for r in readings)
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/proc/loadavg":
+            target = tmp_path / "loadavg"
+            target.write_text(next(lines))
+            return real_open(target, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert threads.free_cpus() == expected
+
+
+def test_a_large_op_gets_no_more_threads_than_free_cpus(two_threads, monkeypatch):
+    """With one of two cores busy elsewhere, a large op runs on one thread: a second thread on
+    the busy core would run at half speed and the op would wait for it."""
+    monkeypatch.setattr(threads, "free_cpus", lambda: 1)
+    assert threads.threads_for(1e12) == 1
+    monkeypatch.setattr(threads, "free_cpus", lambda: None)  # unknown: the budget
+    assert threads.threads_for(1e12) == 2
+
+
+def test_free_cpus_sees_a_busy_process():
+    """A real competitor: a busy loop on this machine leaves one CPU fewer free."""
+    import time
+
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("no /proc/loadavg")
+    quiet = threads.free_cpus()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        loaded = threads.free_cpus()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert loaded <= max(1, quiet - 1)
+
+
+def test_numeric_runs_on_one_thread_and_restores(two_threads, idle):
     seen = []
 
     @threads.numeric
@@ -53,7 +110,7 @@ def test_numeric_runs_on_one_thread_and_restores(two_threads):
     assert torch.get_num_threads() == 2
 
 
-def test_threads_inside_real_figures(two_threads, monkeypatch):
+def test_threads_inside_real_figures(two_threads, idle, monkeypatch):
     """init-functions trains on one thread; ntk-convergence's wide kernels get the budget, its
     narrow ones one thread: what threads_for says for their size."""
     import ntkviz.figures.init_functions as init_functions
