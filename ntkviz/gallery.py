@@ -146,22 +146,23 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
 SKIPPED = "current: same config, seed, style and version; --force rebuilds"
 
 #: Seconds each figure takes at the post's settings (simulate + render + write, one thread, from
-#: the committed gallery's sidecars, 2-core machine): the order of a build with no sidecars.
+#: `ntkviz gallery --force` on the 2-core machine, 2 workers): the order of a build with no
+#: sidecars.
 ESTIMATES = {
-    "generalization": 26.6,
-    "ntk-convergence": 15.0,  # 24.9 before its draws were made in place
-    "weight-matrix": 16.5,
-    "linearized": 8.7,
-    "ntk-ellipses": 4.5,
-    "init-functions": 3.7,
-    "kernel-change": 3.7,
-    "loss-surface": 2.9,
-    "hessian-structure": 2.2,
-    "kappa-scaling": 0.8,
-    "toy-model": 0.6,
-    "posterior": 7.5,  # the figures of issue 15, as their first runs took
-    "kernel-spectrum": 8.2,
-    "rich-lazy": 8.5,
+    "generalization": 25.5,
+    "weight-matrix": 20.2,
+    "ntk-convergence": 19.7,
+    "ntk-ellipses": 10.1,
+    "kernel-spectrum": 9.1,
+    "linearized": 9.2,
+    "posterior": 5.0,
+    "init-functions": 3.5,
+    "kernel-change": 3.4,
+    "loss-surface": 1.9,
+    "rich-lazy": 1.7,
+    "toy-model": 1.4,
+    "hessian-structure": 1.0,
+    "kappa-scaling": 0.7,
 }
 #: A figure with neither a sidecar nor an estimate (a new one): assumed this long.
 UNKNOWN_SECONDS = 5.0
@@ -348,21 +349,21 @@ def _guarded(job: Job) -> dict[str, Any]:
 
 
 def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    from ntkviz.figures import get
+    from ntkviz import registry  # names and summaries without importing the figures (torch)
 
     entries = []
     for row in rows:
         if row["status"] == "failed":
             continue
-        spec = get(row["figure"])
+        figure = registry.figures()[row["figure"]]
         pictures = [f for f in row["files"] if not f.endswith(".html")] or row["files"]
         shown = next((f for f in pictures if not f.endswith(".png")), pictures[0])
         player = next((f for f in row["files"] if f.endswith(".html")), None)
         sidecar = json.loads((out / (row["files"][0] + ".json")).read_text())
         entries.append(
             {
-                "name": spec.name,
-                "summary": spec.summary,
+                "name": row["figure"],
+                "summary": figure["summary"],
                 # computed from the figure's own Result when it was built
                 "caption": sidecar.get("caption", ""),
                 "reading": sidecar.get("reading", ""),
