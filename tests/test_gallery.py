@@ -167,7 +167,7 @@ def test_schedule_longest_first_from_sidecars_then_estimates(tmp_path):
     # No sidecars: the static estimates, an unknown figure at UNKNOWN_SECONDS.
     order = gallery.schedule(names, tmp_path)
     assert order[:2] == ["generalization", "ntk-convergence"]
-    assert order.index("brand-new") < order.index("kappa-scaling") < order.index("toy-model")
+    assert order.index("brand-new") < order.index("toy-model") < order.index("kappa-scaling")
     # A previous build's sidecar wins over the estimate.
     seconds = {"simulate": 60.0, "render": 1.0, "write": 1.0}
     (tmp_path / "toy-model.gif.json").write_text(json.dumps({"seconds": seconds}))
