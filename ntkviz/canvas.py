@@ -17,6 +17,8 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.transforms import Bbox
 
 from ntkviz.errors import ConfigError
 from ntkviz.style import MAX_PIXELS, THEMES, Style  # noqa: F401 - the house style, re-exported
@@ -201,3 +203,57 @@ class Renderer:
 
     def __len__(self) -> int:
         return len(self.order)
+
+
+class CellImage(AxesImage):
+    """An image of RGBA bytes whose cells are drawn to pixels by nearest neighbour, without
+    matplotlib's general resampling pipeline: for a matrix redrawn every frame (weight-matrix),
+    a few hundred microseconds instead of about 2 ms. Each output pixel takes the cell under its
+    centre. Anything else (float data, vector output, a magnification) is drawn by AxesImage."""
+
+    _cells: tuple | None = None  # (key, index): each output pixel's cell, as a flat index
+
+    @classmethod
+    def show(cls, ax, data, **kwargs) -> CellImage:
+        """``ax.imshow(data, **kwargs)`` (its limits, aspect and origin), drawn as a CellImage."""
+        image = ax.imshow(data, **kwargs)
+        image.__class__ = cls  # a subclass that only replaces make_image: no state to convert
+        return image
+
+    def make_image(self, renderer, magnification=1.0, unsampled=False):
+        data = np.ma.getdata(self.get_array())  # uint8 colours have nothing masked
+        if (
+            unsampled
+            or magnification != 1.0
+            or not isinstance(data, np.ndarray)
+            or data.dtype != np.uint8
+            or data.ndim != 3
+            or not self.get_transform().is_affine
+        ):
+            return super().make_image(renderer, magnification, unsampled)
+        x0, x1, y0, y1 = self.get_extent()
+        box = Bbox([[x0, y0], [x1, y1]]).transformed(self.get_transform())
+        clipped = Bbox.intersection(box, self.get_clip_box() or box)
+        if clipped is None:
+            return None, 0, 0, None
+        left, bottom = int(np.floor(clipped.x0)), int(np.floor(clipped.y0))
+        right, top = int(np.ceil(clipped.x1)), int(np.ceil(clipped.y1))
+        key = (left, bottom, right, top, data.shape[:2], self.origin)
+        if self._cells is None or self._cells[0] != key:
+            inverse = self.get_transform().inverted()
+            xs = np.arange(left, right) + 0.5
+            ys = np.arange(bottom, top) + 0.5  # Agg takes the rows bottom up
+            cols = inverse.transform(np.column_stack([xs, np.full_like(xs, ys[0])]))[:, 0]
+            rows = inverse.transform(np.column_stack([np.full_like(ys, xs[0]), ys]))[:, 1]
+            height, width = data.shape[:2]
+            # The extent's first x holds column 0; its last y holds row 0 with origin "upper"
+            # (imshow's default: the y axis then runs downwards), its first y with "lower".
+            first_y, last_y = (y1, y0) if self.origin == "upper" else (y0, y1)
+            cols = np.floor((cols - x0) / (x1 - x0) * width).astype(np.intp)
+            rows = np.floor((rows - first_y) / (last_y - first_y) * height).astype(np.intp)
+            rows, cols = np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)
+            self._cells = (key, rows[:, None] * width + cols[None, :])
+        # each pixel's four bytes as one uint32: one gather a pixel
+        colours = np.ascontiguousarray(data).view(np.uint32).reshape(-1)
+        pixels = colours.take(self._cells[1]).view(np.uint8).reshape(*self._cells[1].shape, 4)
+        return pixels, left, bottom, None

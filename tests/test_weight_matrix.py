@@ -344,3 +344,52 @@ def test_caption_says_frozen_only_when_the_wider_panels_change_3x_less():
     assert (
         f"changes by {moved[0]:.1%} of its size (the panel of width 12: {moved[1]:.1%})" in filled
     )
+
+
+@pytest.mark.parametrize("origin", ["upper", "lower"])
+@pytest.mark.parametrize(
+    "shape, extent", [((10, 10), None), ((200, 200), None), ((7, 13), None), ((7, 13), (0, 5, 2, 9))]
+)
+def test_cell_image_draws_what_imshow_draws(origin, shape, extent):
+    """CellImage (the weight matrices' fast path) against matplotlib's own nearest-neighbour
+    drawing: the same pixels, but for a pixel whose centre falls exactly on a cell edge (the
+    two break the tie differently: at most one row or column of pixels per edge)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ntkviz.canvas import CellImage
+
+    data = np.random.default_rng(0).integers(0, 256, (*shape, 4), dtype=np.uint8)
+    data[..., 3] = 255
+    pictures = []
+    for show in ("imshow", "cell"):
+        figure = Figure(figsize=(4, 3), dpi=100)
+        FigureCanvasAgg(figure)
+        ax = figure.add_subplot()
+        kwargs = dict(origin=origin, extent=extent, interpolation="nearest")
+        image = ax.imshow(data, **kwargs) if show == "imshow" else CellImage.show(ax, data, **kwargs)
+        figure.canvas.draw()
+        pictures.append(np.asarray(figure.canvas.buffer_rgba())[..., :3].copy())
+    assert isinstance(image, CellImage) and image._cells is not None  # the fast path ran
+    rows, cols = np.nonzero((pictures[0] != pictures[1]).any(axis=2))
+    assert len(np.unique(rows)) <= 1 or len(np.unique(cols)) <= 1
+    assert len(rows) <= 0.002 * pictures[0].shape[0] * pictures[0].shape[1]
+
+
+def test_cell_image_leaves_float_data_to_matplotlib():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ntkviz.canvas import CellImage
+
+    data = np.random.default_rng(1).normal(size=(12, 9))
+    pictures = []
+    for show in ("imshow", "cell"):
+        figure = Figure(figsize=(3, 3), dpi=80)
+        FigureCanvasAgg(figure)
+        ax = figure.add_subplot()
+        image = ax.imshow(data) if show == "imshow" else CellImage.show(ax, data)
+        figure.canvas.draw()
+        pictures.append(np.asarray(figure.canvas.buffer_rgba()).copy())
+    assert image._cells is None
+    np.testing.assert_array_equal(pictures[0], pictures[1])

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import FuncFormatter
 
-from ntkviz.canvas import Renderer, Style
+from ntkviz.canvas import CellImage, Renderer, Style
 from ntkviz.config import param
 from ntkviz.dynamics import relative_change, train
 from ntkviz.errors import ConfigError
@@ -299,11 +299,13 @@ class WeightMatrixRenderer(Renderer):
             if delta:
                 unit = float(units[w])
                 limit = shared if config.delta_scale == "shared" else max(changes[w], 1e-12)
-                image = ax.imshow(np.zeros_like(start), cmap=DIVERGING, vmin=-limit, vmax=limit)
+                image = CellImage.show(
+                    ax, np.zeros_like(start), cmap=DIVERGING, vmin=-limit, vmax=limit
+                )
             else:
                 unit = 1.0
                 limit = max(float(np.abs(start).max()), 1e-12)
-                image = ax.imshow(start, cmap=DIVERGING, vmin=-limit, vmax=limit)
+                image = CellImage.show(ax, start, cmap=DIVERGING, vmin=-limit, vmax=limit)
             image.set_interpolation("nearest")
             ax.grid(False)
             ax.set_xticks([])
