@@ -237,7 +237,8 @@ def test_frame_i_draws_snapshot_i_from_step_0(small_run, layout):
                 by_hand = np.sqrt(((result.kernels[i, k] - start[k]) ** 2).sum()) / np.sqrt(
                     (start[k] ** 2).sum()
                 )
-                assert text.get_text().endswith(f"= {format_change(by_hand)}")
+                assert text.get_text() == format_change(by_hand)
+                assert text.xycoords.get_text() == "‖H − H₀‖ / ‖H₀‖ = "  # drawn just before
     # frame 0 is the start: every output at the origin, every ellipse the initial kernel's
     renderer.frame(0)
     assert renderer.title.get_text() == "step 0"
