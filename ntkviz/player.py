@@ -1,7 +1,7 @@
 """A self-contained, offline HTML player for an animation (``-o fig.html``, the gallery, Jupyter).
 
 The file holds the GIF's own image blocks, each as a small GIF data URI: one palette for the
-whole animation, a full *key* picture every 64 frames, and between key pictures only the rectangle
+whole animation, a full *key* picture every 32 frames, and between key pictures only the rectangle
 that changed since the previous picture, its unchanged pixels transparent. So the player shows the
 GIF's pixels exactly, and where both are written the frames are drawn and compressed once. A run of identical frames (a held frame, the end hold) is one
 picture shown longer. A few lines of JavaScript draw a picture onto a canvas by painting the
