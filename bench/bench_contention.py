@@ -98,9 +98,7 @@ def run(repeat: int = 3, names: list[str] | None = None) -> list[dict[str, Any]]
     rows = []
     with competitor() as busy, temp_folder() as folder:
         for name in ["control", *(names or list(FIGURES))]:
-            once = (
-                spin_once if name == "control" else (lambda name=name: figure_once(name, folder))
-            )
+            once = spin_once if name == "control" else (lambda name=name: figure_once(name, folder))
             os.kill(busy.pid, signal.SIGSTOP)
             once = repeated(once, once())  # the first run warms up: imports, first-call costs
             quiet, loaded = [], []

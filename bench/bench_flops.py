@@ -2,9 +2,10 @@
 generalization at the post's settings, their simulate time, their floating-point work (counted
 from the config: the matmuls that dominate) and the fraction of the measured peak it reaches.
 
-Both already compute in float32 where it matters (ntk-convergence's kernels; generalization's
-training and frames: its float64 kernels are about 2 % of its time), so float32 has nothing left
-to give; this says whether the rest is compute (near peak) or memory and overhead (far below).
+Both compute in float32 by default where it matters (ntk-convergence's kernels; generalization's
+training and frames: its float64 kernels are about 2 % of its time; ``--dtype float64`` keeps
+float64, 3.8 times slower for generalization here), so float32 has nothing left to give; this
+says whether the rest is compute (near peak) or memory and overhead (far below).
 
 Peak: the median rate of a float32 batched matmul of 8 x (512 x 1024) @ (1024 x 1024), on the
 threads each figure may use (:mod:`ntkviz.threads`). Rows: ours = the figure's simulate, naive =

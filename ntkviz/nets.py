@@ -196,7 +196,9 @@ def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:
 CACHE_BYTES = 8 << 20
 
 
-def cache_groups(spec: NetSpec, count: int, device: str = "cpu", dtype=torch.float32) -> list[list[int]]:
+def cache_groups(
+    spec: NetSpec, count: int, device: str = "cpu", dtype=torch.float32
+) -> list[list[int]]:
     """Members 0..count-1 in consecutive groups to train one after another: on a CPU, groups
     whose weights fit in :data:`CACHE_BYTES` (at least two members each: a group of one takes
     another code path, whose sums round differently); on a GPU, all at once. The nets and, for

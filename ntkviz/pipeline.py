@@ -266,9 +266,7 @@ def run_figure(
         frame=frames,
         key_frame=renderer.key_frame,
         info=frame_info(spec, result, config, renderer),  # for the .html player
-        keys=any(
-            writers.output_format(t) == ".html" for t in (options.output, *options.also)
-        ),
+        keys=any(writers.output_format(t) == ".html" for t in (options.output, *options.also)),
     )
     # Every output is staged and renamed into place together at the end: an error or Ctrl-C
     # anywhere leaves all existing files (the sidecar included) as they were.

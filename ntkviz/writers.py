@@ -540,9 +540,7 @@ class EncodedFrames:
     keys: dict[int, bytes]
 
 
-def encode_gif_frames(
-    source: FrameSource, dither: bool, advance, jobs: int = 1
-) -> EncodedFrames:
+def encode_gif_frames(source: FrameSource, dither: bool, advance, jobs: int = 1) -> EncodedFrames:
     """Draw and encode every frame of ``source`` once (cached on it, by ``dither``).
 
     One palette for the whole animation (no colour flicker), built from evenly spaced frames.
@@ -561,7 +559,9 @@ def encode_gif_frames(
 
     blank = _GifFrames(palette, dither)  # built once, before the workers fork: its table is shared
 
-    def encode(start: int, stop: int, report) -> list[tuple[tuple[bytes, bool] | None, bytes | None]]:
+    def encode(
+        start: int, stop: int, report
+    ) -> list[tuple[tuple[bytes, bool] | None, bytes | None]]:
         encoder = copy.copy(blank)
 
         def frame(i: int) -> np.ndarray:
@@ -1110,9 +1110,7 @@ def write_animation(
                 height, width = _write_webp(tmp, source, fps, advance)
                 blocks = frames
             else:  # the player merges held frames: it holds at most as many pictures
-                height, width = _write_html(
-                    tmp, source, fps, dither, advance, jobs, target
-                )
+                height, width = _write_html(tmp, source, fps, dither, advance, jobs, target)
                 blocks = None
             verify(tmp, fmt, blocks, int(width), int(height), target)
             size = tmp.stat().st_size

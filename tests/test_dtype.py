@@ -1,6 +1,8 @@
-"""float32 is exact enough for ntk-convergence: its stated numbers (spread, error, slope: see
-``facts`` and the caption) agree with float64's within 1e-3, and both meet the same references
-(the infinite-width kernel, the theory's slope -1/2)."""
+"""float32 is exact enough for the two long figures, each tested against float64 at the same
+seed. ntk-convergence: its stated numbers (spread, error, slope: see ``facts`` and the caption)
+agree within 1e-3, and both meet the same references (the infinite-width kernel, the theory's
+slope -1/2). generalization: the distances and functions agree within 1e-3 of the targets' scale,
+and both show the lazy regime's trend with width."""
 
 from __future__ import annotations
 
@@ -62,3 +64,49 @@ def test_bad_dtype_is_refused():
     config, _ = defaults(SPEC, False)
     with pytest.raises(ConfigError, match="float32, float64"):
         validate(replace(config, dtype="float16"))
+
+
+# -- generalization: the trained nets in float32 or float64 ---------------------------------------
+
+GENERALIZATION = FIGURES["generalization"]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config, _ = defaults(GENERALIZATION, False)
+    config = replace(config, widths=(50, 400), count=4, steps=300, frames=30, points=81)
+    return {
+        dtype: GENERALIZATION.simulate(
+            replace(config, dtype=dtype), torch.Generator().manual_seed(0)
+        )
+        for dtype in ("float32", "float64")
+    }
+
+
+def test_generalization_float32_is_the_default():
+    config, _ = defaults(GENERALIZATION, False)
+    assert config.dtype == "float32"
+
+
+def test_generalization_float32_and_float64_state_the_same_numbers(trained):
+    """The distances the caption states (nets' mean to the analytic kernel's prediction, each net
+    to its own kernel's) and the functions agree to 1e-3 of the targets' scale: the same nets,
+    trained in either arithmetic."""
+    r32, r64 = trained["float32"], trained["float64"]
+    scale = np.abs(r64.y_train).max()
+    for name in ("distance_analytic", "distance_empirical", "functions"):
+        a, b = getattr(r32, name), getattr(r64, name)
+        assert a.shape == b.shape, name
+        assert np.abs(a - b).max() <= 1e-3 * scale, name
+    np.testing.assert_array_equal(r32.empirical, r64.empirical)  # float64 kernels either way
+
+
+def test_generalization_both_meet_the_same_references(trained):
+    """Either arithmetic, the lazy regime's trend: the wider nets end nearer to what their own
+    kernels predict (within a tenth of the targets' scale at width 400) and their mean nearer to
+    the analytic kernel's prediction than the narrower ones'."""
+    for dtype, result in trained.items():
+        scale = np.abs(result.y_train).max()
+        narrow, wide = result.distance_empirical[-1]
+        assert wide < narrow and wide < 0.1 * scale, dtype
+        assert result.distance_analytic[-1, 1] < result.distance_analytic[-1, 0], dtype

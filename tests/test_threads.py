@@ -45,8 +45,13 @@ def test_threads_for_op_size(two_threads, idle):
 
 @pytest.mark.parametrize(
     "readings, expected",
-    [(["1/90", "1/90", "1/90"], 2), (["2/90", "2/91", "2/90"], 1), (["3/90", "2/90", "2/90"], 1),
-     (["2/90", "1/90", "4/90"], 2), (["9/90", "9/90", "9/90"], 1)],
+    [
+        (["1/90", "1/90", "1/90"], 2),
+        (["2/90", "2/91", "2/90"], 1),
+        (["3/90", "2/90", "2/90"], 1),
+        (["2/90", "1/90", "4/90"], 2),
+        (["9/90", "9/90", "9/90"], 1),
+    ],
 )
 def test_free_cpus_reads_the_runnable_tasks(monkeypatch, tmp_path, readings, expected):
     """Usable CPUs minus the other runnable tasks (the smallest of three readings), at least 1."""

@@ -348,7 +348,8 @@ def test_caption_says_frozen_only_when_the_wider_panels_change_3x_less():
 
 @pytest.mark.parametrize("origin", ["upper", "lower"])
 @pytest.mark.parametrize(
-    "shape, extent", [((10, 10), None), ((200, 200), None), ((7, 13), None), ((7, 13), (0, 5, 2, 9))]
+    "shape, extent",
+    [((10, 10), None), ((200, 200), None), ((7, 13), None), ((7, 13), (0, 5, 2, 9))],
 )
 def test_cell_image_draws_what_imshow_draws(origin, shape, extent):
     """CellImage (the weight matrices' fast path) against matplotlib's own nearest-neighbour
@@ -367,7 +368,9 @@ def test_cell_image_draws_what_imshow_draws(origin, shape, extent):
         FigureCanvasAgg(figure)
         ax = figure.add_subplot()
         kwargs = dict(origin=origin, extent=extent, interpolation="nearest")
-        image = ax.imshow(data, **kwargs) if show == "imshow" else CellImage.show(ax, data, **kwargs)
+        image = (
+            ax.imshow(data, **kwargs) if show == "imshow" else CellImage.show(ax, data, **kwargs)
+        )
         figure.canvas.draw()
         pictures.append(np.asarray(figure.canvas.buffer_rgba())[..., :3].copy())
     assert isinstance(image, CellImage) and image._cells is not None  # the fast path ran
