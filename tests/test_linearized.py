@@ -61,6 +61,58 @@ def test_linear_model_is_the_first_order_taylor_model(parameterization, zero):
     torch.testing.assert_close(ensemble.flat(lin), ensemble.flat(real), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("parameterization,zero", [("standard", True), ("ntk", False)])
+def test_kernel_space_training_is_the_parameter_descent(parameterization, zero):
+    """train_linear (the figure's path: kernel gradient descent with the tangent kernel at w0)
+    against descending the linear model's parameters with train() and LinearModel's jvp/vjp:
+    the same outputs, functions and losses at every snapshot, per-member alphas included."""
+    from ntkviz.dynamics import train
+    from ntkviz.linearize import train_linear
+
+    spec = NetSpec(width=30, depth=2, parameterization=parameterization, zero_output=zero)
+    x = torch.tensor([-2.0, 0.5, 1.3], dtype=torch.float64)
+    y = torch.tensor([3.0, -1.0, 0.4], dtype=torch.float64)
+    grid = torch.linspace(-3, 3, 17, dtype=torch.float64)
+    alphas = [1.0, 5.0, 0.5]
+    ensemble = Ensemble(spec, 3, 4, dtype=torch.float64, alphas=alphas)
+    model = LinearModel(ensemble)
+    descended = train(
+        ensemble,
+        x,
+        y,
+        lr=2e-3,
+        steps=200,
+        snapshot_every=20,
+        gradient=model.loss_and_gradient,
+        record=lambda ens, step: {
+            "outputs": model(x, ens.params).numpy(),
+            "functions": model(grid, ens.params).numpy(),
+        },
+    )
+    fresh = Ensemble(spec, 3, 4, dtype=torch.float64, alphas=alphas)
+    kernel = train_linear(fresh, x, y, grid, lr=2e-3, steps=200, snapshot_every=20)
+    np.testing.assert_array_equal(kernel.steps, descended.steps)
+    for key in ("outputs", "functions"):
+        a, b = kernel.records[key], descended.records[key]
+        assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max(), key
+    np.testing.assert_allclose(kernel.loss, descended.loss, rtol=1e-12)
+    assert (kernel.loss[-1] < kernel.loss[0]).all()  # it trained
+    end = train_linear(fresh, x, y, grid, lr=2e-3, steps=200, snapshot_every=20, functions=False)
+    np.testing.assert_allclose(end.records["functions"][0], kernel.records["functions"][-1])
+
+
+def test_kernel_space_training_diverges_with_the_same_message():
+    from ntkviz.errors import DivergenceError
+    from ntkviz.linearize import train_linear
+
+    spec = NetSpec(width=20, depth=1)
+    ensemble = Ensemble(spec, 2, 0, dtype=torch.float64)
+    x = torch.tensor([-2.0, 0.5], dtype=torch.float64)
+    y = torch.tensor([3.0, -1.0], dtype=torch.float64)
+    with pytest.raises(DivergenceError, match="training diverged at step .* with --lr 50"):
+        train_linear(ensemble, x, y, x, lr=50.0, steps=500)
+
+
 def test_discrete_training_is_exactly_the_discrete_closed_form():
     config = LinearizedConfig(**SMALL)
     result = simulate(config, torch.Generator().manual_seed(2))
