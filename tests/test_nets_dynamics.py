@@ -141,3 +141,22 @@ def test_loss_is_post_half_squared_norm():
     ensemble = Ensemble(NetSpec(width=5), count=1, seed=0, dtype=torch.float64)
     out = ensemble(X)[0]
     assert mse_loss(ensemble, X, Y).item() == pytest.approx(0.5 * ((out - Y) ** 2).sum().item())
+
+
+@pytest.mark.parametrize("shape", [(3, 40, 1), (3, 1, 40), (3, 40, 30), (3, 1, 1)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_descend_with_an_outer_gradient_is_the_dense_step(shape, masked):
+    """descend() applies a factored (rank-N) gradient in place, a first-layer column weight by
+    its transpose: the same as subtracting the formed gradient, with the stopped members kept."""
+    generator = torch.Generator().manual_seed(0)
+    count, out, inn = shape
+    param = torch.randn(shape, generator=generator, dtype=torch.float64)
+    grad = Outer(
+        torch.randn(count, out, 5, generator=generator, dtype=torch.float64),
+        torch.randn(count, 5, inn, generator=generator, dtype=torch.float64),
+        mult=0.7,
+    )
+    mask = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64) if masked else None
+    expected = param - 0.01 * grad.dense() * (1.0 if mask is None else mask.view(-1, 1, 1))
+    descend(param, grad, 0.01, mask)
+    torch.testing.assert_close(param, expected, rtol=1e-12, atol=1e-14)
