@@ -143,38 +143,43 @@ def train_linear(
         f0_train = model(x_train, zero).double().cpu().numpy()  # (K, N)
         f0_grid = model(x_grid, zero).double().cpu().numpy()  # (K, G)
     scale2 = alpha[:, :, None] ** 2
-    theta = empirical_ntk(ensemble, x_train, params=zero).double().cpu().numpy() / scale2
-    theta_grid = empirical_ntk(ensemble, x_grid, x_train, params=zero).double().cpu().numpy()
-    theta_grid = theta_grid / scale2  # (K, G, N), J(x) J(X)^T
-    y = y_train.double().cpu().numpy()[None, :]
-    n = y.shape[1]
-    c = np.zeros_like(f0_train)
-    snap_steps, losses, records = [], [], []
-    first = limit = None
-    with progress.stage(label, steps) as advance:
-        for step in range(steps + 1):
-            out = f0_train + alpha * np.einsum("kij,kj->ki", theta, c)
-            error = out - y
-            loss = (error * error).mean(axis=1) / (alpha[:, 0] ** 2)
-            if first is None:
-                first = loss.copy()
-                limit = EXPLODE * np.maximum(first, 1.0)
-            if not (np.isfinite(first).all() and (loss <= limit).all()):
-                _check_finite(torch.from_numpy(loss), torch.from_numpy(first), step, lr, alpha_t)
-            if step % snapshot_every == 0 or step == steps:
-                snap_steps.append(step)
-                losses.append(loss)
-                record = {"outputs": out}
-                if functions:
-                    record["functions"] = f0_grid + alpha * np.einsum("kgj,kj->kg", theta_grid, c)
-                records.append(record)
-            if step == steps:
-                break
-            c = c - lr * error * (2.0 / n) / alpha
-            advance(1)
-    stacked = {key: np.stack([r[key] for r in records]) for key in records[0]}
-    if not functions:  # the functions after the last step only
-        stacked["functions"] = (f0_grid + alpha * np.einsum("kgj,kj->kg", theta_grid, c))[None]
+    with np.errstate(all="ignore"):  # a diverging run is reported (DivergenceError), not warned
+        theta = empirical_ntk(ensemble, x_train, params=zero).double().cpu().numpy() / scale2
+        theta_grid = empirical_ntk(ensemble, x_grid, x_train, params=zero).double().cpu().numpy()
+        theta_grid = theta_grid / scale2  # (K, G, N), J(x) J(X)^T
+        y = y_train.double().cpu().numpy()[None, :]
+        n = y.shape[1]
+        c = np.zeros_like(f0_train)
+        snap_steps, losses, records = [], [], []
+        first = limit = None
+        with progress.stage(label, steps) as advance:
+            for step in range(steps + 1):
+                out = f0_train + alpha * np.einsum("kij,kj->ki", theta, c)
+                error = out - y
+                loss = (error * error).mean(axis=1) / (alpha[:, 0] ** 2)
+                if first is None:
+                    first = loss.copy()
+                    limit = EXPLODE * np.maximum(first, 1.0)
+                if not (np.isfinite(first).all() and (loss <= limit).all()):
+                    _check_finite(
+                        torch.from_numpy(loss), torch.from_numpy(first), step, lr, alpha_t
+                    )
+                if step % snapshot_every == 0 or step == steps:
+                    snap_steps.append(step)
+                    losses.append(loss)
+                    record = {"outputs": out}
+                    if functions:
+                        record["functions"] = f0_grid + alpha * np.einsum(
+                            "kgj,kj->kg", theta_grid, c
+                        )
+                    records.append(record)
+                if step == steps:
+                    break
+                c = c - lr * error * (2.0 / n) / alpha
+                advance(1)
+        stacked = {key: np.stack([r[key] for r in records]) for key in records[0]}
+        if not functions:  # the functions after the last step only
+            stacked["functions"] = (f0_grid + alpha * np.einsum("kgj,kj->kg", theta_grid, c))[None]
     return Trajectory(
         steps=np.asarray(snap_steps),
         loss=np.stack(losses),
