@@ -149,19 +149,19 @@ SKIPPED = "current: same config, seed, style and version; --force rebuilds"
 #: `ntkviz gallery --force` on the 2-core machine, 2 workers): the order of a build with no
 #: sidecars.
 ESTIMATES = {
-    "generalization": 25.5,
-    "weight-matrix": 20.2,
-    "ntk-convergence": 19.7,
-    "ntk-ellipses": 10.1,
-    "kernel-spectrum": 9.1,
-    "linearized": 9.2,
-    "posterior": 5.0,
-    "init-functions": 3.5,
-    "kernel-change": 3.4,
-    "loss-surface": 1.9,
-    "rich-lazy": 1.7,
-    "toy-model": 1.4,
-    "hessian-structure": 1.0,
+    "generalization": 23.1,
+    "ntk-convergence": 20.3,
+    "weight-matrix": 16.6,
+    "ntk-ellipses": 7.3,
+    "kernel-spectrum": 4.9,
+    "linearized": 4.6,
+    "posterior": 4.4,
+    "init-functions": 3.7,
+    "kernel-change": 3.0,
+    "loss-surface": 2.0,
+    "rich-lazy": 2.0,
+    "toy-model": 1.7,
+    "hessian-structure": 1.4,
     "kappa-scaling": 0.7,
 }
 #: A figure with neither a sidecar nor an estimate (a new one): assumed this long.
