@@ -129,7 +129,7 @@ class GeneralizationConfig:
     dtype: str = param(
         "float32",
         "the trained nets' arithmetic: float32 (default; the distances agree with float64's to "
-        "1e-3 of the targets' scale, tested) or float64 (twice the memory, about twice the "
+        "1e-3 of the targets' scale, tested) or float64 (twice the memory, about four times the "
         "time); the same nets either way (the kernels are float64 always)",
         choices=("float32", "float64"),
     )
