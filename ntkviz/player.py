@@ -290,7 +290,7 @@ def write_html(
     if labels is not None and len(labels) != source.count:
         labels = None
     if not source.keys:  # a source not made for a player: encode again, with its key pictures
-        source = dataclasses.replace(source, keys=True, encoded={})
+        source = dataclasses.replace(source, keys=True)
     encoded = writers.encode_gif_frames(source, dither, advance, jobs)
     data = player_data(encoded, fps, labels)
     text = page(data, info)

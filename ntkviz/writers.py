@@ -50,8 +50,11 @@ class FrameSource:
     #: Also encode a whole picture every :data:`KEY_INTERVAL` frames (the .html player's keys).
     keys: bool = False
     #: The frames as GIF image blocks, by dither, once encoded (:func:`encode_gif_frames`): the
-    #: GIF and the player are made from the same pass, each frame drawn once.
-    encoded: dict[bool, EncodedFrames] = field(default_factory=dict, compare=False, repr=False)
+    #: GIF and the player are made from the same pass, each frame drawn once. Not an init field:
+    #: ``dataclasses.replace`` (another count, say) starts with an empty cache.
+    encoded: dict[bool, EncodedFrames] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
 
 def output_format(path: Path) -> str:

@@ -398,3 +398,16 @@ def test_gallery_index_shows_players(browser, tmp_path, cli):
     _wait(browser, "return parseFloat(document.querySelector('iframe').style.height) > 100")
     browser.save_screenshot(str(tmp_path / "index.png"))
     assert _errors(browser) == []
+
+
+def test_a_replaced_source_does_not_share_the_encoding():
+    """dataclasses.replace (the frames folder's source has fewer frames) starts a fresh cache:
+    a GIF of the shorter source has its own frame count."""
+    import dataclasses
+
+    frames = [np.full((8, 8, 3), 20 * i, np.uint8) for i in range(6)]
+    source = writers.FrameSource(6, lambda i: frames[i])
+    full = writers.encode_gif_frames(source, False, lambda n=1: None)
+    short = dataclasses.replace(source, count=4)
+    assert short.encoded == {} and len(full.blocks) == 6
+    assert len(writers.encode_gif_frames(short, False, lambda n=1: None).blocks) == 4
