@@ -71,14 +71,16 @@ def set_budget(threads: int | None) -> None:
 
 
 def free_cpus() -> int | None:
-    """The CPUs this process may use that no other task is running on right now: usable CPUs
-    minus the other runnable tasks in ``/proc/loadavg`` (its fourth field, "runnable/total",
-    counts this thread too), the smallest of three readings a millisecond apart (a passing
-    kernel thread is not a competitor). None where that cannot be read (not Linux)."""
+    """The CPUs this process may use that no other task is running on right now: the machine's
+    CPUs minus the other runnable tasks in ``/proc/loadavg`` (machine-wide; its fourth field,
+    "runnable/total", counts this thread too), at most the CPUs this process may use, at least
+    1. The smallest of three readings a millisecond apart (a passing kernel thread is not a
+    competitor). None where that cannot be read (not Linux)."""
+    total = os.cpu_count() or 1
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        usable = os.cpu_count() or 1
+        usable = total
     readings = []
     for attempt in range(3):
         try:
@@ -89,7 +91,7 @@ def free_cpus() -> int | None:
         readings.append(runnable)
         if attempt < 2:
             time.sleep(0.001)
-    return max(1, usable - (min(readings) - 1))
+    return max(1, min(usable, total - (min(readings) - 1)))
 
 
 def threads_for(flops: float, device: str = "cpu") -> int:

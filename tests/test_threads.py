@@ -69,7 +69,31 @@ def test_free_cpus_reads_the_runnable_tasks(monkeypatch, tmp_path, readings, exp
 
     monkeypatch.setattr(builtins, "open", fake_open)
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
     assert threads.free_cpus() == expected
+
+
+def test_free_cpus_counts_the_whole_machine(monkeypatch, tmp_path):
+    """/proc/loadavg counts every task of the machine: on 64 CPUs, 10 runnable tasks leave all 8
+    of this process's CPUs free; 70 leave none but its own."""
+    import builtins
+
+    real_open = builtins.open
+    runnable = {"count": 10}
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/proc/loadavg":
+            target = tmp_path / "loadavg"
+            target.write_text(f"5.0 5.0 5.0 {runnable['count']}/900 4242\n")
+            return real_open(target, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 64)
+    assert threads.free_cpus() == 8
+    runnable["count"] = 70
+    assert threads.free_cpus() == 1
 
 
 def test_a_large_op_gets_no_more_threads_than_free_cpus(two_threads, monkeypatch):
