@@ -111,11 +111,18 @@ def test_free_cpus_sees_a_busy_process():
 
     if not os.path.exists("/proc/loadavg"):
         pytest.skip("no /proc/loadavg")
-    quiet = threads.free_cpus()
+    def most_free() -> int:  # the best of several readings: a passing task is not counted
+        readings = []
+        for _ in range(5):
+            readings.append(threads.free_cpus())
+            time.sleep(0.02)
+        return max(readings)
+
+    quiet = most_free()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
-        loaded = threads.free_cpus()
+        loaded = most_free()  # the busy loop is runnable at every reading
     finally:
         busy.kill()
         busy.wait()
