@@ -111,6 +111,7 @@ def test_free_cpus_sees_a_busy_process():
 
     if not os.path.exists("/proc/loadavg"):
         pytest.skip("no /proc/loadavg")
+
     def most_free() -> int:  # the best of several readings: a passing task is not counted
         readings = []
         for _ in range(5):
