@@ -200,15 +200,16 @@ def cache_groups(
     spec: NetSpec, count: int, device: str = "cpu", dtype=torch.float32
 ) -> list[list[int]]:
     """Members 0..count-1 in consecutive groups to train one after another: on a CPU, groups
-    whose weights fit in :data:`CACHE_BYTES` (at least two members each: a group of one takes
-    another code path, whose sums round differently); on a GPU, all at once. The nets and, for
+    whose weights fit in about :data:`CACHE_BYTES` (at most twice that; at least two members
+    each: a group of one takes another code path, whose sums round differently); on a GPU, all
+    at once. The nets and, for
     groups of two or more, their trained values do not depend on the grouping."""
     item = torch.empty((), dtype=dtype).element_size()
     per_net = spec.parameter_count * item
     size = max(2, CACHE_BYTES // max(per_net, 1))
     if device != "cpu" or count <= size:
         return [list(range(count))]
-    parts = -(-count // size)
+    parts = count // size  # rounded down: every group holds at least ``size`` >= 2 members
     bounds = [round(count * k / parts) for k in range(parts + 1)]
     return [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 

@@ -160,3 +160,18 @@ def test_descend_with_an_outer_gradient_is_the_dense_step(shape, masked):
     expected = param - 0.01 * grad.dense() * (1.0 if mask is None else mask.view(-1, 1, 1))
     descend(param, grad, 0.01, mask)
     torch.testing.assert_close(param, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("width", [10, 300, 1000, 3000])
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 10, 17, 100])
+def test_cache_groups_cover_the_members_in_groups_of_two_or_more(width, count):
+    from ntkviz.nets import CACHE_BYTES, cache_groups
+
+    spec = NetSpec(width=width, depth=2)
+    groups = cache_groups(spec, count)
+    assert [m for g in groups for m in g] == list(range(count))  # consecutive, all, once
+    per_net = 4 * spec.parameter_count
+    for group in groups:
+        assert len(group) >= min(2, count)
+        assert len(group) == 1 or len(group) * per_net <= max(2 * CACHE_BYTES, 3 * per_net)
+    assert cache_groups(spec, count, device="cuda") == [list(range(count))]
