@@ -150,11 +150,16 @@ def train_linear(
         y = y_train.double().cpu().numpy()[None, :]
         n = y.shape[1]
         c = np.zeros_like(f0_train)
+
+        def f_lin(f0: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+            """f0 + alpha J(x) (w - w0) at the inputs of ``kernel``'s rows, for the c now."""
+            return f0 + alpha * np.einsum("kgj,kj->kg", kernel, c)
+
         snap_steps, losses, records = [], [], []
         first = limit = None
         with progress.stage(label, steps) as advance:
             for step in range(steps + 1):
-                out = f0_train + alpha * np.einsum("kij,kj->ki", theta, c)
+                out = f_lin(f0_train, theta)
                 error = out - y
                 loss = (error * error).mean(axis=1) / (alpha[:, 0] ** 2)
                 if first is None:
@@ -169,9 +174,7 @@ def train_linear(
                     losses.append(loss)
                     record = {"outputs": out}
                     if functions:
-                        record["functions"] = f0_grid + alpha * np.einsum(
-                            "kgj,kj->kg", theta_grid, c
-                        )
+                        record["functions"] = f_lin(f0_grid, theta_grid)
                     records.append(record)
                 if step == steps:
                     break
@@ -179,7 +182,7 @@ def train_linear(
                 advance(1)
         stacked = {key: np.stack([r[key] for r in records]) for key in records[0]}
         if not functions:  # the functions after the last step only
-            stacked["functions"] = (f0_grid + alpha * np.einsum("kgj,kj->kg", theta_grid, c))[None]
+            stacked["functions"] = f_lin(f0_grid, theta_grid)[None]
     return Trajectory(
         steps=np.asarray(snap_steps),
         loss=np.stack(losses),

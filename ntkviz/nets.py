@@ -192,7 +192,8 @@ def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:
 
 #: Members trained together on a CPU hold at most about this many bytes of weights: a pass over
 #: them then runs from the processor's cache instead of memory (10 nets of width 1000, 40 MB,
-#: trained 1.3 times faster in groups of two, measured on our two-core machine).
+#: trained 1.3 to 1.8 times faster in groups of two, in two measurements on our two-core
+#: machine).
 CACHE_BYTES = 8 << 20
 
 
@@ -202,8 +203,7 @@ def cache_groups(
     """Members 0..count-1 in consecutive groups to train one after another: on a CPU, groups
     whose weights fit in about :data:`CACHE_BYTES` (at most twice that; at least two members
     each: a group of one takes another code path, whose sums round differently); on a GPU, all
-    at once. The nets and, for
-    groups of two or more, their trained values do not depend on the grouping."""
+    at once. The nets, and their trained values, do not depend on the grouping."""
     item = torch.empty((), dtype=dtype).element_size()
     per_net = spec.parameter_count * item
     size = max(2, CACHE_BYTES // max(per_net, 1))
