@@ -1,5 +1,5 @@
 """Every figure beside a competing CPU-bound process: its wall time with the competitor running,
-as a ratio to its time without (the thread policy, :mod:`ntkviz.threads`, is what keeps this
+as a ratio to its time without (the thread policy, :mod:`ntkviz.runtime.threads`, is what keeps this
 near 1 on a busy laptop).
 
 The competitor is one ``while True: pass`` process pinned to one core. It is started once and

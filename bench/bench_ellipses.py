@@ -33,9 +33,9 @@ def run(
     ``size`` (inches) and ``dpi`` shrink the frames for tests; both sides get the same settings.
     """
     from ntkviz import figures
-    from ntkviz.parallel import resolve_jobs
     from ntkviz.pipeline import RunOptions, run_figure
-    from ntkviz.threads import single_thread
+    from ntkviz.runtime.parallel import resolve_jobs
+    from ntkviz.runtime.threads import single_thread
 
     spec = figures.get("ntk-ellipses")
     config = spec.config_cls()

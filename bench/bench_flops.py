@@ -8,7 +8,7 @@ float64, 3.8 times slower for generalization here), so float32 has nothing left 
 says whether the rest is compute (near peak) or memory and overhead (far below).
 
 Peak: the median rate of a float32 batched matmul of 8 x (512 x 1024) @ (1024 x 1024), on the
-threads each figure may use (:mod:`ntkviz.threads`). Rows: ours = the figure's simulate, naive =
+threads each figure may use (:mod:`ntkviz.runtime.threads`). Rows: ours = the figure's simulate, naive =
 the time its flops take at peak; the ratio is the fraction of peak (target: 0.25, a quarter).
 """
 
@@ -25,7 +25,7 @@ TARGET_FRACTION = 0.25
 
 def peak_flops(count: int, repeat: int = 5) -> float:
     """float32 flop/s of a large batched matmul on ``count`` threads (median of ``repeat``)."""
-    from ntkviz.threads import threads
+    from ntkviz.runtime.threads import threads
 
     a, b = torch.randn(8, 512, 1024), torch.randn(8, 1024, 1024)
     with threads(count):
@@ -59,7 +59,7 @@ def generalization_flops(config) -> float:
 def simulate_seconds(name: str, repeat: int) -> tuple[Any, float]:
     from ntkviz.figures import get
     from ntkviz.figures.base import defaults
-    from ntkviz.progress import Progress
+    from ntkviz.runtime.progress import Progress
 
     spec = get(name)
     config, _ = defaults(spec, False)
@@ -73,7 +73,7 @@ def simulate_seconds(name: str, repeat: int) -> tuple[Any, float]:
 def run(repeat: int = 1) -> list[dict[str, Any]]:
     import os
 
-    from ntkviz.threads import budget
+    from ntkviz.runtime.threads import budget
 
     repeat = min(repeat, 2)  # each simulate takes tens of seconds
     rows = []

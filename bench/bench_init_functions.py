@@ -104,7 +104,7 @@ def run(
 def where_time_goes(
     reports, naive_steps, threads: int, repeat: int, naive_repeat: int, jobs: int = 0
 ) -> str:
-    from ntkviz.parallel import resolve_jobs
+    from ntkviz.runtime.parallel import resolve_jobs
 
     ours = median_split([report["seconds"] for report in reports])
     naive = median_split(naive_steps)

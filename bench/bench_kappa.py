@@ -1,8 +1,8 @@
 """Hessian norm of the post's one-hidden-layer net: how wide each method gets within a time budget.
 
-Target: the largest width whose exact Hessian norm (:func:`ntkviz.curvature.hessian_norm_exact`,
+Target: the largest width whose exact Hessian norm (:func:`ntkviz.numerics.curvature.hessian_norm_exact`,
 O(m)) takes at most the budget (20 s) is >= 1000x the largest width the post's dense way reaches
-(:func:`ntkviz.curvature.hessian_norm_dense`: torch.func.hessian, then eigvalsh; O(m^3)).
+(:func:`ntkviz.numerics.curvature.hessian_norm_dense`: torch.func.hessian, then eigvalsh; O(m^3)).
 
 Each method doubles the width until one evaluation exceeds the budget (drawing the parameters is
 not timed). A dense evaluation predicted to overrun runs in a child process that is killed at the
@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from bench.common import make_row, times
-from ntkviz import curvature
 from ntkviz.errors import ConfigError
+from ntkviz.numerics import curvature
 
 BUDGET_S = 20.0
 WIDTH_TARGET = 1000.0
@@ -32,7 +32,7 @@ X = 0.7  # any fixed input; the cost does not depend on it
 
 _CHILD = """
 import sys, time, torch
-from ntkviz import curvature
+from ntkviz.numerics import curvature
 width, x = int(sys.argv[1]), float(sys.argv[2])
 a, b = curvature.init_params(width, torch.Generator().manual_seed(0))
 fn, w = curvature.network(x), curvature.flatten(a, b)

@@ -22,15 +22,15 @@ def run(
 ) -> list[dict[str, Any]]:
     """Median of ``repeat`` timed calls of each way (float32, the notebook's dtype), all on one
     CPU thread: on a shared machine intra-op threads make the timings mostly noise."""
-    from ntkviz.threads import single_thread
+    from ntkviz.runtime.threads import single_thread
 
     with single_thread("cpu"):
         return _run(repeat, width, depth, inputs)
 
 
 def _run(repeat: int, width: int, depth: int, inputs: int) -> list[dict[str, Any]]:
-    from ntkviz.kernels import ntk_jacobian, ntk_layerwise
-    from ntkviz.nets import Ensemble, NetSpec
+    from ntkviz.numerics.nets import Ensemble, NetSpec
+    from ntkviz.numerics.ntk_empirical import ntk_jacobian, ntk_layerwise
 
     ensemble = Ensemble(NetSpec(width=width, depth=depth), count=1, seed=0)
     (module,) = ensemble.member_modules()

@@ -102,7 +102,7 @@ def simulate(name: str, quick: bool, device: str, seed: int = 0) -> tuple[Any, f
 
     from ntkviz.figures import get
     from ntkviz.figures.base import defaults
-    from ntkviz.progress import Progress
+    from ntkviz.runtime.progress import Progress
 
     spec = get(name)
     config, _ = defaults(spec, quick)

@@ -4,7 +4,7 @@ Every net is its own ``nn.Sequential`` with its own ``torch.optim.SGD``, trained
 every frame is a new pyplot figure under global rcParams, saved to a PNG, read back with imageio
 and closed; ``imageio.mimsave`` writes the GIF at the end with its defaults. Do not "fix" this:
 it is the baseline the benches measure ntkviz against. The nets start from the same weights as
-ntkviz's ensembles (:meth:`ntkviz.nets.Ensemble.member_modules`), so both sides draw the same
+ntkviz's ensembles (:meth:`ntkviz.numerics.nets.Ensemble.member_modules`), so both sides draw the same
 numbers at the same frame size and frame count.
 """
 
@@ -20,7 +20,7 @@ import torch
 from bench.common import save_and_read
 from ntkviz.figures.init_functions import InitFunctionsConfig
 from ntkviz.figures.weight_matrix import WeightMatrixConfig
-from ntkviz.nets import Ensemble
+from ntkviz.numerics.nets import Ensemble
 
 
 def _style(font_size: float, line_width: float) -> None:

@@ -3,7 +3,7 @@
 For every alpha: a new pyplot figure under global rcParams, the model and its tangent line (the
 slope by torch autograd, every frame), ``savefig`` to a PNG, read back with imageio, close; then
 all frames collected and written by ``imageio.mimsave`` with its defaults. Do not "fix" this: it is
-the baseline ``bench_toy`` measures ntkviz against. The curves come from :func:`ntkviz.toy.toy_model`,
+the baseline ``bench_toy`` measures ntkviz against. The curves come from :func:`ntkviz.numerics.toy.toy_model`,
 so both sides draw the same numbers at the same frame size (no ``bbox_inches="tight"``).
 """
 
@@ -19,7 +19,7 @@ import torch
 
 from bench.common import save_and_read
 from ntkviz.figures.toy_model import ToyModelConfig
-from ntkviz.toy import toy_model
+from ntkviz.numerics.toy import toy_model
 
 POST_W_HALF_RANGE = 3.0  # the post's view: w in [w0 - 3, w0 + 3], f in [-7, 7]
 POST_F_LIMITS = (-7.0, 7.0)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ntkviz.threads import passive_wait
+from ntkviz.runtime.threads import passive_wait
 
 # Threads waiting for work sleep instead of spinning (a spinning OpenMP team made every figure
 # several times slower beside another busy process): OpenMP reads this once, when torch loads,
 # so it is set here, before anything imports torch, and only if the user has not set it.
 passive_wait()
 
-__version__ = "0.1.0"
+from ntkviz.version import __version__  # noqa: E402 - after passive_wait
 
 #: Names this package exports from :mod:`ntkviz.api`, loaded on first access.
 # Not ``figures``/``config``: those are submodules, and importing one makes it the package's

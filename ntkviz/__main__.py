@@ -1,4 +1,4 @@
-from ntkviz.entry import main
+from ntkviz.cli.console import main
 
 if __name__ == "__main__":
     main()

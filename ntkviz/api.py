@@ -99,7 +99,7 @@ def render(
     with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
         preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
     bar = _progress(spec.name) if progress else None
-    from ntkviz.progress import Progress
+    from ntkviz.runtime.progress import Progress
 
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(run_options.seed)
@@ -213,7 +213,7 @@ class Animation:
         and ``jobs`` are the CLI's options of those names (``jobs`` defaults to 1 here: no
         worker processes from a notebook; the file is the same for any number). A ``.npz`` path
         saves only the numbers, as ``--data``. Returns the sidecar's content."""
-        from ntkviz import writers
+        from ntkviz.output import writers
         from ntkviz.pipeline import run_figure
 
         path = Path(path)
@@ -238,7 +238,7 @@ class Animation:
         )
         writers.output_format(path)
         bar = _progress(self.name) if self._progress else None
-        from ntkviz.progress import Progress
+        from ntkviz.runtime.progress import Progress
 
         with bar or Progress() as shown:
             return run_figure(
@@ -246,8 +246,8 @@ class Animation:
             )
 
     def _save_npz(self, path: Path) -> dict[str, Any]:
-        from ntkviz import writers
         from ntkviz.config import to_jsonable
+        from ntkviz.output import writers
 
         writers.check_writable(path, "--data")
         metadata = {"figure": self.name, "config": to_jsonable(self.config)}
@@ -259,7 +259,7 @@ class Animation:
     def player_html(self) -> str:
         """The player as an HTML fragment (what Jupyter shows); the frames are encoded once, and
         each call gets its own id, so that the same animation can be shown twice on a page."""
-        from ntkviz import player
+        from ntkviz.output import player
 
         if self._html is None:
             info = player.frame_info(self.spec, self.result, self.config, self.renderer)
@@ -408,7 +408,7 @@ def _run_options(
     options: Mapping[str, Any],
 ) -> tuple[Any, Any, list[str]]:
     """(config, RunOptions, the equivalent CLI words) through the CLI's own ``build_run``."""
-    from ntkviz.cli import COMMON, COMMON_DEFAULTS, build_run
+    from ntkviz.cli.app import COMMON, COMMON_DEFAULTS, build_run
 
     figure = _figure_values(spec, options)
     if isinstance(size, (tuple, list)):
@@ -464,7 +464,7 @@ def _progress(title: str):
     try:
         from tqdm.auto import tqdm  # noqa: F401
     except ImportError:
-        from ntkviz.progress import RichProgress
+        from ntkviz.runtime.progress import RichProgress
 
         return RichProgress(title)
     return _TqdmProgress(title)
@@ -473,7 +473,7 @@ def _progress(title: str):
 def _tqdm_progress_class():
     import contextlib
 
-    from ntkviz.progress import Progress
+    from ntkviz.runtime.progress import Progress
 
     class TqdmProgress(Progress):
         """One tqdm bar per stage (a widget in Jupyter, text elsewhere)."""

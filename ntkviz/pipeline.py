@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 
-import ntkviz
-from ntkviz import writers
-from ntkviz.canvas import Style
 from ntkviz.config import to_jsonable
+from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
-from ntkviz.parallel import resolve_jobs
-from ntkviz.player import frame_info
-from ntkviz.progress import Progress
+from ntkviz.output import writers
+from ntkviz.output.player import frame_info
+from ntkviz.runtime.parallel import resolve_jobs
+from ntkviz.runtime.progress import Progress
+from ntkviz.version import __version__
 
 DEVICES = ("cpu", "cuda")
 MAX_HOLD = 600.0  # seconds
@@ -51,7 +51,9 @@ class RunOptions:
     jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
     quick: bool = False
     hold: float = 2.0  # seconds the last frame of an animation stays up
-    check_layout: bool = False  # run ntkviz.layout on the frames and record problems (gallery)
+    check_layout: bool = (
+        False  # run ntkviz.drawing.layout on the frames and record problems (gallery)
+    )
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
 
@@ -188,7 +190,7 @@ def versions() -> dict[str, str]:
     import numpy
 
     return {
-        "ntkviz": ntkviz.__version__,
+        "ntkviz": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
@@ -307,7 +309,7 @@ def run_figure(
         timing["write"] = max(elapsed - frames.seconds, 0.0)
         layout = None
         if options.check_layout:
-            from ntkviz.layout import layout_problems
+            from ntkviz.drawing.layout import layout_problems
 
             layout = layout_problems(renderer)
         report = {

@@ -53,11 +53,11 @@ def generate() -> dict[str, Any]:
     import dataclasses
 
     from ntkviz import config as cfg
-    from ntkviz import writers
+    from ntkviz.drawing.style import THEMES
     from ntkviz.figures import FIGURES
     from ntkviz.figures.base import static_caption
+    from ntkviz.output import writers
     from ntkviz.pipeline import DEVICES
-    from ntkviz.style import THEMES
 
     entries = {}
     for name, spec in FIGURES.items():

@@ -52,7 +52,7 @@ def temp_leftovers(folder: Path) -> list[str]:
 def cli():
     from typer.testing import CliRunner
 
-    from ntkviz.cli import app
+    from ntkviz.cli.app import app
 
     runner = CliRunner()
 

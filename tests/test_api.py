@@ -40,7 +40,7 @@ def test_figures_and_options_mirror_the_cli():
 
 
 def test_configure_is_the_clis_config():
-    from ntkviz.cli import build_run
+    from ntkviz.cli.app import build_run
 
     config = ntkviz.configure("ntk-ellipses", quick=True, alphas=[0.1, 1], width=50)
     assert config.alphas == (0.1, 1.0) and config.width == 50 and config.steps == 2000

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_player import browser  # noqa: F401 - the same headless Chromium fixture
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "ntkviz.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "ntkviz.ipynb"
 
 
 def _need(module: str):

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ntkviz.canvas import Renderer, Style
+from ntkviz.drawing.canvas import Renderer, Style
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class NtkNets:
     zero_output: ClassVar[bool] = False  # start the nets at f = 0 (subtract the initial output)
 
     def kernel_options(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`ntkviz.infinite.infinite_ntk` for these nets."""
+        """Keyword arguments of :func:`ntkviz.numerics.ntk_analytic.infinite_ntk` for these nets."""
         return dict(
             depth=self.depth,
             activation=self.activation,
@@ -97,8 +97,8 @@ class NtkNets:
         )
 
     def net(self, width: int):
-        """The :class:`ntkviz.nets.NetSpec` of a net of this ``width``."""
-        from ntkviz.nets import NetSpec
+        """The :class:`ntkviz.numerics.nets.NetSpec` of a net of this ``width``."""
+        from ntkviz.numerics.nets import NetSpec
 
         return NetSpec(
             width=width,

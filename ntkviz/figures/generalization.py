@@ -6,12 +6,12 @@ al. 2019, eq. 9 at t -> infinity; Arora et al. 2019):
 
     f(x) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (Y - f(X, w0)).
 
-The figure draws it with the analytic infinite-width NTK (:mod:`ntkviz.infinite`, the NTK
+The figure draws it with the analytic infinite-width NTK (:mod:`ntkviz.numerics.ntk_analytic`, the NTK
 parameterisation) and with each net's empirical NTK at initialisation, beside an ensemble of nets
 of each width trained by full-batch gradient descent: their mean and a band of +-``band`` standard
 deviations, between and beyond the data. The animation runs over the training steps; its dashed
 grey curve is the infinite-width kernel's own gradient-descent prediction at that step (the
-discrete closed form of :func:`ntkviz.dynamics.flow_functions`), which the nets follow
+discrete closed form of :func:`ntkviz.numerics.dynamics.flow_functions`), which the nets follow
 all the way, not only at the end.
 
 By default the nets are zeroed (f(x, w0) = 0), so the infinite-width prediction is exactly
@@ -28,15 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
-from ntkviz.dynamics import Trajectory, flow_functions, train
+from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
-from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.nets import (
+from ntkviz.numerics.dynamics import Trajectory, flow_functions, train
+from ntkviz.numerics.nets import (
     INITS,
     PARAMETERIZATION_HELP,
     PARAMETERIZATIONS,
@@ -46,8 +44,10 @@ from ntkviz.nets import (
     check_fits,
     check_memory,
 )
-from ntkviz.progress import Progress
-from ntkviz.threads import numeric, single_thread
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric, single_thread
 
 TARGETS = {
     "sin": np.sin,

@@ -13,7 +13,7 @@ matrix as m -> infinity" ("hessian"). Reordering rows and columns as (a_1, b_1, 
 instead shows the same fact as 2 x 2 blocks on the diagonal (``--permutation pairs``).
 
 Here every matrix is a real dense Hessian from ``torch.func.hessian`` in float64 at a random
-LeCun initialisation (:func:`ntkviz.curvature.init_params`), one frame per width.
+LeCun initialisation (:func:`ntkviz.numerics.curvature.init_params`), one frame per width.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ import numpy as np
 import torch
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, NullLocator
 
-from ntkviz import curvature
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
+from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.kappa_scaling import loglog_fit, width_generator
-from ntkviz.progress import Progress
-from ntkviz.style import DIVERGING
-from ntkviz.threads import numeric
+from ntkviz.numerics import curvature
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 OFS = ("output", "loss")
 LAYOUTS = ("both", "raw", "permuted")
@@ -208,7 +208,7 @@ class HessianStructureResult:
     widths meet), in closed form; ratio_mean (R, 2): their mean over the S initialisations;
     slopes (2,): least-squares log-log slopes of ``ratio_mean`` against m (NaN with one width);
     spectral_norm (W,): max |eigenvalue| of the dense Hessian; exact_norm (W,): the closed form
-    :func:`ntkviz.curvature.hessian_norm_exact` (NaN for --of loss, where it does not apply);
+    :func:`ntkviz.numerics.curvature.hessian_norm_exact` (NaN for --of loss, where it does not apply);
     output (W,): f(x, w0); x, y: the input and target; scale: max |entry| over all frames.
     """
 

@@ -2,7 +2,7 @@
 
 Post: "100 randomly initialized 2-hidden layer, width-100 relu networks" (the still) and
 "Training 100 ReLU nets using gradient descent on square loss" (the animation). The 100 nets are
-one :class:`~ntkviz.nets.Ensemble` trained in one batched program; each frame's 100 curves are one
+one :class:`~ntkviz.numerics.nets.Ensemble` trained in one batched program; each frame's 100 curves are one
 ``LineCollection``.
 """
 
@@ -15,16 +15,16 @@ import torch
 from matplotlib.collections import LineCollection
 from matplotlib.ticker import MaxNLocator
 
-from ntkviz.canvas import Renderer
 from ntkviz.config import param
-from ntkviz.dynamics import train
+from ntkviz.drawing.canvas import Renderer
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import MseGradient
-from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
-from ntkviz.progress import Progress
-from ntkviz.threads import numeric
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
+from ntkviz.numerics.ntk_empirical import MseGradient
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ import torch
 from matplotlib.collections import PolyCollection
 from matplotlib.ticker import LogFormatterSciNotation
 
-from ntkviz import curvature
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
+from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.progress import Progress
-from ntkviz.style import Z
-from ntkviz.threads import numeric
+from ntkviz.numerics import curvature
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 #: The plotted quantities, in Result column order, and their theoretical log-log slopes.
 QUANTITIES = ("grad_norm", "hessian_norm", "kappa", "kappa_alpha")

@@ -15,16 +15,16 @@ import numpy as np
 import torch
 from matplotlib.ticker import FixedLocator
 
-from ntkviz.canvas import Renderer
 from ntkviz.config import param
-from ntkviz.dynamics import train
+from ntkviz.drawing.canvas import Renderer
+from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
-from ntkviz.progress import Progress
-from ntkviz.style import Z
-from ntkviz.threads import numeric, single_thread
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric, single_thread
 
 SWEEPS = ("alpha", "width")
 DEFAULT_ALPHAS = tuple(float(a) for a in 10.0 ** np.linspace(-2, 3, 7))

@@ -14,7 +14,7 @@ the wiggly part last (or never, on a finite budget).
 Time convention (as every ntkviz figure): loss L = (1/N) sum_i (f(x_i) - y_i)^2, one step
 w <- w - lr grad L, so eta = 2 lr / N and t counts steps.
 
-The figure draws the analytic infinite-width NTK's spectrum (:mod:`ntkviz.infinite`, NTK
+The figure draws the analytic infinite-width NTK's spectrum (:mod:`ntkviz.numerics.ntk_analytic`, NTK
 parameterisation) beside the empirical NTKs of nets of several widths at initialisation, the
 leading eigenfunctions, and then trains those nets (zeroed, f(x, w0) = 0, so u(0) = -Y exactly) by
 full-batch gradient descent: the measured u_k(t) / u_k(0) on the analytic eigenvectors against
@@ -31,18 +31,18 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
-from ntkviz.dynamics import train
+from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.style import SEQUENTIAL
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec, NtkNets
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_ntk
-from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.nets import Ensemble, check_fits
-from ntkviz.progress import Progress
-from ntkviz.style import SEQUENTIAL
-from ntkviz.threads import numeric
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.nets import Ensemble, check_fits
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 TARGETS = ("modes", "sin", "step", "noise")
 #: Ratios below this are drawn at the bottom of the log axes (learned, to float32 precision).

@@ -19,10 +19,10 @@ of the discrete steps. With the post's two points N = 2, so eta = lr: the post's
 
     f_lin(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-eta H t)) (Y - f(X, w0)).
 
-The linear model is trained by :func:`ntkviz.linearize.train_linear`: its gradient steps
+The linear model is trained by :func:`ntkviz.numerics.linearize.train_linear`: its gradient steps
 ``-lr J(X, w0)^T r`` keep ``w - w0`` in the span of J(X, w0)^T, so it trains as kernel gradient
 descent with the empirical tangent kernel at w0, exactly the parameter-space descent of
-:class:`ntkviz.linearize.LinearModel` (``torch.func.jvp``/``vjp``; tested to 1e-12) at a few
+:class:`ntkviz.numerics.linearize.LinearModel` (``torch.func.jvp``/``vjp``; tested to 1e-12) at a few
 (K, N) operations a step; no P-wide Jacobian is formed.
 
 ``--sweep alpha|width`` adds a log-log panel: how far apart the net and its linearisation get,
@@ -33,7 +33,7 @@ grid after the last step. Measured at the defaults (ReLU, width 100, alpha 1 to 
 nets): slope -0.93 for the first, -0.33 for the second. ReLU's kinks move with the weights, a
 first-order change the linear model cannot follow, so the function-space gap falls slowly. With
 ``--activation tanh`` the function-space gap falls like 1/alpha (slope -0.98 in
-tests/test_linearized.py) and the output gap about as fast or faster.
+tests/figures/test_linearized.py) and the output gap about as fast or faster.
 """
 
 from __future__ import annotations
@@ -46,17 +46,17 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
-from ntkviz.dynamics import Trajectory, flow_functions, flow_outputs, train
+from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.init_functions import check_data
 from ntkviz.figures.kernel_change import log_log_fit
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.linearize import train_linear
-from ntkviz.nets import (
+from ntkviz.numerics.dynamics import Trajectory, flow_functions, flow_outputs, train
+from ntkviz.numerics.linearize import train_linear
+from ntkviz.numerics.nets import (
     ACTIVATIONS,
     INITS,
     PARAMETERIZATION_HELP,
@@ -66,9 +66,9 @@ from ntkviz.nets import (
     check_fits,
     check_memory,
 )
-from ntkviz.progress import Progress
-from ntkviz.style import Z
-from ntkviz.threads import numeric, single_thread
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric, single_thread
 
 LAYOUTS = ("both", "plane", "functions")
 SWEEPS = ("none", "alpha", "width")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
+from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import (
     alpha_schedule,
@@ -24,10 +24,10 @@ from ntkviz.figures.toy_model import (
     check_limits,
     key_alpha_frame,
 )
-from ntkviz.linearize import derivative, tangent_line
-from ntkviz.progress import Progress
-from ntkviz.threads import numeric
-from ntkviz.toy import toy_model
+from ntkviz.numerics.linearize import derivative, tangent_line
+from ntkviz.numerics.toy import toy_model
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 VIEWS = ("fixed", "zoom", "both")
 

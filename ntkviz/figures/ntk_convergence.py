@@ -4,12 +4,12 @@ Post: "as we take the hidden widths to infinity ... the kernel at initialization
 deterministic! There is one fixed NTK for a given depth and activation function ... can be
 computed exactly" (Jacot et al. 2018; Arora et al. 2019). Left: the empirical kernel
 Theta(x0, x) across x of several independent nets at each width (their min-max band and median),
-closing in on the closed-form infinite-width kernel (:mod:`ntkviz.infinite`, dashed). Right:
+closing in on the closed-form infinite-width kernel (:mod:`ntkviz.numerics.ntk_analytic`, dashed). Right:
 the spread across nets against width, log-log, with its fitted slope against the theory's -1/2
 (the kernel is a sum over ``width`` units, so its fluctuations fall like 1/sqrt(width)).
 One frame per width.
 
-The nets are in the NTK parameterisation (:class:`ntkviz.nets.NetSpec`), whose kernel has a
+The nets are in the NTK parameterisation (:class:`ntkviz.numerics.nets.NetSpec`), whose kernel has a
 finite limit as it is. ``--parameterization standard`` draws z = W h + b with LeCun-normal
 weights instead, whose kernel grows like the width: Theta / width is shown, against its own limit
 (:func:`standard_limit`), to compare shapes.
@@ -28,18 +28,18 @@ from matplotlib.colors import ListedColormap, LogNorm, to_hex
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
+from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.style import SEQUENTIAL, Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.kappa_scaling import loglog_fit
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.infinite import ANALYTIC_ACTIVATIONS, EXPECTATIONS, infinite_ntk
-from ntkviz.kernels import ntk_layerwise
-from ntkviz.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
-from ntkviz.progress import Progress
-from ntkviz.style import SEQUENTIAL, Z
-from ntkviz.threads import for_op, numeric
+from ntkviz.numerics.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, EXPECTATIONS, infinite_ntk
+from ntkviz.numerics.ntk_empirical import ntk_layerwise
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import for_op, numeric
 
 THEORY_SLOPE = -0.5
 COLORMAP = SEQUENTIAL  # width is a continuous quantity (log scale): a sequential map and a colorbar
@@ -141,7 +141,7 @@ def standard_limit(
     infinite width limit of neural networks with a standard parameterization").
 
     The forward pass is the NTK-parameterised one in distribution, so hidden layer i has the
-    covariance Sigma_i of :mod:`ntkviz.infinite`. Only the weights W_{i+1} fed by a hidden layer
+    covariance Sigma_i of :mod:`ntkviz.numerics.ntk_analytic`. Only the weights W_{i+1} fed by a hidden layer
     (i = 1 .. depth) contribute in proportion to the width: ``<h_i, h_i'> / width -> v_i =
     E_{Sigma_i}[phi(u) phi(v)]`` times ``<delta_{i+1}, delta_{i+1}'> -> prod_{k > i} sigma_w^2
     d_k`` with d_k = E_{Sigma_k}[phi'(u) phi'(v)]; the first layer's and the biases' terms stay

@@ -23,17 +23,17 @@ from matplotlib import colormaps
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
-from ntkviz.dynamics import train
+from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
-from ntkviz.progress import Progress
-from ntkviz.style import Z
-from ntkviz.threads import numeric
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 LAYOUTS = ("both", "grid", "ellipses", "functions")
 COLORMAP = "plasma"

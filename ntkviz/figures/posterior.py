@@ -36,18 +36,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
-from ntkviz.dynamics import train
+from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec, NtkNets
 from ntkviz.figures.generalization import TARGETS
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.infinite import ANALYTIC_ACTIVATIONS, infinite_kernels
-from ntkviz.kernels import MseGradient
-from ntkviz.nets import Ensemble, check_fits
-from ntkviz.progress import Progress
-from ntkviz.threads import numeric
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.nets import Ensemble, check_fits
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_kernels
+from ntkviz.numerics.ntk_empirical import MseGradient
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 TIMES = ("discrete", "flow")
 

@@ -34,16 +34,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import check_frames, param
-from ntkviz.dynamics import train
+from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.toy_model import check_limits
-from ntkviz.kernels import MseGradient, empirical_ntk
-from ntkviz.nets import Ensemble, NetSpec
-from ntkviz.progress import Progress
-from ntkviz.threads import numeric, single_thread
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric, single_thread
 
 TARGETS = {
     "abs": lambda x: np.abs(x) - 1.0,

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.canvas import Renderer, Style
 from ntkviz.config import param
+from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.linearize import derivative, tangent_line
-from ntkviz.progress import Progress
-from ntkviz.threads import numeric
-from ntkviz.toy import toy_model
+from ntkviz.numerics.linearize import derivative, tangent_line
+from ntkviz.numerics.toy import toy_model
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ for width 10, but greater widths look completely static" and "Loss curves and ho
 weights budge as training progresses": ||w(n) - w0||_2 / ||w0||_2 over ALL parameters.
 
 Nets of different widths cannot share one stacked tensor, so each width is its own
-:class:`~ntkviz.nets.Ensemble` (of ``--count`` seeds), trained one width after another. Only what
+:class:`~ntkviz.numerics.nets.Ensemble` (of ``--count`` seeds), trained one width after another. Only what
 the figure shows is kept per step: the first member's m x m matrix, block-averaged down to at most
 ``--max-pixels`` a side (1001 raw snapshots of a 1000 x 1000 matrix would be 4 GB), and every
 member's relative change and loss.
@@ -20,17 +20,17 @@ import numpy as np
 import torch
 from matplotlib.ticker import FuncFormatter
 
-from ntkviz.canvas import CellImage, Renderer, Style
 from ntkviz.config import param
-from ntkviz.dynamics import relative_change, train
+from ntkviz.drawing.canvas import CellImage, Renderer, Style
+from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.init_functions import check_data, data_tensors, seed_of
-from ntkviz.kernels import MseGradient
-from ntkviz.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
-from ntkviz.progress import Progress
-from ntkviz.style import DIVERGING
-from ntkviz.threads import numeric
+from ntkviz.numerics.dynamics import relative_change, train
+from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
+from ntkviz.numerics.ntk_empirical import MseGradient
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import numeric
 
 LAYOUTS = ("matrices", "curves", "full")
 SHOWS = ("weights", "delta")

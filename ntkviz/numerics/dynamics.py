@@ -1,0 +1,292 @@
+"""Full-batch gradient descent for a whole ensemble at once, with snapshots.
+
+Each member k minimises its own loss ``L_k(w) = mean_i (f_k(x_i, w) - y_i)^2 / alpha^2`` (the
+post's 1/2 ||y(w) - y_bar||^2 for its two data points, divided by alpha^2 so that the loss does
+not change with the output scale). Members do not interact, so one backward pass of sum_k L_k
+gives every member its own gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ntkviz.errors import DivergenceError
+from ntkviz.numerics.nets import Ensemble
+from ntkviz.runtime.progress import Progress
+
+Recorder = Callable[[Ensemble, int], dict[str, np.ndarray]]
+#: (ensemble, params, x_train, y_train) -> (per-member loss (K,), gradient of its sum per param,
+#: each a tensor shaped like the param or an :class:`Outer`), e.g.
+#: :class:`ntkviz.numerics.ntk_empirical.MseGradient` (no autograd); default: autograd of mse_loss.
+Gradient = Callable[[Ensemble, list, torch.Tensor, torch.Tensor], tuple[torch.Tensor, list]]
+#: A loss this many times above its starting value (and above 1) counts as diverging.
+EXPLODE = 1e6
+
+
+@dataclass(frozen=True)
+class Outer:
+    """A batched gradient in factored form, ``mult * left @ right``: left (K, out, N), right
+    (K, N, in), for a (K, out, in) weight. A dense layer's weight gradient over N inputs is such
+    a rank-N product; :func:`descend` applies it in one fused pass over the weight."""
+
+    left: torch.Tensor
+    right: torch.Tensor
+    mult: float = 1.0
+
+    def dense(self) -> torch.Tensor:
+        product = torch.bmm(self.left, self.right)
+        return product.mul_(self.mult) if self.mult != 1.0 else product
+
+
+def descend(
+    param: torch.Tensor,
+    grad: torch.Tensor | Outer,
+    lr: float,
+    mask: torch.Tensor | None = None,
+) -> None:
+    """``param -= lr * grad`` in place, for the members where ``mask`` (K,) is 1 (all if None)."""
+    if isinstance(grad, Outer):
+        left = grad.left if mask is None else grad.left * mask.view(-1, 1, 1)
+        if param.shape[-1] == 1 and param.shape[-2] > 1:
+            # A weight fed by one input (the first layer's): as a row, W^T -= R^T L^T, which
+            # BLAS does 3-4 times faster than the column (a matrix-vector product per member).
+            param.transpose(1, 2).baddbmm_(
+                grad.right.transpose(1, 2), left.transpose(1, 2), alpha=-lr * grad.mult
+            )
+        else:
+            param.baddbmm_(left, grad.right, alpha=-lr * grad.mult)
+    elif mask is None:
+        param.sub_(grad, alpha=lr)
+    else:
+        param.sub_(mask.view(-1, *([1] * (param.dim() - 1))) * grad, alpha=lr)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """steps (T,): the step of each snapshot; loss (T, K); stopped (K,): the step at which each
+    member's loss fell below the threshold (or the last step); records: each recorder key
+    stacked over snapshots, (T, ...)."""
+
+    steps: np.ndarray
+    loss: np.ndarray
+    stopped: np.ndarray
+    records: dict[str, np.ndarray]
+
+    @staticmethod
+    def join(parts: list[Trajectory], axis: int = 1) -> Trajectory:
+        """The trajectories of consecutive groups of members as one: loss, stopped and each
+        record joined along the member axis (``axis`` of the records: 1 for (T, K, ...))."""
+        if len(parts) == 1:
+            return parts[0]
+        return Trajectory(
+            steps=parts[0].steps,
+            loss=np.concatenate([t.loss for t in parts], axis=1),
+            stopped=np.concatenate([t.stopped for t in parts]),
+            records={
+                key: np.concatenate([t.records[key] for t in parts], axis=axis)
+                for key in parts[0].records
+            },
+        )
+
+
+def mse_loss(
+    ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, params=None
+) -> torch.Tensor:
+    """Per-member loss (K,): mean squared error over the data, divided by alpha^2."""
+    out = ensemble(x_train, params)
+    return ((out - y_train) ** 2).mean(dim=1) / ensemble.alpha() ** 2
+
+
+def train(
+    ensemble: Ensemble,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    lr: float,
+    steps: int,
+    snapshot_every: int = 1,
+    stop_below: float | None = None,
+    record: Recorder | None = None,
+    progress: Progress | None = None,
+    gradient: Gradient | None = None,
+    label: str = "train",
+) -> Trajectory:
+    """Gradient descent ``w <- w - lr * grad L_k(w)`` on every member for ``steps`` steps.
+
+    Snapshots (step 0, every ``snapshot_every`` steps, and the last) call ``record`` with the
+    ensemble at that step. A member whose loss falls below ``stop_below`` stops moving (its later
+    snapshots repeat its last state). A non-finite or exploding loss raises DivergenceError.
+    ``gradient`` replaces autograd with a hand-written loss-and-gradient (same maths, faster).
+    """
+    progress = progress or Progress()
+    params = [p.detach().clone().requires_grad_(gradient is None) for p in ensemble.params]
+    ensemble.params = params
+    active = torch.ones(ensemble.count, dtype=torch.bool, device=ensemble.device)
+    stopped = np.full(ensemble.count, steps, dtype=np.int64)
+    snap_steps, losses, records = [], [], []
+    first_loss = None
+    with progress.stage(label, steps) as advance:
+        for step in range(steps + 1):
+            if gradient is None:
+                loss = mse_loss(ensemble, x_train, y_train, params)
+            else:
+                loss, grads = gradient(ensemble, params, x_train, y_train)
+            loss_now = loss.detach()
+            if first_loss is None:
+                first_loss = loss_now.clone()
+                limit = EXPLODE * torch.clamp(first_loss, min=1.0)
+                if not bool(torch.isfinite(first_loss).all()):  # inf <= inf: not caught below
+                    _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
+            if not bool((loss_now <= limit).all()):  # NaN compares False: caught here too
+                _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
+            if step % snapshot_every == 0 or step == steps:
+                snap_steps.append(step)
+                losses.append(loss_now.cpu().numpy())
+                if record is not None:
+                    with torch.no_grad():
+                        records.append(record(ensemble, step))
+            if step == steps:
+                break
+            if stop_below is not None:
+                newly = active & (loss_now < stop_below)
+                if newly.any():
+                    stopped[newly.cpu().numpy()] = step
+                    active &= ~newly
+                if not active.any():
+                    final_loss, final_record = losses[-1], records[-1] if records else None
+                    if snap_steps[-1] != step:  # the state now, not the last snapshot, is final
+                        final_loss = loss_now.cpu().numpy()
+                        if record is not None:
+                            with torch.no_grad():
+                                final_record = record(ensemble, step)
+                    _fill_remaining(
+                        snap_steps,
+                        losses,
+                        records,
+                        step,
+                        steps,
+                        snapshot_every,
+                        final_loss,
+                        final_record,
+                    )
+                    advance(steps - step)
+                    break
+            if gradient is None:
+                grads = torch.autograd.grad(loss.sum(), params)
+            with torch.no_grad():
+                mask = None if stop_below is None else active.to(params[0].dtype)
+                for p, g in zip(params, grads, strict=True):
+                    descend(p, g, lr, mask)
+            advance(1)
+    ensemble.params = [p.detach() for p in params]
+    stacked = {key: np.stack([r[key] for r in records]) for key in records[0]} if records else {}
+    return Trajectory(
+        steps=np.asarray(snap_steps), loss=np.stack(losses), stopped=stopped, records=stacked
+    )
+
+
+def _fill_remaining(
+    snap_steps, losses, records, step, steps, every, final_loss, final_record
+) -> None:
+    """Every member stopped at ``step``: later snapshots repeat that final state (the animation
+    keeps its length)."""
+    for later in range(step + 1, steps + 1):
+        if later % every == 0 or later == steps:
+            snap_steps.append(later)
+            losses.append(final_loss)
+            if final_record is not None:
+                records.append(final_record)
+
+
+def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float, alpha=1.0) -> None:
+    bad = ~torch.isfinite(loss) | (loss > EXPLODE * torch.clamp(first, min=1.0))
+    if bool(bad.any()):
+        k = int(torch.nonzero(bad)[0])
+        a = float(alpha[k]) if isinstance(alpha, torch.Tensor) and alpha.dim() else float(alpha)
+        if step == 0 or not bool(torch.isfinite(first[k])):  # not the learning rate's doing
+            cause = (
+                "the training inputs or targets are too large (--x-train, --y-train)"
+                if 1e-3 <= abs(a) <= 1e3
+                else f"use an --alpha (or --alphas) closer to 1 than {a:g}"
+            )
+            raise DivergenceError(
+                f"the loss is not finite before training (net {k}: loss {float(loss[k]):.3g}): "
+                + cause
+            )
+        where = f"training diverged at step {step} (net {k}: loss {float(loss[k]):.3g})"
+        if not 1e-3 <= abs(a) <= 1e3:  # at such scales a smaller step does not help
+            raise DivergenceError(
+                f"{where} at output scale alpha {a:g}: use an --alpha (or --alphas) closer to 1"
+                f" (or a smaller --lr than {lr:g})"
+            )
+        raise DivergenceError(
+            f"{where} with --lr {lr:g}; try a smaller learning rate, e.g. --lr {lr / 10:g}"
+        )
+
+
+def relative_change(ensemble: Ensemble) -> torch.Tensor:
+    """||w - w0||_2 / ||w0||_2 over all parameters stacked, per member: (K,)."""
+    now, start = ensemble.flat(), ensemble.flat(ensemble.params0)
+    return torch.linalg.vector_norm(now - start, dim=1) / torch.linalg.vector_norm(start, dim=1)
+
+
+# -- the linear model's closed forms ----------------------------------------------------------------
+
+
+def _decay(lam: np.ndarray, rate: float, times: np.ndarray, discrete: bool) -> np.ndarray:
+    """(T, N): exp(-rate lam t), or (1 - rate lam)^t for the discrete steps."""
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    if discrete:
+        return np.power(1.0 - rate * lam[None, :], t)
+    return np.exp(-rate * lam[None, :] * t)
+
+
+def flow_outputs(
+    kernel: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
+    """The linear model's outputs on the training inputs at each time: (T, N).
+
+    ``y(t) = y_bar + exp(-rate H t) (y(0) - y_bar)`` (the post's gradient flow), or with
+    ``discrete`` the gradient-descent steps ``y_bar + (I - rate H)^t (y(0) - y_bar)``.
+    kernel H: (N, N) symmetric; f0_train, y_train: (N,); times (T,) in steps; rate = 2 lr / N.
+    """
+    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    u0 = vec.T @ (np.asarray(f0_train, dtype=np.float64) - y_train)
+    return y_train + (_decay(lam, rate, times, discrete) * u0) @ vec.T
+
+
+def flow_functions(
+    k_test_train: np.ndarray,
+    kernel: np.ndarray,
+    f0_test: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
+    """The linear model's function at each time: (T, G) on G test inputs.
+
+    ``f(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-rate H t)) (Y - f(X, w0))``
+    (Lee et al. 2019, eq. 9), computed as ``V diag((1 - exp(-rate lam t)) / lam) V^T`` so a
+    near-singular kernel stays finite (the factor tends to rate t as lam -> 0); ``discrete``
+    uses (1 - rate lam)^t. k_test_train: (G, N) and kernel: (N, N) on the same scale (both
+    Theta / alpha^2 or both Theta); f0_test (G,), f0_train and y_train (N,); rate = 2 lr / N.
+    """
+    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    target = vec.T @ (y_train - np.asarray(f0_train, dtype=np.float64))
+    decay = _decay(lam, rate, times, discrete)
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    tiny = np.abs(lam) <= 1e-300
+    safe = np.where(tiny, 1.0, lam)
+    weight = np.where(tiny[None, :], rate * t, (1.0 - decay) / safe[None, :])  # (T, N)
+    return f0_test + ((weight * target) @ vec.T) @ np.asarray(k_test_train).T

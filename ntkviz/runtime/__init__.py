@@ -1,0 +1,1 @@
+"""The run time: worker processes, thread budgets, signals and lifecycle, progress reporting."""

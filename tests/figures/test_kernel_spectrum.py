@@ -1,0 +1,247 @@
+"""kernel-spectrum: the linear model's per-mode decay, analytic against empirical spectra, the
+renderer, the caption's numbers and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, gif_frames
+
+from ntkviz.drawing.style import Style
+from ntkviz.figures.base import caption
+from ntkviz.figures.kernel_spectrum import (
+    FLOOR,
+    SPEC,
+    KernelSpectrumConfig,
+    mode_decay,
+    simulate,
+    spectrum,
+)
+from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.linearize import LinearModel
+from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.ntk_analytic import infinite_ntk
+from ntkviz.numerics.ntk_empirical import empirical_ntk
+
+
+def test_linear_model_decays_mode_by_mode_exactly():
+    """Train the linear model (not the module's formula) and project its residual on its own
+    kernel's eigenvectors: each projection is (1 - eta lambda_k)^t times its start."""
+    x = np.linspace(-2, 2, 12)
+    y = np.cos(2 * x) + 0.3 * x
+    spec = NetSpec(width=32, depth=1, parameterization="ntk", zero_output=True)
+    nets = Ensemble(spec, 2, seed=3, dtype=torch.float64)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    kernels = empirical_ntk(nets, xt).numpy()
+    lr, steps = 0.05, 37
+    rate = 2 * lr / len(x)
+    model = LinearModel(nets)
+    train(nets, xt, yt, lr=lr, steps=steps, gradient=model.loss_and_gradient)
+    residual = model(xt).detach().numpy() - y
+    for k in range(2):
+        lam, vec = np.linalg.eigh(kernels[k])
+        got = vec.T @ residual[k] / (vec.T @ -y)
+        np.testing.assert_allclose(got, (1 - rate * lam) ** steps, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(
+            mode_decay(lam, rate, np.array([steps]))[0], (1 - rate * lam) ** steps, rtol=1e-12
+        )
+    lam = np.array([3.0, 0.5, 1e-3])
+    t = np.array([0.0, 2.0, 50.0])
+    np.testing.assert_allclose(
+        mode_decay(lam, 0.1, t, discrete=False), np.exp(-0.1 * np.outer(t, lam)), rtol=1e-14
+    )
+
+
+def test_spectrum_is_sorted_signed_and_exact():
+    kernel = infinite_ntk(np.linspace(-1, 1, 9), depth=2)
+    lam, vec = spectrum(kernel)
+    assert np.all(np.diff(lam) <= 0)
+    np.testing.assert_allclose(vec @ np.diag(lam) @ vec.T, kernel, atol=1e-10)
+    peak = vec[np.abs(vec).argmax(axis=0), np.arange(9)]
+    assert np.all(peak > 0)
+
+
+def test_analytic_eigenvalues_against_wide_nets_width_aware():
+    x = np.linspace(-2, 2, 16)
+    lam = np.linalg.eigvalsh(infinite_ntk(x, depth=1))[::-1][:5]
+    errors = []
+    for width in (64, 4096):
+        nets = Ensemble(
+            NetSpec(width=width, depth=1, parameterization="ntk"),
+            4,
+            seed=0,
+            dtype=torch.float64,
+            keep_initial=False,
+        )
+        emp = np.linalg.eigvalsh(empirical_ntk(nets, torch.tensor(x)).numpy())[:, ::-1][:, :5]
+        rel = np.sqrt(np.mean((emp / lam - 1) ** 2))
+        assert rel <= 3.0 / np.sqrt(width), (width, rel)
+        errors.append(rel)
+    assert errors[1] < errors[0] / 2
+
+
+SMALL = dict(points=16, widths=(32, 512), count=2, steps=200, frames=8, modes=(1, 2, 4, 8))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = KernelSpectrumConfig(**SMALL)
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_simulation(trained):
+    result, config = trained
+    T = len(result.steps)
+    assert result.steps[0] == 0 and result.steps[-1] == 200 and np.all(np.diff(result.steps) > 0)
+    assert result.projections.shape == (T, 2, 2, 16) and result.ratio.shape == (T, 2, 16)
+    np.testing.assert_allclose(result.ratio[0], 1.0, atol=1e-5)  # zeroed: u(0) = -Y
+    np.testing.assert_allclose(
+        result.theory, (1 - result.rate * result.eigenvalues) ** result.steps[:, None]
+    )
+    # the kernels recomputed from the same seed
+    nets = Ensemble(config.net(32), 2, 0, dtype=torch.float64)
+    emp = np.linalg.eigvalsh(empirical_ntk(nets, torch.tensor(result.x)).numpy())[:, ::-1]
+    np.testing.assert_allclose(result.empirical_eigenvalues[0], emp, rtol=1e-8, atol=1e-10)
+    # the top modes of the wide nets follow the theory
+    np.testing.assert_allclose(result.ratio[3, 1, :2], result.theory[3, :2], atol=0.05)
+
+
+def test_renderer_frame_i_shows_snapshot_i(trained):
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=(12, 9), dpi=40))
+    assert len(renderer) == len(result.steps) and renderer.key_frame == len(renderer) - 1
+    for n in (0, 1, 4, len(renderer) - 1):
+        renderer.frame(n)
+        i = renderer.order[n]
+        assert f"step {int(result.steps[i])}:" in renderer.title.get_text()
+        np.testing.assert_array_equal(
+            renderer.now_theory.get_ydata(), np.clip(np.abs(result.theory[i]), FLOOR, None)
+        )
+        for w, line in enumerate(renderer.now_nets):
+            np.testing.assert_array_equal(
+                line.get_ydata(), np.clip(np.abs(result.ratio[i, w]), FLOOR, None)
+            )
+        for line, _, _ in renderer.time_lines:
+            steps = np.asarray(line.get_xdata())
+            assert steps.size == 0 or steps.max() == result.steps[i]
+
+
+def test_caption_numbers_are_recomputed_from_the_result(trained):
+    result, config = trained
+    filled = caption(SPEC, result, config)
+    text, reading = filled["caption"], filled["reading"]
+    rel = result.empirical_eigenvalues[..., :8] / result.eigenvalues[:8] - 1
+    err = np.sqrt((rel**2).mean(axis=(1, 2)))
+    assert f"{err[0]:.2g} (width 32), {err[1]:.2g} (width 512)" in text
+    slope = np.polyfit(np.log([32, 512]), np.log(err), 1)[0]
+    assert f"slope {slope:.2f}" in text
+    learned = int((np.abs(result.theory[-1]) < 0.1).sum())
+    nets = int((np.abs(result.ratio[-1, 1]) < 0.1).sum())
+    assert (
+        f"{learned} of the 16 with something to learn are down to 10 % in theory and {nets} for the width-512"
+        in reading
+    )
+    for k in config.modes:
+        t, m = result.theory[-1, k - 1], result.ratio[-1, 1, k - 1]
+        assert f"mode {k}: {t:.2g} (theory) and {m:.2g} (nets)" in text
+    lags = [
+        k
+        for k in config.modes
+        if abs(result.ratio[-1, 1, k - 1]) > max(2 * abs(result.theory[-1, k - 1]), 0.05)
+    ]
+    assert ("lag the linear model" in text) == bool(lags)
+    assert f"{result.eigenvalues[0]:.3g} down to {result.eigenvalues[-1]:.2g}" in text
+
+
+def test_cli_still_and_data(cli, tmp_path):
+    out = tmp_path / "ks.gif"
+    args = [
+        "--widths",
+        "8,16",
+        "--count",
+        2,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        8,
+        "--modes",
+        "1,2,4",
+    ]
+    result = cli(
+        "kernel-spectrum",
+        "-o",
+        out,
+        *args,
+        "--eigenfunctions",
+        2,
+        "--data",
+        tmp_path / "n.npz",
+        *TINY,
+    )
+    assert result.exit_code == 0, result.output
+    frames, _, _ = gif_frames(out)
+    data = np.load(tmp_path / "n.npz")
+    assert len(frames) == len(data["steps"]) and data["steps"][0] == 0
+    assert data["ratio"].shape == (len(frames), 2, 8)
+    sidecar = json.loads((tmp_path / "ks.gif.json").read_text())
+    assert sidecar["config"]["modes"] == [1, 2, 4]
+
+
+BAD = [
+    (["--points", "1"], 2, "--points must be >= 2"),
+    (["--modes", "1,9"], 2, "--modes: mode 9 does not exist with --points 8"),
+    (["--modes", "1,1"], 2, "--modes has a mode twice"),
+    (["--eigenfunctions", "5"], 2, "--eigenfunctions must be <= the number of --modes (3)"),
+    (["--frames", "30"], 2, "--frames (30) must not exceed --steps (20)"),
+    (["--widths", "0"], 2, "--widths must be >= 1"),
+    (["--x-span", "1,1"], 2, "--x-span must be MIN,MAX with MIN < MAX"),
+    (["--target", "exp"], 2, "--target must be one of modes, sin, step, noise"),
+    (["--lr", "100"], 1, "training diverged at step"),
+]
+
+
+@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
+    result = cli(
+        "kernel-spectrum",
+        "-o",
+        tmp_path / "k.gif",
+        "--widths",
+        8,
+        "--count",
+        2,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        8,
+        "--modes",
+        "1,2,4",
+        "--eigenfunctions",
+        2,
+        *TINY,
+        *args,
+    )
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_odd_target_leaves_the_even_modes_out():
+    config = KernelSpectrumConfig(**{**SMALL, "steps": 20, "frames": 2}, target="step")
+    result = simulate(config, torch.Generator().manual_seed(0))
+    finite = np.isfinite(result.ratio[0, 0])
+    assert 0 < finite.sum() < 16  # the even eigenvectors have no component of sign(x)
+    text = caption(SPEC, result, config)["caption"]
+    assert (
+        "nothing to learn" in text
+        and f"of the {finite.sum()} with" in caption(SPEC, result, config)["reading"]
+    )

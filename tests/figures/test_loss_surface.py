@@ -1,0 +1,89 @@
+"""loss-surface's picture: frame i draws the Result's frame i (defined by hand here), the view
+keeps both losses on screen, and the caption's numbers are recomputed from the Result's arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ntkviz.drawing.style import Style
+from ntkviz.figures.base import caption
+from ntkviz.figures.loss_surface import SPEC, LossSurfaceConfig, simulate
+
+
+def g(w, x=1.5):
+    return w * x + w**2 * x + np.sin(np.exp(0.1 * w))
+
+
+@pytest.fixture(scope="module")
+def run():
+    config = LossSurfaceConfig(frames=9, points=80)
+    return simulate(config), config
+
+
+def test_fixed_view_is_the_normalised_loss_by_hand(run):
+    result, _ = run
+    w = result.w_fixed
+    for i, alpha in enumerate(result.alphas):
+        f = alpha * g(w) * (w - 0.4)
+        np.testing.assert_allclose(result.actual_fixed[i], (3.0 - f) ** 2 / alpha**2, rtol=1e-10)
+        f_lin = alpha * g(0.4) * (w - 0.4)
+        np.testing.assert_allclose(
+            result.linearized_fixed[i], (3.0 - f_lin) ** 2 / alpha**2, rtol=1e-10
+        )
+
+
+@pytest.mark.parametrize("view", ["both", "fixed", "zoom"])
+def test_renderer_frame_i_shows_snapshot_i(run, view):
+    result, config = run
+    config = type(config)(**{**config.__dict__, "view": view})
+    renderer = SPEC.renderer(result, config, Style(size=(8, 3.5), dpi=40))
+    assert renderer.order[0] == 0
+    for n in (0, 3, len(renderer) - 1):
+        renderer.frame(n)
+        i = renderer.order[n]
+        for kind, _, actual, linear in renderer.panels:
+            x = result.w_fixed if kind == "fixed" else result.u_zoom
+            np.testing.assert_array_equal(actual.get_xdata(), x)
+            np.testing.assert_array_equal(actual.get_ydata(), getattr(result, f"actual_{kind}")[i])
+            np.testing.assert_array_equal(
+                linear.get_ydata(), getattr(result, f"linearized_{kind}")[i]
+            )
+        assert f"{result.alphas[i]:.4g}" in renderer.title.get_text()
+    assert renderer.key_frame != len(renderer) - 1  # the still is at alpha ~ 10
+
+
+def test_caption_numbers_are_recomputed_from_the_result():
+    config = LossSurfaceConfig(frames=25, points=101)
+    result = simulate(config)
+    filled = caption(SPEC, result, config)
+    text = filled["caption"]
+    distance = result.linear_minimum - 0.4
+    np.testing.assert_allclose(distance, 3.0 / (result.alphas * g(0.4)), rtol=1e-12)
+    slope = np.polyfit(np.log(result.alphas), np.log(distance), 1)[0]
+    assert slope == pytest.approx(-1.0, abs=1e-9)
+    assert f"slope {slope:.2f}" in text and f"slope {slope:.2f}" in filled["reading"]
+    assert f"w0 + {distance[0]:.3g}" in text and f"w0 + {distance[-1]:.2g}" in text
+    # the zoomed gap: the largest |actual - parabola| over the zoom window, over the parabola's max
+    gaps = [
+        np.max(np.abs(a - lin)) / np.max(lin)
+        for a, lin in zip(result.actual_zoom, result.linearized_zoom, strict=True)
+    ]
+    assert gaps[-1] < 0.01 * gaps[0]
+    assert f"{gaps[0]:.3g} times" in text and f"{gaps[-1]:.2%}" in text
+    assert f"{gaps[-1]:.2%}" in filled["reading"]
+
+
+def test_both_losses_mostly_on_screen_at_every_alpha():
+    """The default view keeps more than half of either loss inside the limits in every frame."""
+    config = LossSurfaceConfig(frames=40, points=200)
+    result = simulate(config)
+    low, high = config.loss_limits
+    for data in (
+        result.actual_fixed,
+        result.linearized_fixed,
+        result.actual_zoom,
+        result.linearized_zoom,
+    ):
+        inside = ((data >= low) & (data <= high)).mean(axis=1)
+        assert inside.min() > 0.5

@@ -1,0 +1,286 @@
+"""ntk-convergence: the spread of the kernel across nets against its theoretical 1/sqrt(width),
+the nets' median against the exact infinite-width kernel, the standard parameterisation's limit,
+and the CLI at tiny sizes with every bad input."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import gif_frames
+
+from ntkviz.drawing.style import Style
+from ntkviz.errors import ConfigError
+from ntkviz.figures.base import caption
+from ntkviz.figures.ntk_convergence import (
+    SPEC,
+    NtkConvergenceConfig,
+    NtkConvergenceRenderer,
+    simulate,
+    standard_limit,
+    width_seed,
+)
+from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.ntk_analytic import infinite_ntk
+from ntkviz.numerics.ntk_empirical import ntk_layerwise
+
+# The default widths without 10^4: the slope over 10 ... 3162 is the same test at a fifth of the
+# time (the 10^4-wide nets take about 15 s of the default figure's 19). Measured slopes over
+# these widths for run seeds 0-10: -0.43 to -0.59 (seeds 0, 1, 2: -0.56, -0.49, -0.44).
+WIDTHS = (10, 32, 100, 316, 1000, 3162)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    config = NtkConvergenceConfig(widths=WIDTHS)
+    return [simulate(config, torch.Generator().manual_seed(seed)) for seed in (0, 1, 2)]
+
+
+def test_spread_falls_like_one_over_sqrt_width(runs):
+    for result in runs:
+        assert result.slopes[-1] == pytest.approx(-0.5, abs=0.15), result.spread
+        assert result.spread[-1] < result.spread[0] / 8
+        assert math.isnan(result.slopes[0]) and np.isfinite(result.slopes[1:]).all()
+
+
+def test_median_of_the_widest_nets_is_the_infinite_width_kernel(runs):
+    for result in runs:
+        width = result.widths[-1]
+        deviation = np.abs(result.median[-1] - result.analytic).max() / result.scale
+        # a median of 8 nets, each off by about 1/sqrt(width) of the scale
+        assert deviation < 3.0 / math.sqrt(width), deviation  # measured, seeds 0-5: <= 1.5
+        assert result.error[-1] < result.error[0] / 5
+        assert (result.low[-1] <= result.median[-1]).all()
+        assert (result.median[-1] <= result.high[-1]).all()
+
+
+def test_result_is_the_layerwise_kernel_of_each_widths_nets():
+    config = NtkConvergenceConfig(
+        widths=(7, 20),
+        seeds=3,
+        points=9,
+        depth=3,
+        activation="erf",
+        bias=False,
+        sigma_w=1.4,
+        x0=-0.8,
+        x_limits=(-2.0, 1.0),
+    )
+    result = simulate(config, torch.Generator().manual_seed(5))
+    assert result.kernels.shape == (2, 3, 9) and result.median.shape == (2, 9)
+    assert result.spread.shape == result.error.shape == result.slopes.shape == (2,)
+    np.testing.assert_allclose(result.x, np.linspace(-2.0, 1.0, 9))
+    for j, width in enumerate((7, 20)):
+        nets = Ensemble(config.net(width), 3, width_seed(5, width), dtype=torch.float64)
+        expected = ntk_layerwise(
+            nets, torch.tensor([-0.8], dtype=torch.float64), torch.tensor(result.x)
+        )[:, 0, :].numpy()
+        np.testing.assert_allclose(result.kernels[j], expected, rtol=1e-4, atol=1e-5)  # float32
+    exact = infinite_ntk(
+        np.array([-0.8]), result.x, depth=3, activation="erf", bias=False, sigma_w=1.4
+    )[0]
+    np.testing.assert_allclose(result.analytic, exact, rtol=1e-12)
+    assert result.scale == pytest.approx(np.abs(exact).mean())
+    spread = result.kernels.std(axis=1, ddof=1).mean(axis=1) / result.scale
+    np.testing.assert_allclose(result.spread, spread)
+    np.testing.assert_allclose(result.median, np.median(result.kernels, axis=1))
+    # the nets of one width do not depend on the other widths drawn
+    alone = simulate(dataclasses.replace(config, widths=(20,)), torch.Generator().manual_seed(5))
+    np.testing.assert_array_equal(alone.kernels[0], result.kernels[1])
+
+
+def test_standard_mode_shows_theta_over_width():
+    config = NtkConvergenceConfig(widths=(30,), seeds=2, points=5, parameterization="standard")
+    result = simulate(config, torch.Generator().manual_seed(1))
+    nets = Ensemble(config.net(30), 2, width_seed(1, 30), dtype=torch.float64)
+    expected = (
+        ntk_layerwise(nets, torch.tensor([0.5], dtype=torch.float64), torch.tensor(result.x))[
+            :, 0, :
+        ].numpy()
+        / 30
+    )
+    np.testing.assert_allclose(result.kernels[0], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        result.analytic, standard_limit(np.array([0.5]), result.x, depth=2, activation="relu")[0]
+    )
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_standard_limit_against_wide_standard_nets(activation):
+    """Standard nets W_std = sigma_w W / sqrt(fan_in), b_std = sigma_b b made from NTK-parameterised
+    ones compute the same function; their Theta / width tends to standard_limit (tolerance as in
+    test_infinite_mc: 8 / sqrt(width * nets))."""
+    width, count, sigmas = 4096, 4, dict(sigma_w=1.3, sigma_b=0.6)
+    ntk = Ensemble(
+        NetSpec(width=width, depth=2, activation=activation, parameterization="ntk", **sigmas),
+        count,
+        seed=3,
+        keep_initial=False,
+    )
+    standard = copy.copy(ntk)
+    standard.spec = dataclasses.replace(ntk.spec, parameterization="standard")
+    scales = [m for pair in ntk.spec.layer_scales() for m in pair]
+    standard.params = [m * p for m, p in zip(scales, ntk.params, strict=True)]
+    x = np.array([-2.0, -0.5, 0.3, 1.0, 2.5])
+    inputs = torch.tensor(x, dtype=torch.float32)
+    torch.testing.assert_close(standard(inputs), ntk(inputs), rtol=1e-4, atol=1e-4)
+    kernels = ntk_layerwise(standard, inputs).double().numpy() / width
+    exact = standard_limit(x, x, depth=2, activation=activation, **sigmas)
+    error = np.abs(kernels.mean(axis=0) - exact).max() / np.abs(exact).max()
+    assert error < 8.0 / math.sqrt(width * count), error
+
+
+def test_memory_is_refused_before_computing():
+    config = NtkConvergenceConfig(widths=(10, 10**6), seeds=100)
+    with pytest.raises(
+        ConfigError,
+        match=r"--widths: 100 nets of width 1000000 and depth 2 need "
+        r"about [\d.]+ GiB on cpu; the limit is",
+    ):
+        simulate(config)
+
+
+def test_cli_tiny(cli, tmp_path):
+    out = tmp_path / "conv.gif"
+    result = cli(
+        "ntk-convergence",
+        "-o",
+        out,
+        "--widths",
+        "10,40",
+        "--seeds",
+        3,
+        "--points",
+        20,
+        "--size",
+        "6x3",
+        "--dpi",
+        30,
+        "--no-progress",
+        "--still",
+        tmp_path / "still.png",
+        "--data",
+        tmp_path / "numbers.npz",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    frames, _, _ = gif_frames(out)
+    assert len(frames) == 2 and frames[0].shape == (90, 180, 3)
+    assert not np.array_equal(frames[0], frames[1])
+    assert (tmp_path / "still.png").stat().st_size > 0
+    data = np.load(tmp_path / "numbers.npz")
+    assert data["kernels"].shape == (2, 3, 20) and data["spread"].shape == (2,)
+    sidecar = json.loads((tmp_path / "conv.gif.json").read_text())
+    assert sidecar["config"]["widths"] == [10, 40] and sidecar["config"]["seeds"] == 3
+    assert sidecar["config"]["parameterization"] == "ntk"
+
+
+BAD = [
+    (["--widths", "0,10"], "--widths must be >= 1"),
+    (["--widths", "10,abc"], "--widths expects a comma-separated list"),
+    (["--seeds", "1"], "--seeds must be >= 2: the spread across nets needs at least two"),
+    (["--seeds", "0"], "--seeds must be >= 2"),
+    (["--activation", "tanh"], "--activation tanh has no closed-form infinite-width kernel"),
+    (["--activation", "swish"], "--activation swish is unknown: use one of relu, erf"),
+    (["--x-limits", "3,-3"], "--x-limits must be MIN,MAX with MIN < MAX"),
+    (["--x-limits", "1,1"], "--x-limits must be MIN,MAX with MIN < MAX"),
+    (["--x-limits", "1,2,3"], "--x-limits needs exactly 2 values"),
+    (["--points", "1"], "--points must be >= 2"),
+    (["--depth", "0"], "--depth must be >= 1"),
+    (["--sigma-w", "0"], "--sigma-w must be > 0"),
+    (["--sigma-b", "-1"], "--sigma-b must be >= 0"),
+    (["--parameterization", "mup"], "--parameterization must be one of standard, ntk"),
+    (["--x0", "0", "--no-bias"], "--x0 must not be 0 without biases"),
+    (["--widths", "1000000", "--seeds", "100"], "need about"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message):
+    result = cli(
+        "ntk-convergence",
+        "-o",
+        tmp_path / "conv.gif",
+        "--widths",
+        "10,40",
+        "--seeds",
+        3,
+        "--points",
+        20,
+        "--size",
+        "6x3",
+        "--dpi",
+        30,
+        "--no-progress",
+        *args,
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    config = NtkConvergenceConfig(widths=(10, 40, 160, 640), seeds=4, points=21)
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_frame_i_draws_the_first_i_plus_1_widths(small_run):
+    result, config = small_run
+    style = Style(size=(9.0, 4.0), dpi=40)
+    renderer = NtkConvergenceRenderer(result, config, style)
+    assert renderer.count == 4 and renderer.key_frame == 3
+    assert renderer.analytic in renderer.overlays and renderer.legend in renderer.overlays
+    for i in range(renderer.count):
+        renderer.frame(i)
+        assert f"$m$ = {result.widths[i]:,}, {i + 1}/4" in renderer.title.get_text()
+        for k in range(4):
+            paths = renderer.bands[k].get_paths()
+            if k <= i:
+                vertices = paths[0].vertices[: 2 * len(result.x)]
+                np.testing.assert_allclose(vertices[: len(result.x), 1], result.low[k])
+                np.testing.assert_allclose(vertices[len(result.x) :, 1], result.high[k][::-1])
+                np.testing.assert_array_equal(renderer.medians[k].get_ydata(), result.median[k])
+            else:
+                assert len(paths) == 0 and len(renderer.medians[k].get_xdata()) == 0
+        offsets = renderer.dots.get_offsets()
+        np.testing.assert_allclose(
+            offsets, np.column_stack([result.widths[: i + 1], result.spread[: i + 1]])
+        )
+        x, y = renderer.fit.get_data()
+        if i == 0:
+            assert len(x) == 0  # one width: no slope yet
+        else:
+            measured = np.diff(np.log10(y)) / np.diff(np.log10(x))
+            np.testing.assert_allclose(measured, result.slopes[i])
+        assert renderer.legend.get_texts()[0].get_text() == (
+            f"fit: slope {result.slopes[i]:+.2f}" if i else "fit: slope  --  "
+        )
+    for text in renderer.legend.get_texts():
+        assert text.get_fontsize() >= style.small
+
+
+def test_caption_numbers_are_the_results(small_run):
+    result, config = small_run
+    filled = caption(SPEC, result, config)
+    # recomputed here from the kernels: the spread (std over nets, ddof 1, averaged over x, over
+    # the mean |analytic|), its least-squares log-log slope over all widths, and the median's error
+    scale = np.abs(result.analytic).mean()
+    spread = result.kernels.std(axis=1, ddof=1).mean(axis=1) / scale
+    slope = np.polyfit(np.log10(result.widths), np.log10(spread), 1)[0]
+    error = np.abs(np.median(result.kernels, axis=1) - result.analytic).mean(axis=1) / scale
+    text = filled["caption"]
+    assert f"a fitted slope of {slope:.2f}," in text
+    assert f"from {spread[0]:.2f} to {spread[-1]:.3f}" in text
+    assert f"from {error[0]:.1%} to {error[-1]:.1%}" in text
+    assert "from m = 10 to 640" in text
+    near = abs(slope + 0.5) <= 0.1
+    assert ("close to the theory's -0.5" in text) == near
+    assert f"slope of {slope:.2f} (theory -0.5)" in filled["reading"]

@@ -1,0 +1,162 @@
+"""rich-lazy: relative changes against alpha and width with the slopes theory gives, the
+mean-field scaling, the renderer, the caption's numbers and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, gif_frames
+
+from ntkviz.drawing.style import Style
+from ntkviz.figures.base import caption
+from ntkviz.figures.rich_lazy import SPEC, RichLazyConfig, relative, run, simulate
+
+
+def _slope(x, y):
+    return np.polyfit(np.log(x), np.log(y), 1)[0]
+
+
+def test_changes_fall_with_alpha_with_the_theory_slopes():
+    config = RichLazyConfig(steps=300, frames=3)
+    alphas = np.array([3.0, 10.0, 30.0, 100.0])
+    out = run(config, alphas, 0, np.linspace(-3, 3, 11))
+    moved, kernel = out["moved"][-1], out["kernel"][-1]
+    assert np.all(np.diff(moved) < 0) and np.all(np.diff(kernel) < 0)
+    assert abs(_slope(alphas, moved) + 1) < 0.1  # parameters: 1/alpha
+    # ReLU kernel (Frobenius): between the flips' -1/2 and the smooth part's -1
+    assert -1.1 < _slope(alphas, kernel) < -0.35
+
+
+def test_ntk_width_makes_it_lazy_mean_field_does_not():
+    config = RichLazyConfig(steps=300, frames=3)
+    grid = np.linspace(-3, 3, 11)
+    widths = np.array([50, 200, 800])
+    ntk, mean_field = [], []
+    for m in widths:
+        out = run(config, np.array([1.0, 1 / np.sqrt(m)]), 0, grid, width=int(m))
+        ntk.append(out["moved"][-1, 0])
+        mean_field.append(out["moved"][-1, 1])
+    assert abs(_slope(widths, np.array(ntk)) + 0.5) < 0.15  # NTK parameterisation: m^-1/2
+    assert abs(_slope(widths, np.array(mean_field))) < 0.15  # mean field: does not vanish
+    assert min(mean_field) > 0.1
+
+
+def test_relative_change_by_hand():
+    a = np.array([[3.0, 4.0], [1.0, 0.0]])
+    b = np.array([[3.0, 5.0], [2.0, 0.0]])
+    np.testing.assert_allclose(relative(b, a), [1 / 5, 1.0])
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = RichLazyConfig(steps=200, frames=5, width=30, sweep=(1.0, 3.0, 10.0), points=31)
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_simulation_and_particles(trained):
+    result, config = trained
+    T = 6
+    assert result.units.shape == (T, 2, 3, 30) and result.functions.shape == (T, 2, 31)
+    np.testing.assert_allclose(result.alphas, [10.0, 1 / np.sqrt(30)])
+    np.testing.assert_array_equal(result.moved[0], 0.0)
+    np.testing.assert_allclose(result.functions[0], 0.0, atol=1e-12)  # zeroed
+    # both regimes start from the same units
+    np.testing.assert_array_equal(result.units[0, 0], result.units[0, 1])
+    assert result.moved[-1, 1] > 10 * result.moved[-1, 0]
+
+
+def test_renderer_frame_i_shows_snapshot_i(trained):
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=(18, 10), dpi=30))
+    assert renderer.key_frame == len(renderer) - 1
+    for n in (0, 2, len(renderer) - 1):
+        renderer.frame(n)
+        i = renderer.order[n]
+        assert f"step {int(result.steps[i])} " in renderer.title.get_text()
+        for c in range(2):
+            offsets = np.asarray(renderer.scatters[c].get_offsets())
+            np.testing.assert_array_equal(offsets[:, 0], result.units[i, c, 0])
+            np.testing.assert_array_equal(offsets[:, 1], result.units[i, c, 1])
+            np.testing.assert_array_equal(renderer.functions[c].get_ydata(), result.functions[i, c])
+        for line, _ in renderer.changes:
+            steps = np.asarray(line.get_xdata())
+            assert steps.size == 0 or steps.max() == result.steps[i]
+
+
+def test_caption_numbers_are_recomputed_from_the_result(trained):
+    result, config = trained
+    filled = caption(SPEC, result, config)
+    text, reading = filled["caption"], filled["reading"]
+    slope = _slope(result.sweep, result.sweep_moved)
+    kslope = _slope(result.sweep, result.sweep_kernel)
+    assert f"slope {slope:.2f} for the weights" in text and f"{kslope:.2f} for the kernel" in text
+    assert f"alpha^{slope:.2f}" in reading
+    assert f"moved by {result.moved[-1, 0]:.2g} of their size" in text
+    assert f"rich net's by {result.moved[-1, 1]:.2g} and {result.kernel[-1, 1]:.2g}" in text
+    mse = result.loss[-1] * result.alphas**2
+    assert f"MSE {mse[0]:.2g} lazy, {mse[1]:.2g} rich" in text
+    assert ("both fit the data" in text) == (mse.max() < 1e-3)
+
+
+def test_cli_still_and_data(cli, tmp_path):
+    out = tmp_path / "rl.gif"
+    result = cli(
+        "rich-lazy",
+        "-o",
+        out,
+        "--width",
+        10,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        20,
+        "--data",
+        tmp_path / "n.npz",
+        *TINY,
+    )
+    assert result.exit_code == 0, result.output
+    frames, _, _ = gif_frames(out)
+    assert len(frames) == 5
+    assert np.load(tmp_path / "n.npz")["units"].shape == (5, 2, 3, 10)
+    assert json.loads((tmp_path / "rl.gif.json").read_text())["config"]["width"] == 10
+
+
+BAD = [
+    (["--width", "0"], 2, "--width must be >= 1"),
+    (["--lazy-alpha", "0"], 2, "--lazy-alpha must be > 0"),
+    (["--rich-alpha", "-1"], 2, "--rich-alpha must be >= 0"),
+    (["--sweep", "1"], 2, "--sweep needs at least 2 value(s)"),
+    (["--sweep", "1,1"], 2, "--sweep needs at least two different alphas"),
+    (["--steps", "20", "--frames", "7"], 2, "--steps (20) must be a multiple of --frames (7)"),
+    (["--target", "exp"], 2, "--target must be one of abs, sin, step"),
+    (["--lr", "1000"], 1, "training diverged at step"),
+]
+
+
+@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
+    result = cli(
+        "rich-lazy",
+        "-o",
+        tmp_path / "r.gif",
+        "--width",
+        10,
+        "--steps",
+        20,
+        "--frames",
+        4,
+        "--points",
+        20,
+        *TINY,
+        *args,
+    )
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []
