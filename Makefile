@@ -27,6 +27,7 @@ gallery: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ntkviz tests bench
 	$(BIN)/ruff format --check ntkviz tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
