@@ -69,3 +69,17 @@ def test_build_runs_the_long_figures_first(tmp_path, monkeypatch):
     assert [name for name, _ in ran] == schedule(names, tmp_path)
     assert [name for name, _ in ran][:2] == ["generalization", "ntk-convergence"]
     assert [row["figure"] for row in rows] == names  # the summary keeps the given order
+
+
+def test_workers_build_and_a_failed_figure_is_a_row(tmp_path):
+    """Two worker processes: one figure built, one that cannot be planned reported as failed
+    (never hiding the other); the index shows the built one only."""
+    done = []
+    rows = gallery.build(
+        tmp_path, ["toy-model", "no-such-figure"], ("gif",), jobs=2, quick=True, on_done=done.append
+    )
+    assert [row["figure"] for row in rows] == ["toy-model", "no-such-figure"]
+    assert rows[0]["status"] == "built" and rows[0]["files"] == ["toy-model.gif"]
+    assert rows[1]["status"] == "failed" and "no-such-figure" in rows[1]["error"]
+    assert sorted(row["figure"] for row in done) == ["no-such-figure", "toy-model"]
+    assert check_index(tmp_path) == {"toy-model.gif"}
