@@ -156,7 +156,7 @@ def test_both_themes_render_and_differ(name):
 
 
 def test_gallery_check_reports_layout_problems(tmp_path):
-    from ntkviz.gallery.build import validate
+    from ntkviz.gallery import validate
     from ntkviz.output.writers import FrameSource, write_animation
 
     frame = np.zeros((20, 30, 4), np.uint8)

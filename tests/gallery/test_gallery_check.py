@@ -3,13 +3,12 @@ checked before anything is built; a figure is rebuilt when anything that made it
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from ntkviz.gallery import build as gallery
+from ntkviz import gallery
 
 
 @pytest.fixture(scope="module")
@@ -91,50 +90,43 @@ def test_compare_tolerance_bounds():
         gallery.compare(Path("."), Path("."), float("nan"))
 
 
-def _plan(out: Path, **changes):
-    job = gallery.Job("toy-model", out, ("gif", "png"), quick=True)
-    return gallery.plan(dataclasses.replace(job, **changes))
+def test_check_reports_a_changed_figure(cli, tmp_path):
+    built, reference = tmp_path / "built", tmp_path / "reference"
+    assert (
+        cli("gallery", "--out", built, "--quick", "--only", "toy-model", "--jobs", "1").exit_code
+        == 0
+    )
+    reference.mkdir()
+    still = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).open(built / "toy-model.png").convert("RGB")
+    )
+    import imageio.v3 as iio
+
+    iio.imwrite(reference / "toy-model.png", 255 - still)  # a very different committed picture
+    result = cli(
+        "gallery",
+        "--out",
+        built,
+        "--quick",
+        "--only",
+        "toy-model",
+        "--jobs",
+        "1",
+        "--check",
+        reference,
+    )
+    assert result.exit_code == 1
+    assert (
+        "toy-model.png: mean pixel difference" in result.stderr and "make gallery" in result.stderr
+    )
 
 
-def _edit_sidecar(out: Path, edit) -> None:
-    path = out / "toy-model.gif.json"
-    sidecar = json.loads(path.read_text())
-    edit(sidecar)
-    path.write_text(json.dumps(sidecar))
-
-
-def test_rebuilt_when_config_seed_style_version_or_picture_changed(tmp_path):
-    out = tmp_path / "g"
-    gallery.build(out, ["toy-model"], ["gif", "png"], 1, quick=True)
-    _, config, options = _plan(out)
-    assert gallery.is_current(config, options)
-    # another seed asked for
-    _, config2, options2 = _plan(out, seed=5)
-    assert not gallery.is_current(config2, options2)
-    # another config or style than the sidecar records
-    assert not gallery.is_current(dataclasses.replace(config, frames=config.frames + 1), options)
-    restyled = dataclasses.replace(options, style=dataclasses.replace(options.style, theme="dark"))
-    assert not gallery.is_current(config, restyled)
-    # made by another ntkviz
-    saved = (out / "toy-model.gif.json").read_text()
-    _edit_sidecar(out, lambda s: s["versions"].update(ntkviz="0.0.0"))
-    assert not gallery.is_current(config, options)
-    (out / "toy-model.gif.json").write_text(saved)
-    assert gallery.is_current(config, options)
-    # the picture itself: truncated, or another size than the sidecar says
-    gif = (out / "toy-model.gif").read_bytes()
-    (out / "toy-model.gif").write_bytes(gif[: len(gif) // 2])
-    assert not gallery.is_current(config, options)
-    (out / "toy-model.gif").write_bytes(gif)
-    _edit_sidecar(out, lambda s: s.update(width=s["width"] + 1))
-    assert not gallery.is_current(config, options)
-    (out / "toy-model.gif.json").write_text(saved)
-    (out / "toy-model.png").write_bytes(b"broken still")
-    assert not gallery.is_current(config, options)
-    # a sidecar that is not one
-    (out / "toy-model.gif.json").write_text("[]")
-    assert not gallery.is_current(config, options)
-    # and the build then rebuilds it, current again
-    rows = gallery.build(out, ["toy-model"], ["gif", "png"], 1, quick=True)
-    assert rows[0]["status"] == "built" and gallery.is_current(config, options)
-    assert gallery.validate(out) == []
+def test_validate_catches_a_truncated_file(tmp_path, cli):
+    assert (
+        cli("gallery", "--out", tmp_path, "--quick", "--only", "toy-model", "--jobs", "1").exit_code
+        == 0
+    )
+    data = (tmp_path / "toy-model.gif").read_bytes()
+    (tmp_path / "toy-model.gif").write_bytes(data[: len(data) // 3])
+    problems = gallery.validate(tmp_path)
+    assert problems and "toy-model.gif" in problems[0]

@@ -1,0 +1,175 @@
+"""The checks CI runs on a built gallery: every file decodes and agrees with its sidecar
+(:func:`validate`), and every picture is close to the committed gallery's (:func:`compare`)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ntkviz.errors import ConfigError
+from ntkviz.gallery.plan import read_sidecar
+
+
+def _frames(path: Path) -> Iterator[np.ndarray]:
+    """The frames of an image or animation one at a time, (H, W, 3) uint8, decoded by
+    imageio-ffmpeg or Pillow (one frame in memory at a time: a 1001-frame GIF is 1.7 GB whole)."""
+    if path.suffix == ".html":  # the player's pictures, composited as the browser does
+        from ntkviz.output.player import decode_frames, read_html
+
+        yield from decode_frames(read_html(path))
+        return
+    if path.suffix == ".mp4":
+        import imageio.v2 as iio2
+
+        reader = iio2.get_reader(path, format="FFMPEG")
+        try:
+            yield from reader
+        finally:
+            reader.close()
+        return
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        for frame in ImageSequence.Iterator(im):
+            yield np.asarray(frame.convert("RGB"))
+
+
+def _shape(path: Path) -> tuple[int, int, int]:
+    """(frames, height, width), decoding every frame."""
+    count, height, width = 0, 0, 0
+    for frame in _frames(path):
+        count += 1
+        height, width = frame.shape[:2]
+    return count, height, width
+
+
+def _picture_problem(path: Path, frames: int, width: int, height: int) -> str | None:
+    """Why ``path`` is not the picture its sidecar describes (None when it is): it does not
+    decode, or its size or frame count differ. Decodes every frame."""
+    try:
+        count, got_height, got_width = _shape(path)
+    except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return f"{path.name}: does not decode ({reason})"
+    if (got_width, got_height) != (width, height):
+        return f"{path.name}: {got_width}x{got_height} px, sidecar says {width}x{height}"
+    # GIF and the player merge identical consecutive frames: they may hold fewer than drawn
+    merges = path.suffix in (".gif", ".html")
+    if (not merges and count != frames) or (merges and not 1 <= count <= frames):
+        return f"{path.name}: {count} frames, sidecar says {frames}"
+    return None
+
+
+IMAGE_SUFFIXES = (".gif", ".png", ".mp4", ".webp")
+
+
+def validate(out: Path) -> list[str]:
+    """Problems with a gallery folder, one line each, never an exception: sidecars that are not
+    sidecars, files that are missing, do not decode or disagree with their sidecar, pictures no
+    sidecar names, and layout problems (:mod:`ntkviz.drawing.layout`) found when a figure was built."""
+    problems: list[str] = []
+    try:
+        sidecars = sorted(p for p in out.glob("*.json") if not p.name.startswith("."))
+    except OSError as exc:
+        return [f"{out}: cannot be read ({exc.strerror})"]
+    if not sidecars:
+        return [f"{out}: no sidecars, so no figures"]
+    named: set[str] = set()
+    for sidecar_file in sidecars:
+        main = out / sidecar_file.name[: -len(".json")]
+        try:
+            sidecar = read_sidecar(sidecar_file)
+        except ValueError as exc:
+            problems.append(f"{sidecar_file.name}: {exc}")
+            named.add(main.name)
+            continue
+        files = [main, *(out / Path(str(p)).name for p in sidecar.get("also") or [])]
+        named.update(p.name for p in files)
+        for path in files:
+            if not path.is_file():
+                problems.append(f"{path.name}: missing (its sidecar is there)")
+                continue
+            problem = _picture_problem(path, sidecar["frames"], sidecar["width"], sidecar["height"])
+            if problem:
+                problems.append(problem)
+        for problem in sidecar.get("layout") or []:
+            problems.append(f"{main.name}: layout: {problem}")
+        if sidecar.get("still"):
+            still = out / Path(sidecar["still"]).name
+            named.add(still.name)
+            if not still.is_file():
+                problems.append(f"{still.name}: missing (the sidecar names it)")
+            else:
+                try:
+                    from ntkviz.output.writers import probe
+
+                    probe(still, ".png")
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(f"{still.name}: does not decode ({exc})")
+    for path in sorted(out.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.name not in named:
+            problems.append(f"{path.name}: a stray file (no sidecar names it)")
+    return problems
+
+
+def check_reference(reference: Path) -> None:
+    """Refuse, before anything is built, a --check folder that cannot be compared with."""
+    if not reference.exists():
+        raise ConfigError(f"--check folder {reference} does not exist")
+    if not reference.is_dir():
+        raise ConfigError(f"--check {reference} is not a folder")
+    try:
+        next(iter(reference.iterdir()), None)
+    except OSError as exc:
+        raise ConfigError(f"--check folder {reference} cannot be read ({exc.strerror})") from None
+
+
+def check_tolerance(tolerance: float) -> None:
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError(
+            f"--tolerance must be a finite number >= 0, a mean pixel difference in 0-255 "
+            f"(got {tolerance:g})"
+        )
+
+
+def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
+    """Figures in ``built`` that differ from ``reference`` by more than ``tolerance`` (mean
+    absolute difference per pixel channel, 0-255) or in shape/frame count; a file on either
+    side that does not decode is a finding too, never an exception."""
+    check_tolerance(tolerance)
+    changed = []
+    try:
+        paths = sorted(reference.iterdir())
+    except OSError as exc:
+        return [f"{reference}: cannot be read ({exc.strerror})"]
+    for path in paths:
+        if path.suffix not in IMAGE_SUFFIXES or path.name.startswith("."):
+            continue
+        other = built / path.name
+        if not other.exists():
+            changed.append(f"{path.name}: not rebuilt")
+            continue
+        total, count, shapes = 0.0, 0, set()
+        missing = object()
+        try:
+            for a, b in itertools.zip_longest(_frames(path), _frames(other), fillvalue=missing):
+                if a is missing or b is missing or a.shape != b.shape:
+                    shapes.add("frame count or size")
+                    break
+                total += float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+                count += 1
+        except Exception as exc:  # noqa: BLE001 - a corrupt file on either side is a finding
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            changed.append(f"{path.name}: cannot be compared, a file does not decode ({reason})")
+            continue
+        if shapes:
+            changed.append(f"{path.name}: {', '.join(shapes)} differ from the committed file")
+            continue
+        diff = total / max(count, 1)
+        if diff > tolerance:
+            changed.append(f"{path.name}: mean pixel difference {diff:.2f} > {tolerance}")
+    return changed

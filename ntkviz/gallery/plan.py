@@ -1,0 +1,199 @@
+"""What a gallery build makes: one job per figure, its files and the command that makes it by
+hand, whether the files already there are current, and the order the figures start in.
+
+The sidecar is read here alone (:func:`read_sidecar`, :func:`is_current`), and the formats the
+gallery writes are listed here alone (:data:`FORMATS`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ntkviz.config import to_jsonable
+from ntkviz.version import __version__
+
+ANIMATION_FORMATS = ("gif", "mp4", "webp", "html")  # html: the player (ntkviz.output.player)
+FORMATS = ANIMATION_FORMATS + ("png",)
+
+#: Why a figure is skipped, as the summary says it.
+SKIPPED = "current: same config, seed, style and version; --force rebuilds"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    out: Path
+    formats: tuple[str, ...] = ("gif", "html", "png")
+    quick: bool = False
+    seed: int = 0
+    force: bool = False
+    threads: int = 1
+
+
+def files(spec, job: Job) -> tuple[Path, tuple[Path, ...], Path | None]:
+    """(main output, more animations, still) for a figure."""
+    if not spec.animated:
+        return job.out / f"{spec.name}.png", (), None
+    animations = [f for f in job.formats if f in ANIMATION_FORMATS] or ["gif"]
+    main, *more = (job.out / f"{spec.name}.{fmt}" for fmt in animations)
+    still = job.out / f"{spec.name}.png" if "png" in job.formats else None
+    return main, tuple(more), still
+
+
+def plan(job: Job):
+    """(spec, config, run options) for one gallery figure."""
+    from ntkviz.figures import get
+    from ntkviz.figures.base import defaults
+    from ntkviz.pipeline import RunOptions
+
+    spec = get(job.name)
+    config, style = defaults(spec, job.quick)
+    main, more, still = files(spec, job)
+    options = RunOptions(
+        output=main,
+        style=style,
+        fps=spec.fps,
+        seed=job.seed,
+        also=more,
+        still=still,
+        quick=job.quick,
+        jobs=job.threads,
+        check_layout=True,
+        command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)),
+    )
+    return spec, config, options
+
+
+def command_line(
+    name: str, main: Path, more: Sequence[Path], still: Path | None, quick: bool, seed: int
+) -> list[str]:
+    """The ntkviz command that makes one gallery figure by hand."""
+    words = ["ntkviz", name, "-o", str(main)]
+    if still is not None:
+        words += ["--still", str(still)]
+    if quick:
+        words.append("--quick")
+    if seed:
+        words += ["--seed", str(seed)]
+    return words
+
+
+def outputs(options) -> list[Path]:
+    """Every file a figure's run options write, its main output first."""
+    return [options.output, *options.also] + ([options.still] if options.still else [])
+
+
+# -- reading sidecars ---------------------------------------------------------------------------------
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """A sidecar's content; ValueError (with the reason) if it is not one."""
+    try:
+        sidecar = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot be read ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"is not valid JSON ({exc})") from None
+    if not isinstance(sidecar, dict):
+        raise ValueError("is not a sidecar (not a JSON object)")
+    for key, kind in (("frames", int), ("width", int), ("height", int)):
+        if not isinstance(sidecar.get(key), kind) or isinstance(sidecar.get(key), bool):
+            raise ValueError(f"is not a sidecar (no whole number '{key}')")
+    for key in ("also", "still"):
+        value = sidecar.get(key)
+        if key == "also" and not isinstance(value or [], list):
+            raise ValueError("is not a sidecar ('also' is not a list)")
+        if key == "still" and value is not None and not isinstance(value, str):
+            raise ValueError("is not a sidecar ('still' is not a file name)")
+    return sidecar
+
+
+def is_current(config: Any, options) -> bool:
+    """True when the sidecar of every output says it was made exactly like this."""
+    from ntkviz.pipeline import sidecar_path
+
+    try:
+        sidecar = json.loads(sidecar_path(options.output).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("versions"), dict):
+        return False
+    wanted = {
+        "config": to_jsonable(config),
+        "seed": options.seed,
+        "quick": options.quick,
+        "hold": options.hold,
+        "style": to_jsonable(options.style),
+        "fps": options.fps,
+        "also": [str(p) for p in options.also],
+        "still": str(options.still) if options.still else None,
+    }
+    if any(sidecar.get(k) != v for k, v in wanted.items()):
+        return False
+    if sidecar.get("versions", {}).get("ntkviz") != __version__:
+        return False
+    return all(_looks_right(p, sidecar) for p in outputs(options))
+
+
+def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
+    """The file decodes (headers and every GIF block, without drawing) to its sidecar's size
+    and, for animations, frame count: a corrupt or replaced picture is rebuilt."""
+    from ntkviz.output.writers import probe
+
+    try:
+        fmt = path.suffix.lower()
+        frames, width, height = probe(path, fmt)
+    except Exception:  # noqa: BLE001 - anything unreadable is not current
+        return False
+    if fmt == ".png":
+        return frames == 1
+    if (width, height) != (sidecar.get("width"), sidecar.get("height")):
+        return False
+    wanted = sidecar.get("frames")
+    if fmt in (".gif", ".html"):  # both merge held frames: at most one picture a frame
+        return isinstance(wanted, int) and 1 <= frames <= wanted
+    return frames == wanted
+
+
+# -- the order figures start in -----------------------------------------------------------------------
+
+#: The figures that take longest at the post's settings, longest first: they start first in a
+#: folder where no earlier build recorded how long each figure took. Only the order is kept
+#: here; the measured seconds are in the README and ``python -m bench gallery``'s report.
+LONG_FIRST = ("generalization", "ntk-convergence", "weight-matrix", "ntk-ellipses")
+
+
+def recorded_seconds(name: str, out: Path) -> float | None:
+    """How long ``name`` took when it was last built into ``out`` (simulate + render + write,
+    from the sidecar of any of its outputs); None when no sidecar there says."""
+    for path in sorted(out.glob(f"{name}.*.json")):
+        try:
+            seconds = json.loads(path.read_text()).get("seconds", {})
+            total = sum(float(seconds[k]) for k in ("simulate", "render", "write"))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if math.isfinite(total) and total >= 0:
+            return total
+    return None
+
+
+def schedule(names: Sequence[str], out: Path) -> list[str]:
+    """The figures in the order they start, so that the long ones start at once and the short
+    ones fill in around them: the gallery ends when its longest figure does, not when a long
+    figure started last does.
+
+    Figures with no recorded time come first (one of them may be long): those of
+    :data:`LONG_FIRST` in its order, then the others in the given order. Then the figures whose
+    last build in ``out`` recorded its time, longest first (ties in the given order)."""
+    recorded = {name: recorded_seconds(name, out) for name in names}
+    unknown = [name for name in names if recorded[name] is None]
+    known = [name for name in names if recorded[name] is not None]
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    unknown.sort(key=lambda name: rank.get(name, len(rank)))
+    known.sort(key=lambda name: -recorded[name])
+    return unknown + known
