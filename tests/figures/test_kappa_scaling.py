@@ -11,11 +11,11 @@ import torch
 from conftest import gif_frames
 
 from ntkviz.errors import ConfigError
+from ntkviz.figures.common import log_log_fit
 from ntkviz.figures.kappa_scaling import (
     MIN_FIT_WIDTHS,
     KappaScalingConfig,
     KappaScalingRenderer,
-    loglog_fit,
     simulate,
     width_schedule,
 )
@@ -74,13 +74,13 @@ def test_result_shapes_fits_and_alpha():
     np.testing.assert_allclose(result.kappa, result.hessian_norm / result.grad_norm**2)
     np.testing.assert_allclose(result.kappa_alpha * 8.0, result.kappa, rtol=1e-13)
     np.testing.assert_allclose(result.median[2], np.median(result.kappa, axis=0))
-    slope, intercept = loglog_fit(result.widths, result.median[0])
+    slope, intercept = log_log_fit(result.widths, result.median[0])
     assert result.slopes[-1, 0] == pytest.approx(slope) and result.intercepts[
         -1, 0
     ] == pytest.approx(intercept)
     # Frame k fits the first k + 1 widths.
     assert result.slopes[3, 1] == pytest.approx(
-        loglog_fit(result.widths[:4], result.median[1, :4])[0]
+        log_log_fit(result.widths[:4], result.median[1, :4])[0]
     )
 
 

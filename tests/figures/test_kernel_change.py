@@ -11,6 +11,7 @@ from conftest import TINY
 
 from ntkviz.drawing.style import Style
 from ntkviz.figures.base import caption
+from ntkviz.figures.common import log_log_fit
 from ntkviz.figures.kernel_change import (
     DEFAULT_ALPHAS,
     DEFAULT_WIDTHS,
@@ -18,7 +19,6 @@ from ntkviz.figures.kernel_change import (
     KernelChangeConfig,
     KernelChangeRenderer,
     lazy_regime,
-    log_log_fit,
     regime_boundary,
     relative_kernel_change,
     simulate,

@@ -12,7 +12,13 @@ from conftest import TINY, gif_frames
 
 from ntkviz.drawing.style import Style
 from ntkviz.figures.base import caption
-from ntkviz.figures.rich_lazy import SPEC, RichLazyConfig, relative, run, simulate
+from ntkviz.figures.rich_lazy import (
+    SPEC,
+    RichLazyConfig,
+    relative_distance,
+    simulate,
+    train_at_alphas,
+)
 
 
 def _slope(x, y):
@@ -22,7 +28,7 @@ def _slope(x, y):
 def test_changes_fall_with_alpha_with_the_theory_slopes():
     config = RichLazyConfig(steps=300, frames=3)
     alphas = np.array([3.0, 10.0, 30.0, 100.0])
-    out = run(config, alphas, 0, np.linspace(-3, 3, 11))
+    out = train_at_alphas(config, alphas, 0, np.linspace(-3, 3, 11))
     moved, kernel = out["moved"][-1], out["kernel"][-1]
     assert np.all(np.diff(moved) < 0) and np.all(np.diff(kernel) < 0)
     assert abs(_slope(alphas, moved) + 1) < 0.1  # parameters: 1/alpha
@@ -36,7 +42,7 @@ def test_ntk_width_makes_it_lazy_mean_field_does_not():
     widths = np.array([50, 200, 800])
     ntk, mean_field = [], []
     for m in widths:
-        out = run(config, np.array([1.0, 1 / np.sqrt(m)]), 0, grid, width=int(m))
+        out = train_at_alphas(config, np.array([1.0, 1 / np.sqrt(m)]), 0, grid, width=int(m))
         ntk.append(out["moved"][-1, 0])
         mean_field.append(out["moved"][-1, 1])
     assert abs(_slope(widths, np.array(ntk)) + 0.5) < 0.15  # NTK parameterisation: m^-1/2
@@ -47,7 +53,7 @@ def test_ntk_width_makes_it_lazy_mean_field_does_not():
 def test_relative_change_by_hand():
     a = np.array([[3.0, 4.0], [1.0, 0.0]])
     b = np.array([[3.0, 5.0], [2.0, 0.0]])
-    np.testing.assert_allclose(relative(b, a), [1 / 5, 1.0])
+    np.testing.assert_allclose(relative_distance(b, a), [1 / 5, 1.0])
 
 
 @pytest.fixture(scope="module")
