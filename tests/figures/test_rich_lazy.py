@@ -130,39 +130,3 @@ def test_cli_still_and_data(cli, tmp_path):
     assert len(frames) == 5
     assert np.load(tmp_path / "n.npz")["units"].shape == (5, 2, 3, 10)
     assert json.loads((tmp_path / "rl.gif.json").read_text())["config"]["width"] == 10
-
-
-BAD = [
-    (["--width", "0"], 2, "--width must be >= 1"),
-    (["--lazy-alpha", "0"], 2, "--lazy-alpha must be > 0"),
-    (["--rich-alpha", "-1"], 2, "--rich-alpha must be >= 0"),
-    (["--sweep", "1"], 2, "--sweep needs at least 2 value(s)"),
-    (["--sweep", "1,1"], 2, "--sweep needs at least two different alphas"),
-    (["--steps", "20", "--frames", "7"], 2, "--steps (20) must be a multiple of --frames (7)"),
-    (["--target", "exp"], 2, "--target must be one of abs, sin, step"),
-    (["--lr", "1000"], 1, "training diverged at step"),
-]
-
-
-@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli(
-        "rich-lazy",
-        "-o",
-        tmp_path / "r.gif",
-        "--width",
-        10,
-        "--steps",
-        20,
-        "--frames",
-        4,
-        "--points",
-        20,
-        *TINY,
-        *args,
-    )
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
-    assert list(tmp_path.iterdir()) == []
