@@ -63,7 +63,7 @@ class _Layer:
 
 
 class Renderer:
-    """Base for every figure's renderer. Subclasses set ``count`` and implement ``setup``/``update``.
+    """Base for every figure's renderer. Subclasses set ``frames_of`` (or ``count``) and implement ``setup``/``update``.
 
     ``order`` maps output frames to result frames (a frame may be held by repeating it); output
     frame 0 is the start (step 0). ``key_frame`` is the output frame used as the still: the most
@@ -93,7 +93,13 @@ class Renderer:
             self.setup()
 
     # -- what subclasses provide -------------------------------------------------------------
-    count: int = 1
+    #: The Result field with one entry per result frame (steps, widths, alphas); None: one frame.
+    frames_of: str | None = None
+
+    @property
+    def count(self) -> int:
+        """The number of result frames."""
+        return 1 if self.frames_of is None else len(getattr(self.result, self.frames_of))
 
     def setup(self) -> None:
         raise NotImplementedError

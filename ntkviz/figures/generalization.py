@@ -32,8 +32,17 @@ from ntkviz.config import check_frames, param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.toy_model import check_limits
-from ntkviz.numerics.dynamics import Trajectory, flow_functions, train
+from ntkviz.figures.common import (
+    NET_FIELDS,
+    TARGETS,
+    check_ranges,
+    function_view,
+    net_spec,
+    seed_of,
+    spaced_inputs,
+    train_mse,
+)
+from ntkviz.numerics.dynamics import Trajectory, flow_functions
 from ntkviz.numerics.nets import (
     INITS,
     PARAMETERIZATION_HELP,
@@ -45,16 +54,10 @@ from ntkviz.numerics.nets import (
     check_memory,
 )
 from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
-from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
-TARGETS = {
-    "sin": np.sin,
-    "cos": np.cos,
-    "abs": lambda x: np.abs(x) - 1.0,
-    "step": lambda x: np.where(x >= 0, 1.0, -1.0),
-}
 LAYOUTS = ("both", "functions")
 #: Largest condition number of Theta(X, X) accepted: beyond it the solve amplifies rounding by
 #: more than 1e-4 relative (float64) and the "prediction" is noise.
@@ -148,9 +151,7 @@ class GeneralizationConfig:
     points: int = param(201, "grid points along x", ge=2, le=100_000)
 
     def check(self) -> None:
-        check_limits("--x-span", self.x_span)
-        check_limits("--x-limits", self.x_limits)
-        check_limits("--y-limits", self.y_limits)
+        check_ranges(self, "x_span", "x_limits", "y_limits")
         if self.y_train and not self.x_train:
             raise ConfigError("--y-train needs --x-train (one target per explicit input)")
         if self.y_train and len(self.y_train) != len(self.x_train):
@@ -174,22 +175,10 @@ class GeneralizationConfig:
         """The training inputs X: (N,)."""
         if self.x_train:
             return np.asarray(self.x_train, dtype=np.float64)
-        if self.n_train == 1:
-            return np.array([0.5 * (self.x_span[0] + self.x_span[1])])
-        return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
+        return spaced_inputs(self.x_span, self.n_train)
 
     def net(self, width: int) -> NetSpec:
-        return NetSpec(
-            width=width,
-            depth=self.depth,
-            activation=self.activation,
-            bias=self.bias,
-            init=self.init,
-            zero_output=self.zero_output,
-            parameterization=self.parameterization,
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-        )
+        return net_spec(self, width, *NET_FIELDS)
 
 
 def kernel_regression(
@@ -310,16 +299,14 @@ def _train_width(
         nets = Ensemble(spec, len(group), seed, device=device, dtype=dtype, members=group)
         with single_thread(device):
             parts.append(
-                train(
+                train_mse(
                     nets,
                     train64.to(dtype),
                     torch.as_tensor(y_train, dtype=dtype, device=device),
-                    lr=config.lr,
-                    steps=config.steps,
+                    config,
+                    progress,
                     snapshot_every=config.interval,
                     record=record,
-                    progress=progress,
-                    gradient=MseGradient(),
                     label=f"train width {width}"
                     + (f", nets {group[0] + 1}-{group[-1] + 1}" if len(groups) > 1 else ""),
                 )
@@ -344,7 +331,7 @@ def simulate(
         f"{config.frames + 1} snapshots of {len(config.widths) * config.count} nets' functions",
         "use fewer --frames, --count, --widths or --points",
     )
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     option = "--x-train" if config.x_train else "--n-train/--x-span"
     x_train = config.inputs()
     if config.y_train:
@@ -523,9 +510,7 @@ class GeneralizationRenderer(Renderer):
     distances are drawn up to the current step. The key frame is the last: trained nets and the
     whole distance curves."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         config, style = self.config, self.style
@@ -551,10 +536,7 @@ class GeneralizationRenderer(Renderer):
 
     def _setup_functions(self, ax) -> None:
         r, config, style = self.result, self.config, self.style
-        ax.set_xlim(*config.x_limits)
-        ax.set_ylim(*config.y_limits)
-        ax.set_xlabel("$x$")
-        ax.set_ylabel("$f(x)$ at this step")
+        function_view(ax, config.x_limits, config.y_limits, "$f(x)$ at this step")
         ax.set_title("the functions now", fontsize=style.small)
         if np.isfinite(r.truth).all():
             (truth,) = ax.plot(

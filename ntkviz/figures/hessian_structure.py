@@ -30,12 +30,12 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.kappa_scaling import loglog_fit, width_generator
+from ntkviz.figures.common import log_log_fit
 from ntkviz.numerics import curvature
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
-OFS = ("output", "loss")
+OF_CHOICES = ("output", "loss")
 LAYOUTS = ("both", "raw", "permuted")
 PERMUTATIONS = ("swap", "pairs")
 STORED_COPIES = 2  # the raw and the permuted (W, 2M, 2M) arrays of the Result
@@ -57,7 +57,7 @@ class HessianStructureConfig:
         "output",
         "Hessian of the output f(x, w) (the post's pictures) or of the "
         "loss 1/2 (f(x, w) - y)^2 = (f - y) Hess f + grad f grad f^T",
-        choices=OFS,
+        choices=OF_CHOICES,
     )
     y: float = param(1.0, "the target y of --of loss")
     activation: str = param(
@@ -267,7 +267,7 @@ def simulate(
     with progress.stage("simulate", count) as advance:
         for k, width in enumerate(widths):
             m = int(width)
-            a, b = curvature.init_params(m, width_generator(member, m))
+            a, b = curvature.init_params(m, curvature.width_generator(member, m))
             w = curvature.flatten(a, b)
             matrix = hessian(fn)(w)
             spectral[k] = float(torch.linalg.eigvalsh(matrix).abs().max())
@@ -281,7 +281,7 @@ def simulate(
             ratios[k] = block_ratios(h)
             advance(1)
     # The ratio panel: many initialisations at many widths, from the block structure (O(m)
-    # each, so widths of 10^4-10^5 cost milliseconds where a dense Hessian could not be formed).
+    # each, so widths of 10^4-10^5 stay cheap where a dense Hessian could not be formed).
     members = [member] + [
         int(torch.randint(0, 2**62, (1,), generator=generator)) for _ in range(config.seeds - 1)
     ]
@@ -290,11 +290,13 @@ def simulate(
     with progress.stage("ratios", config.seeds) as advance:
         for s, seed in enumerate(members):
             for j, width in enumerate(wide):
-                a, b = curvature.init_params(int(width), width_generator(seed, int(width)))
+                a, b = curvature.init_params(
+                    int(width), curvature.width_generator(seed, int(width))
+                )
                 samples[s, j] = block_ratios_closed(a, b, config.x, act, config.of, config.y)
             advance(1)
     mean = samples.mean(axis=0)
-    slopes = np.array([loglog_fit(wide, mean[:, j])[0] for j in range(2)])
+    slopes = np.array([log_log_fit(wide, mean[:, j])[0] for j in range(2)])
     scale = float(np.abs(raw).max())
     return HessianStructureResult(
         widths=widths,
@@ -344,9 +346,7 @@ class HessianStructureRenderer(Renderer):
     measurement over many nets and widths (static), with the shown net's own ratios as markers
     that move to the current width."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.widths)
+    frames_of = "widths"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style

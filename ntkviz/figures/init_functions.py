@@ -17,12 +17,18 @@ from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer
-from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.toy_model import check_limits
-from ntkviz.numerics.dynamics import train
+from ntkviz.figures.common import (
+    ARCHITECTURE,
+    check_data,
+    check_ranges,
+    data_tensors,
+    function_view,
+    net_spec,
+    seed_of,
+    train_mse,
+)
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
-from ntkviz.numerics.ntk_empirical import MseGradient
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -67,42 +73,15 @@ class InitFunctionsConfig:
 
     def check(self) -> None:
         check_data(self.x_train, self.y_train)
-        for name in ("x_range", "xlim", "ylim"):
-            check_limits("--" + name.replace("_", "-"), getattr(self, name))
+        check_ranges(self, "x_range", "xlim", "ylim")
 
     @property
     def net(self) -> NetSpec:
-        return NetSpec(
-            width=self.width,
-            depth=self.depth,
-            activation=self.activation,
-            bias=self.bias,
-            init=self.init,
-        )
+        return net_spec(self, self.width, *ARCHITECTURE)
 
     @property
     def steps(self) -> int:
         return self.frames * self.steps_per_frame
-
-
-def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
-    if len(x_train) != len(y_train):
-        raise ConfigError(
-            f"--x-train has {len(x_train)} value(s) but --y-train has {len(y_train)}: "
-            f"give one target per input"
-        )
-
-
-def seed_of(generator: torch.Generator | None) -> int:
-    """The run's seed: ensemble member k's weights come from (seed, k)."""
-    return 0 if generator is None else int(generator.initial_seed())
-
-
-def data_tensors(x_train, y_train, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return (
-        torch.tensor(x_train, dtype=torch.float32, device=device),
-        torch.tensor(y_train, dtype=torch.float32, device=device),
-    )
 
 
 @dataclass(frozen=True)
@@ -143,16 +122,14 @@ def simulate(
     def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
         return {"outputs": ens(x_grid).cpu().numpy(), "fitted": ens(x_train).cpu().numpy()}
 
-    trajectory = train(
+    trajectory = train_mse(
         ensemble,
         x_train,
         y_train,
-        lr=config.lr,
-        steps=config.steps,
+        config,
+        progress,
         snapshot_every=config.steps_per_frame,
         record=record,
-        progress=progress,
-        gradient=MseGradient(),
     )
     return InitFunctionsResult(
         x_grid=x_grid.cpu().numpy(),
@@ -169,19 +146,14 @@ class InitFunctionsRenderer(Renderer):
     """All K nets in one muted run colour (they are samples of one random function, not K
     different things), the training data on top; frame 0 is step 0, held ``--hold-first``."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style
         ax = self.figure.add_subplot()
-        ax.set_xlim(*config.xlim)
-        ax.set_ylim(*config.ylim)
+        function_view(ax, config.xlim, config.ylim, "$f(x, w)$")
         # Both axes end at -4: the lowest y label would sit on the leftmost x label.
         ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", prune="lower"))
-        ax.set_xlabel("$x$")
-        ax.set_ylabel("$f(x, w)$")
         count = r.outputs.shape[1]
         ax.set_title(f"{count} random ReLU nets, width {config.width}, depth {config.depth}")
         # One artist for all K curves: set_segments per frame instead of K Line2D updates.

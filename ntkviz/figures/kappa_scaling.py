@@ -21,6 +21,7 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.common import log_log_fit
 from ntkviz.numerics import curvature
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -132,28 +133,6 @@ def width_schedule(config: KappaScalingConfig) -> np.ndarray:
     return np.unique(np.maximum(widths, 1).astype(np.int64))
 
 
-def width_generator(member_seed: int, width: int) -> torch.Generator:
-    """The random stream of one (initialisation, width) pair.
-
-    A hash of both numbers (numpy's SeedSequence, no randomness of its own) seeds it, so the net
-    drawn at width m for member k is the same whatever the other widths and the number of seeds.
-    """
-    state = np.random.SeedSequence([member_seed, width]).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(state))
-
-
-def loglog_fit(widths: np.ndarray, values: np.ndarray) -> tuple[float, float]:
-    """Least-squares (slope, intercept) of log10 values against log10 widths, both (W,).
-
-    Non-positive values are left out; NaN when fewer than two distinct widths remain.
-    """
-    keep = np.isfinite(values) & (values > 0)
-    if np.unique(widths[keep]).size < 2:
-        return math.nan, math.nan
-    slope, intercept = np.polyfit(np.log10(widths[keep]), np.log10(values[keep]), 1)
-    return float(slope), float(intercept)
-
-
 @dataclass(frozen=True)
 class KappaScalingResult:
     """widths (W,) int64; grad_norm, hessian_norm, kappa, kappa_alpha (S, W) for S initialisations;
@@ -204,7 +183,7 @@ def simulate(
     with progress.stage("simulate", len(widths) * config.seeds) as advance:
         for j, width in enumerate(widths):
             for s, member in enumerate(member_seeds):
-                stream = width_generator(member, int(width))
+                stream = curvature.width_generator(member, int(width))
                 a, b = curvature.init_params(int(width), stream)
                 measured = curvature.measure(
                     a, b, x, act, method=config.method, iters=config.lanczos_iters, generator=stream
@@ -218,7 +197,7 @@ def simulate(
     fits = np.full((len(widths), len(QUANTITIES), 2), np.nan)
     for k in range(MIN_FIT_WIDTHS - 1, len(widths)):
         for q in range(len(QUANTITIES)):
-            fits[k, q] = loglog_fit(widths[: k + 1], median[q, : k + 1])
+            fits[k, q] = log_log_fit(widths[: k + 1], median[q, : k + 1])
     return KappaScalingResult(
         widths=widths,
         grad_norm=grad,
@@ -275,9 +254,7 @@ class KappaScalingRenderer(Renderer):
     width a frame; the fitted line is drawn only over the widths it was fitted to, once there are
     :data:`MIN_FIT_WIDTHS` of them; the dashed theory slope is a fixed guide."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.widths)
+    frames_of = "widths"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style

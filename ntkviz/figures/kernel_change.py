@@ -20,9 +20,9 @@ from ntkviz.drawing.canvas import Renderer
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.numerics.dynamics import train
+from ntkviz.figures.common import ARCHITECTURE, log_log_fit, net_spec, seed_of, train_mse
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
-from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
@@ -105,16 +105,6 @@ def relative_kernel_change(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.linalg.norm(end - start, axis=(-2, -1)) / np.linalg.norm(start, axis=(-2, -1))
 
 
-def log_log_fit(values: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(slope, intercept) of log10 y = slope log10 values + intercept over the positive points."""
-    values, y = np.asarray(values, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    keep = (values > 0) & (y > 0) & np.isfinite(y)
-    if keep.sum() < 2 or np.unique(values[keep]).size < 2:
-        return float("nan"), float("nan")
-    slope, intercept = np.polyfit(np.log10(values[keep]), np.log10(y[keep]), 1)
-    return float(slope), float(intercept)
-
-
 def lazy_regime(values: np.ndarray, median: np.ndarray, below: float) -> np.ndarray:
     """The kernel (lazy) regime as a mask over ``values``: the largest value and every smaller one
     down to the first whose median relative change reaches ``below`` (the regime is where the
@@ -148,15 +138,8 @@ def _train_group(
     alpha2 = (ensemble.alphas**2).view(-1, 1, 1)
     with single_thread(device):
         start = empirical_ntk(ensemble, x_train) / alpha2
-        trajectory = train(
-            ensemble,
-            x_train,
-            y_train,
-            lr=config.lr,
-            steps=config.steps,
-            snapshot_every=config.steps,
-            progress=progress,
-            gradient=MseGradient(),
+        trajectory = train_mse(
+            ensemble, x_train, y_train, config, progress, snapshot_every=config.steps
         )
         end = empirical_ntk(ensemble, x_train) / alpha2
     return start.cpu().numpy(), end.cpu().numpy(), trajectory.loss[-1]
@@ -175,25 +158,18 @@ def simulate(
     (member r), so the alphas differ only in their scale. ``--vs width``: one ensemble per width.
     """
     progress = progress or Progress()
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     values = np.asarray(config.values, dtype=np.float64)
     count, trials = len(values), config.trials
-    base = dict(
-        depth=config.depth,
-        activation=config.activation,
-        bias=config.bias,
-        init=config.init,
-        zero_output=True,
-    )
     if config.vs == "alpha":
-        spec = NetSpec(width=config.width, **base)
+        spec = net_spec(config, config.width, *ARCHITECTURE, zero_output=True)
         members = [r for _ in range(count) for r in range(trials)]
         alphas = [float(a) for a in values for _ in range(trials)]
         start, end, loss = _train_group(spec, members, alphas, config, seed, device, progress)
     else:
         parts = [
             _train_group(
-                NetSpec(width=int(w), **base),
+                net_spec(config, int(w), *ARCHITECTURE, zero_output=True),
                 list(range(trials)),
                 [config.alpha] * trials,
                 config,
@@ -228,7 +204,7 @@ def simulate(
     )
 
 
-def decades(low: float, high: float, most: int = 8) -> np.ndarray:
+def decade_ticks(low: float, high: float, most: int = 8) -> np.ndarray:
     """Powers of ten inside [low, high], every one or every few so that at most ``most`` remain:
     major ticks that all lie in the view."""
     first, last = int(np.ceil(np.log10(low) - 1e-9)), int(np.floor(np.log10(high) + 1e-9))
@@ -264,7 +240,7 @@ class KernelChangeRenderer(Renderer):
         # room above the data for the regime labels, below it for the legend
         ax.set_ylim(bottom / 10 ** (0.55 * np.log10(top / bottom) / 2), top * 40)
         for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-            axis.set_major_locator(FixedLocator(decades(*limits)))
+            axis.set_major_locator(FixedLocator(decade_ticks(*limits)))
 
         # the two regimes: the lazy one shaded, a guide at the boundary
         boundary = regime_boundary(r.values, r.lazy)

@@ -36,7 +36,7 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec, NtkNets
-from ntkviz.figures.toy_model import check_limits
+from ntkviz.figures.common import check_ranges, log_log_fit, seed_of
 from ntkviz.numerics.dynamics import train
 from ntkviz.numerics.nets import Ensemble, check_fits
 from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
@@ -88,7 +88,7 @@ class KernelSpectrumConfig(NtkNets):
     )
 
     def check(self) -> None:
-        check_limits("--x-span", self.x_span)
+        check_ranges(self, "x_span")
         if max(self.modes) > self.points:
             raise ConfigError(
                 f"--modes: mode {max(self.modes)} does not exist with --points {self.points} "
@@ -174,7 +174,7 @@ def simulate(
     """The analytic spectrum (float64), each width's empirical kernels (float64 twins of the nets)
     and its nets trained by gradient descent (float32) from snapshot to snapshot."""
     progress = progress or Progress()
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     x = np.linspace(*config.x_span, config.points)
     kernel = infinite_ntk(x, **config.kernel_options())
     lam, vec = spectrum(kernel)
@@ -262,13 +262,6 @@ def mode_color(style: Style, k: int, n: int) -> tuple:
     return colormaps[SEQUENTIAL](low + (high - low) * position)
 
 
-def _slope(widths: np.ndarray, values: np.ndarray) -> float:
-    keep = values > 0
-    if keep.sum() < 2 or len(np.unique(widths[keep])) < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(widths[keep]), np.log(values[keep]), 1)[0])
-
-
 TOP = 8  # eigenvalues compared between the analytic and the empirical kernels
 
 
@@ -308,7 +301,7 @@ def facts(result: KernelSpectrumResult, config: KernelSpectrumConfig) -> dict:
         if lag
         else "The nets follow the linear model on every mode drawn."
     )
-    slope = _slope(widths, err)
+    slope = log_log_fit(widths, err, log=np.log)[0]
     return {
         "points": int(has.sum()),
         "inputs": len(result.x),
@@ -336,7 +329,7 @@ def facts(result: KernelSpectrumResult, config: KernelSpectrumConfig) -> dict:
     }
 
 
-def _shown(values: np.ndarray) -> np.ndarray:
+def _floored(values: np.ndarray) -> np.ndarray:
     """|values| on the log axes, anything learned beyond the floor drawn at the floor."""
     return np.clip(np.abs(values), FLOOR, None)
 
@@ -347,9 +340,7 @@ class KernelSpectrumRenderer(Renderer):
     step; bottom right: the chosen modes' over (log) time up to this step. The key frame is the
     last."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style
@@ -409,13 +400,13 @@ class KernelSpectrumRenderer(Renderer):
         for w, width in enumerate(r.widths):
             (line,) = ax_now.plot(
                 index,
-                _shown(r.ratio[0, w]),
+                _floored(r.ratio[0, w]),
                 **style.look("run", self.width_colors[w], marker="o", ms=1.2 * style.line_width),
                 label=f"nets, width {int(width)}",
             )
             self.now_nets.append(line)
         (self.now_theory,) = ax_now.plot(
-            index, _shown(r.theory[0]), **style.look("theory"), label=r"$(1 - \eta\lambda_k)^t$"
+            index, _floored(r.theory[0]), **style.look("theory"), label=r"$(1 - \eta\lambda_k)^t$"
         )
         self.now_title = ax_now.set_title(" ", fontsize=style.small)
         self.animate(*self.now_nets, self.now_theory, self.now_title)
@@ -454,18 +445,19 @@ class KernelSpectrumRenderer(Renderer):
     def update(self, i: int) -> bool:
         r = self.result
         for w, line in enumerate(self.now_nets):
-            line.set_ydata(_shown(r.ratio[i, w]))
-        self.now_theory.set_ydata(_shown(r.theory[i]))
+            line.set_ydata(_floored(r.ratio[i, w]))
+        self.now_theory.set_ydata(_floored(r.theory[i]))
         self.now_title.set_text(f"every mode at step {int(r.steps[i])}: left to learn")
         steps = r.steps[: i + 1]
         later = steps > 0
         for line, values, now in self.time_lines:
             if now:
                 line.set_data(
-                    r.steps[i : i + 1] if i > 0 else [], _shown(values[i : i + 1]) if i > 0 else []
+                    r.steps[i : i + 1] if i > 0 else [],
+                    _floored(values[i : i + 1]) if i > 0 else [],
                 )
             else:
-                line.set_data(steps[later], _shown(values[: i + 1][later]))
+                line.set_data(steps[later], _floored(values[: i + 1][later]))
         self.title.set_text(
             f"Gradient descent on {len(r.x)} points, step {int(r.steps[i])}: "
             f"large-eigenvalue modes are learned first"

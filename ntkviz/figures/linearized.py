@@ -51,9 +51,15 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.init_functions import check_data
-from ntkviz.figures.kernel_change import log_log_fit
-from ntkviz.figures.toy_model import check_limits
+from ntkviz.figures.common import (
+    NET_FIELDS,
+    check_data,
+    check_ranges,
+    function_view,
+    log_log_fit,
+    net_spec,
+    seed_of,
+)
 from ntkviz.numerics.dynamics import Trajectory, flow_functions, flow_outputs, train
 from ntkviz.numerics.linearize import train_linear
 from ntkviz.numerics.nets import (
@@ -163,8 +169,7 @@ class LinearizedConfig:
                 f"exactly 2 training points (got {len(self.x_train)}); use "
                 f"--layout functions"
             )
-        check_limits("--x-limits", self.x_limits)
-        check_limits("--y-limits", self.y_limits)
+        check_ranges(self, "x_limits", "y_limits")
         check_frames(self.frames, self.steps)
 
     @property
@@ -173,17 +178,7 @@ class LinearizedConfig:
         return self.steps // self.frames
 
     def net(self, width: int | None = None) -> NetSpec:
-        return NetSpec(
-            width=self.width if width is None else width,
-            depth=self.depth,
-            activation=self.activation,
-            bias=self.bias,
-            init=self.init,
-            zero_output=self.zero_output,
-            parameterization=self.parameterization,
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-        )
+        return net_spec(self, self.width if width is None else width, *NET_FIELDS)
 
     def sweep_lr(self, width: int) -> float:
         """The learning rate at ``width`` in a width sweep: lr in the ntk parameterisation (its
@@ -381,7 +376,7 @@ def simulate(
         f"{config.frames + 1} snapshots of {config.points}-point functions",
         "use fewer --frames or --points",
     )
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     dtype = torch.float64
     x_train = torch.tensor(config.x_train, dtype=dtype, device=device)
     y_train = torch.tensor(config.y_train, dtype=dtype, device=device)
@@ -543,9 +538,7 @@ class LinearizedRenderer(Renderer):
     """Output frame i shows snapshot i (frame 0: step 0); the key frame is the last, where the
     whole paths in the output plane are drawn."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style
@@ -623,10 +616,7 @@ class LinearizedRenderer(Renderer):
 
     def _setup_functions(self, ax) -> None:
         r, config, style = self.result, self.config, self.style
-        ax.set_xlim(*config.x_limits)
-        ax.set_ylim(*config.y_limits)
-        ax.set_xlabel("$x$")
-        ax.set_ylabel("$f(x)$ now")
+        function_view(ax, config.x_limits, config.y_limits, "$f(x)$ now")
         ax.set_title("the functions now", fontsize=style.small)
         looks = (
             ("network", style.look("run", self.real_color)),

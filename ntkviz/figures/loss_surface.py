@@ -18,11 +18,12 @@ import torch
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.toy_model import (
+from ntkviz.figures.common import (
     alpha_schedule,
     check_alpha_range,
-    check_limits,
+    check_ranges,
     key_alpha_frame,
+    log_log_fit,
 )
 from ntkviz.numerics.linearize import derivative, tangent_line
 from ntkviz.numerics.toy import toy_model
@@ -62,8 +63,7 @@ class LossSurfaceConfig:
 
     def check(self) -> None:
         check_alpha_range(self.alpha_min, self.alpha_max)
-        check_limits("--loss-limits", self.loss_limits)
-        check_limits("--zoom-range", self.zoom_range)
+        check_ranges(self, "loss_limits", "zoom_range")
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,7 @@ def simulate(
 
 def minimum_slope(result: LossSurfaceResult) -> float:
     """Log-log slope of the linearised minimum's distance to w0 against alpha (theory: -1)."""
-    distance = np.abs(result.linear_minimum - result.w0)
-    keep = distance > 0
-    if keep.sum() < 2 or np.ptp(result.alphas[keep]) == 0:
-        return float("nan")
-    return float(np.polyfit(np.log10(result.alphas[keep]), np.log10(distance[keep]), 1)[0])
+    return log_log_fit(result.alphas, np.abs(result.linear_minimum - result.w0))[0]
 
 
 def zoom_gap(result: LossSurfaceResult) -> np.ndarray:
@@ -167,9 +163,7 @@ def facts(result: LossSurfaceResult, config: LossSurfaceConfig) -> dict:
 
 
 class LossSurfaceRenderer(Renderer):
-    @property
-    def count(self) -> int:
-        return len(self.result.alphas)
+    frames_of = "alphas"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style

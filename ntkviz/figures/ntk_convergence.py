@@ -33,8 +33,7 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL, Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.kappa_scaling import loglog_fit
-from ntkviz.figures.toy_model import check_limits
+from ntkviz.figures.common import check_ranges, log_log_fit, net_spec, seed_of
 from ntkviz.numerics.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
 from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, EXPECTATIONS, infinite_ntk
 from ntkviz.numerics.ntk_empirical import ntk_layerwise
@@ -103,7 +102,7 @@ class NtkConvergenceConfig:
                 f"--activation {self.activation} {reason}: use one of "
                 f"{', '.join(ANALYTIC_ACTIVATIONS)}"
             )
-        check_limits("--x-limits", self.x_limits)
+        check_ranges(self, "x_limits")
         if not self.bias and self.x0 == 0:
             raise ConfigError(
                 "--x0 must not be 0 without biases: every layer's output is then 0 "
@@ -113,16 +112,8 @@ class NtkConvergenceConfig:
     def net(self, width: int) -> NetSpec:
         # standard: LeCun-normal, so that every layer is Gaussian and the limit a closed form
         # (PyTorch's uniform init leaves the first layer's units uniform: no CLT at fan-in 1).
-        return NetSpec(
-            width=int(width),
-            depth=self.depth,
-            activation=self.activation,
-            bias=self.bias,
-            init="lecun",
-            parameterization=self.parameterization,
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-        )
+        fields = ("depth", "activation", "bias", "parameterization", "sigma_w", "sigma_b")
+        return net_spec(self, int(width), *fields, init="lecun")
 
 
 def standard_limit(
@@ -243,7 +234,7 @@ def simulate(
     device's free memory. The nets of width m come from a hash of (seed, m) (:func:`width_seed`).
     """
     progress = progress or Progress()
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     widths = np.asarray(config.widths, dtype=np.int64)
     dtype = getattr(torch, config.dtype)
     for width in widths:
@@ -288,7 +279,7 @@ def simulate(
     error = np.abs(median - analytic).mean(axis=1) / scale
     fits = np.full((len(widths), 2), np.nan)
     for k in range(1, len(widths)):
-        fits[k] = loglog_fit(widths[: k + 1], spread[: k + 1])
+        fits[k] = log_log_fit(widths[: k + 1], spread[: k + 1])
     return NtkConvergenceResult(
         widths=widths,
         x=x,
@@ -345,9 +336,7 @@ class _PlainLogFormatter(LogFormatterSciNotation):
 
 
 class NtkConvergenceRenderer(Renderer):
-    @property
-    def count(self) -> int:
-        return len(self.result.widths)
+    frames_of = "widths"
 
     def setup(self) -> None:
         r, style = self.result, self.style

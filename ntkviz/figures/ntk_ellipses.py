@@ -28,10 +28,16 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.toy_model import check_limits
-from ntkviz.numerics.dynamics import train
-from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
-from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.figures.common import (
+    ARCHITECTURE,
+    check_ranges,
+    function_view,
+    net_spec,
+    seed_of,
+    train_mse,
+)
+from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, check_fits
+from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -93,8 +99,7 @@ class NtkEllipsesConfig:
     points: int = param(200, "grid points along x for the functions", ge=2, le=100_000)
 
     def check(self) -> None:
-        check_limits("--x-limits", self.x_limits)
-        check_limits("--y-limits", self.y_limits)
+        check_ranges(self, "x_limits", "y_limits")
         if self.x_train[0] == self.x_train[1]:
             raise ConfigError(
                 f"--x-train needs two different inputs (got {self.x_train[0]:g} twice)"
@@ -187,15 +192,8 @@ def simulate(
     """Train the K nets as one ensemble (float64); at each snapshot record the kernel on the
     training inputs (layer-wise formula), the outputs there, and the functions on the grid."""
     progress = progress or Progress()
-    seed = generator.initial_seed() if generator is not None else 0
-    spec = NetSpec(
-        width=config.width,
-        depth=config.depth,
-        activation=config.activation,
-        bias=config.bias,
-        init=config.init,
-        zero_output=True,
-    )
+    seed = seed_of(generator)
+    spec = net_spec(config, config.width, *ARCHITECTURE, zero_output=True)
     count = len(config.alphas)
     dtype = torch.float64
     check_fits(spec, count, config.points + 2, device, dtype)
@@ -213,16 +211,8 @@ def simulate(
             "functions": ens(x_grid).cpu().numpy(),
         }
 
-    trajectory = train(
-        ensemble,
-        x_train,
-        y_train,
-        lr=config.lr,
-        steps=config.steps,
-        snapshot_every=config.interval,
-        record=record,
-        progress=progress,
-        gradient=MseGradient(),
+    trajectory = train_mse(
+        ensemble, x_train, y_train, config, progress, snapshot_every=config.interval, record=record
     )
     kernels = trajectory.records["kernels"]
     y_bar = np.asarray(config.y_train, dtype=np.float64)
@@ -291,9 +281,7 @@ class NtkEllipsesRenderer(Renderer):
     functions), ``ellipses`` or ``functions`` alone.
     """
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style
@@ -438,10 +426,7 @@ class NtkEllipsesRenderer(Renderer):
 
     def _setup_functions(self, ax, legend: bool, compact: bool = False) -> None:
         r, config, style = self.result, self.config, self.style
-        ax.set_xlim(*config.x_limits)
-        ax.set_ylim(*config.y_limits)
-        ax.set_xlabel("$x$")
-        ax.set_ylabel("$f(x, w)$")
+        function_view(ax, config.x_limits, config.y_limits, "$f(x, w)$")
         # Fixed tick counts (not "auto"): the lowest y tick is left out, so that the corner's
         # x and y tick labels cannot collide.
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if compact else 8, steps=[1, 2, 5, 10]))

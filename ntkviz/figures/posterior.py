@@ -40,12 +40,16 @@ from ntkviz.config import check_frames, param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec, NtkNets
-from ntkviz.figures.generalization import TARGETS
-from ntkviz.figures.toy_model import check_limits
-from ntkviz.numerics.dynamics import train
+from ntkviz.figures.common import (
+    TARGETS,
+    check_ranges,
+    log_log_fit,
+    seed_of,
+    spaced_inputs,
+    train_mse,
+)
 from ntkviz.numerics.nets import Ensemble, check_fits
 from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_kernels
-from ntkviz.numerics.ntk_empirical import MseGradient
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -94,9 +98,7 @@ class PosteriorConfig(NtkNets):
     points: int = param(121, "grid points along x", ge=2, le=10_000)
 
     def check(self) -> None:
-        check_limits("--x-span", self.x_span)
-        check_limits("--x-limits", self.x_limits)
-        check_limits("--y-limits", self.y_limits)
+        check_ranges(self, "x_span", "x_limits", "y_limits")
         check_frames(self.frames, self.steps)
 
     @property
@@ -104,9 +106,7 @@ class PosteriorConfig(NtkNets):
         return self.steps // self.frames
 
     def inputs(self) -> np.ndarray:
-        if self.n_train == 1:
-            return np.array([0.5 * (self.x_span[0] + self.x_span[1])])
-        return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
+        return spaced_inputs(self.x_span, self.n_train)
 
 
 def transfer(
@@ -162,7 +162,7 @@ def gp_posterior(
     return k_test_train @ solved[:, 0], k_test - k_test_train @ solved[:, 1:]
 
 
-def _sd(cov: np.ndarray) -> np.ndarray:
+def _marginal_sd(cov: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
 
 
@@ -210,7 +210,7 @@ class PosteriorResult:
 
 def _outputs(ensemble: Ensemble, x: torch.Tensor) -> np.ndarray:
     """Every net's outputs (K, N) in float64, a few nets at a time: (nets, N, width) blocks of
-    about a million numbers stay in cache (measured 5 times faster than all 200 nets at once)."""
+    about a million numbers stay in cache (faster than all the nets at once; bench/README.md)."""
     chunk = max(1, 2**20 // (x.shape[0] * ensemble.spec.width))
     with torch.no_grad():
         parts = [
@@ -234,7 +234,7 @@ def simulate(
     """The infinite-width moments in closed form (float64), and each width's ensemble trained by
     gradient descent on the MSE (float32), its moments over the nets at every snapshot."""
     progress = progress or Progress()
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     x_train = config.inputs()
     y_train = TARGETS[config.target](x_train).astype(np.float64)
     x_grid = np.linspace(*config.x_limits, config.points)
@@ -256,7 +256,7 @@ def simulate(
     discrete = config.time == "discrete"
     t_grid = transfer(ntk_grid, ntk_train, rate, steps, discrete)
     theory_mean, theory_cov = gd_moments(t_grid, nngp, nngp_grid_train, nngp_train, y_train)
-    theory_sd = _sd(theory_cov)
+    theory_sd = _marginal_sd(theory_cov)
     bayes_mean, bayes_cov = gp_posterior(
         nngp, nngp_grid_train, nngp_train, y_train, config.nngp_noise
     )
@@ -292,16 +292,14 @@ def simulate(
                 "deviation": np.sqrt(np.mean((grid - own) ** 2)),
             }
 
-        trajectory = train(
+        trajectory = train_mse(
             nets,
             x32,
             y32,
-            lr=config.lr,
-            steps=config.steps,
+            config,
+            progress,
             snapshot_every=config.interval,
             record=record,
-            progress=progress,
-            gradient=MseGradient(),
             label=f"width {int(width)}",
         )
         final = _outputs(nets, g32)
@@ -328,7 +326,7 @@ def simulate(
         theory_sd=theory_sd,
         theory_cov_end=theory_cov[-1],
         bayes_mean=bayes_mean,
-        bayes_sd=_sd(bayes_cov),
+        bayes_sd=_marginal_sd(bayes_cov),
         mean=mean,
         sd=sd,
         cov_end=cov_end,
@@ -340,15 +338,7 @@ def simulate(
     )
 
 
-def _slope(widths: np.ndarray, values: np.ndarray) -> float:
-    """The log-log slope of values against widths (NaN with fewer than two positive points)."""
-    keep = values > 0
-    if keep.sum() < 2 or len(np.unique(widths[keep])) < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(widths[keep]), np.log(values[keep]), 1)[0])
-
-
-def _list(widths: np.ndarray, values: np.ndarray) -> str:
+def _by_width_text(widths: np.ndarray, values: np.ndarray) -> str:
     parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
@@ -364,7 +354,7 @@ def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
     wide = int(np.argmax(widths))
     x, lo, hi = result.x_grid, result.x_train.min(), result.x_train.max()
     end_sd_data = float(np.max(np.interp(result.x_train, x, result.theory_sd[-1])))
-    slope = _slope(widths, result.deviation[-1])
+    slope = log_log_fit(widths, result.deviation[-1], log=np.log)[0]
     several = len(widths) > 1
     falls = several and np.isfinite(slope) and slope < 0
     trend = (
@@ -389,14 +379,14 @@ def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
         "prior_sd_mid": float(np.interp(0.5 * (lo + hi), x, result.theory_sd[0])),
         "end_sd_data": end_sd_data,
         "end_sd_between": _rms_between(result.theory_sd[-1], x, lo, hi),
-        "deviation_list": _list(widths, result.deviation[-1]),
+        "deviation_list": _by_width_text(widths, result.deviation[-1]),
         "deviation_slope": slope,
         "deviation_trend": trend,
-        "mean_distance_list": _list(widths, result.mean_distance[-1]),
-        "sd_distance_list": _list(widths, result.sd_distance[-1]),
+        "mean_distance_list": _by_width_text(widths, result.mean_distance[-1]),
+        "sd_distance_list": _by_width_text(widths, result.sd_distance[-1]),
         "mean_distance_wide": float(result.mean_distance[-1, wide]),
         "sd_distance_wide": float(result.sd_distance[-1, wide]),
-        "mean_slope": _slope(widths, result.mean_distance[-1]),
+        "mean_slope": log_log_fit(widths, result.mean_distance[-1], log=np.log)[0],
         "floor_end": float(result.floor[-1]),
         "width_wide": int(widths[wide]),
         "bayes_gap": bayes_gap,
@@ -420,9 +410,7 @@ class PosteriorRenderer(Renderer):
     the NNGP posterior (dotted, fixed). The last panel: distances against width at this step.
     The key frame is the last (trained)."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style
@@ -568,10 +556,8 @@ class PosteriorRenderer(Renderer):
             line.set_data(widths[keep], values[keep])
         ends = np.array([widths.min() / 1.4, widths.max() * 1.4])
         self.floor.set_data(ends, [r.floor[i], r.floor[i]])
-        slope = _slope(r.widths, r.deviation[i])
+        slope, intercept = log_log_fit(r.widths, r.deviation[i], log=np.log)
         if np.isfinite(slope):
-            keep = r.deviation[i] > 0
-            intercept = np.polyfit(np.log(widths[keep]), np.log(r.deviation[i][keep]), 1)[1]
             self.fit.set_data(ends, np.exp(intercept) * ends**slope)
             self.distance_title.set_text(f"nets to theory; dotted fit: slope {slope:.2f}")
         else:

@@ -38,10 +38,9 @@ from ntkviz.config import check_frames, param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.toy_model import check_limits
-from ntkviz.numerics.dynamics import train
+from ntkviz.figures.common import check_ranges, log_log_fit, seed_of, spaced_inputs, train_mse
 from ntkviz.numerics.nets import Ensemble, NetSpec
-from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
+from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
@@ -81,8 +80,7 @@ class RichLazyConfig:
     points: int = param(121, "grid points along x (functions)", ge=2, le=10_000)
 
     def check(self) -> None:
-        check_limits("--x-span", self.x_span)
-        check_limits("--x-limits", self.x_limits)
+        check_ranges(self, "x_span", "x_limits")
         check_frames(self.frames, self.steps)
         if len(set(self.sweep)) < 2:
             raise ConfigError("--sweep needs at least two different alphas to fit a slope")
@@ -96,9 +94,7 @@ class RichLazyConfig:
         return self.rich_alpha if self.rich_alpha > 0 else 1.0 / math.sqrt(self.width)
 
     def inputs(self) -> np.ndarray:
-        if self.n_train == 1:
-            return np.array([0.5 * (self.x_span[0] + self.x_span[1])])
-        return np.linspace(self.x_span[0], self.x_span[1], self.n_train)
+        return spaced_inputs(self.x_span, self.n_train)
 
     def net(self, width: int | None = None) -> NetSpec:
         return NetSpec(
@@ -113,13 +109,15 @@ class RichLazyConfig:
         )
 
 
-def relative(now: np.ndarray, start: np.ndarray, axes: tuple[int, ...] = (-1,)) -> np.ndarray:
+def relative_distance(
+    now: np.ndarray, start: np.ndarray, axes: tuple[int, ...] = (-1,)
+) -> np.ndarray:
     """||now - start|| / ||start|| (Frobenius) over ``axes``, per leading index."""
     diff = np.sqrt(np.sum((now - start) ** 2, axis=axes))
     return diff / np.sqrt(np.sum(start**2, axis=axes))
 
 
-def run(
+def train_at_alphas(
     config: RichLazyConfig,
     alphas: np.ndarray,
     seed: int,
@@ -164,31 +162,22 @@ def run(
         return {
             "units": np.stack([kink, a * np.abs(w), a], axis=1),
             "functions": ens(g64).cpu().numpy(),
-            "moved": relative(ens.flat().cpu().numpy(), theta0),
-            "kernel": relative(kernel, k0, (-2, -1)),
+            "moved": relative_distance(ens.flat().cpu().numpy(), theta0),
+            "kernel": relative_distance(kernel, k0, (-2, -1)),
         }
 
     with single_thread(device):
-        trajectory = train(
+        trajectory = train_mse(
             nets,
             x64,
             y64,
-            lr=config.lr,
-            steps=config.steps,
+            config,
+            progress,
             snapshot_every=config.interval,
             record=record,
-            progress=progress,
-            gradient=MseGradient(),
             label=f"width {spec.width}",
         )
     return {**trajectory.records, "loss": trajectory.loss, "steps": trajectory.steps}
-
-
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    keep = (y > 0) & np.isfinite(y)
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
 
 
 @dataclass(frozen=True)
@@ -225,11 +214,11 @@ def simulate(
     device: str = "cpu",
 ) -> RichLazyResult:
     """Both regimes and the alpha sweep in one ensemble of copies of the same net (float64)."""
-    seed = generator.initial_seed() if generator is not None else 0
+    seed = seed_of(generator)
     x_grid = np.linspace(*config.x_limits, config.points)
     sweep = np.asarray(sorted(set(config.sweep)), dtype=np.float64)
     alphas = np.concatenate([[config.lazy_alpha, config.rich], sweep])
-    out = run(config, alphas, seed, x_grid, progress=progress, device=device)
+    out = train_at_alphas(config, alphas, seed, x_grid, progress=progress, device=device)
     x_train = config.inputs()
     return RichLazyResult(
         x_grid=x_grid,
@@ -269,14 +258,14 @@ def facts(result: RichLazyResult, config: RichLazyConfig) -> dict:
         "rich_mse": float(result.loss[-1, 1] * result.alphas[1] ** 2),
         "moved_ratio": float(result.moved[-1, 1] / result.moved[-1, 0]),
         "kernel_ratio": float(result.kernel[-1, 1] / result.kernel[-1, 0]),
-        "moved_slope": _slope(result.sweep[use], result.sweep_moved[use]),
-        "kernel_slope": _slope(result.sweep[use], result.sweep_kernel[use]),
+        "moved_slope": log_log_fit(result.sweep[use], result.sweep_moved[use], log=np.log)[0],
+        "kernel_slope": log_log_fit(result.sweep[use], result.sweep_kernel[use], log=np.log)[0],
         "fit_from": float(result.sweep[use].min()),
         "n_train": len(result.x_train),
     }
 
 
-def _points(units: np.ndarray) -> np.ndarray:
+def _kinks_and_bends(units: np.ndarray) -> np.ndarray:
     """(m, 2) kink, bend of every unit (kinks of units with w = 0 at infinity: not drawn)."""
     return np.column_stack([units[0], units[1]])
 
@@ -287,9 +276,7 @@ class RichLazyRenderer(Renderer):
     and the data. Right: relative change of parameters and kernel over training (top), and at
     the end against alpha (bottom, static, with fits). The key frame is the last."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style
@@ -302,7 +289,7 @@ class RichLazyRenderer(Renderer):
         size = (1.6 * style.line_width) ** 2
         for c in range(2):
             ax, fx = axes[0, c], axes[1, c]
-            start = _points(r.units[0, c])
+            start = _kinks_and_bends(r.units[0, c])
             ax.scatter(
                 start[:, 0],
                 start[:, 1],
@@ -379,7 +366,7 @@ class RichLazyRenderer(Renderer):
             (r.sweep_kernel, f["kernel_slope"]),
         ):
             if np.isfinite(slope):
-                b = np.polyfit(np.log(r.sweep[use]), np.log(values[use]), 1)[1]
+                b = log_log_fit(r.sweep[use], values[use], log=np.log)[1]
                 xs = r.sweep[use]
                 sw.plot(xs, np.exp(b) * xs**slope, **style.look("fit"))
         for c in range(2):
@@ -401,7 +388,7 @@ class RichLazyRenderer(Renderer):
     def update(self, i: int) -> bool:
         r = self.result
         for c in range(2):
-            self.scatters[c].set_offsets(_points(r.units[i, c]))
+            self.scatters[c].set_offsets(_kinks_and_bends(r.units[i, c]))
             self.functions[c].set_ydata(r.functions[i, c])
         for line, values in self.changes:
             keep = (np.arange(len(values)) <= i) & (values > 0)

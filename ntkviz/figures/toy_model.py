@@ -6,7 +6,6 @@ specific x ... the linearization (basically the tangent line) approaches the act
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +13,14 @@ import torch
 
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.common import (
+    alpha_schedule,
+    check_alpha_range,
+    check_ranges,
+    key_alpha_frame,
+    log_log_fit,
+)
 from ntkviz.numerics.linearize import derivative, tangent_line
 from ntkviz.numerics.toy import toy_model
 from ntkviz.runtime.progress import Progress
@@ -41,36 +46,7 @@ class ToyModelConfig:
 
     def check(self) -> None:
         check_alpha_range(self.alpha_min, self.alpha_max)
-        check_limits("--f-limits", self.f_limits)
-
-
-def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
-    if alpha_min > alpha_max:
-        raise ConfigError(
-            f"--alpha-min ({alpha_min:g}) must not exceed --alpha-max ({alpha_max:g})"
-        )
-
-
-#: View limits beyond this cannot be drawn (matplotlib cannot place ticks on such a span).
-LIMIT_BOUND = 1e12
-
-
-def check_limits(name: str, limits: tuple[float, ...]) -> None:
-    """A view range MIN,MAX: MIN < MAX, both within +-1e12."""
-    if not limits[0] < limits[1]:
-        raise ConfigError(
-            f"{name} must be MIN,MAX with MIN < MAX (got {limits[0]:g},{limits[1]:g})"
-        )
-    if max(abs(limits[0]), abs(limits[1])) > LIMIT_BOUND:
-        raise ConfigError(
-            f"{name} must lie within -{LIMIT_BOUND:g} and {LIMIT_BOUND:g} "
-            f"(got {limits[0]:g},{limits[1]:g})"
-        )
-
-
-def alpha_schedule(alpha_min: float, alpha_max: float, frames: int) -> np.ndarray:
-    """alpha = 10**linspace(log10 alpha_min, log10 alpha_max, frames)."""
-    return np.logspace(math.log10(alpha_min), math.log10(alpha_max), frames)
+        check_ranges(self, "f_limits")
 
 
 @dataclass(frozen=True)
@@ -132,20 +108,9 @@ def simulate(
     )
 
 
-def key_alpha_frame(alphas: np.ndarray, target: float = 10.0) -> int:
-    """The frame whose alpha is closest to ``target`` on a log scale: the model is visibly still
-    bending there, yet already much closer to its tangent than at alpha = 1."""
-    return int(np.argmin(np.abs(np.log10(alphas) - np.log10(target))))
-
-
 def gap_slope(result: ToyModelResult) -> float:
     """The log-log slope of the largest model-to-tangent gap against alpha (theory: -1)."""
-    if len(result.alphas) < 2 or np.ptp(result.alphas) == 0:
-        return float("nan")
-    keep = result.deviation > 0
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log10(result.alphas[keep]), np.log10(result.deviation[keep]), 1)[0])
+    return log_log_fit(result.alphas, result.deviation)[0]
 
 
 def facts(result: ToyModelResult, config: ToyModelConfig) -> dict:
@@ -169,9 +134,7 @@ class ToyModelRenderer(Renderer):
     """Left: alpha f and its tangent against alpha (w - w0); right: the largest gap between them
     against alpha (log-log), drawn up to the current alpha."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.alphas)
+    frames_of = "alphas"
 
     def setup(self) -> None:
         r, config, style = self.result, self.config, self.style

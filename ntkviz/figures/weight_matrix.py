@@ -25,10 +25,16 @@ from ntkviz.drawing.canvas import CellImage, Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.init_functions import check_data, data_tensors, seed_of
-from ntkviz.numerics.dynamics import relative_change, train
+from ntkviz.figures.common import (
+    ARCHITECTURE,
+    check_data,
+    data_tensors,
+    net_spec,
+    seed_of,
+    train_mse,
+)
+from ntkviz.numerics.dynamics import relative_change
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
-from ntkviz.numerics.ntk_empirical import MseGradient
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -107,14 +113,7 @@ class WeightMatrixConfig:
             )
 
     def net(self, width: int) -> NetSpec:
-        return NetSpec(
-            width=width,
-            depth=self.depth,
-            activation=self.activation,
-            bias=self.bias,
-            init=self.init,
-            alpha=self.alpha,
-        )
+        return net_spec(self, width, *ARCHITECTURE, "alpha")
 
     @property
     def snapshots(self) -> int:
@@ -213,17 +212,15 @@ def simulate(
             w0 = ensemble.params0[matrix_index][0]
             rms.append(float(torch.sqrt(torch.mean(w0.double() ** 2))))
             absmax.append(float(w0.abs().max()))
-        trajectory = train(
+        trajectory = train_mse(
             ensemble,
             x_train,
             y_train,
-            lr=config.lr,
-            steps=config.steps,
+            config,
+            progress,
             snapshot_every=config.snapshot_every,
             stop_below=config.stop_below or None,
             record=record,
-            progress=progress,
-            gradient=MseGradient(),
             label=f"train m={spec.width}",
         )
         losses.append(trajectory.loss)
@@ -254,9 +251,7 @@ class WeightMatrixRenderer(Renderer):
     wide ones as block means, said in the panel. Bottom: the relative weight change (log scale:
     the widths differ by decades) and the loss, growing with the frames."""
 
-    @property
-    def count(self) -> int:
-        return len(self.result.steps)
+    frames_of = "steps"
 
     def setup(self) -> None:
         layout = self.config.layout

@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ntkviz.errors import ConfigError
@@ -102,7 +103,7 @@ def activation(name: str = "tanh", sharpness: float = 5.0) -> Activation:
     raise ConfigError(f"--activation must be one of {', '.join(ACTIVATIONS)} (got {name!r})")
 
 
-def _act(act: Activation | str) -> Activation:
+def _as_activation(act: Activation | str) -> Activation:
     return activation(act) if isinstance(act, str) else act
 
 
@@ -119,6 +120,16 @@ def init_params(width: int, generator: torch.Generator) -> tuple[torch.Tensor, t
     return a, b
 
 
+def width_generator(member_seed: int, width: int) -> torch.Generator:
+    """The random stream of one (initialisation, width) pair.
+
+    A hash of both numbers (numpy's SeedSequence, no randomness of its own) seeds it, so the net
+    drawn at width m for member k is the same whatever the other widths and the number of seeds.
+    """
+    state = np.random.SeedSequence([member_seed, width]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
 def flatten(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``w = (a, b)``: (..., m) and (..., m) -> (..., 2m), the post's parameter vector."""
     return torch.cat([a, b], dim=-1)
@@ -130,7 +141,7 @@ def network(x: float, act: Activation | str = "tanh") -> Fn:
     A plain torch function, so autograd and torch.func can differentiate it (for the general
     methods and the tests); the exact methods below never call it.
     """
-    act = _act(act)
+    act = _as_activation(act)
 
     def f(w: torch.Tensor) -> torch.Tensor:
         m = w.shape[-1] // 2
@@ -199,7 +210,7 @@ def gradient_norm(
 
     ``||grad||^2 = sum_i (b_i x phi'(a_i x))^2 + phi(a_i x)^2`` (the post's "Gradient" section).
     """
-    return _exact(a, b, x, _act(act), grad=True, hess=False)[0]
+    return _exact(a, b, x, _as_activation(act), grad=True, hess=False)[0]
 
 
 def hessian_norm_exact(
@@ -212,14 +223,14 @@ def hessian_norm_exact(
     swap); each block's eigenvalues are p/2 +- sqrt(p^2/4 + q^2), so
     ``||H||_2 = max_i |p_i|/2 + hypot(p_i/2, q_i)``.
     """
-    return _exact(a, b, x, _act(act), grad=False, hess=True)[1]
+    return _exact(a, b, x, _as_activation(act), grad=False, hess=True)[1]
 
 
 def exact_norms(
     a: torch.Tensor, b: torch.Tensor, x: float, act: Activation | str = "tanh"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(:func:`gradient_norm`, :func:`hessian_norm_exact`) in one pass: (..., m) -> (...), (...)."""
-    return _exact(a, b, x, _act(act), grad=True, hess=True)
+    return _exact(a, b, x, _as_activation(act), grad=True, hess=True)
 
 
 def kappa(hessian_norm, grad_norm):
@@ -456,7 +467,7 @@ def measure(
     ``method``: "exact" (closed form, O(m)), "hvp" (Lanczos, :func:`hessian_norm_hvp`) or
     "dense" (:func:`hessian_norm_dense`). The gradient norm is always the exact one.
     """
-    act = _act(act)
+    act = _as_activation(act)
     if method == "exact":
         grad_norm, hessian = exact_norms(a, b, x, act)
         return Curvature(float(grad_norm), float(hessian))

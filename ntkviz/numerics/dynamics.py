@@ -53,7 +53,7 @@ def descend(
         left = grad.left if mask is None else grad.left * mask.view(-1, 1, 1)
         if param.shape[-1] == 1 and param.shape[-2] > 1:
             # A weight fed by one input (the first layer's): as a row, W^T -= R^T L^T, which
-            # BLAS does 3-4 times faster than the column (a matrix-vector product per member).
+            # BLAS does faster than the column (a matrix-vector product per member).
             param.transpose(1, 2).baddbmm_(
                 grad.right.transpose(1, 2), left.transpose(1, 2), alpha=-lr * grad.mult
             )

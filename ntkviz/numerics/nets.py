@@ -127,9 +127,9 @@ def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Ten
     """One net's parameters [W1, b1, W2, b2, ...] (W: (out, in); b: (out,)), drawn on the CPU.
 
     ``standard``: drawn in float64 as ``init`` says, then cast to ``dtype``. ``ntk``: every weight
-    and bias N(0, 1), drawn in float32 (torch's vectorised normal sampler, about 6 times faster than
-    float64's: these draws dominate the cost of wide nets) and cast, so member k is the same net
-    in either dtype.
+    and bias N(0, 1), drawn in float32 (torch's vectorised normal sampler is faster than
+    float64's, and these draws dominate the cost of wide nets; see bench/README.md) and cast, so
+    member k is the same net in either dtype.
     """
     generator = torch.Generator().manual_seed(seed)
     if spec.parameterization == "ntk":
@@ -191,9 +191,8 @@ def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:
 
 
 #: Members trained together on a CPU hold at most about this many bytes of weights: a pass over
-#: them then runs from the processor's cache instead of memory (10 nets of width 1000, 40 MB,
-#: trained 1.3 to 1.8 times faster in groups of two, in two measurements on our two-core
-#: machine).
+#: them then runs from the processor's cache instead of memory (the measurement that chose it is
+#: in bench/README.md).
 CACHE_BYTES = 8 << 20
 
 
@@ -301,8 +300,8 @@ class Ensemble:
 
     def _draw_in_place(self, spec: NetSpec, seed: int, dtype) -> None:
         """:func:`init_member`'s ntk draws, the same numbers in the same order, made straight
-        into the stacked float32 tensors: no temporary per member and no copy (for 8 nets of
-        width 10^4 the copies cost as much as the draws)."""
+        into the stacked float32 tensors: no temporary per member and no copy (at width 10^4 the
+        copies would cost about as much as the draws)."""
         shapes = []
         for fan_in, fan_out in spec.layer_sizes:
             shapes += [(fan_out, fan_in)] + ([(fan_out,)] if spec.bias else [])

@@ -182,53 +182,6 @@ def test_cli_functions_layout_explicit_data(cli, tmp_path):
     assert (tmp_path / "gen.png").stat().st_size > 0
 
 
-BAD = [
-    (["--n-train", "0"], 2, "--n-train must be >= 1"),
-    (["--count", "0"], 2, "--count must be >= 1"),
-    (["--widths", "8,0"], 2, "--widths must be >= 1"),
-    (["--depth", "0"], 2, "--depth must be >= 1"),
-    (["--steps", "0"], 2, "--steps must be >= 1"),
-    (["--lr", "0"], 2, "--lr must be > 0"),
-    (["--lr", "-0.1"], 2, "--lr must be > 0"),
-    (["--noise", "-1"], 2, "--noise must be >= 0"),
-    (["--x-train", "1,2", "--y-train", "1"], 2, "--x-train has 2 value(s) but --y-train has 1"),
-    (["--y-train", "1,2"], 2, "--y-train needs --x-train"),
-    (["--x-train", "1,2,1"], 2, "--x-train has the input 1 twice"),
-    (["--x-train", "1,1.0000000000001"], 2, "--x-train: the kernel matrix Theta(X, X)"),
-    (["--x-span", "2,2"], 2, "--x-span must be MIN,MAX with MIN < MAX"),
-    (["--target", "exp"], 2, "--target must be one of sin, cos, abs, step"),
-    (["--activation", "tanh"], 2, "--activation must be one of relu, erf"),
-    (["--steps", "100", "--frames", "7"], 2, "--steps (100) must be a multiple of --frames (7)"),
-    (["--lr", "100"], 1, "training diverged at step"),
-]
-
-
-@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli(
-        "generalization",
-        "-o",
-        tmp_path / "gen.gif",
-        "--widths",
-        8,
-        "--count",
-        2,
-        "--steps",
-        20,
-        "--frames",
-        4,
-        "--points",
-        20,
-        *TINY,
-        *args,
-    )
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
-    assert list(tmp_path.iterdir()) == []
-
-
 @pytest.fixture(scope="module")
 def trained():
     config = GeneralizationConfig(

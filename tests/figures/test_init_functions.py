@@ -139,50 +139,6 @@ def test_cli_gif_still_data_and_sidecar(cli, tmp_path):
     assert np.abs(still - frames[0]).mean() < 2  # the GIF's first frame, up to its palette
 
 
-BAD = [
-    (["--width", "0"], "--width must be >= 1", 2),
-    (["--depth", "0"], "--depth must be >= 1", 2),
-    (["--count", "0"], "--count must be >= 1", 2),
-    (["--frames", "0"], "--frames must be >= 1", 2),
-    (["--steps-per-frame", "0"], "--steps-per-frame must be >= 1", 2),
-    (["--lr", "0"], "--lr must be > 0", 2),
-    (["--lr", "-1"], "--lr must be > 0", 2),
-    (["--x-train", "1,2,3"], "--x-train has 3 value(s) but --y-train has 2", 2),
-    (["--y-train", "1"], "--x-train has 2 value(s) but --y-train has 1", 2),
-    (["--x-train", "a,b"], "--x-train expects a comma-separated list of numbers", 2),
-    (["--y-train", "1,"], "--y-train expects a comma-separated list of numbers", 2),
-    (["--activation", "cube"], "--activation must be one of relu", 2),
-    (["--init", "xavier"], "--init must be one of pytorch, lecun", 2),
-    (["--xlim", "4,-4"], "--xlim must be MIN,MAX with MIN < MAX", 2),
-    (["--width", "1000000", "--count", "100000"], "GiB on cpu; the limit is", 2),
-    (["--points", "1000000", "--frames", "100000", "--count", "10"], "snapshots of 10 nets", 2),
-    (["--lr", "100"], "training diverged at step", 1),
-]
-
-
-@pytest.mark.parametrize("args,message,code", BAD, ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_input_one_line_nothing_written(cli, tmp_path, args, message, code):
-    result = cli(
-        "init-functions",
-        "-o",
-        tmp_path / "x.gif",
-        "--count",
-        3,
-        "--width",
-        8,
-        "--frames",
-        3,
-        "--points",
-        20,
-        *TINY,
-        *args,
-    )
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_cuda_without_cuda(cli, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

@@ -11,6 +11,7 @@ from conftest import TINY
 
 from ntkviz.drawing.style import Style
 from ntkviz.figures.base import caption
+from ntkviz.figures.common import log_log_fit
 from ntkviz.figures.kernel_change import (
     DEFAULT_ALPHAS,
     DEFAULT_WIDTHS,
@@ -18,7 +19,6 @@ from ntkviz.figures.kernel_change import (
     KernelChangeConfig,
     KernelChangeRenderer,
     lazy_regime,
-    log_log_fit,
     regime_boundary,
     relative_kernel_change,
     simulate,
@@ -210,29 +210,3 @@ def test_cli_width_sweep(cli, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 0
-
-
-BAD = [
-    (["--alphas", "0"], 2, "--alphas must be > 0"),
-    (["--alphas", ""], 2, "--alphas expects a comma-separated list"),
-    (["--widths", "0,10"], 2, "--widths must be >= 1"),
-    (["--width", "0"], 2, "--width must be >= 1"),
-    (["--trials", "0"], 2, "--trials must be >= 1"),
-    (["--steps", "0"], 2, "--steps must be >= 1"),
-    (["--lr", "0"], 2, "--lr must be > 0"),
-    (["--x-train", "1,2,3"], 2, "--x-train and --y-train need the same number of values"),
-    (["--vs", "depth"], 2, "--vs must be one of alpha, width"),
-    (["--lr", "1", "--steps", "20"], 1, "training diverged at step"),
-]
-
-
-@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli(
-        "kernel-change", "-o", tmp_path / "kc.png", "--width", 8, "--trials", 1, *TINY, *args
-    )
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
-    assert list(tmp_path.iterdir()) == []

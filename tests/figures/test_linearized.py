@@ -279,53 +279,6 @@ def test_cli(cli, tmp_path, layout, args):
     assert (tmp_path / "still.png").stat().st_size > 0
 
 
-BAD = [
-    (["--width", "0"], 2, "--width must be >= 1"),
-    (["--depth", "0"], 2, "--depth must be >= 1"),
-    (["--steps", "0"], 2, "--steps must be >= 1"),
-    (["--frames", "0"], 2, "--frames must be >= 1"),
-    (["--points", "1"], 2, "--points must be >= 2"),
-    (["--lr", "0"], 2, "--lr must be > 0"),
-    (["--lr", "-1e-3"], 2, "--lr must be > 0"),
-    (["--alpha", "0"], 2, "--alpha must be > 0"),
-    (["--alphas", "1,-2"], 2, "--alphas must be > 0"),
-    (["--widths", "10,0"], 2, "--widths must be >= 1"),
-    (["--trials", "0"], 2, "--trials must be >= 1"),
-    (["--x-train", "1,2,3"], 2, "--x-train has 3 value(s) but --y-train has 2"),
-    (["--x-train", "1,1"], 2, "--x-train has a repeated input (1)"),
-    (["--x-train", "1,2,3", "--y-train", "1,2,3"], 2, "it needs exactly 2 training points"),
-    (["--steps", "100", "--frames", "7"], 2, "--steps (100) must be a multiple of --frames (7)"),
-    (["--steps", "10", "--frames", "20"], 2, "--frames (20) must not exceed --steps (10)"),
-    (["--sweep", "depth"], 2, "--sweep must be one of none, alpha, width"),
-    (["--x-limits", "3,1"], 2, "--x-limits must be MIN,MAX with MIN < MAX"),
-    (["--lr", "1", "--steps", "40", "--frames", "4"], 1, "training diverged at step"),
-]
-
-
-@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli(
-        "linearized",
-        "-o",
-        tmp_path / "lin.gif",
-        "--width",
-        8,
-        "--sweep",
-        "none",
-        "--steps",
-        40,
-        "--frames",
-        4,
-        *TINY,
-        *args,
-    )
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
-    assert list(tmp_path.iterdir()) == []
-
-
 @pytest.fixture(scope="module")
 def swept():
     config = LinearizedConfig(

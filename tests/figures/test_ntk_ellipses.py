@@ -159,37 +159,6 @@ def test_cli_layouts(cli, tmp_path, layout):
     assert (tmp_path / "still.png").stat().st_size > 0
 
 
-BAD = [
-    (["--alphas", "0,1"], 2, "--alphas must be > 0"),
-    (["--alphas", "-1"], 2, "--alphas must be > 0"),
-    (["--alphas", ""], 2, "--alphas expects a comma-separated list"),
-    (["--width", "0"], 2, "--width must be >= 1"),
-    (["--depth", "0"], 2, "--depth must be >= 1"),
-    (["--steps", "0"], 2, "--steps must be >= 1"),
-    (["--lr", "0"], 2, "--lr must be > 0"),
-    (["--lr", "-1e-3"], 2, "--lr must be > 0"),
-    (["--x-train", "1,2,3"], 2, "--x-train needs exactly 2 values"),
-    (["--y-train", "1"], 2, "--y-train needs exactly 2 values"),
-    (["--x-train", "1,1"], 2, "--x-train needs two different inputs"),
-    (["--steps", "100", "--snapshot-every", "7"], 2, "must be a multiple of --snapshot-every"),
-    (["--steps", "10", "--frames", "20"], 2, "--frames (20) must not exceed --steps (10)"),
-    (["--ellipse-scale", "0"], 2, "--ellipse-scale must be > 0"),
-    (["--layout", "sideways"], 2, "--layout must be one of both, grid, ellipses, functions"),
-    (["--activation", "swish"], 2, "--activation must be one of"),
-    (["--lr", "1", "--steps", "40", "--snapshot-every", "10"], 1, "training diverged at step"),
-]
-
-
-@pytest.mark.parametrize("args,code,message", BAD, ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_input_one_line_nothing_written(cli, tmp_path, args, code, message):
-    result = cli("ntk-ellipses", "-o", tmp_path / "ell.gif", "--width", 8, *TINY, *args)
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_ellipses_bench_runs_at_a_tiny_size():
     from bench import bench_ellipses
     from bench.common import check_row

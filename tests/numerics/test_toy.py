@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from ntkviz.figures.common import alpha_schedule
 from ntkviz.figures.loss_surface import LossSurfaceConfig, normalized_loss
 from ntkviz.figures.loss_surface import simulate as simulate_loss
-from ntkviz.figures.toy_model import ToyModelConfig, alpha_schedule
+from ntkviz.figures.toy_model import ToyModelConfig
 from ntkviz.figures.toy_model import simulate as simulate_toy
 from ntkviz.numerics.linearize import derivative, linearize, tangent_line
 from ntkviz.numerics.toy import toy_model

@@ -150,11 +150,11 @@ def test_numeric_runs_on_one_thread_and_restores(two_threads, idle):
 def test_threads_inside_real_figures(two_threads, idle, monkeypatch):
     """init-functions trains on one thread; ntk-convergence's wide kernels get the budget, its
     narrow ones one thread: what threads_for says for their size."""
-    import ntkviz.figures.init_functions as init_functions
+    import ntkviz.figures.common as common  # init-functions trains through common.train_mse
     import ntkviz.figures.ntk_convergence as ntk_convergence
 
     seen: dict[str, list[int]] = {"train": [], "kernel": []}
-    real_train, real_kernel = init_functions.train, ntk_convergence.ntk_layerwise
+    real_train, real_kernel = common.train, ntk_convergence.ntk_layerwise
 
     def train(*args, **kwargs):
         seen["train"].append(torch.get_num_threads())
@@ -164,7 +164,7 @@ def test_threads_inside_real_figures(two_threads, idle, monkeypatch):
         seen["kernel"].append((ensemble.spec.width, torch.get_num_threads()))
         return real_kernel(ensemble, *args, **kwargs)
 
-    monkeypatch.setattr(init_functions, "train", train)
+    monkeypatch.setattr(common, "train", train)
     monkeypatch.setattr(ntk_convergence, "ntk_layerwise", kernel)
     spec = FIGURES["init-functions"]
     config, _ = defaults(spec, True)

@@ -1,0 +1,158 @@
+"""What several figures share: view-limit and data checks, the run's seed, training tensors,
+target functions, the alpha schedule and one log-log fit.
+
+A figure imports from here (and base, numerics, drawing), never from another figure.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ntkviz.config import option_name
+from ntkviz.errors import ConfigError
+from ntkviz.numerics.dynamics import Trajectory, train
+from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.ntk_empirical import MseGradient
+from ntkviz.runtime.progress import Progress
+
+#: View limits beyond this cannot be drawn (matplotlib cannot place ticks on such a span).
+LIMIT_BOUND = 1e12
+
+
+def check_limits(name: str, limits: tuple[float, ...]) -> None:
+    """A view range MIN,MAX: MIN < MAX, both within +-1e12."""
+    if not limits[0] < limits[1]:
+        raise ConfigError(
+            f"{name} must be MIN,MAX with MIN < MAX (got {limits[0]:g},{limits[1]:g})"
+        )
+    if max(abs(limits[0]), abs(limits[1])) > LIMIT_BOUND:
+        raise ConfigError(
+            f"{name} must lie within -{LIMIT_BOUND:g} and {LIMIT_BOUND:g} "
+            f"(got {limits[0]:g},{limits[1]:g})"
+        )
+
+
+def check_ranges(config: Any, *fields: str) -> None:
+    """:func:`check_limits` on each of the config's MIN,MAX ``fields``, named as their options."""
+    for name in fields:
+        check_limits(option_name(name), getattr(config, name))
+
+
+def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
+    """One training target per training input."""
+    if len(x_train) != len(y_train):
+        raise ConfigError(
+            f"--x-train has {len(x_train)} value(s) but --y-train has {len(y_train)}: "
+            f"give one target per input"
+        )
+
+
+def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
+    if alpha_min > alpha_max:
+        raise ConfigError(
+            f"--alpha-min ({alpha_min:g}) must not exceed --alpha-max ({alpha_max:g})"
+        )
+
+
+def alpha_schedule(alpha_min: float, alpha_max: float, frames: int) -> np.ndarray:
+    """alpha = 10**linspace(log10 alpha_min, log10 alpha_max, frames)."""
+    return np.logspace(math.log10(alpha_min), math.log10(alpha_max), frames)
+
+
+def key_alpha_frame(alphas: np.ndarray, target: float = 10.0) -> int:
+    """The frame whose alpha is closest to ``target`` on a log scale: the model is visibly still
+    bending there, yet already much closer to its tangent than at alpha = 1."""
+    return int(np.argmin(np.abs(np.log10(alphas) - np.log10(target))))
+
+
+def spaced_inputs(span: tuple[float, ...], count: int) -> np.ndarray:
+    """``count`` equally spaced training inputs over ``span`` (MIN,MAX); one: its midpoint."""
+    if count == 1:
+        return np.array([0.5 * (span[0] + span[1])])
+    return np.linspace(span[0], span[1], count)
+
+
+#: Config fields that describe a net's architecture, named as :class:`NetSpec` names them.
+ARCHITECTURE = ("depth", "activation", "bias", "init")
+#: ... and with the output and parameterisation fields: all a config can say about its nets.
+NET_FIELDS = (*ARCHITECTURE, "zero_output", "parameterization", "sigma_w", "sigma_b")
+
+
+def net_spec(config: Any, width: int, *fields: str, **fixed: Any) -> NetSpec:
+    """The :class:`NetSpec` of a net of this ``width``: the config's ``fields`` (NetSpec's
+    names) and the ``fixed`` values the figure sets itself."""
+    return NetSpec(width=width, **{name: getattr(config, name) for name in fields}, **fixed)
+
+
+def function_view(
+    ax, x_limits: tuple[float, ...], y_limits: tuple[float, ...], ylabel: str
+) -> None:
+    """A panel of functions of x: its view (x and y ranges, MIN,MAX) and axis labels."""
+    ax.set_xlim(*x_limits)
+    ax.set_ylim(*y_limits)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel(ylabel)
+
+
+def seed_of(generator: torch.Generator | None) -> int:
+    """The run's seed: ensemble member k's weights come from (seed, k)."""
+    return 0 if generator is None else int(generator.initial_seed())
+
+
+def data_tensors(x_train, y_train, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training inputs and targets as float32 tensors on ``device``."""
+    return (
+        torch.tensor(x_train, dtype=torch.float32, device=device),
+        torch.tensor(y_train, dtype=torch.float32, device=device),
+    )
+
+
+#: Target functions y = target(x) of the training points, by --target name.
+TARGETS = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "abs": lambda x: np.abs(x) - 1.0,
+    "step": lambda x: np.where(x >= 0, 1.0, -1.0),
+}
+
+
+def log_log_fit(x: np.ndarray, y: np.ndarray, log=np.log10) -> tuple[float, float]:
+    """Least-squares (slope, intercept) of log y = slope log x + intercept, both (N,); ``log``:
+    np.log10 (the intercept in decades) or np.log (the same slope, the intercept in e-folds).
+
+    Points with x <= 0, y <= 0 or y not finite are left out; NaN when fewer than two distinct x
+    remain.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    keep = (x > 0) & (y > 0) & np.isfinite(y)
+    if np.unique(x[keep]).size < 2:
+        return math.nan, math.nan
+    slope, intercept = np.polyfit(log(x[keep]), log(y[keep]), 1)
+    return float(slope), float(intercept)
+
+
+def train_mse(
+    nets: Ensemble,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    config: Any,
+    progress: Progress | None,
+    **options: Any,
+) -> Trajectory:
+    """Full-batch gradient descent on the MSE (its hand-written gradient) for the config's
+    ``steps`` at its ``lr``; ``options`` go to :func:`ntkviz.numerics.dynamics.train`
+    (snapshot_every, record, stop_below, label)."""
+    return train(
+        nets,
+        x_train,
+        y_train,
+        lr=config.lr,
+        steps=config.steps,
+        progress=progress,
+        gradient=MseGradient(),
+        **options,
+    )
