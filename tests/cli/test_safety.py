@@ -262,9 +262,9 @@ def test_torch_out_of_memory_is_the_memory_refusal(cli, tmp_path, kind):
 
 
 def test_webp_frames_checked_against_memory(tmp_path, monkeypatch):
-    from ntkviz.numerics import nets
+    from ntkviz.runtime import memory
 
-    monkeypatch.setattr(nets, "memory_limit", lambda device="cpu": 1000)
+    monkeypatch.setattr(memory, "memory_limit", lambda device="cpu": 1000)
     source = FrameSource(5, lambda i: np.zeros((40, 40, 3), np.uint8))
     with pytest.raises(ConfigError, match="WebP frames"):
         write_animation(tmp_path / "a.webp", source, fps=10)
