@@ -658,7 +658,7 @@ def gallery_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from ntkviz.gallery.build import build as gallery
+    from ntkviz.gallery import build as gallery
 
     names = list(FIGURES) if not only else [n.strip() for n in only.split(",") if n.strip()]
     unknown = [n for n in names if n not in FIGURES]
