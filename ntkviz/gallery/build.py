@@ -25,10 +25,12 @@ import numpy as np
 
 from ntkviz.config import to_jsonable
 from ntkviz.errors import ConfigError
+from ntkviz.output import formats
 from ntkviz.version import __version__
 
-ANIMATION_FORMATS = ("gif", "mp4", "webp", "html")  # html: the player (ntkviz.output.player)
-FORMATS = ANIMATION_FORMATS + ("png",)
+#: The formats a gallery may build: every output format drawn as pixels (from the registry).
+ANIMATION_FORMATS = tuple(s.lstrip(".") for s in formats.ANIMATION_FORMATS)
+FORMATS = tuple(s.lstrip(".") for s in formats.FORMATS if not formats.find(s).vector)
 POST = (
     'R. V. Dwaraknath, "Understanding the Neural Tangent Kernel" (2019), '
     "https://rajatvd.github.io/NTK/"
@@ -125,11 +127,9 @@ def is_current(config: Any, options) -> bool:
 def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
     """The file decodes (headers and every GIF block, without drawing) to its sidecar's size
     and, for animations, frame count: a corrupt or replaced picture is rebuilt."""
-    from ntkviz.output.writers import probe
-
     try:
         fmt = path.suffix.lower()
-        frames, width, height = probe(path, fmt)
+        frames, width, height = formats.probe(path, fmt)
     except Exception:  # noqa: BLE001 - anything unreadable is not current
         return False
     if fmt == ".png":
@@ -380,7 +380,7 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     """gallery/README.md and a self-contained gallery/index.html for the figures built."""
-    from ntkviz.output.writers import atomic_target
+    from ntkviz.output.transaction import atomic_target
 
     entries = _entries(out, rows)
     md = [
@@ -594,9 +594,7 @@ def validate(out: Path) -> list[str]:
                 problems.append(f"{still.name}: missing (the sidecar names it)")
             else:
                 try:
-                    from ntkviz.output.writers import probe
-
-                    probe(still, ".png")
+                    formats.probe(still, ".png")
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"{still.name}: does not decode ({exc})")
     for path in sorted(out.iterdir()):
