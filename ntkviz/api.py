@@ -213,7 +213,7 @@ class Animation:
         and ``jobs`` are the CLI's options of those names (``jobs`` defaults to 1 here: no
         worker processes from a notebook; the file is the same for any number). A ``.npz`` path
         saves only the numbers, as ``--data``. Returns the sidecar's content."""
-        from ntkviz.output import writers
+        from ntkviz.output import formats
         from ntkviz.pipeline import run_figure
 
         path = Path(path)
@@ -236,7 +236,7 @@ class Animation:
             sidecar=bool(sidecar),
             command=tuple(words),
         )
-        writers.output_format(path)
+        formats.output_format(path)
         bar = _progress(self.name) if self._progress else None
         from ntkviz.runtime.progress import Progress
 
@@ -247,12 +247,13 @@ class Animation:
 
     def _save_npz(self, path: Path) -> dict[str, Any]:
         from ntkviz.config import to_jsonable
-        from ntkviz.output import writers
+        from ntkviz.output import formats
+        from ntkviz.output.transaction import check_writable
 
-        writers.check_writable(path, "--data")
+        check_writable(path, "--data")
         metadata = {"figure": self.name, "config": to_jsonable(self.config)}
         metadata["seed"] = self.options.seed
-        writers.write_npz(path, self.arrays, metadata)
+        formats.lookup(path, "data").write_data(path, self.arrays, metadata)
         return {"figure": self.name, "output": str(path), "format": "npz"}
 
     # -- Jupyter --------------------------------------------------------------------------------
@@ -260,9 +261,10 @@ class Animation:
         """The player as an HTML fragment (what Jupyter shows); the frames are encoded once, and
         each call gets its own id, so that the same animation can be shown twice on a page."""
         from ntkviz.output import player
+        from ntkviz.pipeline import frame_info
 
         if self._html is None:
-            info = player.frame_info(self.spec, self.result, self.config, self.renderer)
+            info = frame_info(self.spec, self.result, self.config, self.renderer)
             with self.renderer.drawing():
                 if not self.spec.animated:
                     self._html = (_still_html(self.still(), info), None)

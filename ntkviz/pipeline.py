@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ntkviz.config import to_jsonable
+from ntkviz.config import option_name, to_jsonable
 from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
-from ntkviz.output import writers
-from ntkviz.output.player import frame_info
+from ntkviz.output import formats
+from ntkviz.output.formats import Frames
+from ntkviz.output.frames import FrameSource
+from ntkviz.output.transaction import check_writable, transaction
 from ntkviz.runtime.parallel import resolve_jobs
 from ntkviz.runtime.progress import Progress
 from ntkviz.version import __version__
@@ -76,8 +78,7 @@ def resolve_device(name: str) -> str:
 
 def preflight(options: RunOptions) -> None:
     """Refuse bad output options before any computing, so nothing is wasted or written."""
-    fmt = writers.output_format(options.output)
-    writers.check_fps(options.fps, fmt)
+    formats.lookup(options.output).check(options.fps)
     width, height = options.style.size
     for name, value in (("--size", width), ("--size", height), ("--dpi", options.style.dpi)):
         if not math.isfinite(value):
@@ -89,23 +90,21 @@ def preflight(options: RunOptions) -> None:
         )
     if options.jobs < 0:
         raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {options.jobs})")
-    writers.check_writable(options.output, "output")
+    check_writable(options.output, "output")
     if options.sidecar:
-        writers.check_writable(sidecar_path(options.output), "the sidecar")
+        check_writable(sidecar_path(options.output), "the sidecar")
     if options.still is not None:
-        if options.still.suffix.lower() not in writers.STILL_FORMATS:
-            raise ConfigError(f"--still must name a .png, .pdf or .svg file (got {options.still})")
-        writers.check_writable(options.still, "--still")
+        formats.lookup(options.still, "still")
+        check_writable(options.still, "--still")
     if options.data is not None:
-        if options.data.suffix.lower() != ".npz":
-            raise ConfigError(f"--data must name a .npz file (got {options.data})")
-        writers.check_writable(options.data, "--data")
+        formats.lookup(options.data, "data")
+        check_writable(options.data, "--data")
     if options.frames_dir is not None:
-        writers.check_frames_dir(options.frames_dir, options.replace_frames)
+        formats.FRAMES_FOLDER.check_folder(options.frames_dir, options.replace_frames)
     _check_distinct(options)
     for extra in options.also:
-        writers.check_fps(options.fps, writers.output_format(extra))
-        writers.check_writable(extra, "output")
+        formats.lookup(extra).check(options.fps)
+        check_writable(extra, "output")
     resolve_device(options.device)
 
 
@@ -204,6 +203,57 @@ def hold_frames(seconds: float, fps: float) -> int:
     return int(round(seconds * fps))
 
 
+# -- what the player shows beside the frames ----------------------------------------------------------
+
+
+def frame_labels(result: Any, renderer: Any) -> list[str] | None:
+    """The training step each output frame shows, as ``"step N"``, where the figure's Result has
+    ``steps`` for its snapshots (one per frame, or one more: the initial state before frame 0).
+    None for figures whose frames are not training steps."""
+    steps = getattr(result, "steps", None)
+    if steps is None:
+        return None
+    steps = np.asarray(steps)
+    count = renderer.count
+    if steps.ndim != 1 or len(steps) not in (count, count + 1):
+        return None
+    shift = len(steps) - count
+    return [f"step {int(steps[index + shift])}" for index in renderer.order]
+
+
+def changed_options(spec: FigureSpec, config: Any) -> list[str]:
+    """The figure's options whose values differ from the post's, as CLI words (from the config
+    alone, so that the file does not depend on how the command line was spelled)."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, (tuple, list)):
+            return ",".join(shown(v) for v in value)
+        if isinstance(value, bool):
+            return str(value).lower()
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    post = spec.config_cls()
+    words = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.metadata.get("cli", True) and value != getattr(post, field.name):
+            words += [option_name(field.name), shown(value)]
+    return words
+
+
+def frame_info(spec: FigureSpec, result: Any, config: Any, renderer: Any) -> dict[str, Any]:
+    """What a player shows beside the frames: the figure's name, its options that differ from the
+    post's (else its one-line summary, which describes the post's figure), caption, step labels."""
+    text = caption(spec, result, config)
+    return {
+        "title": spec.name,
+        "summary": spec.summary,
+        "options": " ".join(changed_options(spec, config)),
+        "caption": text["caption"],
+        "labels": frame_labels(result, renderer),
+    }
+
+
 class _TimedFrames:
     """Wraps a renderer so that the time spent drawing is measured apart from encoding."""
 
@@ -263,40 +313,28 @@ def run_figure(
         renderer.hold(hold_frames(options.hold, options.fps))
     frames = _TimedFrames(renderer)
     frames.seconds = time.perf_counter() - start  # building the figure counts as rendering
-    source = writers.FrameSource(
+    source = FrameSource(
         count=len(renderer),
         frame=frames,
         key_frame=renderer.key_frame,
         info=frame_info(spec, result, config, renderer),  # for the .html player
-        keys=any(writers.output_format(t) == ".html" for t in (options.output, *options.also)),
+        keys=any(formats.lookup(t).keys for t in (options.output, *options.also)),
     )
     # Every output is staged and renamed into place together at the end: an error or Ctrl-C
     # anywhere leaves all existing files (the sidecar included) as they were.
     jobs = resolve_jobs(options.jobs)
-    with writers.transaction() as tx, renderer.drawing():
+    run = Frames(source, options.fps, renderer, options.dither, progress, jobs)
+    with transaction() as tx, renderer.drawing():
         written = [
-            writers.write_vector(target, renderer, tx=tx)
-            if writers.output_format(target) in writers.VECTOR_FORMATS
-            else writers.write_animation(
-                target,
-                source,
-                options.fps,
-                dither=options.dither,
-                progress=progress,
-                tx=tx,
-                jobs=jobs,
-            )
+            formats.lookup(target).write(target, run, tx=tx)
             for target in (options.output, *options.also)
         ][0]
         if options.still is not None:
-            if options.still.suffix.lower() in writers.VECTOR_FORMATS:
-                writers.write_vector(options.still, renderer, tx=tx)
-            else:
-                writers.write_png(options.still, frames(renderer.key_frame), tx=tx)
+            formats.lookup(options.still, "still").write_still(options.still, run, tx=tx)
         if options.frames_dir is not None:
             # every distinct frame once: the held end is a playback matter
             distinct = dataclasses.replace(source, count=len(renderer) - renderer.held)
-            writers.write_frames_dir(
+            formats.FRAMES_FOLDER.write_folder(
                 options.frames_dir,
                 distinct,
                 progress,
@@ -336,12 +374,13 @@ def run_figure(
             "command": list(options.command) if options.command else None,
         }
         if options.data is not None:
-            writers.write_npz(
+            formats.lookup(options.data, "data").write_data(
                 options.data,
                 result_arrays(result),
                 {"figure": spec.name, "config": report["config"], "seed": options.seed},
                 tx=tx,
             )
         if options.sidecar:
-            writers.write_json(sidecar_path(options.output), report, tx=tx)
+            sidecar = sidecar_path(options.output)
+            formats.lookup(sidecar, "sidecar").write_data(sidecar, report, tx=tx)
     return report

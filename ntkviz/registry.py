@@ -56,7 +56,7 @@ def generate() -> dict[str, Any]:
     from ntkviz.drawing.style import THEMES
     from ntkviz.figures import FIGURES
     from ntkviz.figures.base import static_caption
-    from ntkviz.output import writers
+    from ntkviz.output import formats
     from ntkviz.pipeline import DEVICES
 
     entries = {}
@@ -90,7 +90,7 @@ def generate() -> dict[str, Any]:
         "figures": entries,
         "themes": list(THEMES),
         "devices": list(DEVICES),
-        "formats": list(writers.FORMATS),
+        "formats": list(formats.FORMATS),
     }
 
 

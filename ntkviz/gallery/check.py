@@ -105,9 +105,9 @@ def validate(out: Path) -> list[str]:
                 problems.append(f"{still.name}: missing (the sidecar names it)")
             else:
                 try:
-                    from ntkviz.output.writers import probe
+                    from ntkviz.output import formats
 
-                    probe(still, ".png")
+                    formats.probe(still, ".png")
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"{still.name}: does not decode ({exc})")
     for path in sorted(out.iterdir()):

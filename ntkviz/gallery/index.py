@@ -49,7 +49,7 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     """gallery/README.md and a self-contained gallery/index.html for the figures built."""
-    from ntkviz.output.writers import atomic_target
+    from ntkviz.output.transaction import atomic_target
 
     entries = _entries(out, rows)
     md = [

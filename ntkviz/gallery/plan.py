@@ -2,7 +2,7 @@
 hand, whether the files already there are current, and the order the figures start in.
 
 The sidecar is read here alone (:func:`read_sidecar`, :func:`is_current`), and the formats the
-gallery writes are listed here alone (:data:`FORMATS`).
+gallery writes come from the output registry (:data:`FORMATS`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ntkviz.config import to_jsonable
+from ntkviz.output import formats
 from ntkviz.version import __version__
 
-ANIMATION_FORMATS = ("gif", "mp4", "webp", "html")  # html: the player (ntkviz.output.player)
-FORMATS = ANIMATION_FORMATS + ("png",)
+#: The formats a gallery may build: every output format drawn as pixels (from the registry).
+ANIMATION_FORMATS = tuple(s.lstrip(".") for s in formats.ANIMATION_FORMATS)
+FORMATS = tuple(s.lstrip(".") for s in formats.FORMATS if not formats.find(s).vector)
 
 #: Why a figure is skipped, as the summary says it.
 SKIPPED = "current: same config, seed, style and version; --force rebuilds"
@@ -143,11 +145,9 @@ def is_current(config: Any, options) -> bool:
 def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
     """The file decodes (headers and every GIF block, without drawing) to its sidecar's size
     and, for animations, frame count: a corrupt or replaced picture is rebuilt."""
-    from ntkviz.output.writers import probe
-
     try:
         fmt = path.suffix.lower()
-        frames, width, height = probe(path, fmt)
+        frames, width, height = formats.probe(path, fmt)
     except Exception:  # noqa: BLE001 - anything unreadable is not current
         return False
     if fmt == ".png":

@@ -15,7 +15,6 @@ applied in the forward pass), whose wide-net limit is the closed form in :mod:`n
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from ntkviz.errors import ConfigError
+from ntkviz.runtime.memory import check_memory, memory_limit  # noqa: F401 - nets' public names
 from ntkviz.runtime.threads import single_thread
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -165,29 +165,6 @@ def memory_estimate(spec: NetSpec, count: int, points: int, dtype=torch.float32)
     item = torch.empty((), dtype=dtype).element_size()
     activations = 3 * count * points * spec.width * spec.depth
     return item * (4 * spec.parameter_count * count + activations)
-
-
-def memory_limit(device: str = "cpu") -> int:
-    """Half the free memory of ``device``: what an ensemble may take."""
-    if device == "cuda":
-        free, _ = torch.cuda.mem_get_info()
-        return free // 2
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):  # pragma: no cover - non-POSIX
-        available = 8 << 30
-    return available // 2
-
-
-def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:
-    """Refuse, before allocating, ``need`` bytes beyond half the free memory of ``device``;
-    the message names ``what`` needs it and ends with ``hint``."""
-    limit = memory_limit(device)
-    if need > limit:
-        raise ConfigError(
-            f"{what} need about {need / 2**30:.1f} GiB on {device}; the limit is "
-            f"{limit / 2**30:.1f} GiB (half the free memory): {hint}"
-        )
 
 
 #: Members trained together on a CPU hold at most about this many bytes of weights: a pass over

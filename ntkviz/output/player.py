@@ -18,76 +18,35 @@ Tests and notebooks reach each player on a page through ``window.ntkvizPlayers``
 ``.ready`` (a Promise resolved once every picture is decoded and the first is drawn) and
 ``.outputFrame(i)`` (the first writer frame that picture ``i`` stands for).
 
+The page's script and style are the package's files ``player.js`` and ``player.css``.
 Only NumPy and Pillow are imported, and only when a player is written.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import html
 import io
 import json
 from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ntkviz.errors import NtkvizError
+from ntkviz.output.frames import FrameSource, frame_durations_ms
+from ntkviz.output.gif import (
+    EncodedFrames,
+    encode_gif_frames,
+    gif_body,
+    gif_screen,
+    one_picture_gif,
+)
+
 #: A player file larger than this is refused (a one-line error suggests what to do instead).
 MAX_BYTES = 64 * 1024 * 1024
-
-
-def frame_labels(result: Any, renderer: Any) -> list[str] | None:
-    """The training step each output frame shows, as ``"step N"``, where the figure's Result has
-    ``steps`` for its snapshots (one per frame, or one more: the initial state before frame 0).
-    None for figures whose frames are not training steps."""
-    import numpy as np
-
-    steps = getattr(result, "steps", None)
-    if steps is None:
-        return None
-    steps = np.asarray(steps)
-    count = renderer.count
-    if steps.ndim != 1 or len(steps) not in (count, count + 1):
-        return None
-    shift = len(steps) - count
-    return [f"step {int(steps[index + shift])}" for index in renderer.order]
-
-
-def changed_options(spec: Any, config: Any) -> list[str]:
-    """The figure's options whose values differ from the post's, as CLI words (from the config
-    alone, so that the file does not depend on how the command line was spelled)."""
-    import dataclasses
-
-    from ntkviz.config import option_name
-
-    def shown(value: Any) -> str:
-        if isinstance(value, (tuple, list)):
-            return ",".join(shown(v) for v in value)
-        if isinstance(value, bool):
-            return str(value).lower()
-        return f"{value:g}" if isinstance(value, float) else str(value)
-
-    post = spec.config_cls()
-    words = []
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if field.metadata.get("cli", True) and value != getattr(post, field.name):
-            words += [option_name(field.name), shown(value)]
-    return words
-
-
-def frame_info(spec: Any, result: Any, config: Any, renderer: Any) -> dict[str, Any]:
-    """What a player shows beside the frames: the figure's name, its options that differ from the
-    post's (else its one-line summary, which describes the post's figure), caption, step labels."""
-    from ntkviz.figures.base import caption
-
-    text = caption(spec, result, config)
-    return {
-        "title": spec.name,
-        "summary": spec.summary,
-        "options": " ".join(changed_options(spec, config)),
-        "caption": text["caption"],
-        "labels": frame_labels(result, renderer),
-    }
 
 
 def encode_frames(
@@ -101,15 +60,15 @@ def encode_frames(
     jobs: int = 1,
 ) -> dict[str, Any]:
     """The player's data for ``count`` frames ``frame(i)`` ((H, W, 3 or 4) uint8; alpha is
-    ignored): :func:`player_data` of their GIF encoding (:func:`ntkviz.output.writers.encode_gif_frames`)."""
-    from ntkviz.output import writers
-
-    source = writers.FrameSource(count, frame, keys=True)
-    return player_data(writers.encode_gif_frames(source, dither, advance, jobs), fps, labels)
+    ignored): :func:`player_data` of their GIF encoding (:func:`ntkviz.output.gif.encode_gif_frames`)."""
+    source = FrameSource(count, frame, keys=True)
+    return player_data(encode_gif_frames(source, dither, advance, jobs), fps, labels)
 
 
-def player_data(encoded: Any, fps: float, labels: Sequence[str] | None = None) -> dict[str, Any]:
-    """The player's data from an :class:`ntkviz.output.writers.EncodedFrames`: its pictures with their
+def player_data(
+    encoded: EncodedFrames, fps: float, labels: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The player's data from an :class:`ntkviz.output.gif.EncodedFrames`: its pictures with their
     durations and labels. A key picture is the encoding's lossless WebP (``src``); a patch is the
     GIF's own image block (``gif``: the rest of a one-picture GIF whose start, with the palette,
     is stored once as ``screen``), so the player shows the GIF's pixels at no second encoding.
@@ -118,9 +77,7 @@ def player_data(encoded: Any, fps: float, labels: Sequence[str] | None = None) -
     "gif", "x", "y", "key", "ms", "first", "label"}]}`` where ``first`` is the first output frame
     the picture stands for.
     """
-    from ntkviz.output import writers
-
-    durations = writers.frame_durations_ms(len(encoded.blocks), fps, 1)
+    durations = frame_durations_ms(len(encoded.blocks), fps, 1)
     pictures: list[dict[str, Any]] = []
     for i, block in enumerate(encoded.blocks):
         if block is None:  # the same picture again: the previous one is shown longer
@@ -130,7 +87,7 @@ def player_data(encoded: Any, fps: float, labels: Sequence[str] | None = None) -
         if entry["key"]:
             entry["src"] = "data:image/webp;base64," + _base64(encoded.keys[i])
         else:
-            body, (entry["x"], entry["y"]) = writers.gif_body(*block)
+            body, (entry["x"], entry["y"]) = gif_body(*block)
             entry["gif"] = _base64(body)
         entry.update(ms=durations[i], first=i)
         if labels is not None and labels[i] is not None:
@@ -140,7 +97,7 @@ def player_data(encoded: Any, fps: float, labels: Sequence[str] | None = None) -
         "width": encoded.width,
         "height": encoded.height,
         "fps": fps,
-        "screen": _base64(writers.gif_screen(encoded.palette)),
+        "screen": _base64(gif_screen(encoded.palette)),
         "frames": pictures,
     }
 
@@ -151,11 +108,9 @@ def _base64(data: bytes) -> str:
 
 def picture_file(data: dict[str, Any], entry: dict[str, Any]) -> bytes:
     """The image file of one picture of a player's data (what the page decodes)."""
-    from ntkviz.output import writers
-
     if "gif" in entry:
         screen = base64.b64decode(data["screen"])
-        return writers.one_picture_gif(screen, base64.b64decode(entry["gif"]))
+        return one_picture_gif(screen, base64.b64decode(entry["gif"]))
     return base64.b64decode(entry["src"].split(",", 1)[1])
 
 
@@ -174,7 +129,7 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
     detail = f"<code>{html.escape(options)}</code>" if options else html.escape(summary)
     heading = f"<b>{html.escape(title)}</b> · {detail}" if title else ""
     return (
-        STYLE + f'<div class="ntkviz-player" id="ntkviz-{uid}" tabindex="0" data-frame="0" '
+        style() + f'<div class="ntkviz-player" id="ntkviz-{uid}" tabindex="0" data-frame="0" '
         f'aria-label="{html.escape(title or "animation")} player">'
         + (f'<div class="np-title">{heading}</div>' if heading else "")
         # the first picture as a plain image until the script takes over (and where scripts
@@ -208,7 +163,8 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
         + (f'<p class="np-caption">{html.escape(caption)}</p>' if caption else "")
         + f'<script type="application/json" class="np-data">{payload}</script>'
         + "<script>"
-        + SCRIPT.replace("__UID__", uid)
+        + script()
+        .replace("__UID__", uid)
         .replace("__PLAY__", json.dumps(ICONS["play"]))
         .replace("__PAUSE__", json.dumps(ICONS["pause"]))
         + "</script>"
@@ -269,7 +225,7 @@ def page(data: dict[str, Any], info: dict[str, Any] | None = None) -> str:
 
 def write_html(
     tmp: Path,
-    source: Any,
+    source: FrameSource,
     fps: float,
     advance: Callable[[int], None],
     target: Path | None = None,
@@ -277,21 +233,16 @@ def write_html(
     dither: bool = False,
     jobs: int = 1,
 ) -> tuple[int, int]:
-    """Write the player page for a :class:`ntkviz.output.writers.FrameSource` to ``tmp``; return
+    """Write the player page for a :class:`ntkviz.output.frames.FrameSource` to ``tmp``; return
     (height, width). The pictures come from the source's GIF encoding, made here or reused from
     the .gif written beside it. Refuses (NtkvizError) a file over :data:`MAX_BYTES`."""
-    import dataclasses
-
-    from ntkviz.errors import NtkvizError
-    from ntkviz.output import writers
-
     info = dict(getattr(source, "info", None) or {})
     labels = info.get("labels")
     if labels is not None and len(labels) != source.count:
         labels = None
     if not source.keys:  # a source not made for a player: encode again, with its key pictures
         source = dataclasses.replace(source, keys=True)
-    encoded = writers.encode_gif_frames(source, dither, advance, jobs)
+    encoded = encode_gif_frames(source, dither, advance, jobs)
     data = player_data(encoded, fps, labels)
     text = page(data, info)
     size = len(text.encode("utf-8"))
@@ -332,187 +283,18 @@ def decode_frames(data: dict[str, Any]):
         yield canvas.copy()
 
 
-STYLE = """<style>
-.ntkviz-player { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
-  max-width: 100%; display: inline-block; outline: none; box-sizing: border-box;
-  background: #fff; padding: .3em .4em; border-radius: 6px; }
-.ntkviz-player:focus-visible { box-shadow: 0 0 0 2px #3f90da66; border-radius: 4px; }
-.ntkviz-player .np-title { margin: 0 0 .3em; color: #444; }
-.ntkviz-player .np-title code { font-size: .9em; }
-.ntkviz-player .np-canvas, .ntkviz-player .np-poster { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
-  background: #fff; }
-.ntkviz-player .np-bar { display: flex; flex-wrap: wrap; align-items: center; gap: .35em;
-  margin-top: .35em; }
-.ntkviz-player button { font: inherit; min-width: 2.3em; padding: .25em .5em; cursor: pointer;
-  line-height: 0;
-  border: 1px solid #bbb; border-radius: 4px; background: #f6f6f6; color: #222; }
-.ntkviz-player button:hover { background: #e8e8e8; }
-.ntkviz-player .np-play { min-width: 3em; font-weight: bold; }
-.ntkviz-player .np-slider { flex: 1 1 12em; min-width: 8em; }
-.ntkviz-player .np-pos { font-variant-numeric: tabular-nums; white-space: nowrap; min-width: 11em; }
-.ntkviz-player select { font: inherit; }
-.ntkviz-player .np-caption { margin: .5em 0 0; color: #444; max-width: 60em; }
-</style>"""
+@functools.cache
+def style() -> str:
+    """The player's CSS (``player.css``) as a <style> element."""
+    return "<style>\n" + _package_file("player.css") + "</style>"
 
-# The player's code. __UID__ is replaced by the player's id; everything else is plain ES2017.
-SCRIPT = r"""
-(function () {
-  "use strict";
-  var root = document.getElementById("ntkviz-__UID__");
-  if (!root || root.ntkvizPlayer) return;
-  var data = JSON.parse(root.querySelector(".np-data").textContent);
-  var pics = data.frames, n = pics.length;
-  var canvas = root.querySelector(".np-canvas"), ctx = canvas.getContext("2d");
-  var slider = root.querySelector(".np-slider"), pos = root.querySelector(".np-pos");
-  var playBtn = root.querySelector(".np-play"), speedSel = root.querySelector(".np-speed");
-  var loopBox = root.querySelector(".np-loop");
-  var ICON_PLAY = __PLAY__, ICON_PAUSE = __PAUSE__;
-  var images = [], drawn = -1, timer = null;
-  var keyOf = [], k = 0;
-  for (var i = 0; i < n; i++) { if (pics[i].key) k = i; keyOf.push(k); }
-  var player = {
-    count: n, frame: 0, playing: false,
-    outputFrame: function (i) { return pics[i].first; },
-    seek: function (i) { show(i); },
-    play: function () { play(); }, pause: function () { pause(); },
-    toggle: function () { if (player.playing) pause(); else play(); }
-  };
-  root.ntkvizPlayer = player;
-  (window.ntkvizPlayers = window.ntkvizPlayers || []).push(player);
 
-  function paint(i) {
-    var p = pics[i];
-    ctx.drawImage(images[i], p.x, p.y);
-  }
-  function draw(i) {
-    var start = keyOf[i];
-    if (!(drawn >= start && drawn <= i)) { paint(start); drawn = start; }
-    while (drawn < i) { drawn += 1; paint(drawn); }
-  }
-  function label(i) {
-    var text = "frame " + (i + 1) + " / " + n;
-    if (pics[i].label) text += " \u00b7 " + pics[i].label;
-    return text;
-  }
-  function show(i) {
-    i = Math.max(0, Math.min(n - 1, Math.round(Number(i)) || 0));
-    draw(i);
-    player.frame = i;
-    root.setAttribute("data-frame", String(i));
-    slider.value = String(i);
-    pos.textContent = label(i);
-  }
-  function schedule() {
-    var speed = Number(speedSel.value) || 1;
-    timer = setTimeout(tick, Math.max(1, pics[player.frame].ms / speed));
-  }
-  function tick() {
-    timer = null;
-    if (!player.playing) return;
-    if (player.frame >= n - 1) {
-      if (!loopBox.checked) { pause(); return; }
-      show(0);
-    } else {
-      show(player.frame + 1);
-    }
-    if (player.frame >= n - 1 && !loopBox.checked) {
-      // played once: the last frame stays up for its hold, then stop
-      timer = setTimeout(pause, pics[player.frame].ms / (Number(speedSel.value) || 1));
-      return;
-    }
-    schedule();
-  }
-  function play() {
-    if (player.playing || n < 2) return;
-    if (player.frame >= n - 1 && !loopBox.checked) show(0);
-    player.playing = true;
-    playBtn.innerHTML = ICON_PAUSE;
-    playBtn.title = "Pause (space)";
-    schedule();
-  }
-  function pause() {
-    player.playing = false;
-    if (timer !== null) { clearTimeout(timer); timer = null; }
-    playBtn.innerHTML = ICON_PLAY;
-    playBtn.title = "Play (space)";
-  }
-  function step(d) { pause(); show(player.frame + d); }
+@functools.cache
+def script() -> str:
+    """The player's code (``player.js``): plain ES2017; ``__UID__`` stands for the player's id,
+    ``__PLAY__`` and ``__PAUSE__`` for the play and pause icons (JSON strings)."""
+    return "\n" + _package_file("player.js")
 
-  function on(selector, action) {
-    // after a click the keys go to the player, not the button (space would click it again)
-    root.querySelector(selector).onclick = function () {
-      action();
-      root.focus({ preventScroll: true });
-    };
-  }
-  on(".np-first", function () { pause(); show(0); });
-  on(".np-last", function () { pause(); show(n - 1); });
-  on(".np-back", function () { step(-1); });
-  on(".np-fwd", function () { step(1); });
-  on(".np-play", function () { player.toggle(); });
-  slider.addEventListener("input", function () { pause(); show(slider.value); });
-  function onKey(e) {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    var t = e.target && e.target.tagName;
-    if (t === "SELECT" || (t === "INPUT" && e.target.type !== "range" && e.target.type !== "checkbox")) return;
-    var big = e.shiftKey ? 10 : 1, used = true;
-    if (e.key === " " || e.key === "k") player.toggle();
-    else if (e.key === "ArrowRight" || e.key === "l") step(big);
-    else if (e.key === "ArrowLeft" || e.key === "j") step(-big);
-    else if (e.key === "Home") { pause(); show(0); }
-    else if (e.key === "End") { pause(); show(n - 1); }
-    else used = false;
-    if (used) { e.preventDefault(); e.stopPropagation(); }
-  }
-  root.addEventListener("keydown", onKey);
-  var own = document.body && document.body.getAttribute("data-ntkviz-page") === "1";
-  var hash = {};
-  function report() {  // in a frame (the gallery's index): tell it how tall the page is
-    if (own && window.parent !== window) {
-      var tall = document.body.getBoundingClientRect().height;
-      window.parent.postMessage({ ntkvizHeight: tall }, "*");
-    }
-  }
-  if (own) {
-    // a page of its own: keys work without clicking the player first
-    document.addEventListener("keydown", function (e) { if (!root.contains(e.target)) onKey(e); });
-    // page.html#frame=101 shows frame 101 (a link to a moment); #embed: in the gallery's index
-    var readHash = function () {
-      hash = {};
-      location.hash.slice(1).split("&").forEach(function (part) {
-        var kv = part.split("=");
-        if (kv[0]) hash[decodeURIComponent(kv[0])] = kv.length > 1 ? decodeURIComponent(kv[1]) : "";
-      });
-    };
-    readHash();
-    if ("embed" in hash) document.body.classList.add("np-embed");
-    window.addEventListener("resize", report);
-    window.addEventListener("hashchange", function () {
-      readHash();
-      if (player.loaded && hash.frame) { pause(); show(Number(hash.frame) - 1); }
-    });
-  }
-  // A patch is the rest of a one-picture GIF: the shared screen (palette), sized to it.
-  var screen = data.screen ? atob(data.screen) : "";
-  function source(p) {
-    if (p.src) return p.src;
-    var body = atob(p.gif);
-    return "data:image/gif;base64," +
-      btoa(screen.slice(0, 6) + body.slice(13, 17) + screen.slice(10) + body);
-  }
-  player.ready = Promise.all(pics.map(function (p, i) {
-    var img = new Image();
-    images[i] = img;
-    img.src = source(p);
-    return img.decode ? img.decode() : new Promise(function (ok) { img.onload = ok; });
-  })).then(function () {
-    show(own && hash.frame ? Number(hash.frame) - 1 : 0);
-    var poster = root.querySelector(".np-poster");
-    if (poster) poster.parentNode.removeChild(poster);
-    canvas.style.display = "block";
-    player.loaded = true;
-    report();
-    return player;
-  });
-})();
-"""
+
+def _package_file(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")

@@ -237,7 +237,7 @@ def test_cuda_without_cuda_is_one_clear_line(cli, tmp_path):
 def test_failure_after_the_main_file_changes_nothing(cli, tmp_path, monkeypatch):
     """Outputs appear together at the end: a failure writing the last one (the sidecar) leaves
     the previous output, still and sidecar exactly as they were, and no temporary files."""
-    from ntkviz.output import writers
+    from ntkviz.output import formats
 
     out, still = tmp_path / "toy.gif", tmp_path / "toy.png"
     args = ("toy-model", "-o", out, "--still", still, "--frames", 2, "--points", 20, *TINY)
@@ -247,7 +247,7 @@ def test_failure_after_the_main_file_changes_nothing(cli, tmp_path, monkeypatch)
     def broken(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writers, "write_json", broken)
+    monkeypatch.setattr(formats.Json, "write_data", broken)
     result = cli(*args[: -len(TINY)], "--frames", 3, *TINY)
     assert result.exit_code != 0
     assert [p.read_bytes() for p in (out, still, tmp_path / "toy.gif.json")] == before

@@ -93,7 +93,7 @@ def test_extreme_options_succeed_or_fail_in_one_line(cli, tmp_path_factory, run)
 
 
 def check_output(out: Path, data: Path) -> None:
-    from ntkviz.output.writers import probe
+    from ntkviz.output.formats import probe
 
     sidecar = json.loads(Path(f"{out}.json").read_text())
     frames, width, height = probe(out, ".gif")

@@ -12,8 +12,11 @@ import pytest
 from conftest import TINY, gif_frames, temp_leftovers
 
 from ntkviz.errors import ConfigError, NtkvizError
-from ntkviz.output import writers
-from ntkviz.output.writers import FrameSource, write_animation
+from ntkviz.output import gif
+from ntkviz.output.formats import write_animation
+from ntkviz.output.frames import FrameSource, write_frames_dir
+from ntkviz.output.palette import PaletteMapper
+from ntkviz.output.transaction import sweep_stale
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -118,7 +121,7 @@ def test_broken_encode_is_refused_and_the_old_file_kept(tmp_path, monkeypatch):
     the earlier file stays."""
     out = tmp_path / "a.gif"
     out.write_bytes(b"earlier")
-    real = writers._write_gif
+    real = gif.write_gif
 
     def truncating(tmp, *args, **kwargs):
         shape = real(tmp, *args, **kwargs)
@@ -126,7 +129,7 @@ def test_broken_encode_is_refused_and_the_old_file_kept(tmp_path, monkeypatch):
         Path(tmp).write_bytes(data[: len(data) // 2])
         return shape
 
-    monkeypatch.setattr(writers, "_write_gif", truncating)
+    monkeypatch.setattr(gif, "write_gif", truncating)
     source = FrameSource(6, lambda i: np.full((40, 50, 3), 40 * i, np.uint8))
     with pytest.raises(NtkvizError, match="a.gif"):
         write_animation(out, source, fps=10)
@@ -138,7 +141,7 @@ def test_empty_output_is_refused(tmp_path):
         with pytest.raises(NtkvizError, match="no frames"):
             write_animation(tmp_path / f"e{suffix}", FrameSource(0, lambda i: None), fps=10)
     with pytest.raises(NtkvizError, match="no frames"):
-        writers.write_frames_dir(tmp_path / "frames", FrameSource(0, lambda i: None))
+        write_frames_dir(tmp_path / "frames", FrameSource(0, lambda i: None))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -210,8 +213,8 @@ def test_replace_frames_touches_only_frames(cli, tmp_path):
 def test_an_earlier_frames_folder_is_replaced(tmp_path):
     frames = tmp_path / "frames"
     source = FrameSource(4, lambda i: np.full((20, 30, 3), 50 * i, np.uint8))
-    writers.write_frames_dir(frames, source)
-    writers.write_frames_dir(frames, FrameSource(2, source.frame))
+    write_frames_dir(frames, source)
+    write_frames_dir(frames, FrameSource(2, source.frame))
     assert sorted(p.name for p in frames.iterdir()) == ["frame_00000.png", "frame_00001.png"]
     assert temp_leftovers(tmp_path) == [] and temp_leftovers(frames) == []
 
@@ -230,7 +233,7 @@ def test_sweep_removes_only_dead_processes_temporary_files(tmp_path):
         path.write_bytes(b"x")
     stale_dir.mkdir()
     (stale_dir / "frame_00000.png").write_bytes(b"x")
-    assert sorted(writers.sweep_stale(tmp_path)) == sorted([stale.name, stale_dir.name])
+    assert sorted(sweep_stale(tmp_path)) == sorted([stale.name, stale_dir.name])
     assert mine.exists() and user.exists() and not stale.exists() and not stale_dir.exists()
 
 
@@ -262,9 +265,9 @@ def test_torch_out_of_memory_is_the_memory_refusal(cli, tmp_path, kind):
 
 
 def test_webp_frames_checked_against_memory(tmp_path, monkeypatch):
-    from ntkviz.numerics import nets
+    from ntkviz.runtime import memory
 
-    monkeypatch.setattr(nets, "memory_limit", lambda device="cpu": 1000)
+    monkeypatch.setattr(memory, "memory_limit", lambda device="cpu": 1000)
     source = FrameSource(5, lambda i: np.zeros((40, 40, 3), np.uint8))
     with pytest.raises(ConfigError, match="WebP frames"):
         write_animation(tmp_path / "a.webp", source, fps=10)
@@ -348,7 +351,7 @@ def test_dither_frames_are_the_right_way_up_and_close_to_undithered(tmp_path):
 def test_every_palette_lookup_is_the_nearest_colour():
     rng = np.random.default_rng(1)
     palette = rng.integers(0, 256, (200, 3)).astype(np.uint8)
-    mapper = writers.PaletteMapper(palette)
+    mapper = PaletteMapper(palette)
     frames = [rng.integers(0, 256, (30, 40, 3)).astype(np.uint8) for _ in range(3)]
     frames.append(frames[-1].copy())
     frames[-1][:5] = palette[:40].reshape(5, 8, 3).repeat(5, axis=1)  # exact palette colours
@@ -411,7 +414,7 @@ def test_staging_failure_names_the_target(tmp_path, monkeypatch):
     ):
         write_animation(tmp_path / "a.gif", source, fps=10)
     with pytest.raises(NtkvizError, match=r"frames.* (is not writable|no space left)"):
-        writers.write_frames_dir(tmp_path / "frames", source)
+        write_frames_dir(tmp_path / "frames", source)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -157,7 +157,8 @@ def test_both_themes_render_and_differ(name):
 
 def test_gallery_check_reports_layout_problems(tmp_path):
     from ntkviz.gallery import validate
-    from ntkviz.output.writers import FrameSource, write_animation
+    from ntkviz.output.formats import write_animation
+    from ntkviz.output.frames import FrameSource
 
     frame = np.zeros((20, 30, 4), np.uint8)
     report = write_animation(tmp_path / "x.gif", FrameSource(2, lambda i: frame), 10)

@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ntkviz.errors import NtkvizError
-from ntkviz.output import writers
+from ntkviz.output import vector
+from ntkviz.output.transaction import transaction
 from tests.conftest import TINY, temp_leftovers
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -75,7 +76,7 @@ def test_verify_vector_refuses_broken_files(tmp_path, fmt, data, message):
     path = tmp_path / f"x{fmt}"
     path.write_bytes(data)
     with pytest.raises(NtkvizError, match=message):
-        writers.verify_vector(path, fmt, path)
+        vector.verify_vector(path, fmt, path)
 
 
 def test_animated_artists_are_in_the_vector_still(tmp_path):
@@ -104,8 +105,8 @@ def test_animated_artists_are_in_the_vector_still(tmp_path):
 
     renderer = Moving(None, None, Style(size=(3.0, 2.0), dpi=40.0))
     renderer.frame(0)
-    with writers.transaction() as tx:
-        written = writers.write_vector(tmp_path / "m.svg", renderer, tx=tx)
+    with transaction() as tx:
+        written = vector.write_vector(tmp_path / "m.svg", renderer, tx=tx)
     assert written["width"] == 216 and written["height"] == 144
     root = ET.fromstring((tmp_path / "m.svg").read_bytes())
     ids = {el.get("id") for el in root.iter()}

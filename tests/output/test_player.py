@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 from conftest import TINY, gif_frames
 
-from ntkviz.output import player, writers
+from ntkviz.output import gif, player
+from ntkviz.output.formats import write_animation
+from ntkviz.output.frames import FrameSource
 
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 DRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
@@ -138,7 +140,7 @@ def test_encoding_round_trips(jobs, monkeypatch):
     """Synthetic frames: a square moving, held frames, a whole-picture change and key pictures
     every KEY_INTERVAL frames; decoding gives the frames back exactly (their few colours are all
     in the palette), and the data is the same for any number of drawing processes."""
-    monkeypatch.setattr(writers, "KEY_INTERVAL", 3)
+    monkeypatch.setattr(gif, "KEY_INTERVAL", 3)
     monkeypatch.setattr("ntkviz.runtime.parallel.can_fork", lambda: True)
     rng = np.random.default_rng(0)
     base = rng.choice(np.array([[255, 255, 255], [0, 0, 0], [200, 30, 30]], np.uint8), (20, 30))
@@ -176,9 +178,9 @@ def test_gif_and_player_together_draw_each_frame_once(tmp_path):
         picture[4:10, i : i + 6] = (30, 90, 200)
         return picture
 
-    source = writers.FrameSource(14, frame, keys=True)
-    writers.write_animation(tmp_path / "a.gif", source, fps=10)
-    writers.write_animation(tmp_path / "a.html", source, fps=10)
+    source = FrameSource(14, frame, keys=True)
+    write_animation(tmp_path / "a.gif", source, fps=10)
+    write_animation(tmp_path / "a.html", source, fps=10)
     assert sorted(drawn) == list(range(14))
     with Image.open(tmp_path / "a.gif") as im:
         gif = []
@@ -197,18 +199,6 @@ def test_player_file_is_offline(tiny_player):
     assert re.search(r"https?://", text) is None  # nothing to fetch, no link out
     assert re.findall(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", text) == []
     assert "@import" not in text and "url(" not in text
-
-
-def test_player_step_labels_come_from_the_result():
-    """Figures whose Result has snapshot steps show them: one per frame, or one more."""
-    from types import SimpleNamespace
-
-    renderer = SimpleNamespace(count=3, order=[0, 1, 2, 2])
-    same = SimpleNamespace(steps=np.array([0, 40, 80]))
-    more = SimpleNamespace(steps=np.array([0, 40, 80, 120]))
-    assert player.frame_labels(same, renderer) == ["step 0", "step 40", "step 80", "step 80"]
-    assert player.frame_labels(more, renderer)[0] == "step 40"
-    assert player.frame_labels(SimpleNamespace(), renderer) is None
 
 
 def test_too_large_a_player_is_refused_in_one_line(tmp_path, monkeypatch, cli):
@@ -406,8 +396,8 @@ def test_a_replaced_source_does_not_share_the_encoding():
     import dataclasses
 
     frames = [np.full((8, 8, 3), 20 * i, np.uint8) for i in range(6)]
-    source = writers.FrameSource(6, lambda i: frames[i])
-    full = writers.encode_gif_frames(source, False, lambda n=1: None)
+    source = FrameSource(6, lambda i: frames[i])
+    full = gif.encode_gif_frames(source, False, lambda n=1: None)
     short = dataclasses.replace(source, count=4)
     assert short.encoded == {} and len(full.blocks) == 6
-    assert len(writers.encode_gif_frames(short, False, lambda n=1: None).blocks) == 4
+    assert len(gif.encode_gif_frames(short, False, lambda n=1: None).blocks) == 4

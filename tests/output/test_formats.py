@@ -1,4 +1,5 @@
-"""The writer: each format decodes back independently to what was asked; failures lose nothing."""
+"""The formats: each decodes back independently to what was asked; failures lose nothing; the
+registry is the one list of formats."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from conftest import gif_frames, mp4_info, temp_leftovers
 from PIL import Image
 
 from ntkviz.errors import ConfigError
-from ntkviz.output import writers
-from ntkviz.output.writers import FrameSource, _umask, frame_durations_ms, write_animation
+from ntkviz.output import formats
+from ntkviz.output.formats import write_animation
+from ntkviz.output.frames import FrameSource, frame_durations_ms
 
 
 def moving_square(count: int, height: int = 60, width: int = 80) -> FrameSource:
@@ -102,27 +104,6 @@ def test_png_writes_key_frame(tmp_path):
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), source.frame(4))
 
 
-def test_frames_dir_numbered_pngs(tmp_path):
-    folder = tmp_path / "frames"
-    writers.write_frames_dir(folder, moving_square(4))
-    assert sorted(p.name for p in folder.iterdir()) == [f"frame_{i:05d}.png" for i in range(4)]
-    writers.write_frames_dir(folder, moving_square(2))  # replaced as a whole
-    assert len(list(folder.iterdir())) == 2
-    assert folder.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's private 0700
-    assert temp_leftovers(tmp_path) == []
-
-
-def test_frames_dir_in_two_processes(tmp_path):
-    folder = tmp_path / "frames"
-    source = moving_square(24)
-    writers.write_frames_dir(folder, source, jobs=2)
-    names = sorted(p.name for p in folder.iterdir())
-    assert names == [f"frame_{i:05d}.png" for i in range(24)]
-    for i in (0, 11, 12, 23):  # both halves, exactly
-        with Image.open(folder / names[i]) as im:
-            np.testing.assert_array_equal(np.asarray(im.convert("RGB")), source.frame(i))
-
-
 def test_unknown_suffix(tmp_path):
     with pytest.raises(ConfigError, match="unknown output format '.avi'"):
         write_animation(tmp_path / "x.avi", moving_square(2), fps=10)
@@ -144,53 +125,6 @@ def test_failure_mid_write_keeps_old_file(tmp_path, suffix, error):
         write_animation(out, FrameSource(6, failing), fps=10)
     assert out.read_bytes() == b"precious bytes"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
-
-
-def test_check_writable_reports_missing_folder(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
-        writers.check_writable(tmp_path / "nope" / "a.gif", "output")
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises(ConfigError, match="not a folder"):
-        writers.check_writable(blocker / "a.gif", "output")
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_check_writable_reports_read_only_folder(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        with pytest.raises(ConfigError, match="not writable"):
-            writers.check_writable(folder / "a.gif", "output")
-    finally:
-        folder.chmod(0o755)
-
-
-def test_check_writable_on_read_only_filesystem():
-    if not os.path.isdir("/proc/self"):
-        pytest.skip("no /proc")
-    with pytest.raises(ConfigError, match="not writable"):
-        writers.check_writable(__import__("pathlib").Path("/proc/self/ntkviz.gif"), "output")
-
-
-def test_palette_keeps_frequent_colours_exact_in_colourful_frames(tmp_path):
-    """More than 256 colours: white and the line colours stay exact, the rest are approximated."""
-    rng = np.random.default_rng(0)
-
-    def frame(i: int) -> np.ndarray:
-        img = np.full((60, 80, 3), 255, np.uint8)
-        img[:20] = rng.integers(0, 256, (20, 80, 3), dtype=np.uint8)  # ~1600 random colours
-        img[30:35, :] = (31, 119, 180)
-        return img
-
-    frames = [frame(i) for i in range(3)]
-    out = tmp_path / "many.gif"
-    write_animation(out, FrameSource(3, lambda i: frames[i]), fps=10)
-    decoded, _, _ = gif_frames(out)
-    for original, back in zip(frames, decoded):
-        np.testing.assert_array_equal(back[25:], original[25:])  # white and the blue band exact
-        assert np.abs(back[:20].astype(int) - original[:20]).mean() < 40  # the noise roughly kept
 
 
 def held_and_moving(count: int) -> FrameSource:
@@ -306,3 +240,61 @@ def test_workers_draw_text_with_their_own_font_files(tmp_path):
         out = tmp_path / f"two{attempt}.gif"
         write_animation(out, source, fps=10, jobs=2)
         assert out.read_bytes() == (tmp_path / "one.gif").read_bytes()
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def test_every_list_of_formats_comes_from_the_registry():
+    assert formats.FORMATS == (".gif", ".mp4", ".webp", ".html", ".png", ".pdf", ".svg")
+    assert formats.ANIMATION_FORMATS == (".gif", ".mp4", ".webp", ".html")
+    assert formats.STILL_FORMATS == (".png", ".pdf", ".svg")
+    assert formats.suffixes("data") == (".npz",)
+    named = [s for f in formats.REGISTRY for s in f.suffixes]
+    assert len(named) == len(set(named))  # each suffix has one format
+    for suffix in named:
+        assert suffix in formats.find(suffix.upper()).suffixes
+
+
+def test_lookup_by_role_names_what_may_be_used(tmp_path):
+    assert isinstance(formats.lookup(tmp_path / "a.NPZ", "data"), formats.Npz)
+    assert isinstance(formats.lookup(tmp_path / "a.svg", "still"), formats.Vector)
+    with pytest.raises(
+        ConfigError, match=r"use \.gif, \.mp4, \.webp, \.html, \.png, \.pdf or \.svg"
+    ):
+        formats.lookup(tmp_path / "a.npz")
+    with pytest.raises(ConfigError, match=r"--still must name a \.png, \.pdf or \.svg file"):
+        formats.lookup(tmp_path / "a.gif", "still")
+    with pytest.raises(ConfigError, match=r"--data must name a \.npz file"):
+        formats.lookup(tmp_path / "a.png", "data")
+
+
+def test_a_new_format_is_one_registered_class(tmp_path, monkeypatch):
+    """Registering a class is all it takes: the lists, the checks and the writer follow."""
+    monkeypatch.setattr(formats, "REGISTRY", list(formats.REGISTRY))
+
+    @formats.register
+    class Raw(formats.Raster):
+        suffixes = (".raw",)
+        animated = True
+
+        def check(self, fps):
+            super().check(fps)
+            if fps > 5:
+                raise ConfigError("too fast for .raw")
+
+        def encode(self, tmp, run, advance, target):
+            frames = [run.source.frame(i) for i in range(run.source.count)]
+            tmp.write_bytes(np.stack(frames).tobytes())
+            advance(len(frames))
+            return frames[0].shape[0], frames[0].shape[1], len(frames)
+
+        def probe(self, path):
+            return path.stat().st_size // (60 * 80 * 3), 80, 60
+
+    assert ".raw" in formats.suffixes("output", animated=True)
+    with pytest.raises(ConfigError, match="too fast for .raw"):
+        formats.check_fps(10, ".raw")
+    info = write_animation(tmp_path / "a.raw", moving_square(3), fps=5)
+    assert info == {"format": "raw", "frames": 3, "width": 80, "height": 60, "bytes": 3 * 14400}
+    assert (tmp_path / "a.raw").stat().st_size == 3 * 14400

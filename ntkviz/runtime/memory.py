@@ -1,0 +1,36 @@
+"""How much memory a step may take, and refusing one that needs more, before it allocates.
+
+Used by the numerics (an ensemble's weights) and by the output (WebP keeps every frame); torch
+is imported only to ask a CUDA device.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ntkviz.errors import ConfigError
+
+
+def memory_limit(device: str = "cpu") -> int:
+    """Half the free memory of ``device``: what one step may take."""
+    if device == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return free // 2
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # pragma: no cover - non-POSIX
+        available = 8 << 30
+    return available // 2
+
+
+def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:
+    """Refuse, before allocating, ``need`` bytes beyond half the free memory of ``device``;
+    the message names ``what`` needs it and ends with ``hint``."""
+    limit = memory_limit(device)
+    if need > limit:
+        raise ConfigError(
+            f"{what} need about {need / 2**30:.1f} GiB on {device}; the limit is "
+            f"{limit / 2**30:.1f} GiB (half the free memory): {hint}"
+        )
