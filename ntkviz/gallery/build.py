@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ntkviz.config import to_jsonable
-from ntkviz.errors import ConfigError
+from ntkviz import sidecar as sidecar_schema
+from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.version import __version__
 
 ANIMATION_FORMATS = ("gif", "mp4", "webp", "html")  # html: the player (ntkviz.output.player)
@@ -96,27 +96,11 @@ def command_line(
 
 def is_current(config: Any, options) -> bool:
     """True when the sidecar of every output says it was made exactly like this."""
-    from ntkviz.pipeline import sidecar_path
-
     try:
-        sidecar = json.loads(sidecar_path(options.output).read_text())
-    except (OSError, ValueError):
+        sidecar = sidecar_schema.read(sidecar_schema.path(options.output))
+    except NtkvizError:
         return False
-    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("versions"), dict):
-        return False
-    wanted = {
-        "config": to_jsonable(config),
-        "seed": options.seed,
-        "quick": options.quick,
-        "hold": options.hold,
-        "style": to_jsonable(options.style),
-        "fps": options.fps,
-        "also": [str(p) for p in options.also],
-        "still": str(options.still) if options.still else None,
-    }
-    if any(sidecar.get(k) != v for k, v in wanted.items()):
-        return False
-    if sidecar.get("versions", {}).get("ntkviz") != __version__:
+    if not sidecar_schema.is_current(sidecar, config, options):
         return False
     outputs = [options.output, *options.also] + ([options.still] if options.still else [])
     return all(_looks_right(p, sidecar) for p in outputs)
@@ -531,28 +515,6 @@ def _picture_problem(path: Path, frames: int, width: int, height: int) -> str | 
     return None
 
 
-def _read_sidecar(path: Path) -> dict[str, Any]:
-    """A sidecar's content; ValueError (with the reason) if it is not one."""
-    try:
-        sidecar = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot be read ({exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"is not valid JSON ({exc})") from None
-    if not isinstance(sidecar, dict):
-        raise ValueError("is not a sidecar (not a JSON object)")
-    for key, kind in (("frames", int), ("width", int), ("height", int)):
-        if not isinstance(sidecar.get(key), kind) or isinstance(sidecar.get(key), bool):
-            raise ValueError(f"is not a sidecar (no whole number '{key}')")
-    for key in ("also", "still"):
-        value = sidecar.get(key)
-        if key == "also" and not isinstance(value or [], list):
-            raise ValueError("is not a sidecar ('also' is not a list)")
-        if key == "still" and value is not None and not isinstance(value, str):
-            raise ValueError("is not a sidecar ('still' is not a file name)")
-    return sidecar
-
-
 IMAGE_SUFFIXES = (".gif", ".png", ".mp4", ".webp")
 
 
@@ -571,9 +533,9 @@ def validate(out: Path) -> list[str]:
     for sidecar_file in sidecars:
         main = out / sidecar_file.name[: -len(".json")]
         try:
-            sidecar = _read_sidecar(sidecar_file)
-        except ValueError as exc:
-            problems.append(f"{sidecar_file.name}: {exc}")
+            sidecar = sidecar_schema.read(sidecar_file, sidecar_schema.PICTURE)
+        except NtkvizError as exc:
+            problems.append(str(exc))
             named.add(main.name)
             continue
         files = [main, *(out / Path(str(p)).name for p in sidecar.get("also") or [])]

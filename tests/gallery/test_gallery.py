@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ntkviz.figures import FIGURES
-from ntkviz.gallery.build import build as gallery
+from ntkviz.gallery import build as gallery
 
 
 class _Collect(HTMLParser):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ntkviz.gallery.build import build as gallery
+from ntkviz.gallery import build as gallery
 
 
 @pytest.fixture(scope="module")

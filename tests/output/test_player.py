@@ -377,7 +377,7 @@ def test_gallery_index_shows_players(browser, tmp_path, cli):
     index = (tmp_path / "index.html").read_text()
     assert 'src="toy-model.html#embed"' in index and "kernel-change.png" in index
     assert (tmp_path / "toy-model.html").stat().st_size < 5e6
-    from ntkviz.gallery.build import build as gallery
+    from ntkviz.gallery import build as gallery
 
     # the player decodes and agrees with its sidecar (layout findings are another matter)
     assert [p for p in gallery.validate(tmp_path) if ": layout: " not in p] == []
