@@ -159,8 +159,9 @@ def _output_name(spec: Any, style: Any) -> str:
 
 # -- the options ----------------------------------------------------------------------------------
 
-#: Every shared option, in the order of a figure's ``--help``.
-SHARED: tuple[Option, ...] = (
+#: Every shared option, in the order of a figure's ``--help``. Every reader iterates this list
+#: when it runs, so an option :func:`register`-ed here counts everywhere.
+SHARED: list[Option] = [
     Option(
         "output",
         ("-o", "--output"),
@@ -327,12 +328,15 @@ SHARED: tuple[Option, ...] = (
         "Show progress bars.",
         shown="when stderr is a terminal",
     ),
-)
+]
 
 
-def shared() -> tuple[Option, ...]:
-    """The shared options (read at call time, so that an option added to SHARED counts)."""
-    return SHARED
+def register(option: Option) -> Option:
+    """Add a shared option (a plugin's, or a test's); its name must be new."""
+    if any(o.name == option.name for o in SHARED):
+        raise ValueError(f"a shared option {option.name!r} exists already")
+    SHARED.append(option)
+    return option
 
 
 def get(name: str) -> Option:
@@ -344,10 +348,6 @@ def get(name: str) -> Option:
 
 def names(where: str | None = None) -> tuple[str, ...]:
     return tuple(o.name for o in SHARED if where is None or o.where == where)
-
-
-def default(name: str) -> Any:
-    return get(name).default
 
 
 def validate(values: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
 from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
+from ntkviz.options import get as shared_option
 from ntkviz.output import writers
 from ntkviz.output.player import frame_info
 from ntkviz.runtime.parallel import resolve_jobs
@@ -34,24 +35,25 @@ STYLE_OPTIONS = ("size", "dpi", "theme")
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything about a run that is not the figure's own config."""
+    """Everything about a run that is not the figure's own config; the shared options' fields
+    (their meaning and defaults: :mod:`ntkviz.options`) and the run's own."""
 
     output: Path
     style: Style
     fps: float
-    seed: int = 0
-    device: str = "cpu"
+    seed: int = shared_option("seed").default
+    device: str = shared_option("device").default
     data: Path | None = None
     still: Path | None = None
     frames_dir: Path | None = None
     also: tuple[
         Path, ...
     ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
-    dither: bool = False
-    replace_frames: bool = False  # --frames-dir may hold the user's files: replace only frames
-    jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
-    quick: bool = False
-    hold: float = 2.0  # seconds the last frame of an animation stays up
+    dither: bool = shared_option("dither").default
+    replace_frames: bool = shared_option("replace_frames").default
+    jobs: int = shared_option("jobs").default
+    quick: bool = shared_option("quick").default
+    hold: float = shared_option("hold").default
     check_layout: bool = (
         False  # run ntkviz.drawing.layout on the frames and record problems (gallery)
     )

@@ -10,7 +10,9 @@ import typer
 
 from ntkviz import registry
 from ntkviz.errors import ConfigError
-from ntkviz.options import check_jobs, check_seed
+from ntkviz.options import check_jobs, check_seed, get
+
+SEED = get("seed").default
 
 
 def gallery_command(
@@ -46,7 +48,7 @@ def gallery_command(
     quick: Annotated[
         bool, typer.Option("--quick", help="Preview presets: fewer frames and steps.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed for every figure.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for every figure.")] = SEED,
     check: Annotated[
         Path | None,
         typer.Option(
