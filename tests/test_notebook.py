@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.output.test_player import browser  # noqa: F401 - the same headless Chromium fixture
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "ntkviz.ipynb"

@@ -245,7 +245,7 @@ def _stub_command(entry: dict[str, Any]):
 
 def build_app(full: Any = None) -> typer.Typer:
     """The command line; ``full``: the figures whose commands get their options (None: all).
-    Building a figure's ~30 options costs a few ms each, which ``--help`` need not pay."""
+    Building the ~30 options of every figure is work that ``ntkviz --help`` need not do."""
     new = typer.Typer(**APP_SETTINGS)
     new.callback()(_root)
     new.command("list")(list_figures)
