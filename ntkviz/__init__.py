@@ -10,9 +10,8 @@ cheap): ``ntkviz.list_figures()``, ``ntkviz.options(name)``, ``ntkviz.configure(
 :class:`~ntkviz.api.Animation` (``.result``, ``.frame(i)``, ``.save(path)``, an inline player).
 """
 
-from __future__ import annotations
-
-from typing import Any
+import sys
+import types
 
 from ntkviz.runtime.threads import passive_wait
 
@@ -29,7 +28,7 @@ from ntkviz.version import __version__  # noqa: E402 - after passive_wait
 _API = ("list_figures", "options", "configure", "render", "Animation")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     if name in _API:
         from ntkviz import api
 
@@ -42,7 +41,22 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_API, "ConfigError"])
+    """The public API only (not this module's helpers, nor its submodules)."""
+    return sorted(__all__)
 
+
+class _Package(types.ModuleType):
+    """Importing a submodule sets it as the package's attribute of its name: ``ntkviz.options``
+    (the shared options' module) would then hide the API's ``ntkviz.options(name)``. The API's
+    names stay the API's; the submodules are in ``sys.modules`` (``from ntkviz.options import``)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+del passive_wait
 
 __all__ = ["__version__", *_API, "ConfigError"]

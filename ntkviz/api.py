@@ -8,7 +8,9 @@
 >>> anim.result.kernels.shape, anim.frame(0).shape     # the numbers, and frames on demand
 
 Every CLI option is a keyword: ``--alpha-max 100`` is ``alpha_max=100``, a list option takes a
-tuple or list (or the CLI's "1,2,3" string), ``--size 6x4`` is ``size="6x4"`` or ``(6, 4)``.
+tuple or list (or the CLI's "1,2,3" string), ``--size 6x4`` is ``size="6x4"`` or ``(6, 4)``. The
+shared options (:mod:`ntkviz.options`) are ``render``'s keywords (seed, fps, size, ...) or
+``save``'s (still, data, dither, jobs, ...), with the CLI's defaults.
 Options are checked by the same code as the CLI's, before anything is computed; a bad one raises
 :class:`ntkviz.errors.ConfigError` with the CLI's message. ``render(...).save(path)`` writes
 through the same pipeline as the CLI (same atomic writer, same sidecar), and the file is
@@ -29,14 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from ntkviz.errors import ConfigError
+from ntkviz.options import SHARED, get, names
 
 #: An animation larger than this is shown inline as its still, with a note (saving still works).
 MAX_INLINE_BYTES = 32 * 1024 * 1024
-
-#: The render() keywords that are the CLI's shared options (the rest are the figure's own).
-RUN_OPTIONS = ("quick", "seed", "size", "dpi", "theme", "fps", "hold", "device")
-#: The CLI's shared options that are Animation.save()'s keywords.
-SAVE_OPTIONS = ("output", "still", "data", "frames_dir", "dither", "jobs")
 
 
 def list_figures() -> dict[str, str]:
@@ -70,32 +68,26 @@ def configure(name: str, quick: bool = False, **options: Any) -> Any:
 
 def render(
     name: str,
-    quick: bool = False,
-    seed: int = 0,
+    quick: bool = get("quick").default,
+    seed: int = get("seed").default,
     *,
-    size: str | tuple[float, float] | None = None,
-    dpi: float | None = None,
-    theme: str = "light",
-    fps: float | None = None,
-    hold: float = 2.0,
-    device: str = "cpu",
     progress: bool = False,
     **options: Any,
 ) -> Animation:
     """Simulate a figure, as ``ntkviz <name> [options]`` does, and return an :class:`Animation`
     holding the Result, the config and frames on demand (nothing is written until ``save``).
 
-    ``options`` are the figure's own (``ntkviz.options(name)``); the keywords above are the CLI's
-    shared options, with the same defaults. ``progress=True`` shows progress bars (tqdm's notebook
-    bar where tqdm is installed, else Rich's).
+    ``options`` are the figure's own (``ntkviz.options(name)``) and the CLI's shared options of a
+    run (``size``, ``dpi``, ``theme``, ``fps``, ``hold``, ``device``, ...: those of
+    :mod:`ntkviz.options` marked "run"), with the CLI's defaults. ``progress=True`` shows
+    progress bars (tqdm's notebook bar where tqdm is installed, else Rich's).
     """
     import torch
 
     from ntkviz.pipeline import preflight
 
     spec = _spec(name)
-    run = _run_options(spec, quick, seed, size, dpi, theme, fps, hold, device, options)
-    config_, run_options, words = run
+    config_, run_options, words = _run_options(spec, {**options, "quick": quick, "seed": seed})
     with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
         preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
     bar = _progress(spec.name) if progress else None
@@ -197,44 +189,42 @@ class Animation:
         return self.frame(self.key_frame)
 
     # -- files ----------------------------------------------------------------------------------
-    def save(
-        self,
-        path: str | Path,
-        *,
-        still: str | Path | None = None,
-        data: str | Path | None = None,
-        frames_dir: str | Path | None = None,
-        dither: bool = False,
-        jobs: int = 1,
-        sidecar: bool = True,
-    ) -> dict[str, Any]:
+    def save(self, path: str | Path, *, sidecar: bool = True, **options: Any) -> dict[str, Any]:
         """Write the figure to ``path`` (.gif, .mp4, .webp, .html or .png, as the CLI's
-        ``-o``) with the CLI's writer and sidecar; ``still``, ``data``, ``frames_dir``, ``dither``
-        and ``jobs`` are the CLI's options of those names (``jobs`` defaults to 1 here: no
-        worker processes from a notebook; the file is the same for any number). A ``.npz`` path
-        saves only the numbers, as ``--data``. Returns the sidecar's content."""
+        ``-o``) with the CLI's writer and sidecar. ``options``: the CLI's shared options of
+        saving (:mod:`ntkviz.options` marks them "save": ``still``, ``data``, ``frames_dir``,
+        ``dither``, ``jobs``, ...), with the CLI's defaults but ``jobs=1`` (no worker processes
+        from a notebook; the file is the same for any number). A ``.npz`` path saves only the
+        numbers, as ``--data``. Returns the sidecar's content."""
         from ntkviz.output import formats
         from ntkviz.pipeline import run_figure
 
         path = Path(path)
-        if path.suffix.lower() == ".npz" and still is None and frames_dir is None:
+        saving = [o for o in SHARED if o.where == "save" and o.name != "output"]
+        unknown = sorted(set(options) - {o.name for o in saving})
+        if unknown:
+            raise TypeError(f"save() got an unexpected keyword argument {unknown[0]!r}")
+        values = {o.name: _given(o, options.get(o.name, o.keyword_default)) for o in saving}
+        if (
+            path.suffix.lower() == ".npz"
+            and values["still"] is None
+            and values["frames_dir"] is None
+        ):
             return self._save_npz(path)
-        words = [*self.command, "-o", str(path)]
-        for option, value in (("--still", still), ("--data", data), ("--frames-dir", frames_dir)):
-            if value is not None:
-                words += [option, str(value)]
-        if dither:
-            words.append("--dither")
-        options = dataclasses.replace(
+        for option in saving:
+            option.validate(values[option.name])
+        words = [*self.command, "-o", str(path), *_words(saving, values)]
+        fields = {f.name for f in dataclasses.fields(self.options)}
+        options_ = dataclasses.replace(
             self.options,
             output=path,
-            still=None if still is None else Path(still),
-            data=None if data is None else Path(data),
-            frames_dir=None if frames_dir is None else Path(frames_dir),
-            dither=bool(dither),
-            jobs=int(jobs),
             sidecar=bool(sidecar),
             command=tuple(words),
+            extra={
+                **self.options.extra,
+                **{k: v for k, v in values.items() if k not in fields},
+            },
+            **{k: v for k, v in values.items() if k in fields},
         )
         formats.output_format(path)
         bar = _progress(self.name) if self._progress else None
@@ -242,7 +232,7 @@ class Animation:
 
         with bar or Progress() as shown:
             return run_figure(
-                self.spec, self.config, options, shown, simulated=(self.result, self.seconds)
+                self.spec, self.config, options_, shown, simulated=(self.result, self.seconds)
             )
 
     def _save_npz(self, path: Path) -> dict[str, Any]:
@@ -331,13 +321,13 @@ def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(spec.config_cls) if f.metadata.get("cli", True)}
     values: dict[str, Any] = {}
     for key, value in options.items():
-        if key in SAVE_OPTIONS:
+        if key in names("save"):
             raise ConfigError(
                 f"{key} is an option of saving: .save(path, {key}=...) (the CLI's "
                 f"{cfg.option_name(key)})"
             )
         if key not in fields:
-            close = difflib.get_close_matches(key, [*fields, *RUN_OPTIONS], n=3, cutoff=0.6)
+            close = difflib.get_close_matches(key, [*fields, *names("run")], n=3, cutoff=0.6)
             hint = f" (Possible options: {', '.join(close)})" if close else ""
             raise ConfigError(f"No such option: {key}{hint} (see ntkviz.options({spec.name!r}))")
         kind, item = cfg.field_kind(spec.config_cls, fields[key])
@@ -397,49 +387,33 @@ def _invalid(option: str, value: Any, expected: str) -> Any:
     raise ConfigError(f"Invalid value for '{option}': Input should be {expected} (got {value!r})")
 
 
-def _run_options(
-    spec: Any,
-    quick: Any,
-    seed: Any,
-    size: Any,
-    dpi: Any,
-    theme: Any,
-    fps: Any,
-    hold: Any,
-    device: Any,
-    options: Mapping[str, Any],
-) -> tuple[Any, Any, list[str]]:
-    """(config, RunOptions, the equivalent CLI words) through the CLI's own ``build_run``."""
-    from ntkviz.cli.app import COMMON, COMMON_DEFAULTS, build_run
-
-    figure = _figure_values(spec, options)
-    if isinstance(size, (tuple, list)):
-        if len(size) != 2:
-            raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {size!r})")
-        size = "x".join(f"{float(v):g}" for v in size)
-    common = {
-        "quick": _typed("--quick", quick, bool),
-        "seed": _typed("--seed", seed, int),
-        "size": None if size is None else _typed("--size", size, str),
-        "dpi": None if dpi is None else _typed("--dpi", dpi, float),
-        "theme": _typed("--theme", theme, str),
-        "fps": None if fps is None else _typed("--fps", fps, float),
-        "hold": _typed("--hold", hold, float),
-        "device": _typed("--device", device, str),
-    }
-    values: dict[str, Any] = {
-        f.name: None for f in dataclasses.fields(spec.config_cls) if f.metadata.get("cli", True)
-    }
-    values.update(figure)
-    values.update({name: COMMON_DEFAULTS.get(name) for name, _, _ in COMMON})
-    values.update(common)
-    values["progress"] = False
-    config_, run_options, _ = build_run(spec, values)
-    return config_, run_options, _words(figure, common)
+def _given(option: Any, value: Any) -> Any:
+    """A shared option's keyword value as the CLI's parser would give it (None: left out)."""
+    if value is None:
+        return None
+    if option.type is Path:
+        return Path(value)
+    if option.name == "size" and isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {value!r})")
+        return "x".join(f"{float(v):g}" for v in value)
+    return _typed(option.flag, value, option.type)
 
 
-def _words(figure: Mapping[str, Any], common: Mapping[str, Any]) -> list[str]:
-    """The CLI options that give the same figure (what the sidecar records as the command)."""
+def _run_options(spec: Any, options: Mapping[str, Any]) -> tuple[Any, Any, list[str]]:
+    """(config, RunOptions, the equivalent CLI words) through the CLI's own
+    :func:`ntkviz.pipeline.plan`, from render()'s keywords."""
+    from ntkviz.pipeline import plan
+
+    running = [o for o in SHARED if o.where == "run"]
+    common = {o.name: _given(o, options.get(o.name, o.keyword_default)) for o in running}
+    figure = _figure_values(spec, {k: v for k, v in options.items() if k not in common})
+    config_, run_options = plan(spec, {**figure, **common})
+    return config_, run_options, _figure_words(figure) + _words(running, common)
+
+
+def _figure_words(figure: Mapping[str, Any]) -> list[str]:
+    """The CLI options of the figure's own that give the same figure."""
     from ntkviz.config import option_name
 
     words: list[str] = []
@@ -451,13 +425,24 @@ def _words(figure: Mapping[str, Any], common: Mapping[str, Any]) -> list[str]:
             words += [name, ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)]
         else:
             words += [name, f"{value:g}" if isinstance(value, float) else str(value)]
-    if common["quick"]:
-        words.append("--quick")
-    for key in ("seed", "size", "dpi", "theme", "fps", "hold", "device"):
-        value = common[key]
-        default = {"seed": 0, "theme": "light", "hold": 2.0, "device": "cpu"}.get(key)
-        if value is not None and value != default:
-            words += [f"--{key}", f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+def _words(shared: list[Any], values: Mapping[str, Any]) -> list[str]:
+    """The CLI words of the shared options set away from their defaults (what the sidecar
+    records as the command); --quick first."""
+    from ntkviz.options import format_value
+
+    words: list[str] = []
+    for option in sorted(shared, key=lambda o: o.name != "quick"):
+        value = values[option.name]
+        if value is None or value == option.keyword_default:
+            continue
+        if option.type is bool:
+            on, _, off = option.flags[-1].partition("/")
+            words.append(on if value else off)
+        else:
+            words += [option.flag, format_value(value)]
     return words
 
 

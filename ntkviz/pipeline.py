@@ -8,8 +8,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import platform
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,51 +17,96 @@ from typing import Any
 import numpy as np
 import torch
 
-from ntkviz.config import option_name, to_jsonable
+from ntkviz import config as cfg
+from ntkviz import sidecar
+from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
+from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
+from ntkviz.options import get as shared_option
 from ntkviz.output import formats
 from ntkviz.output.formats import Frames
 from ntkviz.output.frames import FrameSource
 from ntkviz.output.transaction import check_writable, transaction
 from ntkviz.runtime.parallel import resolve_jobs
 from ntkviz.runtime.progress import Progress
-from ntkviz.version import __version__
 
-DEVICES = ("cpu", "cuda")
-MAX_HOLD = 600.0  # seconds
+#: The run options that are the Style's (the rest are RunOptions' fields, or its ``extra``).
+STYLE_OPTIONS = ("size", "dpi", "theme")
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything about a run that is not the figure's own config."""
+    """Everything about a run that is not the figure's own config; the shared options' fields
+    (their meaning and defaults: :mod:`ntkviz.options`) and the run's own."""
 
     output: Path
     style: Style
     fps: float
-    seed: int = 0
-    device: str = "cpu"
+    seed: int = shared_option("seed").default
+    device: str = shared_option("device").default
     data: Path | None = None
     still: Path | None = None
     frames_dir: Path | None = None
     also: tuple[
         Path, ...
     ] = ()  # more animation files from the same run (e.g. an .mp4 beside a .gif)
-    dither: bool = False
-    replace_frames: bool = False  # --frames-dir may hold the user's files: replace only frames
-    jobs: int = 0  # processes drawing and encoding GIF frames at once; 0: one per core (at most 4)
-    quick: bool = False
-    hold: float = 2.0  # seconds the last frame of an animation stays up
+    dither: bool = shared_option("dither").default
+    replace_frames: bool = shared_option("replace_frames").default
+    jobs: int = shared_option("jobs").default
+    quick: bool = shared_option("quick").default
+    hold: float = shared_option("hold").default
     check_layout: bool = (
         False  # run ntkviz.drawing.layout on the frames and record problems (gallery)
     )
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
+    #: shared options (ntkviz.options) that are no field here, name -> value
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any], **fields: Any) -> RunOptions:
+        """RunOptions from shared option values (``extra`` takes those that are no field)."""
+        own = {f.name for f in dataclasses.fields(cls)}
+        fields.update({k: v for k, v in values.items() if k in own})
+        extra = {k: v for k, v in values.items() if k not in own}
+        return cls(**fields, extra=extra)
 
 
-def sidecar_path(output: Path) -> Path:
-    return output.with_name(output.name + ".json")
+sidecar_path = sidecar.path
+versions = sidecar.versions
+
+
+def plan(
+    spec: FigureSpec, values: Mapping[str, Any], command: tuple[str, ...] | None = None
+) -> tuple[Any, RunOptions]:
+    """(config, RunOptions) from the values of a figure's options (its own and the shared ones
+    of :data:`ntkviz.options.SHARED` that are keywords of the API; None: the default)."""
+    values = dict(values)
+    shared = {}
+    for option in SHARED:
+        value = values.pop(option.name, None)
+        if option.where == "cli":
+            continue
+        if value is None and not option.optional:
+            value = option.default
+        option.validate(value)
+        shared[option.name] = value
+    base, style = defaults(spec, bool(shared["quick"]))
+    config = cfg.build(spec.config_cls, values, base=base)
+    if shared["size"] is not None:
+        style = style.resized(parse_size(shared["size"]))
+    if shared["dpi"] is not None:
+        style = dataclasses.replace(style, dpi=shared["dpi"])
+    style = dataclasses.replace(style, theme=shared["theme"])
+    for option in SHARED:  # the figure's own: its fps, its file name
+        if option.default is FIGURE and option.name not in STYLE_OPTIONS:
+            if shared.get(option.name) is None:
+                shared[option.name] = option.own(spec, style)
+    shared["output"] = Path(shared["output"])
+    run = {k: v for k, v in shared.items() if k not in STYLE_OPTIONS}
+    return config, RunOptions.of(run, style=style, command=command)
 
 
 def resolve_device(name: str) -> str:
@@ -84,12 +129,11 @@ def preflight(options: RunOptions) -> None:
         if not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number (got {value:g})")
     options.style.check()
-    if not 0 <= options.hold <= MAX_HOLD:
-        raise ConfigError(
-            f"--hold must be between 0 and {MAX_HOLD:g} seconds (got {options.hold:g})"
-        )
-    if options.jobs < 0:
-        raise ConfigError(f"--jobs must be >= 0, 0 meaning one per core (got {options.jobs})")
+    for option in SHARED:  # the shared options' own checks (--hold, --jobs, ...)
+        if option.name in ("hold", "jobs"):
+            option.validate(getattr(options, option.name))
+        elif option.name in options.extra:
+            option.validate(options.extra[option.name])
     check_writable(options.output, "output")
     if options.sidecar:
         check_writable(sidecar_path(options.output), "the sidecar")
@@ -181,21 +225,6 @@ def overflowed(spec: FigureSpec, config: Any, quick: bool, detail: str) -> Ntkvi
         else "at the defaults this is a bug, please report it"
     )
     return NtkvizError(f"{spec.name}: the simulation gave {detail}; {hint}")
-
-
-def versions() -> dict[str, str]:
-    import imageio
-    import matplotlib
-    import numpy
-
-    return {
-        "ntkviz": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "matplotlib": matplotlib.__version__,
-        "imageio": imageio.__version__,
-    }
 
 
 def hold_frames(seconds: float, fps: float) -> int:
@@ -350,29 +379,16 @@ def run_figure(
             from ntkviz.drawing.layout import layout_problems
 
             layout = layout_problems(renderer)
-        report = {
-            "figure": spec.name,
-            "output": str(options.output),
-            **written,
-            "fps": options.fps,
-            "seed": options.seed,
-            "device": options.device,
-            "quick": options.quick,
-            "hold": options.hold,
-            **({"layout": layout} if layout is not None else {}),
-            **caption(spec, result, config),
-            "config": to_jsonable(config),
-            "style": to_jsonable(options.style),
-            "dither": options.dither,
-            "still": str(options.still) if options.still else None,
-            "also": [str(p) for p in options.also],
-            "frames_dir": str(options.frames_dir) if options.frames_dir else None,
-            "data": str(options.data) if options.data else None,
-            "versions": versions(),
-            "seconds": {k: round(v, 4) for k, v in timing.items()},
-            "jobs": jobs,  # processes allowed to draw GIF frames (render/write: this process's share)
-            "command": list(options.command) if options.command else None,
-        }
+        report = sidecar.make(
+            spec,
+            config,
+            options,
+            written,
+            caption(spec, result, config),
+            timing,
+            jobs,
+            layout,
+        )
         if options.data is not None:
             formats.lookup(options.data, "data").write_data(
                 options.data,
@@ -381,6 +397,6 @@ def run_figure(
                 tx=tx,
             )
         if options.sidecar:
-            sidecar = sidecar_path(options.output)
-            formats.lookup(sidecar, "sidecar").write_data(sidecar, report, tx=tx)
+            target = sidecar.path(options.output)
+            formats.lookup(target, "sidecar").write_data(target, report, tx=tx)
     return report

@@ -2,8 +2,9 @@
 
 ``ntkviz/registry.json`` (package data) holds what ``ntkviz --help``, ``ntkviz list``,
 ``ntkviz <figure> --help``, shell completion and the plain bounds checks need: each figure's name,
-summary, static caption, animated flag, fps and options (name, kind, item type, help, default,
-bounds, choices, lengths). It is generated from the live figure modules::
+summary, static caption, animated flag, fps, options (name, kind, item type, help, default,
+bounds, choices, lengths) and its own defaults of the shared options that have no one default
+(:data:`ntkviz.options.FIGURE`: fps, size, dpi, output), which its ``--help`` shows. It is generated from the live figure modules::
 
     python -m ntkviz.registry --write
 
@@ -53,11 +54,10 @@ def generate() -> dict[str, Any]:
     import dataclasses
 
     from ntkviz import config as cfg
-    from ntkviz.drawing.style import THEMES
     from ntkviz.figures import FIGURES
     from ntkviz.figures.base import static_caption
+    from ntkviz.options import DEVICES, THEMES, figure_defaults
     from ntkviz.output import formats
-    from ntkviz.pipeline import DEVICES
 
     entries = {}
     for name, spec in FIGURES.items():
@@ -85,6 +85,7 @@ def generate() -> dict[str, Any]:
             "animated": spec.animated,
             "fps": spec.fps,
             "options": options,
+            "defaults": {k: _plain(v) for k, v in figure_defaults(spec, spec.style).items()},
         }
     return {
         "figures": entries,

@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_player import browser  # noqa: F401 - the same headless Chromium fixture
+
+from tests.output.test_player import browser  # noqa: F401 - the same headless Chromium fixture
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "ntkviz.ipynb"
 
@@ -71,7 +72,7 @@ def test_example_notebook_runs_and_shows_players(executed):
 
 def test_notebook_players_work_in_a_browser(executed, browser, tmp_path):  # noqa: F811
     """The cells' HTML outputs, on one page as Jupyter shows them, play in Chromium."""
-    from test_player import _errors, _open, _wait
+    from tests.output.test_player import _errors, _open, _wait
 
     notebook, _ = executed
     outputs = [h for c in notebook.cells if c.cell_type == "code" for h in _html(c)]

@@ -1,8 +1,10 @@
-"""The ntkviz command line: one command per figure, made from the figure's Config.
+"""The ntkviz command line: one command per figure, made from the figure's Config and the shared
+options of :mod:`ntkviz.options`.
 
 Every Config field becomes an option (``alpha_min`` -> ``--alpha-min``) with the field's help and
-the post's value as its default, so a new figure needs no CLI code. The CLI only builds the
-Config and the run options, then calls :func:`ntkviz.pipeline.run_figure`.
+the post's value as its default, so a new figure needs no CLI code; every shared option becomes
+one too, its default the figure's own where it has one (fps, size, dpi, file name). The CLI only
+checks the values, then calls :func:`ntkviz.pipeline.plan` and :func:`ntkviz.pipeline.run_figure`.
 
 The commands are made from :mod:`ntkviz.registry` (a JSON file generated from the figure modules),
 so ``--help``, ``list``, shell completion and a bad option never import torch or matplotlib: a
@@ -11,173 +13,27 @@ figure's module loads inside its command, when it runs.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import errno
 import inspect
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperGroup
 
+from ntkviz import config as cfg
 from ntkviz import registry
-from ntkviz.cli.runfiles import ITEM_TYPES, apply_config_file, open_file, precheck
-from ntkviz.errors import ConfigError, NtkvizError
-from ntkviz.runtime.lifecycle import describe_os_error, ignore_stop_signals, interrupted_line
+from ntkviz.cli.configfile import apply_config_file
+from ntkviz.cli.errors import DEBUG, OneLineErrors, click
+from ntkviz.cli.gallery import gallery_command
+from ntkviz.cli.open import report
+from ntkviz.cli.rerun import rerun_command
+from ntkviz.errors import ConfigError
+from ntkviz.options import SHARED
 from ntkviz.version import __version__
 
-try:  # typer >= 0.2x vendors its own click
-    from typer import _click as click
-except ImportError:  # pragma: no cover - older typer
-    import click
-
-
-def _skip_coercion_of_absent_options() -> None:
-    """An option left out (None) needs no coercion: typer (0.29) would build its pydantic
-    adapter to turn None into None, which costs --help, a figure's --help and every TAB of shell
-    completion ~100 ms (pydantic's import). Same result: the callback, then the value."""
-    from typer.core import TyperOption
-
-    original = getattr(TyperOption, "process_value", None)
-    if original is None or getattr(original, "_ntkviz", False):
-        return
-
-    def process_value(self, ctx, value):
-        if value is None and not self.required and not (self.multiple or self.nargs == -1):
-            return value if self.callback is None else self.callback(ctx, self, value)
-        return original(self, ctx, value)
-
-    process_value._ntkviz = True
-    TyperOption.process_value = process_value
-
-
-_skip_coercion_of_absent_options()
-
-#: Set by --debug (or NTKVIZ_DEBUG=1): errors show their traceback.
-DEBUG = {"on": False}
-
-
-def _debugging() -> bool:
-    return DEBUG["on"] or os.environ.get("NTKVIZ_DEBUG", "") not in ("", "0")
-
-
-#: Errors of a write to a stream: ntkviz's own file errors always name their file, so one of
-#: these without a file name is standard output's (a full device, a closed pipe, ...).
-STREAM_ERRORS = (errno.EPIPE, errno.EBADF, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT)
-
-
-def _stdout_broken(exc: OSError) -> bool:
-    return exc.errno in STREAM_ERRORS
-
-
-def _stdout_failed(exc: OSError) -> None:
-    """stdout is a full device, a closed pipe or gone: say so once, on stderr."""
-    with contextlib.suppress(OSError, ValueError):  # and let nothing more reach it
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        click.echo(f"Error: {describe_os_error(exc, 'cannot write to standard output')}", err=True)
-
-
-class _Stopped(Exception):
-    """A KeyboardInterrupt (or SIGTERM, SIGHUP) carried past typer, which would swallow it."""
-
-    def __init__(self, interrupt: BaseException) -> None:
-        super().__init__(str(interrupt))
-        self.interrupt = interrupt
-
-
-class _SystemFailure(Exception):
-    """An OSError carried past typer (which hides EPIPE): told as one line here."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class OneLineErrors(TyperGroup):
-    """Every error is one line on stderr and a non-zero exit; Ctrl-C, SIGTERM and SIGHUP exit
-    128 + the signal. Only ``--debug`` shows a traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt as exc:
-            raise _Stopped(exc) from None
-        except OSError as exc:
-            raise _SystemFailure(exc) from exc
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        try:
-            rv = self._main(args, prog_name, complete_var, **extra)
-        except (KeyboardInterrupt, _Stopped) as exc:
-            ignore_stop_signals()
-            sys.exit(interrupted_line(getattr(exc, "interrupt", exc)))
-        if rv == 130:  # typer's own answer to a Ctrl-C while parsing
-            ignore_stop_signals()
-            sys.exit(interrupted_line(KeyboardInterrupt()))
-        try:
-            if sys.stdout is not None:
-                sys.stdout.flush()
-        except OSError as exc:
-            _stdout_failed(exc)
-            sys.exit(1)
-        sys.exit(rv)
-
-    def _main(self, args, prog_name, complete_var, **extra) -> int:
-        try:
-            rv = super().main(
-                args=args,
-                prog_name=prog_name,
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
-        except click.exceptions.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "ntkviz"
-            click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
-            sys.exit(2)
-        except click.exceptions.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except typer.Abort:
-            click.echo("Aborted.", err=True)
-            sys.exit(1)
-        except NtkvizError as exc:
-            if _debugging():
-                raise
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except MemoryError:
-            if _debugging():
-                raise
-            click.echo("Error: out of memory: try a smaller width, count or frame size", err=True)
-            sys.exit(1)
-        except (_Stopped, SystemExit):
-            raise
-        except (_SystemFailure, OSError) as failure:
-            exc = getattr(failure, "error", failure)
-            if _debugging():
-                raise exc from None
-            if exc.filename is None and _stdout_broken(exc):
-                _stdout_failed(exc)
-            else:
-                click.echo(f"Error: {describe_os_error(exc)}", err=True)
-            sys.exit(1)
-        except Exception as exc:  # a bug: still one line, the traceback with --debug
-            if _debugging():
-                raise
-            click.echo(
-                f"Error: internal error: {type(exc).__name__}: {exc} "
-                "(run 'ntkviz --debug ...' for the traceback)".replace("\n", " "),
-                err=True,
-            )
-            sys.exit(1)
-        return rv if isinstance(rv, int) else 0
-
+ITEM_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 APP_SETTINGS = dict(
     cls=OneLineErrors,
@@ -218,8 +74,6 @@ def _root(
 
 
 FIGURES = registry.figures()  # name -> registry entry (not the FigureSpec: that needs torch)
-THEMES = tuple(registry.load()["themes"])
-DEVICES = tuple(registry.load()["devices"])
 
 
 def list_figures() -> None:
@@ -229,137 +83,39 @@ def list_figures() -> None:
         typer.echo(f"{name:<{width}}  {entry['summary']}")
 
 
-# -- options every figure shares ------------------------------------------------------------------
+# -- checks before the heavy imports -------------------------------------------------------------
 
 
-def _opt(*names: str, help: str, **kwargs: Any) -> Any:
-    return typer.Option(*names, help=help, **kwargs)
-
-
-COMMON: list[tuple[str, Any, Any]] = [
-    (
-        "output",
-        Optional[Path],
-        _opt(
-            "-o",
-            "--output",
-            help="Output file; its suffix picks the format: "
-            ".gif, .mp4, .webp, .html (a player), .png (a still) or .pdf/.svg (the still as "
-            "vector graphics). [default: <figure>.gif]",
-            dir_okay=False,
-        ),
-    ),
-    (
-        "fps",
-        Optional[float],
-        _opt("--fps", help="Frames per second. [default: 10, the post's 0.1 s a frame]"),
-    ),
-    (
-        "size",
-        Optional[str],
-        _opt("--size", help="Figure size in inches, WxH. [default: the post's, e.g. 12x9]"),
-    ),
-    ("dpi", Optional[float], _opt("--dpi", help="Pixels per inch. [default: 72]")),
-    ("seed", int, _opt("--seed", help="Random seed; the same seed gives the same file.")),
-    ("device", str, _opt("--device", help=f"Where to compute: {'|'.join(DEVICES)}.")),
-    ("theme", str, _opt("--theme", help=f"Colours: {'|'.join(THEMES)}.")),
-    (
-        "data",
-        Optional[Path],
-        _opt(
-            "--data",
-            help="Also save the numbers behind the figure to this .npz file.",
-            dir_okay=False,
-        ),
-    ),
-    (
-        "still",
-        Optional[Path],
-        _opt(
-            "--still",
-            help="Also save the key frame as this .png, .pdf or .svg file.",
-            dir_okay=False,
-        ),
-    ),
-    (
-        "frames_dir",
-        Optional[Path],
-        _opt(
-            "--frames-dir",
-            help="Also save every frame as numbered PNGs in this folder.",
-            file_okay=False,
-        ),
-    ),
-    (
-        "hold",
-        float,
-        _opt(
-            "--hold",
-            help="Seconds the last frame of an animation stays up before it loops. [default: 2]",
-        ),
-    ),
-    (
-        "replace_frames",
-        bool,
-        _opt(
-            "--replace-frames",
-            help="Let --frames-dir be a folder that holds other files: only its "
-            "frame_NNNNN.png files are replaced, nothing else is touched.",
-        ),
-    ),
-    (
-        "dither",
-        bool,
-        _opt("--dither/--no-dither", help="Dither GIF colours (smoother gradients, larger files)."),
-    ),
-    (
-        "jobs",
-        int,
-        _opt(
-            "--jobs",
-            "-j",
-            help="Processes drawing and encoding GIF frames (and --frames-dir PNGs) at once; "
-            "0: one per core, at most 4 (the files are the same for any number).",
-        ),
-    ),
-    (
-        "quick",
-        bool,
-        _opt("--quick", help="Preview preset: fewer frames and steps (marked in the sidecar)."),
-    ),
-    ("quiet", bool, _opt("-q", "--quiet", help="Print nothing but errors.")),
-    (
-        "config",
-        Optional[Path],
-        _opt(
-            "--config",
-            help="Read options from this .toml or .json file (keys: option names, with - or _); "
-            "options on the command line win.",
-            dir_okay=False,
-        ),
-    ),
-    ("open", bool, _opt("--open", help="Show the result in the desktop's viewer when done.")),
-    (
-        "progress",
-        Optional[bool],
-        _opt(
-            "--progress/--no-progress",
-            help="Show progress bars. [default: when stderr is a terminal]",
-        ),
-    ),
-]
-COMMON_DEFAULTS = {
-    "seed": 0,
-    "device": "cpu",
-    "theme": "light",
-    "hold": 2.0,
-    "dither": False,
-    "replace_frames": False,
-    "jobs": 0,
-    "quick": False,
-    "quiet": False,
-    "open": False,
-}
+def precheck(entry: Mapping[str, Any], values: Mapping[str, Any], formats: list[str]) -> None:
+    """Bounds, choices and lengths of the options given, the shared options' checks and the
+    output suffix, from the registry's metadata and :mod:`ntkviz.options` alone (the figure's own
+    cross-option checks run after its import)."""
+    for option in entry["options"]:
+        raw = values.get(option["name"])
+        if raw is None:
+            continue
+        name = cfg.option_name(option["name"])
+        if option["kind"] == "tuple":
+            item = ITEM_TYPES.get(option["item"], float)
+            value = (
+                tuple(raw) if isinstance(raw, (tuple, list)) else cfg.parse_list(raw, item, name)
+            )
+            if option.get("length") is not None and len(value) != option["length"]:
+                raise ConfigError(
+                    f"{name} needs exactly {option['length']} values (got {len(value)})"
+                )
+            if len(value) < option.get("min_length", 1):
+                raise ConfigError(f"{name} needs at least {option['min_length']} value(s)")
+            for v in value:
+                cfg._check_value(name, v, option)
+        else:
+            cfg._check_value(name, raw, option)
+    for shared in SHARED:
+        shared.validate(values.get(shared.name))
+    output = values.get("output")
+    if output is not None and Path(output).suffix.lower() not in formats:
+        shown = Path(output).suffix or "(none)"
+        raise ConfigError(f"unknown output format '{shown}' for {output}: use {', '.join(formats)}")
 
 
 def _config_parameters(entry: dict[str, Any]) -> list[inspect.Parameter]:
@@ -400,88 +156,45 @@ def _config_parameters(entry: dict[str, Any]) -> list[inspect.Parameter]:
     return params
 
 
-def _common_parameters() -> list[inspect.Parameter]:
-    return [
-        inspect.Parameter(
-            name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=COMMON_DEFAULTS.get(name),
-            annotation=Annotated[annotation, option],
+def _shared_parameters(entry: Mapping[str, Any]) -> list[inspect.Parameter]:
+    """One keyword parameter per shared option, its help ending in the default this figure
+    uses (its own fps, size, dpi and file name where the option has no one default)."""
+    own = entry.get("defaults", {})
+    params = []
+    for option in SHARED:
+        shown = option.shown_default(own.get(option.name))
+        help_text = option.help + (f"  [default: {shown}]" if shown is not None else "")
+        extra: dict[str, Any] = {}
+        if option.path == "file":
+            extra["dir_okay"] = False
+        elif option.path == "dir":
+            extra["file_okay"] = False
+        annotation = Optional[option.type] if option.optional else option.type
+        params.append(
+            inspect.Parameter(
+                option.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None if option.optional else option.default,
+                annotation=Annotated[
+                    annotation,
+                    typer.Option(*option.flags, help=help_text, show_default=False, **extra),
+                ],
+            )
         )
-        for name, annotation, option in COMMON
-    ]
-
-
-def check_seed(seed: int) -> None:
-    if not 0 <= seed < 2**63:
-        raise ConfigError(f"--seed must be between 0 and 2^63 - 1 (got {seed})")
+    return params
 
 
 def build_run(spec: Any, values: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """(config, run options, display flags) from the parsed option values of a figure command."""
-    from ntkviz import config as cfg
-    from ntkviz.drawing.canvas import parse_size
-    from ntkviz.figures.base import defaults
-    from ntkviz.pipeline import RunOptions
+    from ntkviz.pipeline import plan
 
-    common = {name: values.pop(name, COMMON_DEFAULTS.get(name)) for name, _, _ in COMMON}
-    check_seed(common["seed"])
-    base, style = defaults(spec, common["quick"])
-    config = cfg.build(spec.config_cls, values, base=base)
-    if common["size"] is not None:
-        style = style.resized(parse_size(common["size"]))
-    if common["dpi"] is not None:
-        style = dataclasses.replace(style, dpi=common["dpi"])
-    style = dataclasses.replace(style, theme=common["theme"])
-    output = common["output"] or Path(f"{spec.name}{'.gif' if spec.animated else '.png'}")
-    options = RunOptions(
-        output=output,
-        style=style,
-        fps=spec.fps if common["fps"] is None else common["fps"],
-        seed=common["seed"],
-        device=common["device"],
-        data=common["data"],
-        still=common["still"],
-        frames_dir=common["frames_dir"],
-        replace_frames=common["replace_frames"],
-        dither=common["dither"],
-        jobs=common["jobs"],
-        quick=common["quick"],
-        hold=common["hold"],
-        command=("ntkviz", *sys.argv[1:]),
-    )
-    show_progress = common["progress"]
-    if show_progress is None:
-        show_progress = sys.stderr.isatty() and not common["quiet"]
-    flags = {"quiet": common["quiet"], "progress": show_progress, "open": common["open"]}
+    values = dict(values)
+    flags = {o.name: values.pop(o.name, o.default) for o in SHARED if o.where == "cli"}
+    flags.pop("config", None)
+    config, options = plan(spec, values, command=("ntkviz", *sys.argv[1:]))
+    if flags.get("progress") is None:
+        flags["progress"] = sys.stderr.isatty() and not flags.get("quiet")
     return config, options, flags
-
-
-def _describe(report: dict[str, Any]) -> str:
-    size = report["bytes"]
-    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
-    seconds = report["seconds"]
-    timing = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
-    unit = "pt" if report.get("format") in ("pdf", "svg") else "px"
-    return (
-        f"Wrote {report['output']}: {report['frames']} frame(s), "
-        f"{report['width']:g}x{report['height']:g} {unit}, "
-        f"{shown} ({timing})"
-    )
-
-
-def _report(report: dict[str, Any], flags: dict[str, Any]) -> None:
-    """The one line of a finished run, then --open's viewer."""
-    if not flags["quiet"]:
-        try:
-            typer.echo(_describe(report))
-        except OSError as exc:  # the files are written; only the report could not be shown
-            _stdout_failed(exc)
-            raise typer.Exit(1) from None
-    if flags.get("open"):
-        problem = open_file(Path(report["output"]))
-        if problem and not flags["quiet"]:
-            typer.echo(f"Note: {problem}", err=True)
 
 
 def _figure_command(entry: dict[str, Any]):
@@ -492,7 +205,7 @@ def _figure_command(entry: dict[str, Any]):
             ctx = click.globals.get_current_context()
             values = apply_config_file(ctx, values["config"], values)
         # before torch and matplotlib load:
-        precheck(entry, values, registry.load()["formats"], {"theme": THEMES, "device": DEVICES})
+        precheck(entry, values, registry.load()["formats"])
         from ntkviz.figures import get
         from ntkviz.pipeline import run_figure
         from ntkviz.runtime.progress import Progress, RichProgress
@@ -501,13 +214,13 @@ def _figure_command(entry: dict[str, Any]):
         config, options, flags = build_run(spec, values)
         progress = RichProgress(spec.name) if flags["progress"] else Progress()
         with progress:
-            report = run_figure(spec, config, options, progress)
-        _report(report, flags)
+            record = run_figure(spec, config, options, progress)
+        report(record, flags)
 
-    params = _config_parameters(entry) + _common_parameters()
+    params = _config_parameters(entry) + _shared_parameters(entry)
     names = [p.name for p in params]
     if len(names) != len(set(names)):
-        raise RuntimeError(f"{name}: a config field shadows a common option")
+        raise RuntimeError(f"{name}: a config field shadows a shared option")
     command.__signature__ = inspect.Signature(params)
     command.__name__ = name.replace("-", "_")
     command.__doc__ = (
@@ -532,7 +245,7 @@ def _stub_command(entry: dict[str, Any]):
 
 def build_app(full: Any = None) -> typer.Typer:
     """The command line; ``full``: the figures whose commands get their options (None: all).
-    Building a figure's ~30 options costs a few ms each, which ``--help`` need not pay."""
+    Building the ~30 options of every figure is work that ``ntkviz --help`` need not do."""
     new = typer.Typer(**APP_SETTINGS)
     new.callback()(_root)
     new.command("list")(list_figures)
@@ -557,185 +270,6 @@ def __getattr__(name: str) -> Any:
         globals()["app"] = built = build_app()
         return built
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def rerun_command(
-    sidecar: Annotated[
-        Path, typer.Argument(help="The sidecar of a run: <output>.json.", dir_okay=False)
-    ],
-    output: Annotated[
-        Optional[Path],
-        typer.Option(
-            "-o",
-            "--output",
-            help="Write this file instead (its suffix picks the format); without it the recorded "
-            "output is written again beside the sidecar, with the recorded --still, --data, "
-            "--frames-dir and extra formats.",
-            dir_okay=False,
-        ),
-    ] = None,
-    open_: Annotated[
-        bool, typer.Option("--open", help="Show the result in the desktop's viewer when done.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
-    progress: Annotated[
-        Optional[bool],
-        typer.Option(
-            "--progress/--no-progress",
-            help="Show progress bars. [default: when stderr is a terminal]",
-        ),
-    ] = None,
-) -> None:
-    """Run again what a sidecar records (figure, config, seed, style, fps, hold, formats): the same
-    versions give a byte-identical file."""
-    from ntkviz.cli.runfiles import rerun_plan
-    from ntkviz.pipeline import run_figure
-    from ntkviz.runtime.progress import Progress, RichProgress
-
-    spec, config, options, warnings = rerun_plan(sidecar, output, ("ntkviz", *sys.argv[1:]))
-    for line in warnings:
-        typer.echo(f"Warning: {line}", err=True)
-    if progress is None:
-        progress = sys.stderr.isatty() and not quiet
-    bar = RichProgress(spec.name) if progress else Progress()
-    with bar:
-        report = run_figure(spec, config, options, bar)
-    _report(report, {"quiet": quiet, "open": open_})
-
-
-def gallery_command(
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder for the figures and index pages.", file_okay=False)
-    ] = Path("gallery"),
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs", "-j", help="Figures built at once (processes). [default: the number of cores]"
-        ),
-    ] = 0,
-    only: Annotated[
-        str | None,
-        typer.Option(
-            "--only", help="Comma-separated figures to build (see 'ntkviz list'). [default: all]"
-        ),
-    ] = None,
-    formats: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="Comma-separated: gif, mp4, webp, html (animations; html: a player) and png "
-            "(a still of each).",
-        ),
-    ] = "gif,html,png",
-    force: Annotated[
-        bool, typer.Option("--force", help="Rebuild figures whose sidecar says they are current.")
-    ] = False,
-    quick: Annotated[
-        bool, typer.Option("--quick", help="Preview presets: fewer frames and steps.")
-    ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed for every figure.")] = 0,
-    check: Annotated[
-        Path | None,
-        typer.Option(
-            "--check",
-            help="After building, validate the files and "
-            "compare them with this committed gallery folder; "
-            "exit 1 if any figure changed.",
-            file_okay=False,
-        ),
-    ] = None,
-    tolerance: Annotated[
-        float,
-        typer.Option(
-            "--tolerance",
-            help="With --check: largest mean pixel difference (0-255) that counts as unchanged.",
-        ),
-    ] = 2.0,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
-) -> None:
-    """Build every figure at the post's settings into a folder, with README.md and index.html."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from ntkviz import gallery
-
-    names = list(FIGURES) if not only else [n.strip() for n in only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FIGURES]
-    if unknown:
-        raise ConfigError(
-            f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}"
-        )
-    check_seed(seed)
-    if jobs < 0:
-        raise ConfigError(f"--jobs must be >= 1 (got {jobs})")
-    format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
-    gallery.check_tolerance(tolerance)
-    if check is not None:
-        gallery.check_reference(check)
-    console = Console(stderr=True, quiet=quiet)
-    with Progress(
-        TextColumn("gallery"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-    ) as bar:
-        task = bar.add_task("", total=len(names))
-
-        def done(row: dict) -> None:
-            bar.update(task, advance=1, description=f"{row['figure']} {row['status']}")
-
-        rows = gallery.build(
-            out,
-            names,
-            format_list,
-            jobs or (os.cpu_count() or 1),
-            quick=quick,
-            force=force,
-            seed=seed,
-            on_done=done,
-        )
-    table = Table(title=f"ntkviz gallery in {out}")
-    for column in ("figure", "status", "frames", "size", "MB", "seconds"):
-        table.add_column(column, justify="left" if column in ("figure", "status") else "right")
-    for row in rows:
-        table.add_row(
-            row["figure"],
-            row["status"],
-            str(row["frames"]),
-            row["size"],
-            f"{row['bytes'] / 1e6:.2f}",
-            f"{row['seconds']:.1f}",
-        )
-    total = sum(r["bytes"] for r in rows)
-    Console(quiet=quiet).print(table)
-    Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {out}")
-    skipped = [r["figure"] for r in rows if r["status"] == "skipped"]
-    if skipped and not quiet:  # one unwrapped line: a newcomer learns what renders them
-        typer.echo(
-            f"skipped {len(skipped)} ({', '.join(skipped)}) as {gallery.SKIPPED} "
-            f"(ntkviz gallery --out {out} --force)"
-        )
-    failed = [r for r in rows if r["status"] == "failed"]
-    for row in failed:
-        typer.echo(f"Error: {row['figure']} failed: {row['error']}", err=True)
-    problems = []
-    if check is not None:
-        problems = gallery.validate(out) + [
-            f"{line} (refresh the committed gallery with `make gallery`)"
-            for line in gallery.compare(out, check, tolerance)
-        ]
-        for line in problems:
-            typer.echo(f"Error: gallery check: {line}", err=True)
-        if not problems:
-            typer.echo(f"Gallery check: every figure decodes, matches its sidecar and {check}.")
-    if failed or problems:
-        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -21,19 +21,6 @@ from matplotlib.image import AxesImage
 from matplotlib.transforms import Bbox
 
 from ntkviz.drawing.style import MAX_PIXELS, THEMES, Style  # noqa: F401 - the house style, re-exported
-from ntkviz.errors import ConfigError
-
-
-def parse_size(text: str) -> tuple[float, float]:
-    """'12x9' -> (12.0, 9.0) inches."""
-    parts = str(text).lower().replace("*", "x").split("x")
-    try:
-        width, height = (float(p) for p in parts)
-    except ValueError:
-        raise ConfigError(
-            f"--size must look like WxH in inches, e.g. 12x9 (got {text!r})"
-        ) from None
-    return width, height
 
 
 class _Layer:

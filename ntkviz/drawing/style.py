@@ -26,8 +26,8 @@ import matplotlib
 import matplotlib.style
 
 from ntkviz.errors import ConfigError
+from ntkviz.options import THEMES  # the --theme choices, stated once
 
-THEMES = ("light", "dark")
 MAX_PIXELS = 4096 * 4096
 
 #: The smallest text drawn, as a fraction of the base font size (legends, annotations, ticks).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkviz.errors import ConfigError
+from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.gallery.plan import read_sidecar
 
 
@@ -83,8 +83,8 @@ def validate(out: Path) -> list[str]:
         main = out / sidecar_file.name[: -len(".json")]
         try:
             sidecar = read_sidecar(sidecar_file)
-        except ValueError as exc:
-            problems.append(f"{sidecar_file.name}: {exc}")
+        except NtkvizError as exc:
+            problems.append(str(exc))
             named.add(main.name)
             continue
         files = [main, *(out / Path(str(p)).name for p in sidecar.get("also") or [])]

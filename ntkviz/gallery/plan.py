@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ntkviz.config import to_jsonable
+from ntkviz import sidecar as sidecar_schema
+from ntkviz.errors import NtkvizError
 from ntkviz.output import formats
-from ntkviz.version import __version__
 
 #: The formats a gallery may build: every output format drawn as pixels (from the registry).
 ANIMATION_FORMATS = tuple(s.lstrip(".") for s in formats.ANIMATION_FORMATS)
@@ -94,50 +94,18 @@ def outputs(options) -> list[Path]:
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
-    """A sidecar's content; ValueError (with the reason) if it is not one."""
-    try:
-        sidecar = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot be read ({exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"is not valid JSON ({exc})") from None
-    if not isinstance(sidecar, dict):
-        raise ValueError("is not a sidecar (not a JSON object)")
-    for key, kind in (("frames", int), ("width", int), ("height", int)):
-        if not isinstance(sidecar.get(key), kind) or isinstance(sidecar.get(key), bool):
-            raise ValueError(f"is not a sidecar (no whole number '{key}')")
-    for key in ("also", "still"):
-        value = sidecar.get(key)
-        if key == "also" and not isinstance(value or [], list):
-            raise ValueError("is not a sidecar ('also' is not a list)")
-        if key == "still" and value is not None and not isinstance(value, str):
-            raise ValueError("is not a sidecar ('still' is not a file name)")
-    return sidecar
+    """A sidecar's content, checked by :func:`ntkviz.sidecar.read` for what a gallery file needs
+    (frames, width, height); NtkvizError (one line naming the file) if it is not one."""
+    return sidecar_schema.read(path, sidecar_schema.PICTURE)
 
 
 def is_current(config: Any, options) -> bool:
     """True when the sidecar of every output says it was made exactly like this."""
-    from ntkviz.pipeline import sidecar_path
-
     try:
-        sidecar = json.loads(sidecar_path(options.output).read_text())
-    except (OSError, ValueError):
+        sidecar = sidecar_schema.read(sidecar_schema.path(options.output))
+    except NtkvizError:
         return False
-    if not isinstance(sidecar, dict) or not isinstance(sidecar.get("versions"), dict):
-        return False
-    wanted = {
-        "config": to_jsonable(config),
-        "seed": options.seed,
-        "quick": options.quick,
-        "hold": options.hold,
-        "style": to_jsonable(options.style),
-        "fps": options.fps,
-        "also": [str(p) for p in options.also],
-        "still": str(options.still) if options.still else None,
-    }
-    if any(sidecar.get(k) != v for k, v in wanted.items()):
-        return False
-    if sidecar.get("versions", {}).get("ntkviz") != __version__:
+    if not sidecar_schema.is_current(sidecar, config, options):
         return False
     return all(_looks_right(p, sidecar) for p in outputs(options))
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ntkviz.cli.runfiles import viewer_command
+from ntkviz.cli.open import viewer_command
 from tests.conftest import TINY
 
 pytestmark = pytest.mark.skipif(sys.platform.startswith("win"), reason="POSIX viewers")

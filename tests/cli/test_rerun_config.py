@@ -133,7 +133,7 @@ def test_bad_config_file_is_one_line(cli, tmp_path, name, text, message):
 def test_toml_without_tomllib_or_tomli(monkeypatch, tmp_path):
     import builtins
 
-    from ntkviz.cli.runfiles import read_config_file
+    from ntkviz.cli.configfile import read_config_file
     from ntkviz.errors import ConfigError
 
     real = builtins.__import__

@@ -108,7 +108,7 @@ def test_registry_names_every_figure_in_order():
 
 def test_light_modules_stay_light():
     code = (
-        "import sys; import ntkviz.config, ntkviz.errors, ntkviz.registry, ntkviz.cli.runfiles;"
+        "import sys; import ntkviz.config, ntkviz.errors, ntkviz.registry, ntkviz.options, ntkviz.cli.configfile;"
         f" print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,154 @@
+"""``ntkviz gallery``: every figure at the post's settings into a folder (:mod:`ntkviz.gallery`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ntkviz import registry
+from ntkviz.errors import ConfigError
+from ntkviz.options import check_jobs, check_seed, get
+
+SEED = get("seed").default
+
+
+def gallery_command(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the figures and index pages.", file_okay=False)
+    ] = Path("gallery"),
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Figures built at once (processes).  [default: the number of cores]",
+            show_default=False,
+        ),
+    ] = 0,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only", help="Comma-separated figures to build (see 'ntkviz list'). [default: all]"
+        ),
+    ] = None,
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Comma-separated: gif, mp4, webp, html (animations; html: a player) and png "
+            "(a still of each).",
+        ),
+    ] = "gif,html,png",
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild figures whose sidecar says they are current.")
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Preview presets: fewer frames and steps.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for every figure.")] = SEED,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="After building, validate the files and "
+            "compare them with this committed gallery folder; "
+            "exit 1 if any figure changed.",
+            file_okay=False,
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance",
+            help="With --check: largest mean pixel difference (0-255) that counts as unchanged.",
+        ),
+    ] = 2.0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
+) -> None:
+    """Build every figure at the post's settings into a folder, with README.md and index.html."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from ntkviz import gallery
+
+    names = (
+        list(registry.figures()) if not only else [n.strip() for n in only.split(",") if n.strip()]
+    )
+    unknown = [n for n in names if n not in registry.figures()]
+    if unknown:
+        raise ConfigError(
+            f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(registry.figures())}"
+        )
+    check_seed(seed)
+    check_jobs(jobs)  # 0: one figure per core
+    format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    gallery.check_tolerance(tolerance)
+    if check is not None:
+        gallery.check_reference(check)
+    console = Console(stderr=True, quiet=quiet)
+    with Progress(
+        TextColumn("gallery"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("", total=len(names))
+
+        def done(row: dict) -> None:
+            bar.update(task, advance=1, description=f"{row['figure']} {row['status']}")
+
+        rows = gallery.build(
+            out,
+            names,
+            format_list,
+            jobs or (os.cpu_count() or 1),
+            quick=quick,
+            force=force,
+            seed=seed,
+            on_done=done,
+        )
+    table = Table(title=f"ntkviz gallery in {out}")
+    for column in ("figure", "status", "frames", "size", "MB", "seconds"):
+        table.add_column(column, justify="left" if column in ("figure", "status") else "right")
+    for row in rows:
+        table.add_row(
+            row["figure"],
+            row["status"],
+            str(row["frames"]),
+            row["size"],
+            f"{row['bytes'] / 1e6:.2f}",
+            f"{row['seconds']:.1f}",
+        )
+    total = sum(r["bytes"] for r in rows)
+    Console(quiet=quiet).print(table)
+    Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {out}")
+    skipped = [r["figure"] for r in rows if r["status"] == "skipped"]
+    if skipped and not quiet:  # one unwrapped line: a newcomer learns what renders them
+        typer.echo(
+            f"skipped {len(skipped)} ({', '.join(skipped)}) as {gallery.SKIPPED} "
+            f"(ntkviz gallery --out {out} --force)"
+        )
+    failed = [r for r in rows if r["status"] == "failed"]
+    for row in failed:
+        typer.echo(f"Error: {row['figure']} failed: {row['error']}", err=True)
+    problems = []
+    if check is not None:
+        problems = gallery.validate(out) + [
+            f"{line} (refresh the committed gallery with `make gallery`)"
+            for line in gallery.compare(out, check, tolerance)
+        ]
+        for line in problems:
+            typer.echo(f"Error: gallery check: {line}", err=True)
+        if not problems:
+            typer.echo(f"Gallery check: every figure decodes, matches its sidecar and {check}.")
+    if failed or problems:
+        raise typer.Exit(1)
