@@ -1,5 +1,6 @@
 """What several figures share: view-limit and data checks, the run's seed, training tensors,
-target functions, the alpha schedule and one log-log fit.
+target functions, the alpha schedule, one log-log fit, caption text and the Config fields that
+several figures declare alike.
 
 A figure imports from here (and base, numerics, drawing), never from another figure.
 """
@@ -7,15 +8,18 @@ A figure imports from here (and base, numerics, drawing), never from another fig
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from ntkviz.config import option_name
+from ntkviz.config import option_name, param
 from ntkviz.errors import ConfigError
+from ntkviz.numerics import curvature
 from ntkviz.numerics.dynamics import Trajectory, train
 from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS
 from ntkviz.numerics.ntk_empirical import MseGradient
 from ntkviz.runtime.progress import Progress
 
@@ -155,4 +159,52 @@ def train_mse(
         progress=progress,
         gradient=MseGradient(),
         **options,
+    )
+
+
+def by_width_text(widths: np.ndarray, values: np.ndarray) -> str:
+    """'0.043 (width 100) and 0.017 (width 1000)'."""
+    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def repeated(values: Sequence[float]) -> float:
+    """The first value that ``values`` holds twice (ValueError when none is)."""
+    seen: set[float] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    raise ValueError("no repeated value")
+
+
+# Config fields that several figures declare alike: each option's help and bounds stated once,
+# its default (where the figures differ) given where the field is declared.
+
+
+def analytic_activation() -> Any:
+    """--activation of nets whose infinite-width kernel has a closed form (relu, erf)."""
+    return param(
+        "relu",
+        "activation (with a closed-form infinite-width kernel)",
+        choices=ANALYTIC_ACTIVATIONS,
+    )
+
+
+def snapshot_frames(default: int) -> Any:
+    """--frames of a training run drawn one snapshot a frame."""
+    return param(
+        default, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
+    )
+
+
+def ensemble_widths(default: tuple[int, ...]) -> Any:
+    """--widths of figures that train one ensemble per width."""
+    return param(default, "hidden widths, one ensemble each", ge=1, le=100_000)
+
+
+def curvature_activation() -> Any:
+    """--activation of the one-hidden-layer nets of :mod:`ntkviz.numerics.curvature`."""
+    return param(
+        "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
     )

@@ -29,20 +29,27 @@ import numpy as np
 import torch
 
 from ntkviz.config import check_frames, param
+from ntkviz.drawing.axes import band_verts
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import FigureSpec
 from ntkviz.figures.common import (
     NET_FIELDS,
     TARGETS,
+    analytic_activation,
+    by_width_text,
     check_ranges,
+    ensemble_widths,
     function_view,
     net_spec,
+    repeated,
     seed_of,
+    snapshot_frames,
     spaced_inputs,
     train_mse,
 )
 from ntkviz.numerics.dynamics import Trajectory, flow_functions
+from ntkviz.numerics.function_space import kernel_regression
 from ntkviz.numerics.nets import (
     INITS,
     PARAMETERIZATION_HELP,
@@ -53,15 +60,12 @@ from ntkviz.numerics.nets import (
     check_fits,
     check_memory,
 )
-from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
+from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
 LAYOUTS = ("both", "functions")
-#: Largest condition number of Theta(X, X) accepted: beyond it the solve amplifies rounding by
-#: more than 1e-4 relative (float64) and the "prediction" is noise.
-MAX_CONDITION = 1e12
 
 
 @dataclass(frozen=True)
@@ -91,15 +95,9 @@ class GeneralizationConfig:
     noise: float = param(0.0, "standard deviation of Gaussian noise added to the targets", ge=0)
     count: int = param(10, "nets per width (their mean and band are drawn)", ge=1, le=10_000)
     # 1000 is wide enough for the nets to sit on the kernel prediction; 100 shows the gap.
-    widths: tuple[int, ...] = param(
-        (100, 1000), "hidden widths, one ensemble each", ge=1, le=100_000
-    )
+    widths: tuple[int, ...] = ensemble_widths((100, 1000))
     depth: int = param(2, "number of hidden layers", ge=1, le=100)
-    activation: str = param(
-        "relu",
-        "activation (with a closed-form infinite-width kernel)",
-        choices=ANALYTIC_ACTIVATIONS,
-    )
+    activation: str = analytic_activation()
     bias: bool = param(True, "biases in every layer")
     parameterization: str = param(
         "ntk",
@@ -123,9 +121,7 @@ class GeneralizationConfig:
     # to 1e-3 after 1000 steps.
     lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(
-        100, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
-    )
+    frames: int = snapshot_frames(100)
     band: float = param(
         2.0, "half-width of the nets' band, in standard deviations across the ensemble", ge=0
     )
@@ -160,9 +156,8 @@ class GeneralizationConfig:
                 f"{len(self.y_train)}: give one target per input"
             )
         if len(set(self.x_train)) != len(self.x_train):
-            repeated = next(x for i, x in enumerate(self.x_train) if x in self.x_train[:i])
             raise ConfigError(
-                f"--x-train has the input {repeated:g} twice: the kernel matrix "
+                f"--x-train has the input {repeated(self.x_train):g} twice: the kernel matrix "
                 f"Theta(X, X) would be singular; give distinct inputs"
             )
         check_frames(self.frames, self.steps)
@@ -179,38 +174,6 @@ class GeneralizationConfig:
 
     def net(self, width: int) -> NetSpec:
         return net_spec(self, width, *NET_FIELDS)
-
-
-def kernel_regression(
-    k_test_train: np.ndarray,
-    k_train_train: np.ndarray,
-    y_train: np.ndarray,
-    f0_test: np.ndarray | float = 0.0,
-    f0_train: np.ndarray | float = 0.0,
-    option: str = "--x-train",
-) -> np.ndarray:
-    """``f(x) = f0(x) + Theta(x, X) Theta(X, X)^{-1} (Y - f0(X))``, batched.
-
-    k_test_train (..., G, N); k_train_train (..., N, N); y_train (N,); f0_test (..., G) and
-    f0_train (..., N) the functions at initialisation (0: zeroed). Returns (..., G). A kernel
-    matrix whose condition number exceeds 1e12 (e.g. two nearly equal inputs) raises ConfigError
-    naming ``option``.
-    """
-    k_train_train = np.asarray(k_train_train, dtype=np.float64)
-    condition = np.linalg.cond(k_train_train)
-    if not np.all(np.isfinite(condition)) or np.max(condition) > MAX_CONDITION:
-        raise ConfigError(
-            f"{option}: the kernel matrix Theta(X, X) on the training inputs is "
-            f"singular (condition number {np.max(condition):.3g}): the inputs are "
-            f"(nearly) repeated; give distinct, well-separated inputs"
-        )
-    residual = np.asarray(y_train, dtype=np.float64) - np.asarray(f0_train, dtype=np.float64)
-    shape = np.broadcast_shapes(k_train_train.shape[:-2], np.shape(residual)[:-1])
-    residual = np.broadcast_to(residual, (*shape, residual.shape[-1]))
-    weights = np.linalg.solve(
-        np.broadcast_to(k_train_train, (*shape, *k_train_train.shape[-2:])), residual[..., None]
-    )[..., 0]
-    return np.asarray(f0_test) + np.einsum("...gn,...n->...g", k_test_train, weights)
 
 
 @dataclass(frozen=True)
@@ -417,12 +380,6 @@ def simulate(
     )
 
 
-def _format_widths(widths: np.ndarray, values: np.ndarray) -> str:
-    """'0.043 (width 100) and 0.017 (width 1000)'."""
-    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def _steps_text(steps: np.ndarray) -> str:
     low, high = int(steps.min()), int(steps.max())
     return f"step {low}" if low == high else f"steps {low} to {high}"
@@ -450,14 +407,14 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
         )
     else:
         start_sentence = (
-            f"The mean's distance starts at {_format_widths(result.widths, start)} (the nets' "
+            f"The mean's distance starts at {by_width_text(result.widths, start)} (the nets' "
             f"initial functions)"
         )
     peaked = (peak < len(result.steps) - 1) & (end_mean < result.distance_analytic.max(axis=0))
     if peaked.all():
         course = (
             f"rise early in training (the mean's distance peaks at "
-            f"{_format_widths(result.widths, result.distance_analytic.max(axis=0))}, at "
+            f"{by_width_text(result.widths, result.distance_analytic.max(axis=0))}, at "
             f"{_steps_text(result.steps[peak])}) and then settle "
             f"at a finite-width gap instead of vanishing"
         )
@@ -496,9 +453,9 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
         "end_mean_narrow": float(end_mean[narrow]),
         "end_mean_wide": float(end_mean[wide]),
         "end_ratio": float(end_mean[narrow] / end_mean[wide]) if end_mean[wide] > 0 else np.nan,
-        "end_mean_list": _format_widths(result.widths, end_mean),
-        "end_own_list": _format_widths(result.widths, end_own),
-        "peak_mean_list": _format_widths(result.widths, result.distance_analytic.max(axis=0)),
+        "end_mean_list": by_width_text(result.widths, end_mean),
+        "end_own_list": by_width_text(result.widths, end_own),
+        "peak_mean_list": by_width_text(result.widths, result.distance_analytic.max(axis=0)),
         "peak_step_first": int(result.steps[peak].min()),
         "peak_step_last": int(result.steps[peak].max()),
         "kernel_to_truth": kernel_to_truth,
@@ -608,16 +565,7 @@ class GeneralizationRenderer(Renderer):
             line.set_ydata(mean[w])
             own.set_ydata(r.empirical_flow[i, w])
             upper, lower = mean[w] + spread[w], mean[w] - spread[w]
-            band.set_verts(
-                [
-                    np.concatenate(
-                        [
-                            np.column_stack([r.x_grid, upper]),
-                            np.column_stack([r.x_grid[::-1], lower[::-1]]),
-                        ]
-                    )
-                ]
-            )
+            band.set_verts(band_verts(r.x_grid, lower, upper))
         self.flow.set_ydata(r.analytic_flow[i])
         for line, values, kind in self.distance_lines:
             # A log axis: a distance of exactly 0 (step 0, zeroed nets) has no place on it.

@@ -30,7 +30,7 @@ import torch
 
 from ntkviz.errors import DivergenceError
 from ntkviz.numerics.dynamics import Outer
-from ntkviz.numerics.nets import Ensemble, dense
+from ntkviz.numerics.nets import Ensemble, NetSpec, dense
 
 METHODS = ("auto", "layerwise", "jacobian")
 
@@ -312,3 +312,11 @@ def check_finite_kernel(kernel: torch.Tensor) -> None:
             f"the tangent kernel of net {k} is not finite (NaN or infinity): the weights or the "
             f"output scale overflowed; try a smaller --lr, or an --alpha closer to 1"
         )
+
+
+def kernel_memory(spec: NetSpec, count: int, points: int, dtype=torch.float32) -> int:
+    """Bytes to hold ``count`` nets (no initial copy: they are never trained) and the layer-wise
+    kernel's per-layer activations on ``points`` inputs (inputs, slopes, deltas, a temporary)."""
+    item = torch.empty((), dtype=dtype).element_size()
+    activations = (3 * spec.depth + 3) * count * points * spec.width
+    return item * (spec.parameter_count * count + activations)
