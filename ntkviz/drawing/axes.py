@@ -1,6 +1,6 @@
 """Pieces of panels that several figures draw alike: plain-number labels on log axes, the
-polygon of a band between two curves, and the part of the sequential colour map that reads on
-each theme."""
+polygon of a band between two curves, an ensemble's mean in its band, and the part of the
+sequential colour map that reads on each theme."""
 
 from __future__ import annotations
 
@@ -31,3 +31,17 @@ def band_verts(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[np.ndar
     ``fill_between`` draws them, for ``PolyCollection.set_verts``: along the upper curve, back
     along the lower."""
     return [np.concatenate([np.column_stack([x, high]), np.column_stack([x[::-1], low[::-1]])])]
+
+
+def mean_band(ax, style, x: np.ndarray, mean: np.ndarray, spread: np.ndarray, color) -> tuple:
+    """An ensemble's mean over ``x`` as a line in ``color`` over a band from mean - ``spread`` to
+    mean + ``spread``: (band, line), for :func:`move_mean_band` to move each frame."""
+    band = ax.fill_between(x, mean - spread, mean + spread, **style.band(color))
+    (line,) = ax.plot(x, mean, **style.look("run", color))
+    return band, line
+
+
+def move_mean_band(band, line, x: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> None:
+    """:func:`mean_band`'s band and line at another frame's ``mean`` and ``spread``."""
+    line.set_ydata(mean)
+    band.set_verts(band_verts(x, mean - spread, mean + spread))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,16 @@ def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
 def alpha_schedule(alpha_min: float, alpha_max: float, frames: int) -> np.ndarray:
     """alpha = 10**linspace(log10 alpha_min, log10 alpha_max, frames)."""
     return np.logspace(math.log10(alpha_min), math.log10(alpha_max), frames)
+
+
+@dataclass(frozen=True)
+class AlphaFrames:
+    """The first Config fields of the one-parameter model's figures, which draw one frame per
+    output scale alpha (:func:`alpha_schedule`); a subclass's own fields follow them."""
+
+    frames: int = param(100, "number of frames, one alpha each (log-spaced)", ge=1, le=100_000)
+    alpha_min: float = param(1.0, "smallest output scale alpha", gt=0)
+    alpha_max: float = param(10 ** (10 / 3), "largest output scale alpha (post: 10^(10/3))", gt=0)
 
 
 def key_alpha_frame(alphas: np.ndarray, target: float = 10.0) -> int:
@@ -159,6 +170,30 @@ def train_mse(
         progress=progress,
         gradient=MseGradient(),
         **options,
+    )
+
+
+def rms(values: np.ndarray, where: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Root mean square over the last axis, over its entries where ``where`` holds."""
+    return np.sqrt(np.mean(values[..., where] ** 2, axis=-1))
+
+
+def between_data(x: np.ndarray, x_train: np.ndarray) -> np.ndarray:
+    """Which points of ``x`` lie between the smallest and the largest training input; all of
+    them when none does (one training point, or a grid that misses the data)."""
+    between = (x >= x_train.min()) & (x <= x_train.max())
+    return between if between.any() else np.ones_like(between)
+
+
+def kernel_options(config: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`ntkviz.numerics.ntk_analytic.infinite_ntk` for the config's
+    nets: its depth, activation, sigma_w, sigma_b and bias."""
+    return dict(
+        depth=config.depth,
+        activation=config.activation,
+        sigma_w=config.sigma_w,
+        sigma_b=config.sigma_b,
+        bias=config.bias,
     )
 
 

@@ -22,27 +22,29 @@ mean zero) and the band widens to the spread of the initial functions that train
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ntkviz.config import check_frames, param
-from ntkviz.drawing.axes import band_verts
+from ntkviz.drawing.axes import mean_band, move_mean_band
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
     TARGETS,
     analytic_activation,
+    between_data,
     by_width_text,
     check_ranges,
     ensemble_widths,
     function_view,
+    kernel_options,
     net_spec,
     repeated,
+    rms,
     seed_of,
     snapshot_frames,
     spaced_inputs,
@@ -61,7 +63,7 @@ from ntkviz.numerics.nets import (
     check_memory,
 )
 from ntkviz.numerics.ntk_analytic import infinite_ntk
-from ntkviz.numerics.ntk_empirical import empirical_ntk
+from ntkviz.numerics.ntk_empirical import initial_kernels
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
@@ -213,11 +215,6 @@ class GeneralizationResult:
     rate: float
 
 
-def _rms(values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Root mean square over the grid points where ``where`` (G,) holds."""
-    return np.sqrt(np.mean(values[..., where] ** 2, axis=-1))
-
-
 def _train_width(
     config: GeneralizationConfig,
     width: int,
@@ -233,25 +230,8 @@ def _train_width(
     spec = config.net(width)
     dtype = getattr(torch, config.dtype)
     check_fits(spec, config.count, len(x_grid) + len(x_train), device, dtype)
-    # Kernels in float64 from a float64 twin of the same nets (member k's draws do not depend on
-    # the dtype), with no frozen copy: it is never trained.
-    spec64 = dataclasses.replace(spec, zero_output=False)
-    twin = Ensemble(
-        spec64, config.count, seed, device=device, dtype=torch.float64, keep_initial=False
-    )
-    grid64 = torch.as_tensor(x_grid, device=device)
-    train64 = torch.as_tensor(x_train, device=device)
-    with single_thread(device):
-        k_train = empirical_ntk(twin, train64).cpu().numpy()
-        k_grid = empirical_ntk(twin, grid64, train64).cpu().numpy()
-        if config.zero_output:
-            f0_train, f0_grid = np.zeros((config.count, len(x_train))), 0.0 * k_grid[..., 0]
-        else:
-            with torch.no_grad():
-                f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
-    del twin
-
-    grid = grid64.to(dtype)
+    kernels = initial_kernels(spec, config.count, seed, x_train, x_grid, device)
+    grid = torch.as_tensor(x_grid, device=device).to(dtype)
 
     def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
         return {"functions": ens(grid).cpu().numpy()}
@@ -264,7 +244,7 @@ def _train_width(
             parts.append(
                 train_mse(
                     nets,
-                    train64.to(dtype),
+                    torch.as_tensor(x_train, device=device).to(dtype),
                     torch.as_tensor(y_train, dtype=dtype, device=device),
                     config,
                     progress,
@@ -276,7 +256,7 @@ def _train_width(
             )
         del nets
     trajectory = Trajectory.join(parts)
-    return (trajectory, k_train, k_grid, f0_train, f0_grid)
+    return (trajectory, *kernels)
 
 
 @numeric
@@ -307,13 +287,7 @@ def simulate(
     x_grid = np.linspace(*config.x_limits, config.points)
     rate = 2.0 * config.lr / len(x_train)
 
-    kind = dict(
-        depth=config.depth,
-        activation=config.activation,
-        sigma_w=config.sigma_w,
-        sigma_b=config.sigma_b,
-        bias=config.bias,
-    )
+    kind = kernel_options(config)
     kernel_analytic = infinite_ntk(x_train, **kind)
     k_grid_analytic = infinite_ntk(x_grid, x_train, **kind)
     analytic = kernel_regression(k_grid_analytic, kernel_analytic, y_train, option=option)
@@ -342,9 +316,7 @@ def simulate(
             for _, k_train, k_grid, f0_train, f0_grid in runs
         ]
     )
-    between = (x_grid >= x_train.min()) & (x_grid <= x_train.max())
-    if not between.any():  # one training point, or a grid that misses the data: use all of it
-        between = np.ones_like(between)
+    between = between_data(x_grid, x_train)
     distance_empirical = np.zeros((len(steps), len(runs)))
     empirical_flow = np.zeros((len(steps), len(runs), len(x_grid)))
     for w, (_, k_train, k_grid, f0_train, f0_grid) in enumerate(runs):
@@ -352,9 +324,9 @@ def simulate(
             flow = flow_functions(
                 k_grid[k], k_train[k], f0_grid[k], f0_train[k], y_train, rate, steps, discrete=True
             )
-            distance_empirical[:, w] += _rms(functions[:, w, k] - flow, between) / config.count
+            distance_empirical[:, w] += rms(functions[:, w, k] - flow, between) / config.count
             empirical_flow[:, w] += flow / config.count
-    distance_analytic = _rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
+    distance_analytic = rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
     return GeneralizationResult(
         x_grid=x_grid,
         x_train=x_train,
@@ -391,12 +363,10 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     end_own = result.distance_empirical[-1]
     peak = result.distance_analytic.argmax(axis=0)
     narrow, wide = int(np.argmin(result.widths)), int(np.argmax(result.widths))
-    between = (result.x_grid >= result.x_train.min()) & (result.x_grid <= result.x_train.max())
-    if not between.any():
-        between = np.ones_like(between)
+    between = between_data(result.x_grid, result.x_train)
     truth = result.truth
     kernel_to_truth = (
-        float(np.sqrt(np.mean((result.analytic_flow[-1] - truth)[between] ** 2)))
+        float(rms(result.analytic_flow[-1] - truth, between))
         if np.isfinite(truth).all()
         else float("nan")
     )
@@ -479,14 +449,7 @@ class GeneralizationRenderer(Renderer):
         self.distance_lines: list[tuple[object, np.ndarray]] = []
         if both:
             self._setup_distance(axes[1])
-        legend = self.figure.legend(
-            list(self.handles.values()),
-            list(self.handles),
-            loc="outside lower center",
-            ncols=min(len(self.handles), 4),
-            **style.legend(),
-        )
-        self.overlay(legend)
+        self.legend_below(self.handles, ncols=min(len(self.handles), 4))
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -508,10 +471,7 @@ class GeneralizationRenderer(Renderer):
         mean, spread = self._stats(0)
         for w, width in enumerate(r.widths):
             color = self.colors[w]
-            band = ax.fill_between(
-                r.x_grid, mean[w] - spread[w], mean[w] + spread[w], **style.band(color)
-            )
-            (line,) = ax.plot(r.x_grid, mean[w], **style.look("run", color))
+            band, line = mean_band(ax, style, r.x_grid, mean[w], spread[w], color)
             (own,) = ax.plot(
                 r.x_grid, r.empirical_flow[0, w], **style.look("run", color, linestyle=":")
             )
@@ -562,10 +522,8 @@ class GeneralizationRenderer(Renderer):
         r = self.result
         mean, spread = self._stats(i)
         for w, (band, line, own) in enumerate(zip(self.bands, self.means, self.own, strict=True)):
-            line.set_ydata(mean[w])
+            move_mean_band(band, line, r.x_grid, mean[w], spread[w])
             own.set_ydata(r.empirical_flow[i, w])
-            upper, lower = mean[w] + spread[w], mean[w] - spread[w]
-            band.set_verts(band_verts(r.x_grid, lower, upper))
         self.flow.set_ydata(r.analytic_flow[i])
         for line, values, kind in self.distance_lines:
             # A log axis: a distance of exactly 0 (step 0, zeroed nets) has no place on it.
@@ -582,17 +540,13 @@ class GeneralizationRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="generalization",
+SPEC = figure_spec(
+    globals(),
     summary="Kernel regression with the NTK (infinite-width and each net's own) between and beyond "
     "the data, beside ensembles of nets of each width trained by gradient descent: near it, not "
     "on it, by a gap that shrinks with width.",
-    config_cls=GeneralizationConfig,
-    simulate=simulate,
-    renderer=GeneralizationRenderer,
     style=Style(size=(18.0, 8.0)),
     quick={"steps": 500, "frames": 50, "widths": (100, 500), "points": 121},
-    facts=facts,
     caption="{count} nets of each width ({widths}), trained by gradient descent on {data_text}, "
     "against what the neural tangent kernel predicts at the SAME "
     "step: the infinite-width kernel's gradient-descent prediction (dashed) and each net's own "

@@ -30,7 +30,7 @@ from ntkviz.drawing.axes import plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import curvature_activation, log_log_fit
 from ntkviz.numerics import curvature
 from ntkviz.numerics.hessian_blocks import (
@@ -459,17 +459,13 @@ STRUCTURE = {
 }
 
 
-SPEC = FigureSpec(
-    name="hessian-structure",
+SPEC = figure_spec(
+    globals(),
     summary="The real Hessian of the one-hidden-layer tanh net, raw and permuted, as the width "
     "grows: the a-a block fades like m^-1/2 against the a-b blocks.",
-    config_cls=HessianStructureConfig,
-    simulate=simulate,
-    renderer=HessianStructureRenderer,
     style=Style(size=(18.0, 6.5)),
     fps=1.0,  # one frame per width: a second each to read the matrix
     quick={"widths": (2, 4, 8, 16, 32)},
-    facts=facts,
     caption="Dense Hessians of {what}, f = sum_i b_i {activation}(a_i x), at LeCun "
     "initialisation, one frame per width m = {min_width} to {max_width} on one fixed colour "
     "scale. {structure} The a-a entries carry b_i ~ N(0, 1/m), so that block fades against "

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
@@ -206,15 +206,11 @@ def facts(result: InitFunctionsResult, config: InitFunctionsConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="init-functions",
+SPEC = figure_spec(
+    globals(),
     summary="100 randomly initialised 2-hidden-layer, width-100 ReLU nets, then all 100 trained "
     "by gradient descent on square loss.",
-    config_cls=InitFunctionsConfig,
-    simulate=simulate,
-    renderer=InitFunctionsRenderer,
     quick={"frames": 20, "steps_per_frame": 25, "hold_first": 2},
-    facts=facts,
     caption="Step 0 (held, and the still) shows {count} random functions at initialisation: "
     "a typical net misses the farther of the two data points by {start_residual:.2f}. Gradient "
     "descent then bends every net through both points: after {steps} steps no net is more "

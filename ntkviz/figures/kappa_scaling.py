@@ -20,7 +20,7 @@ from ntkviz.drawing.axes import plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import curvature_activation, log_log_fit
 from ntkviz.numerics import curvature
 from ntkviz.runtime.progress import Progress
@@ -386,17 +386,13 @@ def facts(result: KappaScalingResult, config: KappaScalingConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="kappa-scaling",
+SPEC = figure_spec(
+    globals(),
     summary="Gradient norm, Hessian norm and kappa of a one-hidden-layer tanh net against width: "
     "slopes 0.5, 0 and -1.",
-    config_cls=KappaScalingConfig,
-    simulate=simulate,
-    renderer=KappaScalingRenderer,
     style=Style(size=(18.0, 6.0)),
     fps=2.0,
     quick={"widths_count": 5},
-    facts=facts,
     caption="Widths {min_width} to {max_width} enter one by one (log-log axes; {samples}). Once {min_fit} widths are in, a least-squares line is fitted "
     "to them and drawn over the widths it fits. Over all {count} widths the gradient norm "
     "{grad_verb} with slope {grad_slope:+.2f} (theory +0.5: sqrt(m)), the Hessian's operator norm "

@@ -36,7 +36,7 @@ from ntkviz.drawing.axes import COLOR_RANGES
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, NtkNets
+from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
     analytic_activation,
     check_ranges,
@@ -445,14 +445,11 @@ class KernelSpectrumRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="kernel-spectrum",
+SPEC = figure_spec(
+    globals(),
     summary="The NTK's eigenvalues and eigenfunctions (analytic and empirical), and gradient "
     "descent learning each eigen-direction at its own rate exp(-eta lambda_k t): smooth modes "
     "first.",
-    config_cls=KernelSpectrumConfig,
-    simulate=simulate,
-    renderer=KernelSpectrumRenderer,
     style=Style(size=(16.0, 12.0)),
     quick={
         "steps": 600,
@@ -462,7 +459,6 @@ SPEC = FigureSpec(
         "points": 32,
         "modes": (1, 2, 4, 8, 16),
     },
-    facts=facts,
     caption="The neural tangent kernel on {inputs} equally spaced inputs (NTK parameterisation). "
     "Top left: its eigenvalues, {lam_first:.3g} down to {lam_last:.2g} (a ratio of "
     "{lam_ratio:.2g}), for the infinite-width kernel (dashed) and the empirical kernels of "

@@ -49,7 +49,7 @@ from ntkviz.config import check_frames, param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
     check_data,
@@ -62,7 +62,7 @@ from ntkviz.figures.common import (
     snapshot_frames,
 )
 from ntkviz.numerics.dynamics import flow_functions, flow_outputs
-from ntkviz.numerics.linearize import distances, train_pair
+from ntkviz.numerics.linearize import alpha_sweep, train_pair, width_sweep
 from ntkviz.numerics.nets import (
     ACTIVATIONS,
     INITS,
@@ -286,27 +286,14 @@ def simulate(
     if config.sweep == "alpha":
         values = np.asarray(config.alphas, dtype=np.float64)
         lrs = np.full(len(values), config.lr)
-        members = [r for _ in values for r in range(config.trials)]
-        alphas = [float(a) for a in values for _ in range(config.trials)]
-        run = train_pair(config.net(), members, alphas, seed, lr=config.lr, **sweep_options)
-        gap, rms = (d.reshape(len(values), config.trials) for d in distances(run))
+        gap, rms = alpha_sweep(
+            config.net(), values, config.trials, seed, lr=config.lr, **sweep_options
+        )
     elif config.sweep == "width":
         values = np.asarray(config.widths, dtype=np.float64)
         lrs = np.array([config.sweep_lr(int(w)) for w in config.widths])
-        parts = [
-            distances(
-                train_pair(
-                    config.net(int(w)),
-                    list(range(config.trials)),
-                    [config.alpha] * config.trials,
-                    seed,
-                    lr=float(lr),
-                    **sweep_options,
-                )
-            )
-            for w, lr in zip(config.widths, lrs, strict=True)
-        ]
-        gap, rms = (np.stack(d) for d in zip(*parts, strict=True))
+        specs = [config.net(int(w)) for w in config.widths]
+        gap, rms = width_sweep(specs, lrs, config.alpha, config.trials, seed, **sweep_options)
     slope_t, intercept_t = (
         log_log_fit(values, np.median(gap, axis=1)) if len(values) else (np.nan,) * 2
     )
@@ -432,15 +419,7 @@ class LinearizedRenderer(Renderer):
             (self._setup_plane if panel == "plane" else self._setup_functions)(ax)
         if sweep:
             self._setup_sweep(axes[len(panels)])
-        legend = self.figure.legend(
-            list(self.handles.values()),
-            list(self.handles),
-            loc="outside lower center",
-            ncols=min(len(self.handles), 4),
-            markerscale=1.5,
-            **style.legend(),
-        )
-        self.overlay(legend)
+        self.legend_below(self.handles, ncols=min(len(self.handles), 4), markerscale=1.5)
         self.scale_text = rf"$\alpha$ = {r.alpha:g}, width {r.width}"
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
@@ -584,16 +563,12 @@ class LinearizedRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="linearized",
+SPEC = figure_spec(
+    globals(),
     summary="The net and its linearisation trained side by side with the gradient-flow closed "
     "form, in the output plane and as functions; how far apart they get against alpha.",
-    config_cls=LinearizedConfig,
-    simulate=simulate,
-    renderer=LinearizedRenderer,
     style=Style(size=(18.0, 7.5)),
     quick={"steps": 500, "frames": 50, "points": 100, "trials": 1},
-    facts=facts,
     caption="A net (alpha = {alpha:g}, width {width}) and its linearisation around its initial "
     "weights, trained by the same gradient descent for {steps} steps, beside the closed-form "
     "gradient flow of the post's 'Gradient Flow' section. Left: their outputs at the two data "

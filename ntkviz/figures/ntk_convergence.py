@@ -32,8 +32,8 @@ from ntkviz.drawing.axes import COLOR_RANGES, plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL, Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.common import check_ranges, log_log_fit, net_spec, seed_of
+from ntkviz.figures.base import figure_spec
+from ntkviz.figures.common import check_ranges, kernel_options, log_log_fit, net_spec, seed_of
 from ntkviz.numerics.nets import (
     ACTIVATIONS,
     PARAMETERIZATIONS,
@@ -157,15 +157,7 @@ def analytic_kernel(config: NtkConvergenceConfig, x: np.ndarray) -> np.ndarray:
         return standard_limit(
             x0, x, depth=config.depth, activation=config.activation, bias=config.bias
         )[0]
-    return infinite_ntk(
-        x0,
-        x,
-        depth=config.depth,
-        activation=config.activation,
-        sigma_w=config.sigma_w,
-        sigma_b=config.sigma_b,
-        bias=config.bias,
-    )[0]
+    return infinite_ntk(x0, x, **kernel_options(config))[0]
 
 
 @numeric
@@ -440,13 +432,10 @@ def facts(result: NtkConvergenceResult, config: NtkConvergenceConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="ntk-convergence",
+SPEC = figure_spec(
+    globals(),
     summary="The tangent kernel at initialisation becomes deterministic as the width grows: "
     "nets of width 10 to 10^4 close in on the exact infinite-width kernel.",
-    config_cls=NtkConvergenceConfig,
-    simulate=simulate,
-    renderer=NtkConvergenceRenderer,
     style=Style(size=(18.0, 7.5)),
     fps=1.0,
     quick={"widths": (10, 32, 100, 316, 1000), "points": 61},
@@ -457,7 +446,6 @@ SPEC = FigureSpec(
     "nets (standard deviation over the nets / mean |Theta_inf|) against width, log-log: it goes "
     "from {spread_first:.2f} to {spread_last:.3f}, a fitted slope of {slope:.2f}, {near} "
     "(fluctuations of a sum over m units fall like 1/sqrt(m)).",
-    facts=facts,
     reading="Wider nets' kernels at initialisation agree: the band of {seeds} nets narrows onto "
     "the exact kernel, and its spread falls with a fitted log-log slope of {slope:.2f} "
     "(theory {theory_slope:g}).",

@@ -26,7 +26,7 @@ from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_ranges,
@@ -471,13 +471,10 @@ def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="ntk-ellipses",
+SPEC = figure_spec(
+    globals(),
     summary="Each run's 2 x 2 tangent kernel as an ellipse while it trains, for alpha from 0.01 "
     "to 50 (one panel each), and the functions.",
-    config_cls=NtkEllipsesConfig,
-    simulate=simulate,
-    renderer=NtkEllipsesRenderer,
     style=_style(),
     quick={"steps": 2000, "snapshot_every": 50, "points": 100},
     caption="{layout_sentence} Dots: each run's outputs (f(x1), f(x2)) so far, from the origin "
@@ -486,7 +483,6 @@ SPEC = FigureSpec(
     "smaller ellipse). Over {steps} steps the relative kernel change ||H - H_0|| / ||H_0||"
     "{printed} goes from {change_large_shown} at alpha = {alpha_large:g} ({large_phrase}) to "
     "{change_small_shown} at alpha = {alpha_small:g} ({small_phrase}).",
-    facts=facts,
     reading="Compare solid (kernel now) with dashed (kernel at start) for each alpha: at "
     "alpha = {alpha_large:g} they {large_verb} (relative change {change_large_shown}); at "
     "alpha = {alpha_small:g} the kernel changes by {change_small_shown} times its initial size "

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 
 from ntkviz.config import check_frames, param
-from ntkviz.drawing.axes import band_verts
+from ntkviz.drawing.axes import mean_band, move_mean_band
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, NtkNets
+from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
     TARGETS,
     analytic_activation,
@@ -48,6 +48,7 @@ from ntkviz.figures.common import (
     check_ranges,
     ensemble_widths,
     log_log_fit,
+    rms,
     seed_of,
     snapshot_frames,
     spaced_inputs,
@@ -149,10 +150,6 @@ class PosteriorResult:
     loss: np.ndarray
 
 
-def _rms(values: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.mean(values**2, axis=-1))
-
-
 @numeric
 def simulate(
     config: PosteriorConfig,
@@ -237,8 +234,8 @@ def simulate(
         deviation[:, w] = trajectory.records["deviation"]
         cov_end[w] = np.cov(final, rowvar=False)
         loss[:, w] = trajectory.loss.mean(axis=1)
-    mean_distance = _rms(mean - theory_mean[:, None])
-    sd_distance = _rms(sd - theory_sd[:, None])
+    mean_distance = rms(mean - theory_mean[:, None])
+    sd_distance = rms(sd - theory_sd[:, None])
     return PosteriorResult(
         x_grid=x_grid,
         x_train=x_train,
@@ -262,14 +259,9 @@ def simulate(
         deviation=deviation,
         mean_distance=mean_distance,
         sd_distance=sd_distance,
-        floor=_rms(theory_sd) / math.sqrt(config.count),
+        floor=rms(theory_sd) / math.sqrt(config.count),
         loss=loss,
     )
-
-
-def _rms_between(values: np.ndarray, x: np.ndarray, low: float, high: float) -> float:
-    where = (x >= low) & (x <= high)
-    return float(np.sqrt(np.mean(values[..., where] ** 2)))
 
 
 def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
@@ -302,7 +294,7 @@ def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
         "rate": result.rate,
         "prior_sd_mid": float(np.interp(0.5 * (lo + hi), x, result.theory_sd[0])),
         "end_sd_data": end_sd_data,
-        "end_sd_between": _rms_between(result.theory_sd[-1], x, lo, hi),
+        "end_sd_between": float(rms(result.theory_sd[-1], (x >= lo) & (x <= hi))),
         "deviation_list": by_width_text(widths, result.deviation[-1]),
         "deviation_slope": slope,
         "deviation_trend": trend,
@@ -354,13 +346,7 @@ class PosteriorRenderer(Renderer):
                 ax.set_ylabel("$f(x)$")
             if w // ncols == nrows - 1 or w + ncols >= panels:
                 ax.set_xlabel("$x$")
-            band = ax.fill_between(
-                r.x_grid,
-                r.mean[0, w] - k * r.sd[0, w],
-                r.mean[0, w] + k * r.sd[0, w],
-                **style.band(color),
-            )
-            (mean,) = ax.plot(r.x_grid, r.mean[0, w], **style.look("run", color))
+            band, mean = mean_band(ax, style, r.x_grid, r.mean[0, w], k * r.sd[0, w], color)
             lines = [
                 ax.plot(r.x_grid, r.theory_mean[0], **style.look("theory"))[0],
                 ax.plot(
@@ -391,14 +377,7 @@ class PosteriorRenderer(Renderer):
         self.handles["training data"] = first_data
         self.animate(*self.bands, *self.means, *(line for lines in self.theory for line in lines))
         self._setup_distance(axes[len(widths)])
-        legend = self.figure.legend(
-            list(self.handles.values()),
-            list(self.handles),
-            loc="outside lower center",
-            ncols=3,
-            **style.legend(),
-        )
-        self.overlay(legend)
+        self.legend_below(self.handles, ncols=3)
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -459,10 +438,7 @@ class PosteriorRenderer(Renderer):
         for w, (band, mean, lines) in enumerate(
             zip(self.bands, self.means, self.theory, strict=True)
         ):
-            mean.set_ydata(r.mean[i, w])
-            band.set_verts(
-                band_verts(r.x_grid, r.mean[i, w] - k * r.sd[i, w], r.mean[i, w] + k * r.sd[i, w])
-            )
+            move_mean_band(band, mean, r.x_grid, r.mean[i, w], k * r.sd[i, w])
             lines[0].set_ydata(r.theory_mean[i])
             lines[1].set_ydata(r.theory_mean[i] - k * r.theory_sd[i])
             lines[2].set_ydata(r.theory_mean[i] + k * r.theory_sd[i])
@@ -490,17 +466,13 @@ class PosteriorRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="posterior",
+SPEC = figure_spec(
+    globals(),
     summary="The predictive distribution of wide nets trained by gradient descent: the "
     "infinite-width NNGP/NTK mean and band over training time, beside real ensembles of each "
     "width and the Bayesian NNGP posterior.",
-    config_cls=PosteriorConfig,
-    simulate=simulate,
-    renderer=PosteriorRenderer,
     style=Style(size=(16.0, 12.0)),
     quick={"steps": 200, "frames": 20, "count": 50, "widths": (32, 128), "points": 61},
-    facts=facts,
     caption="{count} nets of each width ({widths}) in the NTK parameterisation, not zeroed, "
     "trained by gradient descent (lr {lr:g}, loss = mean squared error, so eta = 2 lr / N = "
     "{rate:.3g}) on {n_train} points, against the infinite-width prediction at the SAME step "

@@ -24,7 +24,7 @@ from ntkviz.config import param
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
@@ -484,16 +484,12 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     return out
 
 
-SPEC = FigureSpec(
-    name="weight-matrix",
+SPEC = figure_spec(
+    globals(),
     summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
     "the wider the net, the less its weights budge.",
-    config_cls=WeightMatrixConfig,
-    simulate=simulate,
-    renderer=WeightMatrixRenderer,
     style=Style(size=(16.0, 11.0)),
     quick={"steps": 300, "snapshot_every": 10},
-    facts=facts,
     caption="{matrices}{curves} ends at {changes} for widths {widths} after {steps} steps, "
     "while the training loss falls to {losses}{stop_note}.{show_note}",
     reading="{trend} weight change after {steps} steps {changes} for widths {widths}.",

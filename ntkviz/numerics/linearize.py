@@ -305,3 +305,37 @@ def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:
     gap = np.linalg.norm(run.outputs_real - run.outputs_linear, axis=-1).max(axis=0)
     end = run.functions_real[-1] - run.functions_linear[-1]
     return gap, np.sqrt(np.mean(end * end, axis=-1))
+
+
+def alpha_sweep(
+    spec: NetSpec, alphas: Sequence[float], trials: int, seed: int, *, lr: float, **options
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distances` (V, R) of ``trials`` nets at each of the V output scales ``alphas``,
+    trained as one ensemble (trial r at every scale is the same draw, member r of ``seed``);
+    ``options`` go to :func:`train_pair`."""
+    members = [r for _ in alphas for r in range(trials)]
+    scales = [float(a) for a in alphas for _ in range(trials)]
+    run = train_pair(spec, members, scales, seed, lr=lr, **options)
+    gap, rms = (d.reshape(len(alphas), trials) for d in distances(run))
+    return gap, rms
+
+
+def width_sweep(
+    specs: Sequence[NetSpec],
+    lrs: Sequence[float],
+    alpha: float,
+    trials: int,
+    seed: int,
+    **options,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distances` (V, R) of ``trials`` nets of each of the V architectures ``specs`` (one
+    per width), each ensemble trained at its learning rate in ``lrs``, output scale ``alpha``;
+    ``options`` go to :func:`train_pair`."""
+    parts = [
+        distances(
+            train_pair(spec, list(range(trials)), [alpha] * trials, seed, lr=float(lr), **options)
+        )
+        for spec, lr in zip(specs, lrs, strict=True)
+    ]
+    gap, rms = (np.stack(d) for d in zip(*parts, strict=True))
+    return gap, rms
