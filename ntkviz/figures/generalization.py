@@ -11,7 +11,7 @@ parameterisation) and with each net's empirical NTK at initialisation, beside an
 of each width trained by full-batch gradient descent: their mean and a band of +-``band`` standard
 deviations, between and beyond the data. The animation runs over the training steps; its dashed
 grey curve is the infinite-width kernel's own gradient-descent prediction at that step (the
-discrete closed form of :func:`ntkviz.numerics.dynamics.flow_functions`), which the nets follow
+discrete closed form of :func:`ntkviz.numerics.function_space.flow_functions`), which the nets follow
 all the way, not only at the end.
 
 By default the nets are zeroed (f(x, w0) = 0), so the infinite-width prediction is exactly
@@ -38,6 +38,7 @@ from ntkviz.figures.common import (
     analytic_activation,
     between_data,
     by_width_text,
+    check_data,
     check_ranges,
     ensemble_widths,
     function_view,
@@ -50,8 +51,8 @@ from ntkviz.figures.common import (
     spaced_inputs,
     train_mse,
 )
-from ntkviz.numerics.dynamics import Trajectory, flow_functions
-from ntkviz.numerics.function_space import kernel_regression
+from ntkviz.numerics.dynamics import Trajectory
+from ntkviz.numerics.function_space import flow_functions, kernel_regression
 from ntkviz.numerics.nets import (
     INITS,
     PARAMETERIZATION_HELP,
@@ -152,11 +153,8 @@ class GeneralizationConfig:
         check_ranges(self, "x_span", "x_limits", "y_limits")
         if self.y_train and not self.x_train:
             raise ConfigError("--y-train needs --x-train (one target per explicit input)")
-        if self.y_train and len(self.y_train) != len(self.x_train):
-            raise ConfigError(
-                f"--x-train has {len(self.x_train)} value(s) but --y-train has "
-                f"{len(self.y_train)}: give one target per input"
-            )
+        if self.y_train:
+            check_data(self.x_train, self.y_train)
         if len(set(self.x_train)) != len(self.x_train):
             raise ConfigError(
                 f"--x-train has the input {repeated(self.x_train):g} twice: the kernel matrix "

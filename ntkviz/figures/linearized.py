@@ -61,7 +61,7 @@ from ntkviz.figures.common import (
     seed_of,
     snapshot_frames,
 )
-from ntkviz.numerics.dynamics import flow_functions, flow_outputs
+from ntkviz.numerics.function_space import flow_functions, flow_outputs
 from ntkviz.numerics.linearize import alpha_sweep, train_pair, width_sweep
 from ntkviz.numerics.nets import (
     ACTIVATIONS,

@@ -8,11 +8,12 @@ space as
 
 so with the eigen-decomposition Theta = V diag(lambda_k) V^T the residual's component along mode
 k decays like ``(1 - eta lambda_k)^t`` (or ``exp(-eta lambda_k t)`` in the gradient-flow limit):
-:func:`spectrum`, :func:`mode_decay`. Away from the data,
+:func:`spectrum`, :func:`mode_decay`, and the outputs at the data follow :func:`flow_outputs`.
+Away from the data,
 
     f_t(x) = f_0(x) + T_t(x) (Y - f_0(X)),   T_t(x) = Theta(x, X) Theta^{-1} (I - (I - eta Theta)^t)
 
-(:func:`transfer`; Lee et al. 2019, eq. 9), which at t -> infinity is kernel regression
+(:func:`transfer`, :func:`flow_functions`; Lee et al. 2019, eq. 9), which at t -> infinity is kernel regression
 ``f(x) = f_0(x) + Theta(x, X) Theta^{-1} (Y - f_0(X))`` (:func:`kernel_regression`). When f_0 is a
 Gaussian process with covariance K (the NNGP kernel), f_t is Gaussian too, with mean T_t(x) Y and
 covariance
@@ -141,3 +142,50 @@ def kernel_regression(
         np.broadcast_to(k_train_train, (*shape, *k_train_train.shape[-2:])), residual[..., None]
     )[..., 0]
     return np.asarray(f0_test) + np.einsum("...gn,...n->...g", k_test_train, weights)
+
+
+def flow_outputs(
+    kernel: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
+    """The linear model's outputs on the training inputs at each time: (T, N).
+
+    ``y(t) = y_bar + exp(-rate H t) (y(0) - y_bar)`` (the post's gradient flow), or with
+    ``discrete`` the gradient-descent steps ``y_bar + (I - rate H)^t (y(0) - y_bar)``.
+    kernel H: (N, N) symmetric; f0_train, y_train: (N,); times (T,) in steps; rate = 2 lr / N.
+    """
+    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    u0 = vec.T @ (np.asarray(f0_train, dtype=np.float64) - y_train)
+    return y_train + (mode_decay(lam, rate, times, discrete) * u0) @ vec.T
+
+
+def flow_functions(
+    k_test_train: np.ndarray,
+    kernel: np.ndarray,
+    f0_test: np.ndarray,
+    f0_train: np.ndarray,
+    y_train: np.ndarray,
+    rate: float,
+    times: np.ndarray,
+    discrete: bool = False,
+) -> np.ndarray:
+    """The linear model's function at each time: (T, G) on G test inputs.
+
+    ``f(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-rate H t)) (Y - f(X, w0))``
+    (Lee et al. 2019, eq. 9), computed as ``V diag((1 - exp(-rate lam t)) / lam) V^T`` so a
+    near-singular kernel stays finite (the factor tends to rate t as lam -> 0); ``discrete``
+    uses (1 - rate lam)^t. k_test_train: (G, N) and kernel: (N, N) on the same scale (both
+    Theta / alpha^2 or both Theta); f0_test (G,), f0_train and y_train (N,); rate = 2 lr / N.
+    """
+    lam, vec = np.linalg.eigh(0.5 * (kernel + kernel.T))
+    target = vec.T @ (y_train - np.asarray(f0_train, dtype=np.float64))
+    decay = mode_decay(lam, rate, times, discrete)
+    t = np.asarray(times, dtype=np.float64)[:, None]
+    tiny = np.abs(lam) <= 1e-300
+    safe = np.where(tiny, 1.0, lam)
+    weight = np.where(tiny[None, :], rate * t, (1.0 - decay) / safe[None, :])  # (T, N)
+    return f0_test + ((weight * target) @ vec.T) @ np.asarray(k_test_train).T
