@@ -19,7 +19,7 @@ from ntkviz.config import option_name, param
 from ntkviz.errors import ConfigError
 from ntkviz.numerics import curvature
 from ntkviz.numerics.dynamics import Trajectory, train
-from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.nets import INITS, Ensemble, NetSpec
 from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS
 from ntkviz.numerics.ntk_empirical import MseGradient
 from ntkviz.runtime.progress import Progress
@@ -236,6 +236,15 @@ def snapshot_frames(default: int) -> Any:
 def ensemble_widths(default: tuple[int, ...]) -> Any:
     """--widths of figures that train one ensemble per width."""
     return param(default, "hidden widths, one ensemble each", ge=1, le=100_000)
+
+
+def fan_in_init() -> Any:
+    """--init of the post's nets, its two fan-in scaled draws spelt out."""
+    return param(
+        "pytorch",
+        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
+        choices=INITS,
+    )
 
 
 def curvature_activation() -> Any:

@@ -460,9 +460,7 @@ class LinearizedRenderer(Renderer):
         (target,) = ax.plot(
             [r.y_train[0]], [r.y_train[1]], **style.look("target", ms=5.5 * style.line_width)
         )
-        landmark = style.look("landmark")
-        landmark["markeredgecolor"] = landmark["color"]  # a "+" is all edge
-        (origin,) = ax.plot([0.0], [0.0], **landmark)
+        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
         self.overlay(target, origin)
         self.animate(self.linear_dots, self.real_dots, self.flow_dot)
         self.handles.setdefault("network", self.real_dots)

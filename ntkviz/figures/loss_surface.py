@@ -168,7 +168,6 @@ class LossSurfaceRenderer(Renderer):
         actual_color, linear_color = style.run_colors(2)
         views = ("fixed", "zoom") if config.view == "both" else (config.view,)
         landmark = style.look("landmark")
-        landmark["markeredgecolor"] = landmark["color"]  # a "+" is all edge
         self.panels = []
         for k, view in enumerate(views):
             ax = self.figure.add_subplot(1, len(views), k + 1)

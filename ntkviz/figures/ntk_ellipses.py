@@ -283,9 +283,7 @@ class NtkEllipsesRenderer(Renderer):
             self.ellipses.append(ellipse)
             self.animate(trail, ellipse)
         (target,) = ax.plot([r.y_train[0]], [r.y_train[1]], **style.look("target"))
-        # (a '+' has no face: its edge is the marker, in the landmark's own colour)
-        landmark = style.look("landmark")
-        (origin,) = ax.plot([0.0], [0.0], **{**landmark, "markeredgecolor": landmark["color"]})
+        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
         self.overlay(target, origin)
 
     def _plane_handles(self, runs: bool = True) -> list[Line2D]:

@@ -154,10 +154,7 @@ class ToyModelRenderer(Renderer):
         (self.linear,) = ax.plot(
             r.u, r.linearized[0], **style.look("linear", tangent_color), label="tangent at $w_0$"
         )
-        # A "+" is all edge: draw its edge in the landmark's colour.
-        landmark = style.look("landmark")
-        landmark["markeredgecolor"] = landmark["color"]
-        (origin,) = ax.plot([0.0], [0.0], **landmark, label="$w_0$")
+        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"), label="$w_0$")
         legend = ax.legend(loc="upper left", **style.legend())
         self.overlay(origin, legend)
 

@@ -29,12 +29,13 @@ from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
     data_tensors,
+    fan_in_init,
     net_spec,
     seed_of,
     train_mse,
 )
 from ntkviz.numerics.dynamics import relative_change
-from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
+from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -58,11 +59,7 @@ class WeightMatrixConfig:
         le=1000,
     )
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
-    init: str = param(
-        "pytorch",
-        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
-        choices=INITS,
-    )
+    init: str = fan_in_init()
     bias: bool = param(True, "give every layer a bias")
     alpha: float = param(1.0, "output scale alpha (the loss is divided by alpha^2)", gt=0)
     count: int = param(
