@@ -123,6 +123,13 @@ def member_seed(seed: int, member: int) -> int:
     )
 
 
+def width_seed(seed: int, width: int) -> int:
+    """The ensemble seed of one width: a hash of (run seed, width), so each width's nets are
+    independent of the others' and the same whatever other widths are drawn."""
+    state = np.random.SeedSequence([seed & (2**63 - 1), int(width)]).generate_state(1, np.uint64)[0]
+    return int(state >> 1)
+
+
 def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Tensor]:
     """One net's parameters [W1, b1, W2, b2, ...] (W: (out, in); b: (out,)), drawn on the CPU.
 
@@ -391,3 +398,15 @@ class _Activation(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+def chunked_outputs(ensemble: Ensemble, x: torch.Tensor) -> np.ndarray:
+    """Every net's outputs (K, N) in float64, a few nets at a time: (nets, N, width) blocks of
+    about a million numbers stay in cache (faster than all the nets at once; bench/README.md)."""
+    chunk = max(1, 2**20 // (x.shape[0] * ensemble.spec.width))
+    with torch.no_grad():
+        parts = [
+            ensemble(x, [p[start : start + chunk] for p in ensemble.params])
+            for start in range(0, ensemble.count, chunk)
+        ]
+    return torch.cat(parts).double().cpu().numpy()

@@ -23,14 +23,17 @@ frozen copy subtracted by ``zero_output`` does not depend on w, so it does not c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 from ntkviz.errors import DivergenceError
 from ntkviz.numerics.dynamics import Outer
-from ntkviz.numerics.nets import Ensemble, dense
+from ntkviz.numerics.nets import Ensemble, NetSpec, dense
+from ntkviz.runtime.threads import single_thread
 
 METHODS = ("auto", "layerwise", "jacobian")
 
@@ -312,3 +315,47 @@ def check_finite_kernel(kernel: torch.Tensor) -> None:
             f"the tangent kernel of net {k} is not finite (NaN or infinity): the weights or the "
             f"output scale overflowed; try a smaller --lr, or an --alpha closer to 1"
         )
+
+
+def kernel_memory(spec: NetSpec, count: int, points: int, dtype=torch.float32) -> int:
+    """Bytes to hold ``count`` nets (no initial copy: they are never trained) and the layer-wise
+    kernel's per-layer activations on ``points`` inputs (inputs, slopes, deltas, a temporary)."""
+    item = torch.empty((), dtype=dtype).element_size()
+    activations = (3 * spec.depth + 3) * count * points * spec.width
+    return item * (spec.parameter_count * count + activations)
+
+
+def initial_kernels(
+    spec: NetSpec,
+    count: int,
+    seed: int,
+    x_train: np.ndarray,
+    x_grid: np.ndarray,
+    device: str = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each of the ``count`` nets' empirical kernel and function at initialisation, in float64:
+    (Theta(X, X) (K, N, N), Theta(x, X) (K, G, N), f0(X) (K, N), f0(x) (K, G)), the functions
+    0 when ``spec.zero_output``.
+
+    Computed on a float64 twin of the nets (member k's draws do not depend on the dtype), with
+    no frozen copy: it is never trained.
+    """
+    twin = Ensemble(
+        dataclasses.replace(spec, zero_output=False),
+        count,
+        seed,
+        device=device,
+        dtype=torch.float64,
+        keep_initial=False,
+    )
+    grid64 = torch.as_tensor(x_grid, device=device)
+    train64 = torch.as_tensor(x_train, device=device)
+    with single_thread(device):
+        k_train = empirical_ntk(twin, train64).cpu().numpy()
+        k_grid = empirical_ntk(twin, grid64, train64).cpu().numpy()
+        if spec.zero_output:
+            f0_train, f0_grid = np.zeros((count, len(x_train))), 0.0 * k_grid[..., 0]
+        else:
+            with torch.no_grad():
+                f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
+    return k_train, k_grid, f0_train, f0_grid
