@@ -36,19 +36,20 @@ from ntkviz.numerics.nets import ACTIVATIONS
 
 #: Gauss-Legendre nodes per angular panel (four panels) and in the radius, by the larger standard
 #: deviation sqrt(max(s11, s22)) of the pair: a larger one makes phi(u) steeper around 0 and needs
-#: more nodes. Measured worst error over relu, erf, tanh, sin, gelu, softplus and sigmoid, value
-#: and slope, against 96 x 128 nodes: 6e-13, 1e-12, 2e-13 in the first three tiers, 8e-11 at
-#: standard deviation 5 in the last.
+#: more nodes. Measured worst absolute error of the value or the slope, against the closed forms
+#: (relu, erf) or 128 x 160 nodes (tanh, sin, gelu, softplus, sigmoid), 300 random pairs per
+#: tier: 2e-14 (standard deviations up to 1), 6e-14 (to 2), 1e-13 (to 3), 2e-12 (3 to 5, erf's
+#: slope the worst), 2e-10 (5 to 7, erf's slope; tanh 3e-11; relu 1e-13).
 ORDERS = ((1.0, 24, 40), (2.0, 32, 48), (3.0, 40, 56), (math.inf, 48, 64))
 #: The radial integral stops here: the tail weight exp(-R^2 / 2) is about 2e-22 (times phi's
 #: polynomial growth: relu, gelu and softplus grow linearly).
 RADIUS = 10.0
-#: The accuracy of the orders above is measured (1e-10 or better) for variances up to this
-#: (sqrt(s) = 5: inputs |x| <= 3 with sigma_w = 1.5, sigma_b = 1, say); larger variances make
-#: tanh, erf and sigmoid steeper steps and cost accuracy slowly, not abruptly.
+#: The orders above reach 1e-11 or better for variances up to this (sqrt(s) = 5: inputs
+#: |x| <= 3 with sigma_w = 1.5, sigma_b = 1, say); larger variances make tanh and erf steeper
+#: steps and cost accuracy slowly, not abruptly (2e-10 at variance 49).
 VARIANCE_LIMIT = 25.0
-#: Pairs evaluated at once: bounds the temporary arrays to about 64 MiB.
-_CHUNK_NODES = 1 << 22
+#: Quadrature nodes evaluated at once (over pairs): about 80 bytes of temporaries each.
+_CHUNK_NODES = 1 << 20
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
