@@ -17,7 +17,8 @@ Sigma^{L+1} and its tangent kernel J J^T tends to the deterministic Theta^{L+1}:
 
 The expectations are closed forms: the arc-cosine kernels for ReLU (Cho & Saul 2009; Arora et al.
 2019, "On Exact Computation with an Infinitely Wide Neural Net") and Williams' (1997) arcsine
-formula for erf. With ``bias=False``, sigma_b = 0.
+formula for erf. Every other activation (and these two, on request) takes them by quadrature
+(:mod:`ntkviz.numerics.ntk_quadrature`). With ``bias=False``, sigma_b = 0.
 
 In the standard parameterisation the tangent kernel grows like the width; :func:`standard_limit`
 is the limit of Theta / width.
@@ -28,6 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ntkviz.errors import ConfigError
+from ntkviz.numerics.ntk_quadrature import quadrature_expectations
 
 ANALYTIC_ACTIVATIONS = ("relu", "erf")
 
@@ -55,6 +59,9 @@ def _erf_expectations(
 
 
 EXPECTATIONS = {"relu": _relu_expectations, "erf": _erf_expectations}
+#: How :func:`infinite_kernels` takes the layer expectations: ``auto`` (the closed form where
+#: there is one, else quadrature), ``closed`` (closed forms only) or ``quadrature`` (always).
+EXPECTATION_METHODS = ("auto", "closed", "quadrature")
 
 
 def _as_points(x: np.ndarray) -> np.ndarray:
@@ -71,18 +78,29 @@ def infinite_kernels(
     sigma_w: float = 1.0,
     sigma_b: float = 1.0,
     bias: bool = True,
+    expectations: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(NNGP, NTK) of the infinitely wide net, each (N1, N2).
 
     x1: (N1,) scalars or (N1, d) points; x2 likewise or None (= x1). ``depth`` hidden layers.
-    See the module docstring for the recursion.
+    ``activation``: a name in :data:`ntkviz.numerics.nets.ACTIVATIONS` or an elementwise torch
+    function; ``expectations``: one of :data:`EXPECTATION_METHODS`. See the module docstring
+    for the recursion.
     """
-    if activation not in EXPECTATIONS:
-        raise ValueError(
-            f"no closed form for activation {activation!r}: use one of "
-            f"{', '.join(ANALYTIC_ACTIVATIONS)}"
+    if expectations not in EXPECTATION_METHODS:
+        raise ConfigError(
+            f"expectations must be one of {', '.join(EXPECTATION_METHODS)} (got {expectations!r})"
         )
-    expect = EXPECTATIONS[activation]
+    closed = isinstance(activation, str) and activation in EXPECTATIONS
+    if expectations == "closed" and not closed:
+        raise ConfigError(
+            f"no closed form for activation {activation!r}: use one of "
+            f"{', '.join(ANALYTIC_ACTIVATIONS)}, or expectations='auto'"
+        )
+    if closed and expectations != "quadrature":
+        expect = EXPECTATIONS[activation]
+    else:
+        expect = quadrature_expectations(activation)
     a = _as_points(x1)
     b = a if x2 is None else _as_points(x2)
     d0 = a.shape[1]

@@ -91,7 +91,7 @@ def _layer_features(
     step = 2 if spec.bias else 1
     layers = len(spec.layer_sizes)
     scales = spec.layer_scales()
-    h = x.to(params[0].dtype).reshape(1, -1, 1).expand(count, -1, 1)
+    h = x.to(params[0].dtype).reshape(1, -1, spec.input_dim).expand(count, -1, -1)
     inputs, pre = [], []  # pre[l] = (z_l, act(z_l)) for the hidden layers
     for j, (w_mult, b_mult) in enumerate(scales):
         inputs.append(h)
@@ -359,3 +359,41 @@ def initial_kernels(
             with torch.no_grad():
                 f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
     return k_train, k_grid, f0_train, f0_grid
+
+
+def readout_variances(spec: NetSpec) -> tuple[float, float]:
+    """The variances of the readout layer's effective weight and bias (w_mult W, b_mult b) at
+    initialisation: (sigma_w^2 / fan_in, sigma_b^2) for ``ntk``; (1 / (3 fan_in), the same or 0)
+    for ``standard`` with ``pytorch``'s uniform draws; (1 / fan_in, 0) with ``lecun``'s."""
+    fan_in = spec.layer_sizes[-1][0]
+    if spec.parameterization == "ntk":
+        w_mult, b_mult = spec.layer_scales()[-1]
+        return w_mult**2, (b_mult**2 if spec.bias else 0.0)
+    if spec.init == "pytorch":
+        return 1 / (3 * fan_in), (1 / (3 * fan_in) if spec.bias else 0.0)
+    return 1 / fan_in, 0.0
+
+
+def readout_nngp(
+    ensemble: Ensemble,
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Each member's output covariance over its readout layer's draws, given its hidden layers:
+    (K, N1, N2).
+
+    ``K_k(x1, x2) = alpha_k^2 (v_w <h_L(x1), h_L(x2)> + v_b)``, h_L the last hidden layer's
+    activations and (v_w, v_b) from :func:`readout_variances`: the mean of f(x1) f(x2) over
+    the readout weights. As the width grows it tends to the NNGP of one net alone (the
+    "empirical NNGP" of neural-tangents is f f^T, the same in expectation; Lee et al. 2018).
+    """
+    params = ensemble.params if params is None else params
+    with torch.no_grad():
+        params = [p.detach() for p in params]
+        h1 = _layer_features(ensemble, params, x1)[-1][0]
+        h2 = h1 if x2 is None else _layer_features(ensemble, params, x2)[-1][0]
+        weight_var, bias_var = readout_variances(ensemble.spec)
+        kernel = torch.bmm(h1, h2.transpose(1, 2)) * weight_var + bias_var
+        scale = output_scale(ensemble)
+        return kernel * (scale * scale).view(-1, 1, 1)
