@@ -80,12 +80,15 @@ def parse(spec: Any, texts: Sequence[str], given: Mapping[str, Any] = ()) -> lis
         field = fields[key]
         kind, item = cfg.field_kind(spec.config_cls, field)
         meta = field.metadata
-        if key in FIXED or (kind == "tuple" and meta.get("length") not in (None, 1)):
-            why = (
-                "it changes the layout, so the variants could not share axes"
-                if key in FIXED
-                else f"it takes exactly {meta.get('length')} values together"
-            )
+        fixed_length = kind == "tuple" and meta.get("length") not in (None, 1)
+        at_least = meta.get("min_length", 1) if kind == "tuple" else 1
+        if key in FIXED or fixed_length or at_least > 1:
+            if key in FIXED:
+                why = "it changes the layout, so the variants could not share axes"
+            elif fixed_length:
+                why = f"it takes exactly {meta.get('length')} values together"
+            else:
+                why = f"it needs at least {at_least} values, and a variant takes one"
             raise ConfigError(f"--vary: {flag} of {spec.name} cannot vary ({why})")
         if any(v.name == key for v in varied):
             raise ConfigError(f"--vary: {flag} is varied twice")

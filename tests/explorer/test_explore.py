@@ -345,3 +345,36 @@ def test_two_sliders_keys_and_the_address(pages, browser):
     _wait(browser, "return window.ntkvizPlayers[0].variant == 1")
     assert _state(browser)["at"] == [0, 1] and _state(browser)["frame"] == 1
     assert _errors(browser) == []
+
+
+# -- the gallery's explore pages -------------------------------------------------------------------
+
+
+def test_the_gallery_explore_pages_are_planned_within_the_limits(tmp_path):
+    """Each page of ``ntkviz gallery --explore`` passes every check at the post's settings (its
+    size estimated under the player's limit), without computing anything."""
+    from ntkviz.explorer import run
+    from ntkviz.gallery.plan import EXPLORE_PAGES
+    from ntkviz.output.explorer import MAX_BYTES
+
+    assert {p.name for p in EXPLORE_PAGES} >= {"explore-ntk-ellipses", "explore-rich-lazy"}
+    for page in EXPLORE_PAGES:
+        plan = run.plan(
+            page.figure, page.vary, dict(page.options), {}, tmp_path / "x.html", tmp_path / "c"
+        )
+        page_bytes, _ = build.estimate(plan.tasks, plan.workers)
+        assert page_bytes < MAX_BYTES
+        assert page.command(tmp_path)[:3] == ["ntkviz", "explore", page.figure]
+        if page.figure == "ntk-ellipses":
+            alphas = [t.config.alphas for t in plan.tasks]
+            assert len(alphas) >= 9 and alphas[0] == (0.01,) and alphas[-1] == (100.0,)
+            assert {t.config.layout for t in plan.tasks} == {"both"}  # one plane
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_list_option_that_needs_several_values_cannot_vary():
+    from ntkviz.explorer import vary
+    from ntkviz.figures import get
+
+    with pytest.raises(Exception, match="--sweep of rich-lazy cannot vary .it needs at least 2"):
+        vary.parse(get("rich-lazy"), ["sweep=1,2"])
