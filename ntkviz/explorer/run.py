@@ -93,7 +93,12 @@ class Exploration:
     def info(self) -> dict[str, Any]:
         spec = self.plan.spec
         varied = ", ".join(v.flag for v in self.plan.varied)
-        return {"title": spec.name, "summary": f"{spec.summary} Varied: {varied}.", "caption": ""}
+        first = self.data["variants"][0]
+        return {
+            "title": spec.name,
+            "summary": f"{spec.summary} Varied: {varied}.",
+            "caption": first.get("caption") or "",  # each variant's, as the slider moves
+        }
 
     def html(self) -> str:
         from ntkviz.output import explorer

@@ -270,6 +270,7 @@ def _state(driver) -> dict:
         "return {frame: p.frame, variant: p.variant, at: p.at, count: p.count,"
         " label: r.querySelector('.np-pos').textContent,"
         " reading: r.querySelector('.np-reading').textContent,"
+        " caption: r.querySelector('.np-caption').textContent,"
         " options: Array.prototype.map.call(r.querySelectorAll('.np-option'),"
         "   function (s) { return Number(s.value); })};"
     )
@@ -304,6 +305,7 @@ def test_option_slider_keeps_the_frame_and_shows_the_variants_own_pixels(pages, 
         assert state["variant"] == option and state["frame"] == k, state
         assert state["label"].endswith(f"step {20 * k}")
         assert state["reading"] == data["variants"][option]["reading"]
+        assert state["caption"] == data["variants"][option]["caption"]
         np.testing.assert_array_equal(_canvas_pixels(browser), gifs[option][k])
     assert _errors(browser) == []
 
