@@ -119,14 +119,27 @@ class Exploration:
         return size
 
     def _repr_html_(self) -> str:
+        """The page inline (its own id, so it can be shown twice); a note where it is larger
+        than a notebook should hold (:data:`ntkviz.api.MAX_INLINE_BYTES`)."""
+        import html
+
+        from ntkviz.api import MAX_INLINE_BYTES
         from ntkviz.output import explorer, player
 
-        return player.fragment(
+        text = player.fragment(
             self.data,
             self.info,
             uid=uuid.uuid4().hex[:12],
             extra=explorer.controls(self.data["axes"]),
         )
+        size = len(text.encode("utf-8"))
+        if size > MAX_INLINE_BYTES:
+            return (
+                f"<p><i>{html.escape(repr(self))}: the page would be {size / 2**20:.0f} MB, too "
+                f"large to show inline (over {MAX_INLINE_BYTES / 2**20:.0f} MB); save it with "
+                ".save('page.html').</i></p>"
+            )
+        return text
 
     def __repr__(self) -> str:
         shown = " ".join(f"{v.flag}={','.join(v.labels)}" for v in self.plan.varied)

@@ -261,6 +261,31 @@ def test_the_api_makes_the_commands_page(pages, tmp_path):
         ntkviz.explore("ntk-ellipses", vary={"layout": ["grid", "both"]}, quick=True)
 
 
+def test_too_large_a_page_is_a_note_inline(pages, monkeypatch):
+    import ntkviz
+    from ntkviz import api
+
+    page = ntkviz.explore(
+        "ntk-ellipses", vary={"alphas": [0.1, 10]}, quick=True, steps=100, snapshot_every=20,
+        points=20, size="6x3", dpi=30, hold=0, cache=pages / "cache", jobs=1,
+    )  # fmt: skip
+    monkeypatch.setattr(api, "MAX_INLINE_BYTES", 1000)
+    inline = page._repr_html_()
+    assert "too large to show inline" in inline and "np-option" not in inline
+
+
+def test_import_ntkviz_stays_cheap():
+    """``ntkviz.explore`` is there without importing the explorer, torch or matplotlib."""
+    import subprocess
+
+    code = (
+        "import sys, ntkviz; f = ntkviz.explore;"
+        "print(callable(f), *[m in sys.modules for m in ('torch', 'matplotlib')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"]
+
+
 # -- in the browser ------------------------------------------------------------------------------
 
 
