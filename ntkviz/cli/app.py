@@ -26,6 +26,7 @@ from ntkviz import config as cfg
 from ntkviz import registry
 from ntkviz.cli.configfile import apply_config_file
 from ntkviz.cli.errors import DEBUG, OneLineErrors, click
+from ntkviz.cli.explore import explore_app
 from ntkviz.cli.gallery import gallery_command
 from ntkviz.cli.open import report
 from ntkviz.cli.rerun import rerun_command
@@ -254,6 +255,10 @@ def build_app(full: Any = None) -> typer.Typer:
         new.command(entry["name"])(make(entry))
     new.command("rerun")(rerun_command)
     new.command("gallery")(gallery_command)
+    new.add_typer(
+        explore_app(FIGURES, full, _config_parameters, _shared_parameters, precheck),
+        name="explore",
+    )
     return new
 
 

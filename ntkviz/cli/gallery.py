@@ -67,6 +67,14 @@ def gallery_command(
         ),
     ] = 2.0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
+    explore: Annotated[
+        bool,
+        typer.Option(
+            "--explore",
+            help="Also make the explore pages (explore-<figure>.html: a figure over alpha or "
+            "the width, with a slider); variants are cached in ~/.cache/ntkviz/explore.",
+        ),
+    ] = False,
 ) -> None:
     """Build every figure at the post's settings into a folder, with README.md and index.html."""
     from rich.console import Console
@@ -138,6 +146,8 @@ def gallery_command(
             f"(ntkviz gallery --out {out} --force)"
         )
     failed = [r for r in rows if r["status"] == "failed"]
+    if explore:
+        failed += explore_pages(out, quick, seed, jobs, quiet)
     for row in failed:
         typer.echo(f"Error: {row['figure']} failed: {row['error']}", err=True)
     problems = []
@@ -152,3 +162,39 @@ def gallery_command(
             typer.echo(f"Gallery check: every figure decodes, matches its sidecar and {check}.")
     if failed or problems:
         raise typer.Exit(1)
+
+
+def explore_pages(out: Path, quick: bool, seed: int, jobs: int, quiet: bool) -> list[dict]:
+    """The gallery's explore pages (:data:`ntkviz.gallery.plan.EXPLORE_PAGES`) into ``out``;
+    the rows of those that failed."""
+    import time
+
+    from ntkviz.errors import NtkvizError
+    from ntkviz.explorer import run
+    from ntkviz.gallery.plan import EXPLORE_PAGES
+
+    failed = []
+    for page in EXPLORE_PAGES:
+        start = time.perf_counter()
+        target = out / f"{page.name}.html"
+        try:
+            plan = run.plan(
+                page.figure,
+                page.vary,
+                dict(page.options),
+                {"quick": quick, "seed": seed},
+                target,
+                jobs=jobs,
+            )
+            made = run.compute(plan)
+            size = made.save(target)
+        except NtkvizError as exc:
+            failed.append({"figure": page.name, "error": str(exc)})
+            continue
+        if not quiet:
+            simulated = sum(r["computed"] for r in made.rows)
+            typer.echo(
+                f"{target}: {len(made.rows)} variants ({simulated} simulated), "
+                f"{size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s"
+            )
+    return failed

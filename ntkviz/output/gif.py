@@ -46,10 +46,13 @@ class EncodedFrames:
     keys: dict[int, bytes]
 
 
-def encode_gif_frames(source: FrameSource, dither: bool, advance, jobs: int = 1) -> EncodedFrames:
+def encode_gif_frames(
+    source: FrameSource, dither: bool, advance, jobs: int = 1, palette: np.ndarray | None = None
+) -> EncodedFrames:
     """Draw and encode every frame of ``source`` once (cached on it, by ``dither``).
 
-    One palette for the whole animation (no colour flicker), built from evenly spaced frames.
+    One palette for the whole animation (no colour flicker), built from evenly spaced frames
+    (or ``palette``, one shared by several animations: an explore page's variants).
     Frames are drawn and compressed in ``jobs`` processes at once
     (:func:`ntkviz.runtime.parallel.run_ranges`); the blocks are the same for any ``jobs``.
     """
@@ -60,7 +63,8 @@ def encode_gif_frames(source: FrameSource, dither: bool, advance, jobs: int = 1)
         advance(source.count)
         return cached
     sampled = {i: source.frame(i) for i in sample_indices(source.count)}
-    palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
+    if palette is None:
+        palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
     height, width = next(iter(sampled.values())).shape[:2]
 
     blank = _GifFrames(palette, dither)  # built once, before the workers fork: its table is shared
