@@ -12,6 +12,7 @@ import numpy as np
 
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.gallery.plan import read_sidecar
+from ntkviz.output import formats
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
@@ -57,8 +58,9 @@ def _picture_problem(path: Path, frames: int, width: int, height: int) -> str | 
         return f"{path.name}: does not decode ({reason})"
     if (got_width, got_height) != (width, height):
         return f"{path.name}: {got_width}x{got_height} px, sidecar says {width}x{height}"
-    # GIF and the player merge identical consecutive frames: they may hold fewer than drawn
-    merges = path.suffix in (".gif", ".html")
+    # GIF, WebP and the player merge identical consecutive frames: they may hold fewer than drawn
+    fmt = formats.find(path.suffix)
+    merges = fmt is not None and fmt.merges
     if (not merges and count != frames) or (merges and not 1 <= count <= frames):
         return f"{path.name}: {count} frames, sidecar says {frames}"
     return None

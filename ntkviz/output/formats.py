@@ -59,6 +59,9 @@ class Format:
     vector: ClassVar[bool] = False
     #: Made from the GIF encoding's whole pictures too (:attr:`FrameSource.keys`).
     keys: ClassVar[bool] = False
+    #: A run of identical frames is one picture shown longer: the file holds at least one
+    #: picture and at most one a frame.
+    merges: ClassVar[bool] = False
 
     def check(self, fps: float) -> None:
         """Refuse, before any computing, options this format cannot write."""
@@ -223,6 +226,7 @@ class Gif(Raster):
 
     suffixes = (".gif",)
     animated = True
+    merges = True
 
     def check(self, fps: float) -> None:
         super().check(fps)
@@ -257,14 +261,14 @@ class Mp4(Raster):
 
 @register
 class WebP(Raster):
-    """Lossless animated WebP."""
+    """Lossless animated WebP; a run of identical frames is one picture shown longer."""
 
     suffixes = (".webp",)
     animated = True
+    merges = True
 
     def encode(self, tmp, run, advance, target):
-        height, width = webp.write_webp(tmp, run.source, run.fps, advance)
-        return height, width, run.source.count
+        return webp.write_webp(tmp, run.source, run.fps, advance)
 
 
 @register
@@ -274,6 +278,7 @@ class Html(Raster):
     suffixes = (".html",)
     animated = True
     keys = True
+    merges = True
 
     def encode(self, tmp, run, advance, target):
         height, width = player.write_html(
