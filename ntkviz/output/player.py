@@ -35,7 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ntkviz.errors import NtkvizError
+from ntkviz.errors import NtkvizError, quoted
 from ntkviz.output.frames import FrameSource, frame_durations_ms
 from ntkviz.output.gif import (
     EncodedFrames,
@@ -248,7 +248,7 @@ def write_html(
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
         raise NtkvizError(
-            f"the player {target or tmp} would be {size / 2**20:.0f} MB, over the "
+            f"the player {quoted(target or tmp)} would be {size / 2**20:.0f} MB, over the "
             f"{MAX_BYTES / 2**20:.0f} MB limit: use --quick, a smaller --size or --dpi, "
             "fewer --frames, or write .mp4"
         )
