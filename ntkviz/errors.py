@@ -23,3 +23,12 @@ def quoted(path: object) -> str:
     """A path as a message shows it: quoted like a Python string (``'out dir/a.gif'``), so that
     a name holding a newline, a space or a quote stays on one line and shows where it ends."""
     return repr(os.fspath(path))  # type: ignore[call-overload]
+
+
+class ArgumentError(ConfigError, TypeError):
+    """A Python call (:mod:`ntkviz.api`) given a value of the wrong type: a ConfigError, and the
+    TypeError Python code expects."""
+
+
+class FrameIndexError(ConfigError, IndexError):
+    """``Animation.frame(i)`` with ``i`` out of range: a ConfigError, and an IndexError."""
