@@ -18,9 +18,14 @@ POST = (
 )
 
 
-#: Markdown's markup characters (CommonMark's and GitHub's: emphasis, links and images, raw HTML
-#: and entities, code, tables, strikethrough, math): each is shown as itself after a backslash.
-MARKUP = frozenset("\\`*_{}[]()<>#+-!|~&$")
+#: Characters that are markup anywhere in a line of Markdown (CommonMark's and GitHub's: emphasis,
+#: links and images, raw HTML and entities, code, strikethrough, math): each is shown as itself
+#: after a backslash. The rest of the punctuation is left as it is, for a README that reads well
+#: as text too: what is markup only at the start of a line is escaped there, and a table needs a
+#: second line, which a text of one line (its lines joined) never has.
+MARKUP = frozenset("\\`*_[]<&~$")
+#: A line that starts like a heading, list, quote or rule.
+LINE_START = re.compile(r"^([#+=>-]|\d{1,9}[.)])")
 #: CSP of index.html: its own inline style and script, pictures and player pages from its own
 #: folder, and nothing from anywhere else (the player pages have their own, stricter one).
 CSP = (
@@ -31,10 +36,10 @@ CSP = (
 
 def md_text(text: str) -> str:
     """``text`` (a sidecar's caption or reading: anyone's words) as plain text in Markdown, one
-    paragraph: its markup escaped, its lines joined, a leading "1." (a list) escaped."""
+    paragraph: its markup escaped, its lines joined, a start like "# ", "- " or "1." escaped."""
     text = " ".join(str(text).split())
     text = "".join("\\" + c if c in MARKUP else c for c in text)
-    return re.sub(r"^(\d+)\.", r"\1\\.", text)
+    return LINE_START.sub(lambda m: m[0][:-1] + "\\" + m[0][-1], text)
 
 
 def md_code(text: str) -> list[str]:

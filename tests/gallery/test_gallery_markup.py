@@ -25,6 +25,14 @@ HOSTILE = [
     "[ref]: http://example.invalid/",
     "# a heading\n- a list\n> a quote",
     "1. an ordered list",
+    "1) another list",
+    "+ a plus list",
+    "> a quote",
+    "***",
+    "- - -",
+    "=== under a line",
+    "    indented code",
+    "<b>bold</b> x_y_z",
     "*em* __strong__ ~~gone~~ `code` | a | table |\n|---|---|",
     "&lt;script&gt; &amp; &#60;",
     "a line\n```\n<script>x()</script>\n```",
@@ -51,6 +59,12 @@ def test_md_text_is_shown_as_itself(words):
     assert re.fullmatch(r"<p>.*</p>\n", rendered, re.S), rendered
     assert "<" not in rendered[3:-5]  # no element inside the paragraph: text only
     assert text_of(rendered) == " ".join(words.split())
+
+
+def test_md_text_leaves_plain_punctuation_alone():
+    """A README that reads well as text: only markup is escaped."""
+    plain = "2-hidden-layer nets (width 100): f(x=1.5) falls 0.08% by step 500; alpha = 11.3."
+    assert md_text(plain) == plain
 
 
 @pytest.mark.parametrize("command", ["ntkviz toy-model", "a ``` b", "x\n```\n<script>", "````"])
