@@ -135,10 +135,11 @@ def gallery_command(
     Console(quiet=quiet).print(table)
     Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {quoted(out)}")
     skipped = [r["figure"] for r in rows if r["status"] == "skipped"]
+    shown = shlex.quote(str(out)) if str(out).isprintable() else quoted(out)  # one line
     if skipped and not quiet:  # one unwrapped line: a newcomer learns what renders them
         typer.echo(
             f"skipped {len(skipped)} ({', '.join(skipped)}) as {gallery.SKIPPED} "
-            f"(ntkviz gallery --out {shlex.quote(str(out))} --force)"
+            f"(ntkviz gallery --out {shown} --force)"
         )
     failed = [r for r in rows if r["status"] == "failed"]
     for row in failed:
