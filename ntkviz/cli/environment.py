@@ -50,6 +50,12 @@ def load_torch() -> None:
     OpenMP variable is refused by name; anything else said is passed on unchanged."""
     if "torch" in sys.modules:
         return
+    try:
+        os.fstat(2)
+    except OSError:  # no stderr to catch from (2>&-): nothing would be seen anyway
+        import torch  # noqa: F401
+
+        return
     with _caught() as said:
         import torch  # noqa: F401 - loaded here, with its libraries' lines caught
     refused: list[str] = []
