@@ -21,7 +21,7 @@ from ntkviz import config as cfg
 from ntkviz import sidecar
 from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
 from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
 from ntkviz.options import get as shared_option
@@ -163,7 +163,9 @@ def _check_distinct(options: RunOptions) -> None:
             continue
         key = Path(os.path.abspath(path))
         if key in seen:
-            raise ConfigError(f"{what} {path} is the same path as {seen[key]}: give each its own")
+            raise ConfigError(
+                f"{what} {quoted(path)} is the same path as {seen[key]}: give each its own"
+            )
         seen[key] = what
 
 

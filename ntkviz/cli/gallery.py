@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ntkviz import registry
-from ntkviz.errors import ConfigError
+from ntkviz.cli.environment import prepare as prepare_environment
+from ntkviz.errors import ConfigError, quoted
 from ntkviz.options import check_jobs, check_seed, get
 
 SEED = get("seed").default
@@ -95,10 +97,11 @@ def gallery_command(
     check_jobs(jobs)  # 0: one figure per core
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+        raise ConfigError(f"--out {quoted(out)} exists and is not a folder")
     gallery.check_tolerance(tolerance)
     if check is not None:
         gallery.check_reference(check)
+    prepare_environment()
     console = Console(stderr=True, quiet=quiet)
     with Progress(
         TextColumn("gallery"),
@@ -124,7 +127,7 @@ def gallery_command(
             seed=seed,
             on_done=done,
         )
-    table = Table(title=f"ntkviz gallery in {out}")
+    table = Table(title=f"ntkviz gallery in {quoted(out)}")
     for column in ("figure", "status", "frames", "size", "MB", "seconds"):
         table.add_column(column, justify="left" if column in ("figure", "status") else "right")
     for row in rows:
@@ -138,12 +141,13 @@ def gallery_command(
         )
     total = sum(r["bytes"] for r in rows)
     Console(quiet=quiet).print(table)
-    Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {out}")
+    Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {quoted(out)}")
     skipped = [r["figure"] for r in rows if r["status"] == "skipped"]
+    shown = shlex.quote(str(out)) if str(out).isprintable() else quoted(out)  # one line
     if skipped and not quiet:  # one unwrapped line: a newcomer learns what renders them
         typer.echo(
             f"skipped {len(skipped)} ({', '.join(skipped)}) as {gallery.SKIPPED} "
-            f"(ntkviz gallery --out {out} --force)"
+            f"(ntkviz gallery --out {shown} --force)"
         )
     failed = [r for r in rows if r["status"] == "failed"]
     if explore:
@@ -159,7 +163,9 @@ def gallery_command(
         for line in problems:
             typer.echo(f"Error: gallery check: {line}", err=True)
         if not problems:
-            typer.echo(f"Gallery check: every figure decodes, matches its sidecar and {check}.")
+            typer.echo(
+                f"Gallery check: every figure decodes, matches its sidecar and {quoted(check)}."
+            )
     if failed or problems:
         raise typer.Exit(1)
 

@@ -162,7 +162,7 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
     if (width, height) != (sidecar.get("width"), sidecar.get("height")):
         return False
     wanted = sidecar.get("frames")
-    if fmt in (".gif", ".html"):  # both merge held frames: at most one picture a frame
+    if formats.find(fmt).merges:  # held frames merged: at most one picture a frame
         return isinstance(wanted, int) and 1 <= frames <= wanted
     return frames == wanted
 

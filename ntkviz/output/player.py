@@ -30,12 +30,12 @@ import functools
 import html
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ntkviz.errors import NtkvizError
+from ntkviz.errors import NtkvizError, quoted
 from ntkviz.output.frames import FrameSource, frame_durations_ms
 from ntkviz.output.gif import (
     EncodedFrames,
@@ -255,7 +255,7 @@ def write_html(
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
         raise NtkvizError(
-            f"the player {target or tmp} would be {size / 2**20:.0f} MB, over the "
+            f"the player {quoted(target or tmp)} would be {size / 2**20:.0f} MB, over the "
             f"{MAX_BYTES / 2**20:.0f} MB limit: use --quick, a smaller --size or --dpi, "
             "fewer --frames, or write .mp4"
         )
@@ -305,3 +305,25 @@ def script() -> str:
 
 def _package_file(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def still_html(frame: Any, info: Mapping[str, Any], note: str = "") -> str:
+    """A still figure (or an animation too large to show inline) as an HTML fragment: title,
+    options or summary, the frame as a PNG data URI, caption and ``note``."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame[..., :3].copy()).save(buffer, format="PNG")
+    src = "data:image/png;base64," + _base64(buffer.getvalue())
+    caption = info.get("caption") or ""
+    return (
+        '<div class="ntkviz-still">'
+        + f"<div><b>{html.escape(info['title'])}</b> · "
+        + (f"<code>{html.escape(info['options'])}</code>" if info["options"] else "")
+        + (html.escape(info["summary"]) if not info["options"] else "")
+        + "</div>"
+        + f'<img src="{src}" alt="{html.escape(info.get("title", ""))}" style="max-width:100%">'
+        + (f"<p>{html.escape(caption)}</p>" if caption else "")
+        + (f"<p><i>{html.escape(note)}</i></p>" if note else "")
+        + "</div>"
+    )

@@ -259,7 +259,7 @@ def test_outputs_must_not_collide(cli, tmp_path, option):
     output = tmp_path / ("a.png" if option == "--still" else "a.gif")
     result = cli("toy-model", "-o", output, option, output, *TINY)
     assert result.exit_code == 2
-    assert f"Error: {option} {output} is the same path as --output" in result.stderr
+    assert f"Error: {option} {str(output)!r} is the same path as --output" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
