@@ -128,3 +128,61 @@ class NtkNets:
             sigma_w=self.sigma_w,
             sigma_b=self.sigma_b,
         )
+
+
+# -- the time axis ---------------------------------------------------------------------------------
+
+#: How an animation samples training time: ``log`` spaces its snapshots evenly in log time
+#: (steps 0, 1, 2, 3, 5, 8, ... to the end: the NTK story happens over decades of steps, so every
+#: second of the loop shows something); ``linear`` is the post's clock (a snapshot every
+#: steps / frames steps).
+CLOCKS = ("log", "linear")
+
+
+def clock_param(default: str = "log") -> Any:
+    """The ``--clock`` option of a figure that animates training time."""
+    from ntkviz.config import param
+
+    return param(
+        default,
+        "training time axis: log (snapshots spaced evenly in log time, steps 0, 1, 2, 3, 5, "
+        "8, ... to the end) or linear (the post's clock: one every steps/frames steps)",
+        choices=CLOCKS,
+    )
+
+
+def log_steps(steps: int, frames: int) -> np.ndarray:
+    """Step 0 and ``frames`` distinct steps up to ``steps`` (the last), spaced evenly in log
+    time where they can be: consecutive steps 1, 2, 3, ... while log spacing would repeat a
+    step, then a constant ratio to the end. (frames + 1,) int64; needs frames <= steps."""
+    if not 1 <= frames <= steps:
+        raise ValueError(f"frames ({frames}) must be between 1 and steps ({steps})")
+    out = [0]
+    for left in range(frames, 0, -1):
+        prev = out[-1]
+        if prev == 0:
+            nxt = 1 if left > 1 else steps
+        else:
+            nxt = max(prev + 1, int(round(prev * (steps / prev) ** (1.0 / left))))
+        out.append(min(nxt, steps - left + 1))
+    return np.asarray(out, dtype=np.int64)
+
+
+def clock_steps(clock: str, steps: int, frames: int) -> np.ndarray:
+    """The snapshot steps (frames + 1,) of an animation of ``frames`` frames after step 0 over
+    ``steps`` steps: spaced in log time, or every steps / frames steps (``linear``)."""
+    if clock == "log":
+        return log_steps(steps, frames)
+    return np.arange(0, steps + 1, steps // frames, dtype=np.int64)
+
+
+def check_clock(clock: str, frames: int, steps: int) -> None:
+    """The frames fit the steps: at most one a step; the linear clock also needs ``frames`` to
+    divide ``steps`` (evenly spaced snapshots)."""
+    from ntkviz.config import check_frames
+    from ntkviz.errors import ConfigError
+
+    if clock == "linear":
+        check_frames(frames, steps)
+    elif frames > steps:
+        raise ConfigError(f"--frames ({frames}) must not exceed --steps ({steps})")

@@ -8,7 +8,7 @@ gives every member its own gradient.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,6 +109,7 @@ def train(
     lr: float,
     steps: int,
     snapshot_every: int = 1,
+    snapshot_at: Sequence[int] | None = None,
     stop_below: float | None = None,
     record: Recorder | None = None,
     progress: Progress | None = None,
@@ -119,7 +120,8 @@ def train(
 
     Snapshots (step 0, every ``snapshot_every`` steps, and the last) call ``record`` with the
     ensemble at that step. A member whose loss falls below ``stop_below`` stops moving (its later
-    snapshots repeat its last state). A non-finite or exploding loss raises DivergenceError.
+    snapshots repeat its last state). ``snapshot_at`` (steps, e.g. spaced in log time) replaces
+    ``snapshot_every``: snapshots at exactly those steps (and the last). A non-finite or exploding loss raises DivergenceError.
     ``gradient`` replaces autograd with a hand-written loss-and-gradient (same maths, faster).
     """
     progress = progress or Progress()
@@ -129,6 +131,8 @@ def train(
     stopped = np.full(ensemble.count, steps, dtype=np.int64)
     snap_steps, losses, records = [], [], []
     first_loss = None
+    at = None if snapshot_at is None else {int(s) for s in snapshot_at}
+    snapshot_every = _Every(snapshot_every) if at is None else at
     with progress.stage(label, steps) as advance:
         for step in range(steps + 1):
             if gradient is None:
@@ -143,7 +147,7 @@ def train(
                     _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
             if not bool((loss_now <= limit).all()):  # NaN compares False: caught here too
                 _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
-            if step % snapshot_every == 0 or step == steps:
+            if step in snapshot_every or step == steps:
                 snap_steps.append(step)
                 losses.append(loss_now.cpu().numpy())
                 if record is not None:
@@ -195,11 +199,21 @@ def _fill_remaining(
     """Every member stopped at ``step``: later snapshots repeat that final state (the animation
     keeps its length)."""
     for later in range(step + 1, steps + 1):
-        if later % every == 0 or later == steps:
+        if later in every or later == steps:
             snap_steps.append(later)
             losses.append(final_loss)
             if final_record is not None:
                 records.append(final_record)
+
+
+class _Every:
+    """The steps ``0, every, 2 every, ...`` as a container (``step in _Every(every)``)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+
+    def __contains__(self, step: int) -> bool:
+        return step % self.every == 0
 
 
 def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float, alpha=1.0) -> None:
