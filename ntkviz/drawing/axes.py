@@ -1,11 +1,15 @@
 """Pieces of panels that several figures draw alike: plain-number labels on log axes, the
 polygon of a band between two curves, an ensemble's mean in its band, and the part of the
-sequential colour map that reads on each theme."""
+sequential colour map that reads on each theme, and a training-step axis on an animation's clock."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.ticker import LogFormatterSciNotation
+
+from ntkviz.drawing.style import Z
 
 #: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme: its
 #: pale yellow end would not read on white, its dark purple end not on black.
@@ -45,3 +49,23 @@ def move_mean_band(band, line, x: np.ndarray, mean: np.ndarray, spread: np.ndarr
     """:func:`mean_band`'s band and line at another frame's ``mean`` and ``spread``."""
     line.set_ydata(mean)
     band.set_verts(band_verts(x, mean - spread, mean + spread))
+
+
+def step_axis(ax, last: float, log: bool, first: float = 0.0) -> bool:
+    """The x axis of a quantity over training steps, up to step ``last``: in log time when
+    ``log`` (the snapshots are spaced in log time) and ``last`` > 1, from step 1 (step 0 has no
+    place on it: a curve drawn there starts at step 1); else linear from ``first``. Returns
+    whether it is logarithmic."""
+    if log and last > 1:
+        ax.set_xscale("log")
+        ax.set_xlim(1, last)
+        return True
+    ax.set_xlim(first, last if last > first else first + 1)
+    return False
+
+
+def panel_text(ax, style, x: float, y: float, text: str, va: str) -> Any:
+    """Small text at (``x``, ``y``) in axes coordinates, left-aligned, above the data."""
+    return ax.text(
+        x, y, text, transform=ax.transAxes, fontsize=style.small, ha="left", va=va, zorder=Z.TEXT
+    )

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.config import check_frames, param
-from ntkviz.drawing.axes import mean_band, move_mean_band
+from ntkviz.config import param
+from ntkviz.drawing.axes import mean_band, move_mean_band, step_axis
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
@@ -38,8 +38,11 @@ from ntkviz.figures.common import (
     analytic_activation,
     between_data,
     by_width_text,
+    check_clock,
     check_data,
     check_ranges,
+    clock_frames,
+    clock_param,
     ensemble_widths,
     function_view,
     kernel_options,
@@ -47,11 +50,10 @@ from ntkviz.figures.common import (
     repeated,
     rms,
     seed_of,
-    snapshot_frames,
     spaced_inputs,
     train_mse,
 )
-from ntkviz.numerics.dynamics import Trajectory
+from ntkviz.numerics.dynamics import Trajectory, clock_steps
 from ntkviz.numerics.function_space import flow_functions, kernel_regression
 from ntkviz.numerics.nets import (
     INITS,
@@ -124,7 +126,10 @@ class GeneralizationConfig:
     # to 1e-3 after 1000 steps.
     lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = snapshot_frames(100)
+    frames: int = clock_frames(100)
+    # The fastest direction moves 0.75 of the way a step, the slowest over the whole run: log
+    # time gives the first steps (the nets leaving zero) as many frames as the long settling.
+    clock: str = clock_param("log")
     band: float = param(
         2.0, "half-width of the nets' band, in standard deviations across the ensemble", ge=0
     )
@@ -160,11 +165,10 @@ class GeneralizationConfig:
                 f"--x-train has the input {repeated(self.x_train):g} twice: the kernel matrix "
                 f"Theta(X, X) would be singular; give distinct inputs"
             )
-        check_frames(self.frames, self.steps)
+        check_clock(self.clock, self.frames, self.steps)
 
-    @property
-    def interval(self) -> int:
-        return self.steps // self.frames
+    def snapshot_steps(self) -> np.ndarray:
+        return clock_steps(self.clock, self.steps, self.frames)
 
     def inputs(self) -> np.ndarray:
         """The training inputs X: (N,)."""
@@ -246,7 +250,7 @@ def _train_width(
                     torch.as_tensor(y_train, dtype=dtype, device=device),
                     config,
                     progress,
-                    snapshot_every=config.interval,
+                    snapshot_at=config.snapshot_steps(),
                     record=record,
                     label=f"train width {width}"
                     + (f", nets {group[0] + 1}-{group[-1] + 1}" if len(groups) > 1 else ""),
@@ -503,7 +507,7 @@ class GeneralizationRenderer(Renderer):
         positive = positive[positive > 0]
         if positive.size:
             ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
-        ax.set_xlim(steps[0], steps[-1] if steps[-1] > steps[0] else steps[0] + 1)
+        step_axis(ax, steps[-1], self.config.clock == "log", steps[0])  # distances: from step 1
         ax.set_xlabel("step")
         ax.set_ylabel("RMS distance between the data")
         ax.set_title(

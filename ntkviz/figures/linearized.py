@@ -45,22 +45,25 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ntkviz.config import check_frames, param
+from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
+    check_clock,
     check_data,
     check_ranges,
+    clock_frames,
+    clock_param,
     function_view,
     log_log_fit,
     net_spec,
     repeated,
     seed_of,
-    snapshot_frames,
 )
+from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.function_space import flow_functions, flow_outputs
 from ntkviz.numerics.linearize import alpha_sweep, train_pair, width_sweep
 from ntkviz.numerics.nets import (
@@ -115,7 +118,10 @@ class LinearizedConfig:
     # The default kernel's eigenvalues are about 7.5 and 28: the slow direction decays like
     # exp(-7.5 lr t), to 5e-4 of its start in 1000 steps; a frame every 10 steps.
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = snapshot_frames(100)
+    frames: int = clock_frames(100)
+    # The fast direction (eigenvalue ~28) settles in the first tens of steps, the slow one
+    # (~7.5) over the whole run: log time shows both turns of the path.
+    clock: str = clock_param("log")
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs (the post's two points)")
     y_train: tuple[float, ...] = param((3.0, -1.0), "training targets, one per input")
     sweep: str = param(
@@ -166,12 +172,11 @@ class LinearizedConfig:
                 f"--layout functions"
             )
         check_ranges(self, "x_limits", "y_limits")
-        check_frames(self.frames, self.steps)
+        check_clock(self.clock, self.frames, self.steps)
 
-    @property
-    def interval(self) -> int:
-        """Training steps between frames."""
-        return self.steps // self.frames
+    def snapshot_steps(self) -> np.ndarray:
+        """The steps of the frames: step 0, then ``frames`` steps spaced by ``clock``."""
+        return clock_steps(self.clock, self.steps, self.frames)
 
     def net(self, width: int | None = None) -> NetSpec:
         return net_spec(self, self.width if width is None else width, *NET_FIELDS)
@@ -263,7 +268,7 @@ def simulate(
         y_train=y_train,
         x_grid=x_grid,
         steps=config.steps,
-        interval=config.interval,
+        interval=config.snapshot_steps(),
         progress=progress,
         device=device,
     )

@@ -21,6 +21,7 @@ import torch
 from matplotlib.ticker import FuncFormatter
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import step_axis
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
@@ -28,13 +29,14 @@ from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
+    clock_param,
     data_tensors,
     fan_in_init,
     net_spec,
     seed_of,
     train_mse,
 )
-from ntkviz.numerics.dynamics import relative_change
+from ntkviz.numerics.dynamics import log_steps, relative_change
 from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -67,7 +69,14 @@ class WeightMatrixConfig:
     )
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
     steps: int = param(1000, "gradient descent steps", ge=1, le=10_000_000)
-    snapshot_every: int = param(1, "steps between snapshots (one frame each)", ge=1, le=10_000_000)
+    snapshot_every: int = param(
+        1, "with --clock linear: steps between snapshots (one frame each)", ge=1, le=10_000_000
+    )
+    # The loss falls over decades of steps and the wide nets stop (--stop-below) after ~200 of
+    # the 1000: 150 frames spaced in log time show it all in 15 s (the post's one frame a step,
+    # --clock linear, is 1001 frames, the last 800 nearly still).
+    frames: int = param(150, "with --clock log: number of frames after step 0", ge=1, le=10_000_000)
+    clock: str = clock_param("log")
     stop_below: float = param(
         1e-10, "a net stops training once its loss is below this (0: never)", ge=0
     )
@@ -114,8 +123,17 @@ class WeightMatrixConfig:
 
     @property
     def snapshots(self) -> int:
-        """Snapshots taken: step 0, every ``snapshot_every`` steps, and the last step."""
+        """Snapshots taken: step 0 and ``frames`` steps spaced in log time (``--clock log``), or
+        step 0, every ``snapshot_every`` steps, and the last step."""
+        if self.clock == "log":
+            return min(self.frames, self.steps) + 1
         return self.steps // self.snapshot_every + 1 + (self.steps % self.snapshot_every != 0)
+
+    def snapshot_options(self) -> dict:
+        """``train``'s snapshot option for this clock."""
+        if self.clock == "log":
+            return {"snapshot_at": log_steps(self.steps, min(self.frames, self.steps))}
+        return {"snapshot_every": self.snapshot_every}
 
     def side(self, width: int) -> int:
         """Side of the matrix kept for ``width`` (m, or ceil(m / f) after f x f block means)."""
@@ -188,7 +206,7 @@ def simulate(
     check_memory(
         4 * config.snapshots * sum(s * s for s in sides),
         f"{config.snapshots} snapshots of the weight matrices",
-        "use a smaller --max-pixels or a larger --snapshot-every",
+        "use a smaller --max-pixels, fewer --frames or a larger --snapshot-every",
     )
     x_train, y_train = data_tensors(config.x_train, config.y_train, device)
     seed = seed_of(generator)
@@ -215,7 +233,7 @@ def simulate(
             y_train,
             config,
             progress,
-            snapshot_every=config.snapshot_every,
+            **config.snapshot_options(),
             stop_below=config.stop_below or None,
             record=record,
             label=f"train m={spec.width}",
@@ -328,11 +346,12 @@ class WeightMatrixRenderer(Renderer):
         change_ax, loss_ax = where.subplots(1, 2)
         last = float(r.steps[-1]) if r.steps[-1] > 0 else 1.0
         colors = style.run_colors(len(r.widths))
+        log_time = self.config.clock == "log" and last > 1
         for ax, values, label in (
             (change_ax, r.relative_change, r"$\|w(n) - w_0\|_2 \,/\, \|w_0\|_2$"),
             (loss_ax, r.loss, "training loss"),
         ):
-            ax.set_xlim(0, last)
+            step_axis(ax, last, log_time)  # log time: so is the axis
             ax.set_xlabel("step")
             ax.set_ylabel(label)
             ax.set_yscale("log")
@@ -342,9 +361,12 @@ class WeightMatrixRenderer(Renderer):
                     (line,) = ax.plot([], [], label=f"m = {width}" if k == 0 else None, **look)
                     self.animate(line)
                     # step 0's relative change is 0, off a log axis: that curve starts at step 1
-                    self.curves.append(
-                        (line, values[:, w, k], 1 if values is r.relative_change else 0)
-                    )
+                    # (so do both on a log step axis). A net that stopped (--stop-below) has
+                    # no loss after its stop: its loss line ends there instead of lying flat
+                    # at the threshold like a plateau.
+                    first = 1 if values is r.relative_change or log_time else 0
+                    end = int(r.stopped[w, k]) if values is r.loss else int(r.steps[-1])
+                    self.curves.append((line, values[:, w, k], first, end))
         # Log scale: the widths' changes differ by decades. Step 0's change is 0 (off a log
         # axis), so each curve starts at the first step; the view starts a decade below the
         # smallest final change, so the early rise of the widest net enters the view.
@@ -367,8 +389,9 @@ class WeightMatrixRenderer(Renderer):
             if start is not None:
                 values = (values - start) / unit
             image.set_data(cmap(norm(values), bytes=True))
-        for line, values, first in self.curves:
-            line.set_data(r.steps[first : i + 1], values[first : i + 1])
+        for line, values, first, end in self.curves:
+            steps, shown = r.steps[first : i + 1], values[first : i + 1]
+            line.set_data(steps[steps <= end], shown[steps <= end])
         self.counter.set_text(f"step {int(r.steps[i])}")
         return False
 
@@ -486,7 +509,7 @@ SPEC = figure_spec(
     summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
     "the wider the net, the less its weights budge.",
     style=Style(size=(16.0, 11.0)),
-    quick={"steps": 300, "snapshot_every": 10},
+    quick={"steps": 300, "snapshot_every": 10, "frames": 40},
     caption="{matrices}{curves} ends at {changes} for widths {widths} after {steps} steps, "
     "while the training loss falls to {losses}{stop_note}.{show_note}",
     reading="{trend} weight change after {steps} steps {changes} for widths {widths}.",

@@ -246,3 +246,42 @@ def relative_change(ensemble: Ensemble) -> torch.Tensor:
     """||w - w0||_2 / ||w0||_2 over all parameters stacked, per member: (K,)."""
     now, start = ensemble.flat(), ensemble.flat(ensemble.params0)
     return torch.linalg.vector_norm(now - start, dim=1) / torch.linalg.vector_norm(start, dim=1)
+
+
+# -- the time axis: which steps an animation shows --------------------------------------------------
+
+
+def log_steps(steps: int, frames: int) -> np.ndarray:
+    """Step 0 and ``frames`` distinct steps up to ``steps`` (the last), spaced evenly in log
+    time where they can be: consecutive steps 1, 2, 3, ... while log spacing would repeat a
+    step, then a constant ratio to the end. (frames + 1,) int64; needs frames <= steps."""
+    if not 1 <= frames <= steps:
+        raise ValueError(f"frames ({frames}) must be between 1 and steps ({steps})")
+    out = [0]
+    for left in range(frames, 0, -1):
+        prev = out[-1]
+        if prev == 0:
+            nxt = 1 if left > 1 else steps
+        else:
+            nxt = max(prev + 1, int(round(prev * (steps / prev) ** (1.0 / left))))
+        out.append(min(nxt, steps - left + 1))
+    return np.asarray(out, dtype=np.int64)
+
+
+def clock_steps(clock: str, steps: int, frames: int) -> np.ndarray:
+    """The snapshot steps (frames + 1,) of an animation of ``frames`` frames after step 0 over
+    ``steps`` steps: spaced in log time, or every steps / frames steps (``linear``)."""
+    if clock == "log":
+        return log_steps(steps, frames)
+    return np.arange(0, steps + 1, steps // frames, dtype=np.int64)
+
+
+def own_clock_steps(loss: np.ndarray, converged: float, frames: int) -> np.ndarray:
+    """Each run on its own clock: (frames + 1, K) int64, run k's steps 0 ... tau_k evenly
+    spaced, tau_k the first step at which its loss (S + 1, K), taken at every step 0 ... S, is at
+    most ``converged`` times its start (the last step S if it never is)."""
+    done = loss <= converged * loss[:1]
+    tau = np.where(done.any(axis=0), done.argmax(axis=0), loss.shape[0] - 1)
+    tau = np.maximum(tau, 1)
+    fraction = np.arange(frames + 1) / frames
+    return np.rint(fraction[:, None] * tau[None, :]).astype(np.int64)
