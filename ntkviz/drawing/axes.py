@@ -69,3 +69,14 @@ def panel_text(ax, style, x: float, y: float, text: str, va: str) -> Any:
     return ax.text(
         x, y, text, transform=ax.transAxes, fontsize=style.small, ha="left", va=va, zorder=Z.TEXT
     )
+
+
+def square_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
+    """A square view ((x0, x1), (y0, y1)) holding the finite ``points`` (P, 2) with a ``margin``
+    (a share of the larger side) around them; square so that, drawn with equal aspect, shapes
+    (an ellipse) keep their true proportions."""
+    pts = points[np.isfinite(points).all(axis=1)]
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    half = 0.5 * (1.0 + 2.0 * margin) * max(float((high - low).max()), 1e-9)
+    centre = 0.5 * (low + high)
+    return tuple((float(c - half), float(c + half)) for c in centre)

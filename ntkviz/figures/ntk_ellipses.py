@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import panel_text
+from ntkviz.drawing.axes import panel_text, square_view
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
@@ -259,20 +259,11 @@ def plane_limits(
     result: NtkEllipsesResult, margin: float = 0.08
 ) -> tuple[tuple[float, float], ...]:
     """A fixed, square (y1, y2) view holding the origin, the targets, every trajectory and the
-    initial ellipses (ellipses that grow later may leave it); square so that, drawn with equal
-    aspect, the ellipses keep their true shape."""
-    pts = [
-        np.zeros((1, 2)),
-        result.y_train[None, :],
-        result.outputs.reshape(-1, 2),
-        result.ellipses[0].reshape(-1, 2),
-    ]
-    pts = np.concatenate(pts)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    low, high = pts.min(axis=0), pts.max(axis=0)
-    half = 0.5 * (1.0 + 2.0 * margin) * max(float((high - low).max()), 1e-9)
-    centre = 0.5 * (low + high)
-    return tuple((float(c - half), float(c + half)) for c in centre)
+    initial ellipses (ellipses that grow later may leave it): :func:`square_view`."""
+    points = (result.y_train[None, :], result.outputs.reshape(-1, 2), result.ellipses[0])
+    return square_view(
+        np.concatenate([np.zeros((1, 2)), *(p.reshape(-1, 2) for p in points)]), margin
+    )
 
 
 def format_change(value: float) -> str:

@@ -37,7 +37,15 @@ from ntkviz.figures.common import (
     train_mse,
 )
 from ntkviz.numerics.dynamics import log_steps, relative_change
-from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
+from ntkviz.numerics.nets import (
+    ACTIVATIONS,
+    Ensemble,
+    NetSpec,
+    block_factor,
+    block_mean,
+    check_fits,
+    check_memory,
+)
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -138,19 +146,6 @@ class WeightMatrixConfig:
     def side(self, width: int) -> int:
         """Side of the matrix kept for ``width`` (m, or ceil(m / f) after f x f block means)."""
         return math.ceil(width / block_factor(width, self.max_pixels))
-
-
-def block_factor(width: int, max_pixels: int) -> int:
-    return -(-width // max_pixels)
-
-
-def block_mean(matrix: torch.Tensor, max_pixels: int) -> torch.Tensor:
-    """(m, m) -> (ceil(m/f), ceil(m/f)) means of f x f blocks, f = ceil(m / max_pixels); the
-    blocks at the edge average the entries they hold. f = 1 returns ``matrix`` itself."""
-    f = block_factor(max(matrix.shape), max_pixels)
-    if f == 1:
-        return matrix
-    return torch.nn.functional.avg_pool2d(matrix[None, None], f, ceil_mode=True)[0, 0]
 
 
 @dataclass(frozen=True)
