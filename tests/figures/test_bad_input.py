@@ -284,10 +284,12 @@ TABLES = [
             (["--y-train", "1"], 2, "--y-train needs exactly 2 values"),
             (["--x-train", "1,1"], 2, "--x-train needs two different inputs"),
             (
-                ["--steps", "100", "--snapshot-every", "7"],
+                ["--clock", "linear", "--steps", "100", "--snapshot-every", "7"],
                 2,
                 "must be a multiple of --snapshot-every",
             ),
+            (["--clock", "sqrt"], 2, "--clock must be one of own, log, linear"),
+            (["--converged", "1"], 2, "--converged must be < 1"),
             (["--steps", "10", "--frames", "20"], 2, "--frames (20) must not exceed --steps (10)"),
             (["--ellipse-scale", "0"], 2, "--ellipse-scale must be > 0"),
             (
