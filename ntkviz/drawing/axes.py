@@ -80,3 +80,61 @@ def square_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, 
     half = 0.5 * (1.0 + 2.0 * margin) * max(float((high - low).max()), 1e-9)
     centre = 0.5 * (low + high)
     return tuple((float(c - half), float(c + half)) for c in centre)
+
+
+def log_ylim(ax, values, below: float, above: float) -> None:
+    """A log y view of the finite positive ``values`` (arrays of any shape): from the smallest
+    / ``below`` to the largest x ``above`` (to the smallest x ``below`` x ``above`` when all are
+    equal); the view is left as it is when there are none."""
+    flat = np.concatenate([np.ravel(v) for v in values])
+    positive = flat[np.isfinite(flat) & (flat > 0)]
+    if positive.size:
+        low, high = float(positive.min()), float(positive.max())
+        ax.set_ylim(low / below, (high if high > low else low * below) * above)
+
+
+def padded_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
+    """A view ((x0, x1), (y0, y1)) holding the finite ``points`` (P, 2), each axis padded by
+    ``margin`` of its range on either side (of at least 1e-3 of the larger range)."""
+    pts = points[np.isfinite(points).all(axis=1)]
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    pad = margin * np.maximum(high - low, 1e-3 * max(float((high - low).max()), 1e-9))
+    return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+
+
+# -- log-log panels: measured values, their fitted line and the theory's slope --------------------
+
+
+def median_series(ax, style, x: np.ndarray, samples: np.ndarray, color, label: str) -> None:
+    """Samples (V, R) at ``x`` (V,) on log-log axes: each a faint dot (when R > 1), their median
+    a line with dots labelled ``label``; values <= 0, which a log axis cannot place, left out."""
+    median = np.median(samples, axis=1)
+    trials = samples.shape[1]
+    xs, ys = np.repeat(x, trials), samples.reshape(-1)
+    if trials > 1:
+        ax.plot(xs[ys > 0], ys[ys > 0], **style.look("trail", color, alpha=0.35))
+    keep = median > 0
+    look = style.look("run", color, marker="o", ms=2.0 * style.line_width)
+    ax.plot(x[keep], median[keep], **look, label=label)
+
+
+def fit_line(ax, style, x: np.ndarray, slope: float, intercept: float, color, **kwargs) -> Any:
+    """The line of a log-log fit, log10 y = intercept + slope log10 x, over ``x`` in the fit's
+    look; None (nothing drawn) when the slope is not finite."""
+    if not np.isfinite(slope):
+        return None
+    y = 10 ** (intercept + slope * np.log10(x))
+    (line,) = ax.plot(x, y, **style.look("fit", color), **kwargs)
+    return line
+
+
+def theory_line(ax, style, x: np.ndarray, slope: float, fit: tuple[float, float], label: str):
+    """The theory's log-log ``slope`` over ``x`` as a dashed line through the middle (in log x)
+    of the fitted line ``fit`` = (slope, intercept), so the two slopes compare at a glance."""
+    logs = np.log10(x)
+    middle = 0.5 * (logs.min() + logs.max())
+    level = fit[1] + fit[0] * middle
+    (line,) = ax.plot(
+        x, 10 ** (level + slope * (logs - middle)), **style.look("theory"), label=label
+    )
+    return line

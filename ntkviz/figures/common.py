@@ -199,8 +199,12 @@ def kernel_options(config: Any) -> dict[str, Any]:
 
 def by_width_text(widths: np.ndarray, values: np.ndarray) -> str:
     """'0.043 (width 100) and 0.017 (width 1000)'."""
-    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return listed([f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)])
+
+
+def listed(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def repeated(values: Sequence[float]) -> float:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import mean_band, move_mean_band, step_axis
+from ntkviz.drawing.axes import log_ylim, mean_band, move_mean_band, step_axis
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
@@ -503,10 +503,7 @@ class GeneralizationRenderer(Renderer):
                 (now, r.distance_analytic[:, w], "now"),
             ]
         ax.set_yscale("log")
-        positive = np.concatenate([r.distance_analytic.ravel(), r.distance_empirical.ravel()])
-        positive = positive[positive > 0]
-        if positive.size:
-            ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
+        log_ylim(ax, [r.distance_analytic, r.distance_empirical], 1.5, 1.5)
         step_axis(ax, steps[-1], self.config.clock == "log", steps[0])  # distances: from step 1
         ax.set_xlabel("step")
         ax.set_ylabel("RMS distance between the data")

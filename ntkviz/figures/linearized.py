@@ -46,6 +46,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import fit_line, median_series, padded_view, theory_line
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
@@ -299,11 +300,9 @@ def simulate(
         lrs = np.array([config.sweep_lr(int(w)) for w in config.widths])
         specs = [config.net(int(w)) for w in config.widths]
         gap, rms = width_sweep(specs, lrs, config.alpha, config.trials, seed, **sweep_options)
-    slope_t, intercept_t = (
-        log_log_fit(values, np.median(gap, axis=1)) if len(values) else (np.nan,) * 2
-    )
-    slope_f, intercept_f = (
-        log_log_fit(values, np.median(rms, axis=1)) if len(values) else (np.nan,) * 2
+    (slope_t, intercept_t), (slope_f, intercept_f) = (
+        log_log_fit(values, np.median(d, axis=1)) if len(values) else (np.nan,) * 2
+        for d in (gap, rms)
     )
 
     return LinearizedResult(
@@ -344,19 +343,8 @@ def simulate(
 
 def plane_view(result: LinearizedResult, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
     """A (y1, y2) view holding the origin, the targets and every trajectory, with a margin."""
-    pts = np.concatenate(
-        [
-            np.zeros((1, 2)),
-            result.y_train[None, :],
-            result.outputs_real,
-            result.outputs_linear,
-            result.flow_path,
-        ]
-    )
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    low, high = pts.min(axis=0), pts.max(axis=0)
-    pad = margin * np.maximum(high - low, 1e-3 * max(float((high - low).max()), 1e-9))
-    return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+    paths = (result.y_train[None, :], result.outputs_real, result.outputs_linear, result.flow_path)
+    return padded_view(np.concatenate([np.zeros((1, 2)), *paths]), margin)
 
 
 def sweep_facts(result: LinearizedResult) -> dict:
@@ -499,52 +487,19 @@ class LinearizedRenderer(Renderer):
         r, style = self.result, self.style
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for data, slope, intercept, color, label in (
-            (
-                r.trajectory_distance,
-                r.trajectory_slope,
-                r.trajectory_intercept,
-                self.sweep_colors[0],
-                "gap at the data (max over $t$)",
-            ),
-            (
-                r.function_distance,
-                r.function_slope,
-                r.function_intercept,
-                self.sweep_colors[1],
-                "gap over $x$ (RMS, at the end)",
-            ),
-        ):
-            median = np.median(data, axis=1)
-            keep = median > 0
-            trials = data.shape[1]
-            xs, ys = np.repeat(r.sweep_values, trials), data.reshape(-1)
-            if trials > 1:
-                ax.plot(xs[ys > 0], ys[ys > 0], **style.look("trail", color, alpha=0.35))
+        x = r.sweep_values
+        series = (
+            ("trajectory", "gap at the data (max over $t$)"),
+            ("function", "gap over $x$ (RMS, at the end)"),
+        )
+        for (name, label), color in zip(series, self.sweep_colors, strict=True):
+            slope, intercept = getattr(r, f"{name}_slope"), getattr(r, f"{name}_intercept")
             fit = f": slope {slope:.2f}" if np.isfinite(slope) else ""
-            ax.plot(
-                r.sweep_values[keep],
-                median[keep],
-                **style.look("run", color, marker="o", ms=2.0 * style.line_width),
-                label=label + fit,
-            )
-            if np.isfinite(slope):
-                ax.plot(
-                    r.sweep_values,
-                    10 ** (intercept + slope * np.log10(r.sweep_values)),
-                    **style.look("fit", color),
-                )
+            median_series(ax, style, x, getattr(r, f"{name}_distance"), color, label + fit)
+            fit_line(ax, style, x, slope, intercept, color)
         if np.isfinite(r.theory_slope) and np.isfinite(r.trajectory_slope):
-            # Through the middle of the fitted line, so the two slopes compare at a glance.
-            logs = np.log10(r.sweep_values)
-            middle = 0.5 * (logs.min() + logs.max())
-            level = r.trajectory_intercept + r.trajectory_slope * middle
-            ax.plot(
-                r.sweep_values,
-                10 ** (level + r.theory_slope * (logs - middle)),
-                **style.look("theory"),
-                label=f"theory: slope {r.theory_slope:g}",
-            )
+            fit = (r.trajectory_slope, r.trajectory_intercept)
+            theory_line(ax, style, x, r.theory_slope, fit, f"theory: slope {r.theory_slope:g}")
         ax.set_xlabel(r"output scale $\alpha$" if r.sweep == "alpha" else "hidden width $m$")
         ax.set_ylabel("distance, network to linearised")
         ax.set_title("how far apart they get (median)", fontsize=style.small)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import step_axis
+from ntkviz.drawing.axes import log_ylim, step_axis
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
@@ -340,9 +340,7 @@ class RichLazyRenderer(Renderer):
         ch = axes[0, 2]
         ch.set_yscale("log")
         step_axis(ch, r.steps[-1], config.clock == "log")  # the changes start at step 1
-        values = np.concatenate([r.moved[1:].ravel(), r.kernel[1:].ravel()])
-        values = values[values > 0]
-        ch.set_ylim(values.min() / 2, values.max() * 100)  # room for the key
+        log_ylim(ch, [r.moved[1:], r.kernel[1:]], 2, 100)  # room for the key above
         self.changes = []
         for c in range(2):
             (moved,) = ch.plot([], [], **style.look("run", colors[c]), label=f"{names[c]}: weights")

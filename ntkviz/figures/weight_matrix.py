@@ -21,7 +21,7 @@ import torch
 from matplotlib.ticker import FuncFormatter
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import step_axis
+from ntkviz.drawing.axes import log_ylim, step_axis
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
@@ -32,20 +32,14 @@ from ntkviz.figures.common import (
     clock_param,
     data_tensors,
     fan_in_init,
+    listed,
     net_spec,
     seed_of,
     train_mse,
 )
-from ntkviz.numerics.dynamics import log_steps, relative_change
-from ntkviz.numerics.nets import (
-    ACTIVATIONS,
-    Ensemble,
-    NetSpec,
-    block_factor,
-    block_mean,
-    check_fits,
-    check_memory,
-)
+from ntkviz.numerics.blocks import block_factor, block_mean
+from ntkviz.numerics.dynamics import log_steps, relative_change, snapshots
+from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -139,9 +133,10 @@ class WeightMatrixConfig:
 
     def snapshot_options(self) -> dict:
         """``train``'s snapshot option for this clock."""
-        if self.clock == "log":
-            return {"snapshot_at": log_steps(self.steps, min(self.frames, self.steps))}
-        return {"snapshot_every": self.snapshot_every}
+        log = self.clock == "log"
+        return snapshots(
+            log_steps(self.steps, min(self.frames, self.steps)) if log else self.snapshot_every
+        )
 
     def side(self, width: int) -> int:
         """Side of the matrix kept for ``width`` (m, or ceil(m / f) after f x f block means)."""
@@ -370,10 +365,7 @@ class WeightMatrixRenderer(Renderer):
         top = float(np.nanmax(r.relative_change)) if r.relative_change.size else 1.0
         if final.size and top > 0:
             change_ax.set_ylim(float(final.min()) / 10, top * 2)
-        positive = r.loss[np.isfinite(r.loss) & (r.loss > 0)]
-        if positive.size:
-            low, high = float(positive.min()), float(positive.max())
-            loss_ax.set_ylim(low / 3, high * 3 if high > low else low * 10)
+        log_ylim(loss_ax, [r.loss], 3, 3)
         # Drawn over the growing curves each frame (a static legend would sit beneath them).
         self.overlay(change_ax.legend(loc="lower right", **style.legend()))
 
@@ -400,10 +392,6 @@ def largest_change(result: WeightMatrixResult, w: int, chunk: int = 64) -> float
     return largest
 
 
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     """The caption's numbers: each width's relative change and loss at the end (first net),
     how much the first width's shown matrix moved, and the block-mean panel's colour range."""
@@ -413,9 +401,9 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     loss = r.loss[-1, :, 0]
     out: dict = {
         "steps": int(r.steps[-1]),
-        "widths": _listed([str(m) for m in widths]),
-        "changes": _listed([f"{c:.2g}" for c in change]),
-        "losses": _listed([f"{v:.1e}" for v in loss]),
+        "widths": listed([str(m) for m in widths]),
+        "changes": listed([f"{c:.2g}" for c in change]),
+        "losses": listed([f"{v:.1e}" for v in loss]),
         "narrow": widths[0],
         "stop_below": float(config.stop_below),
         "stop_note": (
@@ -452,8 +440,8 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
         if len(widths) > 1:
             panels = "panel of width" if len(widths) == 2 else "panels of widths"
             matrices += (
-                f" (the {panels} {_listed([str(m) for m in widths[1:]])}: "
-                f"{_listed([f'{v:.1%}' for v in moved[1:]])})"
+                f" (the {panels} {listed([str(m) for m in widths[1:]])}: "
+                f"{listed([f'{v:.1%}' for v in moved[1:]])})"
             )
             # Said only when it is so: every wider panel changes 3x less than the narrowest.
             frozen = max(moved[1:]) < moved[0] / 3

@@ -285,3 +285,11 @@ def own_clock_steps(loss: np.ndarray, converged: float, frames: int) -> np.ndarr
     tau = np.maximum(tau, 1)
     fraction = np.arange(frames + 1) / frames
     return np.rint(fraction[:, None] * tau[None, :]).astype(np.int64)
+
+
+def snapshots(every_or_at: int | np.ndarray) -> dict:
+    """:func:`train`'s snapshot option: every ``every_or_at`` steps (an int), or at the steps it
+    lists (an array, from :func:`clock_steps` say)."""
+    if np.ndim(every_or_at):
+        return {"snapshot_at": every_or_at}
+    return {"snapshot_every": int(every_or_at)}

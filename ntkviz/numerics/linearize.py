@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.numerics.dynamics import Trajectory, train
+from ntkviz.numerics.dynamics import Trajectory, snapshots, train
 from ntkviz.numerics.nets import Ensemble, NetSpec, check_fits
 from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk, output_scale
 from ntkviz.runtime.progress import Progress
@@ -269,7 +269,7 @@ def train_pair(
             x_grid,
             lr=lr,
             steps=steps,
-            **_snapshots(interval),
+            **snapshots(interval),
             functions=functions,
             progress=progress,
             label="linear",
@@ -280,7 +280,7 @@ def train_pair(
             y_train,
             lr=lr,
             steps=steps,
-            **_snapshots(interval),
+            **snapshots(interval),
             record=record_real,
             progress=progress,
             gradient=MseGradient(),
@@ -302,13 +302,6 @@ def train_pair(
         kernel=kernel,
         kernel_grid=kernel_grid,
     )
-
-
-def _snapshots(interval: int | np.ndarray) -> dict:
-    """``train``'s snapshot option: every ``interval`` steps, or at the steps it lists."""
-    if np.ndim(interval):
-        return {"snapshot_at": interval}
-    return {"snapshot_every": int(interval)}
 
 
 def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,8 @@ from conftest import TINY, gif_frames
 from ntkviz.drawing.canvas import Style
 from ntkviz.figures import get
 from ntkviz.figures.base import caption
-from ntkviz.figures.weight_matrix import WeightMatrixConfig, block_mean, simulate
+from ntkviz.figures.weight_matrix import WeightMatrixConfig, simulate
+from ntkviz.numerics.blocks import block_mean
 from ntkviz.numerics.dynamics import log_steps
 from ntkviz.numerics.nets import init_member, member_seed
 
