@@ -138,3 +138,27 @@ def theory_line(ax, style, x: np.ndarray, slope: float, fit: tuple[float, float]
         x, 10 ** (level + slope * (logs - middle)), **style.look("theory"), label=label
     )
     return line
+
+
+def shared_panels(figure, count: int, xlabel: str, ylabel: str) -> tuple[list, Any]:
+    """``count`` panels with shared axes and one free panel after them, on a grid of one row
+    (under 4 panels) or two; axis labels and tick labels only on the outer panels (x where no
+    panel lies below, y in the first column). Returns the panels and the free one."""
+    rows = 1 if count < 4 else 2
+    cols = -(-(count + 1) // rows)
+    grid = figure.add_gridspec(rows, cols)
+    panels: list = []
+    for k in range(count):
+        row, col = divmod(k, cols)
+        first = panels[0] if panels else None
+        ax = figure.add_subplot(grid[row, col], sharex=first, sharey=first)
+        if k + cols >= count:  # no panel below: x tick labels here
+            ax.set_xlabel(xlabel)
+        else:
+            ax.tick_params(labelbottom=False)
+        if col == 0:
+            ax.set_ylabel(ylabel)
+        else:
+            ax.tick_params(labelleft=False)
+        panels.append(ax)
+    return panels, figure.add_subplot(grid[count // cols, count % cols])

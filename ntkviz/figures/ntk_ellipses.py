@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import panel_text, square_view
+from ntkviz.drawing.axes import panel_text, shared_panels, square_view
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
@@ -36,7 +36,7 @@ from ntkviz.figures.common import (
     seed_of,
     train_mse,
 )
-from ntkviz.numerics.dynamics import log_steps, own_clock_steps
+from ntkviz.numerics.dynamics import run_clock_steps
 from ntkviz.numerics.kernel_ellipses import (
     ellipse_points,
     ellipse_size,
@@ -156,17 +156,9 @@ class NtkEllipsesConfig:
         return self.steps // self.interval
 
     def run_steps(self, loss: np.ndarray) -> np.ndarray:
-        """The step of each run in each frame, (frames + 1, K) int64, from the loss (S + 1, K) at
-        every step 0 ... S (only ``--clock own`` reads it): the same column for every run, or
-        with ``own`` run k's steps 0 ... tau_k evenly spaced (:func:`own_clock_steps`)."""
-        frames, count = self.frame_count, loss.shape[1]
-        if self.clock == "own":
-            return own_clock_steps(loss, self.converged, frames)
-        if self.clock == "linear":
-            shared = np.arange(0, self.steps + 1, self.interval, dtype=np.int64)
-        else:
-            shared = log_steps(self.steps, frames)
-        return np.repeat(shared[:, None], count, axis=1)
+        """Each run's step in each frame, (frames + 1, K): :func:`run_clock_steps`."""
+        args = (self.steps, self.frame_count, self.interval, loss, self.converged)
+        return run_clock_steps(self.clock, *args)
 
 
 @dataclass(frozen=True)
@@ -236,17 +228,16 @@ def simulate(
     trajectory = train_mse(
         ensemble, x_train, y_train, to_last, progress, snapshot_at=taken, record=record
     )
-    # snapshot t of run k: record number index[t, k], member k
-    index, runs = np.searchsorted(trajectory.steps, steps), np.arange(count)[None, :]
-    kernels = trajectory.records["kernels"][index, runs]
+    loss, records = trajectory.per_run(steps)  # snapshot t of run k: its step steps[t, k]
+    kernels = records["kernels"]
     y_bar = np.asarray(config.y_train, dtype=np.float64)
     return NtkEllipsesResult(
         alphas=np.asarray(config.alphas, dtype=np.float64),
         steps=steps,
         kernels=kernels,
-        outputs=trajectory.records["outputs"][index, runs],
-        loss=trajectory.loss[index, runs],
-        functions=trajectory.records["functions"][index, runs],
+        outputs=records["outputs"],
+        loss=loss,
+        functions=records["functions"],
         x_grid=x_grid.cpu().numpy(),
         ellipses=ellipse_points(kernels, y_bar, config.ellipse_scale),
         x_train=np.asarray(config.x_train, dtype=np.float64),
@@ -371,27 +362,12 @@ class NtkEllipsesRenderer(Renderer):
     def _setup_grid(self) -> None:
         """One plane per alpha (shared axes, labels on the outer panels), the functions last."""
         r, style = self.result, self.style
-        count = len(r.alphas)
-        rows = 1 if count < 4 else 2
-        cols = -(-(count + 1) // rows)
-        grid = self.figure.add_gridspec(rows, cols)
-        first = None
-        for k, alpha in enumerate(r.alphas):
-            row, col = divmod(k, cols)
-            ax = self.figure.add_subplot(grid[row, col], sharex=first, sharey=first)
-            first = first or ax
+        panels, functions = shared_panels(self.figure, len(r.alphas), "$y_1$", "$y_2$")
+        for k, (alpha, ax) in enumerate(zip(r.alphas, panels, strict=True)):
             self._setup_plane(ax, [k], labels=False)
             for axis in (ax.xaxis, ax.yaxis):
                 axis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 5, 10]))
             ax.set_title(rf"$\alpha$ = {alpha:g}")
-            if k + cols >= count:  # no plane below: x tick labels here
-                ax.set_xlabel("$y_1$")
-            else:
-                ax.tick_params(labelbottom=False)
-            if col == 0:
-                ax.set_ylabel("$y_2$")
-            else:
-                ax.tick_params(labelleft=False)
             # The unchanging words are drawn once (a still overlay); only the number after
             # them is drawn in every frame: a third of the glyphs.
             words = panel_text(ax, style, 0.04, 0.04, "‖H − H₀‖ / ‖H₀‖ = ", va="bottom")
@@ -410,8 +386,7 @@ class NtkEllipsesRenderer(Renderer):
                 step = panel_text(ax, style, 0.04, 0.96, " ", va="top")
                 self.step_texts.append(step)
                 self.overlay(step)
-        ax = self.figure.add_subplot(grid[(count) // cols, count % cols])
-        self._setup_functions(ax, legend=True, compact=True)
+        self._setup_functions(functions, legend=True, compact=True)
         # one key for every panel, above them (the panels' titles name the runs)
         key = self.figure.legend(
             handles=self._plane_handles(runs=False),

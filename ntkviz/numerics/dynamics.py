@@ -92,6 +92,12 @@ class Trajectory:
             },
         )
 
+    def per_run(self, steps: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Member k's loss and records at the steps ``steps[:, k]`` ((T', K), each a snapshot
+        taken): members on their own clocks (:func:`run_clock_steps`)."""
+        index, runs = np.searchsorted(self.steps, steps), np.arange(steps.shape[1])[None, :]
+        return self.loss[index, runs], {k: v[index, runs] for k, v in self.records.items()}
+
 
 def mse_loss(
     ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, params=None
@@ -293,3 +299,19 @@ def snapshots(every_or_at: int | np.ndarray) -> dict:
     if np.ndim(every_or_at):
         return {"snapshot_at": every_or_at}
     return {"snapshot_every": int(every_or_at)}
+
+
+def run_clock_steps(
+    clock: str, steps: int, frames: int, every: int, loss: np.ndarray, converged: float
+) -> np.ndarray:
+    """The step of each of K runs in each frame, (frames + 1, K) int64: one column for every run
+    (``log``: :func:`log_steps`; ``linear``: every ``every`` steps), or with ``own`` each run on
+    its own clock (:func:`own_clock_steps`, from ``loss`` (S + 1, K) at every step, which the
+    other clocks read only for K)."""
+    if clock == "own":
+        return own_clock_steps(loss, converged, frames)
+    if clock == "linear":
+        shared = np.arange(0, steps + 1, every, dtype=np.int64)
+    else:
+        shared = log_steps(steps, frames)
+    return np.repeat(shared[:, None], loss.shape[1], axis=1)
