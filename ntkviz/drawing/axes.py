@@ -162,3 +162,10 @@ def shared_panels(figure, count: int, xlabel: str, ylabel: str) -> tuple[list, A
             ax.tick_params(labelleft=False)
         panels.append(ax)
     return panels, figure.add_subplot(grid[count // cols, count % cols])
+
+
+def set_positive(line, x: np.ndarray, y: np.ndarray) -> None:
+    """``line`` through the points (x, y) with y > 0: a log axis has no place for the others (a
+    distance of exactly 0, at step 0 say)."""
+    keep = y > 0
+    line.set_data(x[keep], y[keep])

@@ -56,6 +56,15 @@ def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
         )
 
 
+def check_distinct(x_train: tuple[float, ...]) -> None:
+    """No training input twice: the kernel matrix Theta(X, X) on them would be singular."""
+    if len(set(x_train)) != len(x_train):
+        raise ConfigError(
+            f"--x-train has the input {repeated(x_train):g} twice: the kernel matrix "
+            f"Theta(X, X) would be singular; give distinct inputs"
+        )
+
+
 def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
     if alpha_min > alpha_max:
         raise ConfigError(

@@ -48,20 +48,19 @@ from matplotlib.ticker import MaxNLocator
 from ntkviz.config import param
 from ntkviz.drawing.axes import fit_line, median_series, padded_view, theory_line
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
     check_clock,
     check_data,
+    check_distinct,
     check_ranges,
     clock_frames,
     clock_param,
     function_view,
     log_log_fit,
     net_spec,
-    repeated,
     seed_of,
 )
 from ntkviz.numerics.dynamics import clock_steps
@@ -161,11 +160,7 @@ class LinearizedConfig:
 
     def check(self) -> None:
         check_data(self.x_train, self.y_train)
-        if len(set(self.x_train)) != len(self.x_train):
-            raise ConfigError(
-                f"--x-train has a repeated input ({repeated(self.x_train):g}): the "
-                f"kernel matrix on the training inputs would be singular"
-            )
+        check_distinct(self.x_train)
         if self.layout != "functions" and len(self.x_train) != 2:
             raise ConfigError(
                 f"--layout {self.layout} draws the output plane (y1, y2): it needs "
@@ -430,20 +425,7 @@ class LinearizedRenderer(Renderer):
         ax.set_title("outputs at the two data points", fontsize=style.small)
         (path,) = ax.plot(r.flow_path[:, 0], r.flow_path[:, 1], **style.look("theory"))
         # Hollow squares above the dashed path they follow, so both stay visible.
-        (self.linear_dots,) = ax.plot(
-            [],
-            [],
-            **style.look(
-                "trail",
-                self.linear_color,
-                marker="s",
-                ms=1.6 * style.line_width,
-                markerfacecolor="none",
-                mew=0.5 * style.line_width,
-                alpha=1.0,
-                zorder=Z.REFERENCE + 0.5,
-            ),
-        )
+        (self.linear_dots,) = ax.plot([], [], **style.look("hollow", self.linear_color))
         (self.real_dots,) = ax.plot([], [], **style.look("trail", self.real_color))
         (self.flow_dot,) = ax.plot(
             [],

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import mean_band, move_mean_band
+from ntkviz.drawing.axes import log_ylim, mean_band, move_mean_band, set_positive
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
@@ -396,11 +396,7 @@ class PosteriorRenderer(Renderer):
         fg = style.color("foreground")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        values = np.concatenate(
-            [r.deviation.ravel(), r.mean_distance.ravel(), r.sd_distance.ravel(), r.floor]
-        )
-        values = values[values > 0]
-        ax.set_ylim(values.min() / 1.5, values.max() * 8)  # room above for the key
+        log_ylim(ax, [r.deviation, r.mean_distance, r.sd_distance, r.floor], 1.5, 8)  # key above
         low, high = r.widths.min(), r.widths.max()
         if low == high:
             low, high = low / 2, high * 2
@@ -457,8 +453,7 @@ class PosteriorRenderer(Renderer):
             (self.mean_distance, r.mean_distance[i]),
             (self.sd_distance, r.sd_distance[i]),
         ):
-            keep = values > 0
-            line.set_data(widths[keep], values[keep])
+            set_positive(line, widths, values)
         ends = np.array([widths.min() / 1.4, widths.max() * 1.4])
         self.floor.set_data(ends, [r.floor[i], r.floor[i]])
         slope, intercept = log_log_fit(r.widths, r.deviation[i], log=np.log)

@@ -205,7 +205,7 @@ TABLES = [
             (["--widths", "10,0"], 2, "--widths must be >= 1"),
             (["--trials", "0"], 2, "--trials must be >= 1"),
             (["--x-train", "1,2,3"], 2, "--x-train has 3 value(s) but --y-train has 2"),
-            (["--x-train", "1,1"], 2, "--x-train has a repeated input (1)"),
+            (["--x-train", "1,1"], 2, "--x-train has the input 1 twice"),
             (["--x-train", "1,2,3", "--y-train", "1,2,3"], 2, "it needs exactly 2 training points"),
             (
                 ["--clock", "linear", "--steps", "100", "--frames", "7"],
