@@ -245,6 +245,8 @@ def frame_labels(result: Any, renderer: Any) -> list[str] | None:
     if steps is None:
         return None
     steps = np.asarray(steps)
+    if steps.ndim == 2 and (steps == steps[:, :1]).all():  # every run on one clock (ntk-ellipses)
+        steps = steps[:, 0]
     count = renderer.count
     if steps.ndim != 1 or len(steps) not in (count, count + 1):
         return None
@@ -390,6 +392,7 @@ def run_figure(
             timing,
             jobs,
             layout,
+            held=renderer.held if written["frames"] == len(renderer) else 0,  # not in a still
         )
         if options.data is not None:
             formats.lookup(options.data, "data").write_data(

@@ -184,11 +184,13 @@ class Renderer:
         see which ones matplotlib marks ``stale``. Decided from the data alone, so a frame looks
         the same whichever frame a process drew first (files are the same for any --jobs)."""
         for artist in self.overlays:
-            artist.stale = False
+            for part in _parts(artist):
+                part.stale = False
         for index in dict.fromkeys(self.order):
             self.update(index)
             for artist in self.overlays:
-                if artist.stale and artist not in self._changing:
+                # a legend whose label text changes is stale in its text, not in itself
+                if artist not in self._changing and any(p.stale for p in _parts(artist)):
                     self._changing.append(artist)
 
     def _draw_overlays(self) -> _Layer:
@@ -209,6 +211,16 @@ class Renderer:
 
     def __len__(self) -> int:
         return len(self.order)
+
+
+def _parts(artist: Artist) -> list[Artist]:
+    """An artist and everything it draws (a legend: its texts, handles and frame)."""
+    parts, todo = [], [artist]
+    while todo:
+        part = todo.pop()
+        parts.append(part)
+        todo.extend(part.get_children())
+    return parts
 
 
 class CellImage(AxesImage):

@@ -13,6 +13,7 @@ import numpy as np
 from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.gallery.plan import read_sidecar
 from ntkviz.output import formats
+from ntkviz.output.pacing import gif_problems
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
@@ -72,7 +73,8 @@ IMAGE_SUFFIXES = (".gif", ".png", ".mp4", ".webp")
 def validate(out: Path) -> list[str]:
     """Problems with a gallery folder, one line each, never an exception: sidecars that are not
     sidecars, files that are missing, do not decode or disagree with their sidecar, pictures no
-    sidecar names, and layout problems (:mod:`ntkviz.drawing.layout`) found when a figure was built."""
+    sidecar names, layout problems (:mod:`ntkviz.drawing.layout`) found when a figure was built,
+    and pacing problems of its GIFs (:mod:`ntkviz.output.pacing`)."""
     problems: list[str] = []
     try:
         sidecars = sorted(p for p in out.glob("*.json") if not p.name.startswith("."))
@@ -95,11 +97,14 @@ def validate(out: Path) -> list[str]:
             if not path.is_file():
                 problems.append(f"{quoted(path.name)}: missing (its sidecar is there)")
                 continue
-            problem = _picture_problem(path, sidecar["frames"], sidecar["width"], sidecar["height"])
+            written = sidecar["frames"] + int(sidecar.get("hold_frames") or 0)
+            problem = _picture_problem(path, written, sidecar["width"], sidecar["height"])
             if problem:
                 problems.append(problem)
         for problem in sidecar.get("layout") or []:
             problems.append(f"{quoted(main.name)}: layout: {problem}")
+        if main.suffix == ".gif" and main.is_file():
+            problems += [f"{quoted(main.name)}: {p}" for p in gif_problems(main, sidecar)]
         if sidecar.get("still"):
             still = out / Path(sidecar["still"]).name
             named.add(still.name)

@@ -161,7 +161,7 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
         return frames == 1
     if (width, height) != (sidecar.get("width"), sidecar.get("height")):
         return False
-    wanted = sidecar.get("frames")
+    wanted = sidecar.get("frames", 0) + sidecar.get("hold_frames", 0)  # as written
     if formats.find(fmt).merges:  # held frames merged: at most one picture a frame
         return isinstance(wanted, int) and 1 <= frames <= wanted
     return frames == wanted
