@@ -330,74 +330,15 @@ def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             close = difflib.get_close_matches(key, [*fields, *names("run")], n=3, cutoff=0.6)
             hint = f" (Possible options: {', '.join(close)})" if close else ""
             raise ConfigError(f"No such option: {key}{hint} (see ntkviz.options({spec.name!r}))")
-        kind, item = cfg.field_kind(spec.config_cls, fields[key])
         if value is None:
             continue
-        values[key] = _typed(cfg.option_name(key), value, "tuple" if kind == "tuple" else item)
+        values[key] = cfg.typed_field(spec.config_cls, key, value, text=True)
     return values
-
-
-_WORDS = {int: "integer", float: "number", bool: "boolean", str: "string"}
-
-
-def _typed(option: str, value: Any, kind: Any) -> Any:
-    """``value`` as the CLI's parser would give it (a string is parsed as on the command line)."""
-    if kind == "tuple":
-        if isinstance(value, (str, tuple, list)):
-            return value  # the CLI's list parsing (ntkviz.config.coerce) takes it from here
-        return _invalid(option, value, "a comma-separated list of numbers, a tuple or a list")
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        return _invalid(option, value, "a valid boolean")
-    if kind is str:
-        if isinstance(value, str):
-            return value
-        return _invalid(option, value, "a valid string")
-    if isinstance(value, bool):
-        return _invalid(option, value, f"a valid {_WORDS.get(kind, 'value')}")
-    if kind is int:
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                return _invalid(
-                    option,
-                    value,
-                    "a valid integer, unable to parse string as an integer",
-                )
-        return _invalid(option, value, "a valid integer")
-    if kind is float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                return _invalid(option, value, "a valid number, unable to parse string as a number")
-        return _invalid(option, value, "a valid number")
-    return value
-
-
-def _invalid(option: str, value: Any, expected: str) -> Any:
-    raise ConfigError(f"Invalid value for '{option}': Input should be {expected} (got {value!r})")
 
 
 def _given(option: Any, value: Any) -> Any:
     """A shared option's keyword value as the CLI's parser would give it (None: left out)."""
-    if value is None:
-        return None
-    if option.type is Path:
-        return Path(value)
-    if option.name == "size" and isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {value!r})")
-        return "x".join(f"{float(v):g}" for v in value)
-    return _typed(option.flag, value, option.type)
+    return option.coerce(value, text=True)
 
 
 def _run_options(spec: Any, options: Mapping[str, Any]) -> tuple[Any, Any, list[str]]:

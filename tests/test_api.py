@@ -89,7 +89,7 @@ def test_bad_options_raise_the_clis_message(options, cli_args, cli, tmp_path):
 def test_bad_keywords_and_types_are_config_errors():
     with pytest.raises(ConfigError, match=r"No such option: framez \(Possible options: frames\)"):
         ntkviz.render("toy-model", framez=3)
-    with pytest.raises(ConfigError, match="Invalid value for '--frames': Input should be a valid"):
+    with pytest.raises(ConfigError, match="Invalid value for '--frames': must be a whole number"):
         ntkviz.render("toy-model", frames="abc")
     with pytest.raises(ConfigError, match="Invalid value for '--alpha-max'"):
         ntkviz.configure("toy-model", alpha_max=[1])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -148,6 +149,12 @@ class Style:
             raise ConfigError(f"--size must be positive WxH inches (got {width:g}x{height:g})")
         if not self.dpi > 0:
             raise ConfigError(f"--dpi must be > 0 (got {self.dpi:g})")
+        across, down = width * self.dpi, height * self.dpi  # floats: no int(inf) below
+        if not (math.isfinite(across) and math.isfinite(down)) or across * down > 2 * MAX_PIXELS:
+            raise ConfigError(
+                f"--size x --dpi gives {across:.3g}x{down:.3g} px: at most {MAX_PIXELS} pixels "
+                "a frame"
+            )
         pixels = self.pixels
         if pixels[0] < 16 or pixels[1] < 16:
             raise ConfigError(
