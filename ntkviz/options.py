@@ -147,7 +147,7 @@ def parse_size(text: Any) -> tuple[float, float]:
             f"--size must look like WxH in inches, e.g. 12x9 (got {str(text)[:40]!r})"
         ) from None
     if not (math.isfinite(width) and math.isfinite(height)):
-        raise ConfigError(f"--size must be finite WxH inches (got {str(text)[:40]!r})")
+        raise ConfigError(f"--size must be a finite number (got {str(text)[:40]!r})")
     return width, height
 
 

@@ -209,7 +209,7 @@ def test_huge_pixel_counts_are_refused(cli, tmp_path, args):
     [
         ('{"dpi": 1e308}', "px"),
         ('{"size": [1e308, 1e308]}', "px"),
-        ('{"size": "1e999x2"}', "--size must be finite"),
+        ('{"size": "1e999x2"}', "--size must be a finite number"),
         ('{"frames": ' + "9" * 5000 + "}", "is not valid JSON"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"seed": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
