@@ -405,3 +405,26 @@ def test_config_values_of_the_right_type_are_taken(cli, tmp_path):
     record = json.loads((tmp_path / "a.gif.json").read_text())
     assert record["config"]["frames"] == 4 and record["style"]["size"] == [3, 2]
     assert record["dither"] is True and record["config"]["f_limits"] == [-3, 8]
+
+
+def test_under_ulimit_v_a_large_run_is_the_memory_refusal(tmp_path):
+    """Under ``ulimit -v`` the memory check counts what the limit leaves (not only the free
+    memory): a run too large for it is the one-line refusal, exit 2, before it allocates."""
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))\n"
+        "from ntkviz.cli.app import main\n"
+        "sys.argv = ['ntkviz', 'init-functions', '-o', sys.argv[1], '--count', '2', '--width',"
+        " '10000', '--frames', '2', '--size', '3x2', '--dpi', '40', '--no-progress']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "a.gif")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "GiB on cpu; the limit is" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
