@@ -39,7 +39,8 @@ def _beside(sidecar: Path, record: Mapping[str, Any], what: str, recorded: str) 
     elsewhere; the user names such a file again on the command line."""
     output_folder = PurePath(record["output"]).parent
     path = PurePath(recorded)
-    inside = path.is_absolute() == output_folder.is_absolute() and "\x00" not in recorded
+    inside = path.is_absolute() == output_folder.is_absolute()
+    inside = inside and "\x00" not in recorded + record["output"]
     if inside:
         relative = PurePath(
             os.path.relpath(os.path.normpath(path), os.path.normpath(output_folder))

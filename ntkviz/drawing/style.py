@@ -164,6 +164,12 @@ class Style:
             raise ConfigError(
                 f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at most {MAX_PIXELS} pixels a frame"
             )
+        for name, points in (("font size", self.font_size), ("line width", self.line_width)):
+            if not 0 < points <= 72 * height:  # points: no taller than the figure
+                raise ConfigError(
+                    f"the style's {name} must be > 0 and at most the figure's height "
+                    f"({72 * height:g} points; got {points:g})"
+                )
         if self.theme not in THEMES:
             raise ConfigError(f"--theme must be one of {', '.join(THEMES)} (got {self.theme!r})")
         return self

@@ -333,6 +333,8 @@ def test_allocation_failures_end_as_the_memory_line(cli, tmp_path, monkeypatch):
         ({"style.size": [1e308, 1e308]}, "px"),
         ({"style.size": [3, 2, 1]}, "size must be two numbers"),
         ({"style.theme": "neon"}, "--theme must be one of"),
+        ({"style.font_size": 1e308}, "the style's font size must be > 0"),
+        ({"style.line_width": -1}, "the style's line width must be > 0"),
         ({"style.dpi": "40"}, "Invalid value for '--dpi'"),
         ({"figure": "nope"}, "no figure 'nope'"),
     ],
