@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ntkviz.config import typed
 from ntkviz.errors import ArgumentError, ConfigError, FrameIndexError
 from ntkviz.options import SHARED, get, names
 
@@ -62,7 +63,7 @@ def configure(name: str, quick: bool = False, **options: Any) -> Any:
     from ntkviz.figures.base import defaults
 
     spec = _spec(name)
-    base, _ = defaults(spec, _typed("quick", quick, bool))
+    base, _ = defaults(spec, typed("quick", quick, bool))
     return cfg.build(spec.config_cls, _figure_values(spec, options), base=base)
 
 
@@ -87,7 +88,7 @@ def render(
     from ntkviz.pipeline import preflight
 
     spec = _spec(name)
-    progress = _typed("progress", progress, bool)
+    progress = typed("progress", progress, bool)
     config_, run_options, words = _run_options(spec, {**options, "quick": quick, "seed": seed})
     with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
         preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
@@ -203,7 +204,7 @@ class Animation:
         from ntkviz.pipeline import run_figure
 
         path = _path("save(path)", path)
-        sidecar = _typed("sidecar", sidecar, bool)
+        sidecar = typed("sidecar", sidecar, bool)
         saving = [o for o in SHARED if o.where == "save" and o.name != "output"]
         unknown = sorted(set(options) - {o.name for o in saving})
         if unknown:
@@ -315,71 +316,10 @@ def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
             close = difflib.get_close_matches(key, [*fields, *names("run")], n=3, cutoff=0.6)
             hint = f" (Possible options: {', '.join(close)})" if close else ""
             raise ConfigError(f"No such option: {key}{hint} (see ntkviz.options({spec.name!r}))")
-        kind, item = cfg.field_kind(spec.config_cls, fields[key])
         if value is None:
             continue
-        name = cfg.option_name(key)
-        value = _typed(name, value, "tuple" if kind == "tuple" else item)
-        if kind == "tuple" and not isinstance(value, str):  # each item as the CLI's would be
-            value = tuple(_typed(name, v, item) for v in value)
-        values[key] = value
+        values[key] = cfg.typed_field(spec.config_cls, key, value, text=True)
     return values
-
-
-_WORDS = {int: "integer", float: "number", bool: "boolean", str: "string"}
-
-
-def _typed(option: str, value: Any, kind: Any) -> Any:
-    """``value`` as the CLI's parser would give it (a string is parsed as on the command line)."""
-    if kind == "tuple":
-        if getattr(value, "ndim", None) == 1:  # a NumPy array of numbers
-            value = value.tolist()
-        if isinstance(value, (str, tuple, list)):
-            return value  # the CLI's list parsing (ntkviz.config.coerce) takes it from here
-        return _invalid(option, value, "a comma-separated list of numbers, a tuple or a list")
-    if kind is bool:
-        if isinstance(value, bool) or (type(value).__module__ == "numpy" and value.dtype == bool):
-            return bool(value)
-        return _invalid(option, value, "a valid boolean")
-    if kind is str:
-        if isinstance(value, str):
-            return value
-        return _invalid(option, value, "a valid string")
-    if isinstance(value, bool):
-        return _invalid(option, value, f"a valid {_WORDS.get(kind, 'value')}")
-    if kind is int:
-        if isinstance(value, numbers.Integral):  # NumPy's integers too
-            return int(value)
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                return _invalid(
-                    option,
-                    value,
-                    "a valid integer, unable to parse string as an integer",
-                )
-        return _invalid(option, value, "a valid integer")
-    if kind is float:
-        if isinstance(value, numbers.Real):  # NumPy's numbers too
-            try:
-                return float(value)
-            except OverflowError:
-                return _invalid(option, value, "a number a float can hold")
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                return _invalid(option, value, "a valid number, unable to parse string as a number")
-        return _invalid(option, value, "a valid number")
-    return value
-
-
-def _invalid(option: str, value: Any, expected: str) -> Any:
-    shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:77]}..."
-    raise ArgumentError(f"Invalid value for '{option}': Input should be {expected} (got {shown})")
 
 
 def _path(what: str, value: Any) -> Path:
@@ -392,17 +332,7 @@ def _path(what: str, value: Any) -> Path:
 
 def _given(option: Any, value: Any) -> Any:
     """A shared option's keyword value as the CLI's parser would give it (None: left out)."""
-    if value is None:
-        return None
-    if option.type is Path:
-        return _path(option.name, value)
-    if option.name == "size" and isinstance(value, (tuple, list)):
-        if len(value) != 2 or not all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
-        ):
-            raise ArgumentError(f"--size must look like WxH in inches, e.g. 12x9 (got {value!r})")
-        return "x".join(f"{float(v):g}" for v in value)
-    return _typed(option.flag, value, option.type)
+    return option.coerce(value, text=True)
 
 
 def _run_options(spec: Any, options: Mapping[str, Any]) -> tuple[Any, Any, list[str]]:

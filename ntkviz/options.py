@@ -13,11 +13,13 @@ is the API's function of that name.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ntkviz.config import plain, shown, typed
 from ntkviz.errors import ConfigError
 
 
@@ -64,6 +66,7 @@ class Option:
     shown: str | None = None  # the default as --help words it, where the value would not say
     path: str | None = None  # "file" or "dir", for a Path
     api_default: Any = _SAME  # the API's default, where it differs (save's jobs)
+    join: str | None = None  # a list value is these words joined by it (a size [12, 9]: "12x9")
 
     def __post_init__(self) -> None:
         if self.where not in WHERE or self.record not in RECORD:
@@ -90,6 +93,22 @@ class Option:
     def validate(self, value: Any) -> None:
         if value is not None and self.check is not None:
             self.check(value)
+
+    def coerce(self, value: Any, *, text: bool = False) -> Any:
+        """``value`` as this option takes it, wherever it comes from (the command line, a
+        ``--config`` file, a sidecar, the API): typed by :func:`ntkviz.config.typed` (a NumPy
+        scalar as its Python value, ``text``: a string parsed as the command line does), then
+        :meth:`validate`-d; None: left out. ConfigError (one line naming the flag) if not."""
+        value = plain(value)
+        if value is None:
+            return None
+        if self.join is not None and isinstance(value, (tuple, list)):
+            if len(value) != 2 or isinstance(value, str):
+                raise ConfigError(f"{self.flag} must be two numbers, WxH (got {shown(value)})")
+            value = self.join.join(format_value(typed(self.flag, v, float)) for v in value)
+        value = typed(self.flag, value, self.type, text=text)
+        self.validate(value)
+        return value
 
     def shown_default(self, own: Any = None) -> str | None:
         """The default as ``--help`` shows it: ``own`` is the figure's, for a FIGURE default."""
@@ -125,8 +144,10 @@ def parse_size(text: Any) -> tuple[float, float]:
         width, height = (float(p) for p in parts)
     except ValueError:
         raise ConfigError(
-            f"--size must look like WxH in inches, e.g. 12x9 (got {text!r})"
+            f"--size must look like WxH in inches, e.g. 12x9 (got {str(text)[:40]!r})"
         ) from None
+    if not (math.isfinite(width) and math.isfinite(height)):
+        raise ConfigError(f"--size must be a finite number (got {str(text)[:40]!r})")
     return width, height
 
 
@@ -191,6 +212,7 @@ SHARED: list[Option] = [
         "Figure size in inches, WxH.",
         check=parse_size,
         where="run",
+        join="x",
         own=lambda spec, style: format_value(tuple(style.size)),
     ),
     Option(

@@ -62,6 +62,7 @@ class RunOptions:
     )
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
+    inputs: tuple[Path, ...] = ()  # files the run reads (--config): no output may replace one
     #: shared options (ntkviz.options) that are no field here, name -> value
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -137,6 +138,7 @@ def preflight(options: RunOptions) -> None:
     check_writable(options.output, "output")
     if options.sidecar:
         check_writable(sidecar_path(options.output), "the sidecar")
+        check_sidecar_target(sidecar_path(options.output), options.inputs)
     if options.still is not None:
         formats.lookup(options.still, "still")
         check_writable(options.still, "--still")
@@ -150,6 +152,34 @@ def preflight(options: RunOptions) -> None:
         formats.lookup(extra).check(options.fps)
         check_writable(extra, "output")
     resolve_device(options.device)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_sidecar_target(target: Path, inputs: tuple[Path, ...] = ()) -> None:
+    """The sidecar is an output like any other, probed before computing: it replaces only an
+    ntkviz sidecar (its schema says so), never a file the run reads (--config), never a link."""
+    for read in inputs:
+        if _same_file(read, target):
+            raise ConfigError(
+                f"--config {read} is where the sidecar of this output goes, and would be "
+                "replaced: rename the config file or choose another -o"
+            )
+    if os.path.islink(target):
+        raise ConfigError(
+            f"the sidecar {target} is a symbolic link: ntkviz does not replace a link; remove "
+            "it or choose another -o"
+        )
+    if os.path.lexists(target) and not sidecar.is_sidecar(target):
+        raise ConfigError(
+            f"{target} is where the sidecar goes, but it is no ntkviz sidecar: ntkviz does not "
+            "replace it; move it or choose another -o"
+        )
 
 
 def _check_distinct(options: RunOptions) -> None:
@@ -167,6 +197,16 @@ def _check_distinct(options: RunOptions) -> None:
                 f"{what} {quoted(path)} is the same path as {seen[key]}: give each its own"
             )
         seen[key] = what
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """A failed allocation: MemoryError, or a RuntimeError that is one (torch's out of memory,
+    a C++ std::bad_alloc passed through)."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and any(w in text for w in ("can't allocate memory", "out of memory", "bad_alloc"))
+    )
 
 
 def out_of_memory(device: str) -> ConfigError:
@@ -335,7 +375,7 @@ def run_figure(
     except RuntimeError as exc:
         if isinstance(exc, getattr(torch.linalg, "LinAlgError", ())):
             raise overflowed(spec, config, options.quick, "a failed solver") from exc
-        if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
+        if not is_allocation_failure(exc):
             raise
         raise out_of_memory(options.device) from exc
     check_finite(spec, config, result, options.quick)

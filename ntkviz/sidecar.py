@@ -8,14 +8,13 @@ skips such a figure). ``ntkviz rerun`` reads the options :mod:`ntkviz.options` m
 
 from __future__ import annotations
 
-import json
 import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ntkviz.config import to_jsonable
-from ntkviz.errors import NtkvizError
+from ntkviz.config import load_json, read_small_file, shown, to_jsonable
+from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.options import SHARED
 from ntkviz.version import __version__
 
@@ -161,32 +160,44 @@ PICTURE = ("frames", "width", "height")
 
 def read(file: Path, require: Iterable[str] = tuple(REQUIRED)) -> dict[str, Any]:
     """The record in ``file``, the keys ``require`` there and every known key's type checked;
-    NtkvizError (one line naming the file) if it is not a sidecar."""
+    ConfigError (one line naming the file, exit 2) if it is not a sidecar. The file is read
+    bounded (a regular file of at most 1 MB: :func:`ntkviz.config.read_small_file`)."""
     file = Path(file)
+    data = read_small_file(file, str(file))
     try:
-        record = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise NtkvizError(f"cannot read {file} ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise NtkvizError(f"{file} is not an ntkviz sidecar (not JSON)") from None
+        record = load_json(data)
+    except ValueError:
+        raise ConfigError(f"{file} is not an ntkviz sidecar (not JSON)") from None
     if not isinstance(record, dict):
-        raise NtkvizError(f"{file} is not an ntkviz sidecar (not a JSON object)")
+        raise ConfigError(f"{file} is not an ntkviz sidecar (not a JSON object)")
     missing = [k for k in require if k not in record]
     if missing:
-        raise NtkvizError(f"{file} is not an ntkviz sidecar (no {', '.join(missing)})")
+        raise ConfigError(f"{file} is not an ntkviz sidecar (no {', '.join(missing)})")
     schema = record.get("schema", SCHEMA)
     if _is(schema, int) and schema > SCHEMA:
-        raise NtkvizError(
-            f"{file} is a sidecar of a newer ntkviz (schema {schema}; this one reads {SCHEMA})"
+        raise ConfigError(
+            f"{file} is a sidecar of a newer ntkviz (schema {shown(schema)}; this one reads "
+            f"{SCHEMA})"
         )
     for key, kind in {**REQUIRED, **OPTIONAL}.items():
         if key in record and not _is(record[key], kind):
-            raise NtkvizError(
+            raise ConfigError(
                 f"{file} is not an ntkviz sidecar ('{key}' is not {_type_name(kind)})"
             )
     if any(not isinstance(p, str) for p in record.get("also") or ()):
-        raise NtkvizError(f"{file} is not an ntkviz sidecar ('also' is not a list of files)")
+        raise ConfigError(f"{file} is not an ntkviz sidecar ('also' is not a list of files)")
+    if any(not isinstance(v, str) for v in (record.get("versions") or {}).values()):
+        raise ConfigError(f"{file} is not an ntkviz sidecar ('versions' is not a table of text)")
     return record
+
+
+def is_sidecar(file: Path) -> bool:
+    """Whether ``file`` holds an ntkviz sidecar (what a run may replace with its own)."""
+    try:
+        read(file, require=("figure", "output", "config"))
+    except NtkvizError:
+        return False
+    return True
 
 
 def is_current(record: Mapping[str, Any], config: Any, options: Any) -> bool:

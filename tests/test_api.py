@@ -89,7 +89,7 @@ def test_bad_options_raise_the_clis_message(options, cli_args, cli, tmp_path):
 def test_bad_keywords_and_types_are_config_errors():
     with pytest.raises(ConfigError, match=r"No such option: framez \(Possible options: frames\)"):
         ntkviz.render("toy-model", framez=3)
-    with pytest.raises(ConfigError, match="Invalid value for '--frames': Input should be a valid"):
+    with pytest.raises(ConfigError, match="Invalid value for '--frames': must be a whole number"):
         ntkviz.render("toy-model", frames="abc")
     with pytest.raises(ConfigError, match="Invalid value for '--alpha-max'"):
         ntkviz.configure("toy-model", alpha_max=[1])
@@ -181,3 +181,26 @@ def test_progress_only_when_asked(tmp_path, capsys):
     quiet = ntkviz.render("toy-model", quick=True, frames=3, **SMALL)
     quiet.save(tmp_path / "q.gif")
     assert capsys.readouterr() == ("", "")
+
+
+def test_numpy_scalars_are_their_python_values():
+    """Notebooks hand over np.int64 and np.float32: taken as the int and float they are, and
+    checked as such (a np.bool_ is no number, a non-integral np.float64 no count)."""
+    import numpy as np
+
+    config = ntkviz.configure("toy-model", frames=np.int64(4), alpha_max=np.float32(40))
+    assert config.frames == 4 and type(config.frames) is int
+    assert config.alpha_max == 40.0 and type(config.alpha_max) is float
+    anim = ntkviz.render(
+        "toy-model", frames=np.int64(4), dpi=np.float32(40), size=(np.int32(3), 2), seed=np.int8(3)
+    )
+    assert anim.options.style.dpi == 40.0 and anim.options.seed == 3
+    assert anim.frame(0).shape == (80, 120, 4)
+    with pytest.raises(ConfigError, match="'--frames': must be a whole number"):
+        ntkviz.configure("toy-model", frames=np.float64(4.5))
+    with pytest.raises(ConfigError, match="'--frames': must be a whole number"):
+        ntkviz.configure("toy-model", frames=np.bool_(True))
+    with pytest.raises(ConfigError, match="--dpi must be a finite number"):
+        ntkviz.render("toy-model", frames=4, dpi=np.float64("inf"))
+    with pytest.raises(ConfigError, match="px: at most"):
+        ntkviz.render("toy-model", frames=4, dpi=1e308)

@@ -215,3 +215,72 @@ def test_package_dir_is_the_public_api():
     assert module.SHARED is SHARED
     # ... does not hide the API's function of that name
     assert callable(ntkviz.options) and ntkviz.options("toy-model")["frames"] == 100
+
+
+# -- one schema of a value, wherever it comes from (command line, --config, sidecar, API) ------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("seed", 5, 5),
+        ("seed", 5.0, 5),
+        ("seed", "5", ConfigError),  # from a file a string is no number...
+        ("seed", True, ConfigError),  # ...and true is no 1
+        ("seed", 2**70, "--seed must be between 0 and 2^63 - 1"),
+        ("seed", -5, "--seed must be between 0 and 2^63 - 1 (got -5)"),
+        ("seed", 10**4000, "--seed is out of range (got a whole number of about 4001 digits)"),
+        ("fps", 12, 12.0),
+        ("fps", float("nan"), "--fps must be a finite number"),
+        ("fps", 10**400, "--fps is out of range"),
+        ("hold", "abc", "Invalid value for '--hold': must be a number (got 'abc')"),
+        ("quick", "false", "Invalid value for '--quick': must be true or false (got 'false')"),
+        ("quick", 0, "Invalid value for '--quick': must be true or false (got 0)"),
+        ("theme", ["dark"], "Invalid value for '--theme': must be text"),
+        ("still", 123, "Invalid value for '--still': must be a file name (got 123)"),
+        ("still", "", "Invalid value for '--still': must be a file name"),
+        ("size", [3, 2], "3x2"),
+        ("size", [3], "--size must be two numbers, WxH (got [3])"),
+        ("size", "1e999x2", "--size must be a finite number"),
+        ("size", [True, 2], "Invalid value for '--size': must be a number (got True)"),
+    ],
+)
+def test_coerce_is_the_one_check_of_a_value(name, value, expected):
+    option = get(name)
+    if isinstance(expected, str) and expected.startswith(("--", "Invalid")):
+        with pytest.raises(ConfigError) as raised:
+            option.coerce(value)
+        assert str(raised.value).startswith(expected), str(raised.value)
+    elif expected is ConfigError:
+        with pytest.raises(ConfigError):
+            option.coerce(value)
+    else:
+        got = option.coerce(value)
+        assert got == expected and type(got) is type(expected)
+
+
+def test_coerce_takes_numpy_scalars_and_the_command_lines_strings():
+    import numpy as np
+
+    assert get("seed").coerce(np.int64(7)) == 7
+    assert type(get("dpi").coerce(np.float32(40))) is float
+    assert get("dither").coerce(np.bool_(True)) is True
+    assert get("seed").coerce(" 7 ", text=True) == 7  # the API parses as the CLI does
+    with pytest.raises(ConfigError, match="must be a whole number"):
+        get("seed").coerce("9" * 5000, text=True)  # past Python's 4,300 digits
+
+
+def test_settings_files_are_read_bounded(tmp_path):
+    from ntkviz.config import MAX_FILE_BYTES, load_json, read_small_file
+
+    small = tmp_path / "s.json"
+    small.write_bytes(b"x" * MAX_FILE_BYTES)
+    assert len(read_small_file(small, "s")) == MAX_FILE_BYTES
+    small.write_bytes(b"x" * (MAX_FILE_BYTES + 1))
+    with pytest.raises(ConfigError, match="larger than 1 MB"):
+        read_small_file(small, "s")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        read_small_file(tmp_path, "s")
+    for bad in (b"[" * 100_000, b"9" * 5000, b"\xff"):
+        with pytest.raises(ValueError):
+            load_json(bad)

@@ -13,6 +13,7 @@ figure's module loads inside its command, when it runs.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import sys
@@ -31,11 +32,10 @@ from ntkviz.cli.explore import explore_app
 from ntkviz.cli.gallery import gallery_command
 from ntkviz.cli.open import report
 from ntkviz.cli.rerun import rerun_command
+from ntkviz.config import ITEM_TYPES
 from ntkviz.errors import ConfigError, quoted
 from ntkviz.options import SHARED
 from ntkviz.version import __version__
-
-ITEM_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 APP_SETTINGS = dict(
     cls=OneLineErrors,
@@ -113,7 +113,7 @@ def precheck(entry: Mapping[str, Any], values: Mapping[str, Any], formats: list[
         else:
             cfg._check_value(name, raw, option)
     for shared in SHARED:
-        shared.validate(values.get(shared.name))
+        shared.coerce(values.get(shared.name), text=True)
     output = values.get("output")
     if output is not None and Path(output).suffix.lower() not in formats:
         shown = repr(Path(output).suffix or "(none)")
@@ -207,7 +207,7 @@ def _figure_command(entry: dict[str, Any]):
     def command(**values: Any) -> None:
         if values.get("config") is not None:
             ctx = click.globals.get_current_context()
-            values = apply_config_file(ctx, values["config"], values)
+            values = apply_config_file(ctx, values["config"], values, entry)
         # before torch and matplotlib load:
         precheck(entry, values, registry.load()["formats"])
         prepare_environment()
@@ -217,6 +217,8 @@ def _figure_command(entry: dict[str, Any]):
 
         spec = get(name)
         config, options, flags = build_run(spec, values)
+        if values.get("config") is not None:  # read, so never replaced (by the sidecar)
+            options = dataclasses.replace(options, inputs=(Path(values["config"]),))
         progress = RichProgress(spec.name) if flags["progress"] else Progress()
         with progress:
             record = run_figure(spec, config, options, progress)

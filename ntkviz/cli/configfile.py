@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ntkviz.config import ITEM_TYPES, load_json, option_name, read_small_file, typed
 from ntkviz.errors import ConfigError
+from ntkviz.options import get as shared_option
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -15,14 +17,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
         raise ConfigError(f"--config must name a .toml or .json file (got {path})")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+    data = read_small_file(path, f"--config {path}")
     if suffix == ".json":
         try:
-            table = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            table = load_json(data)
+        except ValueError as exc:  # bad JSON, too deep, a 5,000-digit number
             raise ConfigError(f"--config {path} is not valid JSON ({exc})") from None
     else:
         try:
@@ -37,7 +36,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
                 ) from None
         try:
             table = toml.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
+        except RecursionError:
+            raise ConfigError(f"--config {path} is not valid TOML (nested too deeply)") from None
+        except (UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError, a 5,000-digit number
             raise ConfigError(f"--config {path} is not valid TOML ({exc})") from None
     if not isinstance(table, dict):
         raise ConfigError(
@@ -46,30 +47,42 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return table
 
 
-def apply_config_file(ctx: Any, path: Path, values: dict[str, Any]) -> dict[str, Any]:
+def apply_config_file(
+    ctx: Any, path: Path, values: dict[str, Any], entry: Mapping[str, Any]
+) -> dict[str, Any]:
     """``values`` with the options of the config file filled in, where the command line did not
-    give them (the command line wins). Keys are option names with - or _ (``alpha-max``)."""
-    from ntkviz.cli.errors import click
-
-    params = {p.name: p for p in ctx.command.params if p.name not in ("config",)}
+    give them (the command line wins). Keys are option names with - or _ (``alpha-max``). Each
+    value is typed by the schema every source goes through (:func:`ntkviz.config.typed`,
+    :meth:`ntkviz.options.Option.coerce`): ``frames = true`` or ``seed = "5"`` is refused, not
+    read as 1 or 5; the bounds are checked after, with the command line's."""
+    params = {p.name for p in ctx.command.params if p.name not in ("config",)}
+    own = {o["name"]: o for o in entry["options"]}
     table = read_config_file(path)
     values = dict(values)
     for key, value in table.items():
         name = str(key).strip().lstrip("-").replace("-", "_")
-        param = params.get(name)
-        if param is None:
+        if name not in params:
             raise ConfigError(
-                f"--config {path}: unknown option {key!r} (see '{ctx.command_path} --help')"
+                f"--config {path}: unknown option {str(key)[:60]!r} "
+                f"(see '{ctx.command_path} --help')"
             )
         source = ctx.get_parameter_source(name)
         if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT"):
             continue  # given on the command line: it wins
-        if isinstance(value, (list, tuple)):
-            value = ("x" if name == "size" else ",").join(str(v) for v in value)
-        elif isinstance(value, dict):
-            raise ConfigError(f"--config {path}: {key} must be a value, not a table")
         try:
-            values[name] = param.process_value(ctx, value)  # the option's own conversion
-        except click.exceptions.ClickException as exc:
-            raise ConfigError(f"--config {path}: {key}: {exc.format_message()}") from None
+            if name in own:
+                meta = own[name]
+                item = ITEM_TYPES.get(meta["item"], float)
+                flag = option_name(name)
+                if meta["kind"] == "tuple":
+                    value = typed(flag, value, "tuple")
+                    if isinstance(value, list):
+                        value = tuple(typed(flag, v, item) for v in value)
+                else:
+                    value = typed(flag, value, item)
+            else:
+                value = shared_option(name).coerce(value)
+        except ConfigError as exc:
+            raise ConfigError(f"--config {path}: {exc}") from None
+        values[name] = value
     return values

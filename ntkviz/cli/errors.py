@@ -101,6 +101,11 @@ class _SystemFailure(Exception):
         self.error = error
 
 
+def out_of_memory_line() -> None:
+    click.echo("Error: out of memory: try a smaller width, count or frame size", err=True)
+    sys.exit(1)
+
+
 class OneLineErrors(TyperGroup):
     """Every error is one line on stderr and a non-zero exit; Ctrl-C, SIGTERM and SIGHUP exit
     128 + the signal. Only ``--debug`` shows a traceback."""
@@ -157,8 +162,7 @@ class OneLineErrors(TyperGroup):
         except MemoryError:
             if _debugging():
                 raise
-            click.echo("Error: out of memory: try a smaller width, count or frame size", err=True)
-            sys.exit(1)
+            out_of_memory_line()
         except (_Stopped, SystemExit):
             raise
         except (_SystemFailure, OSError) as failure:
@@ -173,6 +177,8 @@ class OneLineErrors(TyperGroup):
         except Exception as exc:  # a bug: still one line, the traceback with --debug
             if _debugging():
                 raise
+            if isinstance(exc, RuntimeError) and "bad_alloc" in str(exc):
+                out_of_memory_line()  # a C++ std::bad_alloc that torch passed on
             click.echo(
                 one_line(
                     f"Error: internal error: {type(exc).__name__}: {exc} "

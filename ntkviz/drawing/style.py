@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -161,6 +162,12 @@ class Style:
             raise ConfigError(f"--size must be positive WxH inches (got {width:g}x{height:g})")
         if not self.dpi > 0:
             raise ConfigError(f"--dpi must be > 0 (got {self.dpi:g})")
+        across, down = width * self.dpi, height * self.dpi  # floats: no int(inf) below
+        if not (math.isfinite(across) and math.isfinite(down)) or across * down > 2 * MAX_PIXELS:
+            raise ConfigError(
+                f"--size x --dpi gives {across:.3g}x{down:.3g} px: at most {MAX_PIXELS} pixels "
+                "a frame"
+            )
         pixels = self.pixels
         if pixels[0] < 16 or pixels[1] < 16:
             raise ConfigError(
@@ -170,6 +177,12 @@ class Style:
             raise ConfigError(
                 f"--size x --dpi gives {pixels[0]}x{pixels[1]} px: at most {MAX_PIXELS} pixels a frame"
             )
+        for name, points in (("font size", self.font_size), ("line width", self.line_width)):
+            if not 0 < points <= 72 * height:  # points: no taller than the figure
+                raise ConfigError(
+                    f"the style's {name} must be > 0 and at most the figure's height "
+                    f"({72 * height:g} points; got {points:g})"
+                )
         if self.theme not in THEMES:
             raise ConfigError(f"--theme must be one of {', '.join(THEMES)} (got {self.theme!r})")
         return self

@@ -11,8 +11,24 @@ import os
 from ntkviz.errors import ConfigError
 
 
+def address_space_left() -> int | None:
+    """What ``ulimit -v`` (RLIMIT_AS) still lets this process map, or None where it sets none."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY or soft < 0:
+            return None
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return None
+    return max(soft - mapped, 0)
+
+
 def memory_limit(device: str = "cpu") -> int:
-    """Half the free memory of ``device``: what one step may take."""
+    """Half the free memory of ``device``: what one step may take (on the CPU, also half of
+    what ``ulimit -v`` leaves, so that a limit ends as this refusal, not a failed allocation)."""
     if device == "cuda":
         import torch
 
@@ -22,7 +38,8 @@ def memory_limit(device: str = "cpu") -> int:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):  # pragma: no cover - non-POSIX
         available = 8 << 30
-    return available // 2
+    left = address_space_left()
+    return (available if left is None else min(available, left)) // 2
 
 
 def check_memory(need: int, what: str, hint: str, device: str = "cpu") -> None:

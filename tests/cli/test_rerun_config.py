@@ -69,7 +69,7 @@ def test_rerun_refuses_what_is_not_a_sidecar(cli, tmp_path, content, message):
     path = tmp_path / "x.json"
     path.write_text(content)
     result = cli("rerun", path)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, like a bad option
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -115,7 +115,7 @@ def test_command_line_wins_over_config_file(cli, tmp_path):
     [
         ("o.toml", "alpha-maxx = 3\n", "unknown option 'alpha-maxx'"),
         ("o.toml", "alpha-max = -3\n", "--alpha-max must be > 0"),
-        ("o.toml", "points = 'many'\n", "points:"),
+        ("o.toml", "points = 'many'\n", "Invalid value for '--points': must be a whole number"),
         ("o.toml", "alpha-max = \n", "is not valid TOML"),
         ("o.json", "{", "is not valid JSON"),
         ("o.yaml", "a: 1", "must name a .toml or .json file"),

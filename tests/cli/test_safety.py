@@ -3,6 +3,7 @@ or nothing, --frames-dir touches only ntkviz's frames; and every failure is one 
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -58,8 +59,11 @@ def _everything(folder: Path) -> tuple:
 
 def _earlier(folder: Path) -> dict[str, bytes]:
     folder.mkdir()
-    for name in ("out.gif", "out.gif.json", "still.png", "data.npz"):
+    for name in ("out.gif", "still.png", "data.npz"):
         (folder / name).write_bytes(f"earlier {name}".encode())
+    # a sidecar's place holds a sidecar (ntkviz replaces nothing else there)
+    earlier = {"figure": "toy-model", "output": "out.gif", "config": {}, "note": "earlier"}
+    (folder / "out.gif.json").write_text(json.dumps(earlier))
     (folder / "frames").mkdir()
     for i in range(5):
         (folder / "frames" / f"frame_{i:05d}.png").write_bytes(f"earlier frame {i}".encode())

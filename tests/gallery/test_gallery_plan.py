@@ -92,10 +92,14 @@ def test_rebuilt_when_config_seed_style_version_or_picture_changed(tmp_path):
     (out / "toy-model.gif.json").write_text(saved)
     (out / "toy-model.png").write_bytes(b"broken still")
     assert not plan.is_current(config, options)
-    # a sidecar that is not one
+    # a sidecar that is not one: not current, and kept (ntkviz replaces only its own sidecars)
     (out / "toy-model.gif.json").write_text("[]")
     assert not plan.is_current(config, options)
-    # and the build then rebuilds it, current again
+    rows = build(out, ["toy-model"], ["gif", "png"], 1, quick=True)
+    assert rows[0]["status"] == "failed" and (out / "toy-model.gif.json").read_text() == "[]"
+    # a damaged sidecar of ntkviz's is rebuilt, current again
+    (out / "toy-model.gif.json").write_text(saved.replace('"width"', '"widthx"'))
+    assert not plan.is_current(config, options)
     rows = build(out, ["toy-model"], ["gif", "png"], 1, quick=True)
     assert rows[0]["status"] == "built" and plan.is_current(config, options)
     assert validate(out) == []
