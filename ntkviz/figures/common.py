@@ -366,3 +366,31 @@ def width_trend(
     if math.isfinite(slope) and slope < 0:
         return text, verdict_text, f"falls with width like width^{text} ({verdict_text})"
     return text, verdict_text, f"does not fall with width (slope {text}; {verdict_text})"
+
+
+def jackknife(statistic, count: int) -> tuple[float, float]:
+    """(the statistic of all ``count`` draws, its jackknife standard error): ``statistic(keep)``
+    of a boolean mask over the draws, recomputed leaving each draw out in turn; NaN error with
+    fewer than three draws or where a leave-one-out value is not finite."""
+    whole = float(statistic(np.ones(count, dtype=bool)))
+    if count < 3:
+        return whole, math.nan
+    values = np.array([statistic(np.arange(count) != k) for k in range(count)], dtype=float)
+    if not np.all(np.isfinite(values)):
+        return whole, math.nan
+    return whole, float(np.sqrt((count - 1) / count * np.sum((values - values.mean()) ** 2)))
+
+
+def jackknife_facts(
+    value: float, error: float, theory: float, theory_text: str, over: str, fmt: str = "+.2f"
+) -> tuple[str, str]:
+    """('-0.49 +- 0.03 (jackknife over 8 nets)', the verdict: theory within two standard errors
+    or plainly not)."""
+    if not math.isfinite(value):
+        return "none (fewer than two widths to fit)", f"theory {theory_text}"
+    if not math.isfinite(error):
+        return f"{value:{fmt}}", f"theory {theory_text}; too few draws for a spread"
+    text = f"{value:{fmt}} +- {error:.2f} (jackknife over {over})"
+    if abs(value - theory) <= 2 * error:
+        return text, f"consistent with theory {theory_text}, within two standard errors"
+    return text, f"theory {theory_text} lies more than two standard errors away"
