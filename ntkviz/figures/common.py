@@ -394,3 +394,20 @@ def jackknife_facts(
     if abs(value - theory) <= 2 * error:
         return text, f"consistent with theory {theory_text}, within two standard errors"
     return text, f"theory {theory_text} lies more than two standard errors away"
+
+
+def lag_split(widths: np.ndarray, own: np.ndarray, nets: np.ndarray, theory: np.ndarray) -> dict:
+    """The nets' lag behind the theory, split (RMS over the modes given, per width) into the
+    random initial kernel's (``own`` linear model - ``theory``) and the kernel's change in
+    training (``nets`` - ``own``), with each one's log-log slope against width: own, nets
+    (W, M), theory (M,) -> caption facts."""
+    initial = np.sqrt(np.mean((own - theory) ** 2, axis=1))
+    training = np.sqrt(np.mean((nets - own) ** 2, axis=1))
+    slopes = [log_log_fit(widths, lag, log=np.log)[0] for lag in (initial, training)]
+    return {
+        "lag_initial": by_width_text(widths, initial),
+        "lag_training": by_width_text(widths, training),
+        "lag_modes": int(own.shape[1]),
+        "lag_initial_slope": slope_text(slopes[0], ".2f", "not fitted (one width)"),
+        "lag_training_slope": slope_text(slopes[1], ".2f", "not fitted (one width)"),
+    }
