@@ -66,8 +66,8 @@ class KernelChangeConfig:
     )
     fit_from: float = param(
         10.0,
-        "fit the slope only to lazy values >= this (below alpha ~ 10 the rich-to-lazy crossover "
-        "steepens it)",
+        "--vs alpha: fit the slope only to lazy alphas >= this (below alpha ~ 10 the "
+        "rich-to-lazy crossover steepens it)",
         gt=0,
     )
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs, comma-separated")
@@ -202,7 +202,7 @@ def simulate(
     change = relative_kernel_change(start, end)
     median = np.median(change, axis=1)
     lazy = lazy_regime(values, median, config.lazy_below)
-    fitted = lazy & (values >= config.fit_from)
+    fitted = lazy & (values >= (config.fit_from if config.vs == "alpha" else 0.0))
     slope, intercept = log_log_fit(values[fitted], median[fitted])
     trial_slopes = np.array([log_log_fit(values[fitted], c[fitted])[0] for c in change.T])
     return KernelChangeResult(
@@ -345,7 +345,9 @@ def facts(result: KernelChangeResult, config: KernelChangeConfig) -> dict:
     else:
         lazy_sentence = (
             f"Fitted to the median over {what} = {fitted.min():.3g} to {fitted.max():.3g} "
-            f"({fitted.size} values, lazy and >= {config.fit_from:g}) the slope is {slope_text}"
+            f"({fitted.size} values, lazy"
+            + (f" and >= {config.fit_from:g}" if result.vs == "alpha" else "")
+            + f") the slope is {slope_text}"
         )
         if result.vs == "alpha":
             lazy_sentence += f": {verdict_text}. " + EXPECTED[config.activation == "relu"]

@@ -96,10 +96,19 @@ def test_caption_numbers_are_recomputed_from_the_result(trained):
     result, config = trained
     filled = caption(SPEC, result, config)
     text, reading = filled["caption"], filled["reading"]
+    # the sweep: the median of 8 nets, each fitted alone for the spread
+    np.testing.assert_array_equal(result.sweep_moved, np.median(result.sweep_moved_nets, axis=0))
+    np.testing.assert_array_equal(result.sweep_kernel, np.median(result.sweep_kernel_nets, axis=0))
+    assert result.sweep_kernel_nets.shape == (8, 3)
     slope = _slope(result.sweep, result.sweep_moved)
     kslope = _slope(result.sweep, result.sweep_kernel)
-    assert f"slope {slope:.2f} for the weights" in text and f"{kslope:.2f} for the kernel" in text
-    assert f"alpha^{slope:.2f}" in reading
+    each = [_slope(result.sweep, k) for k in result.sweep_kernel_nets]
+    spread = f"{kslope:+.2f} ({min(each):+.2f} to {max(each):+.2f} over 8 nets fitted alone)"
+    assert f"slope {slope:+.2f} (" in text and f"{spread} for the kernel" in text
+    assert ("for the kernel (consistent with theory -1/2)" in text) == (
+        min(each) <= -0.5 <= max(each)
+    )
+    assert f"alpha^{slope:+.2f}" in reading
     assert f"moved by {result.moved[-1, 0]:.2g} of their size" in text
     assert f"rich net's by {result.moved[-1, 1]:.2g} and {result.kernel[-1, 1]:.2g}" in text
     mse = result.loss[-1] * result.alphas**2
