@@ -80,7 +80,7 @@ class RichLazyConfig:
         8, "independent nets per sweep alpha (their median is fitted; its spread over them)", ge=1
     )
     sweep_points: int = param(
-        401,
+        201,
         "points over the data's span where the sweep measures the kernel (dense: a relu kink "
         "keeps crossing them over the sweep)",
         ge=2,
