@@ -301,3 +301,162 @@ def clock_frames(default: int) -> Any:
     return param(
         default, "number of frames after step 0 (snapshots, spaced by --clock)", ge=1, le=100_000
     )
+
+
+# Numbers a caption states: a fitted slope that may not exist, and a spread over seeds.
+
+
+def slope_text(
+    slope: float, fmt: str = "+.2f", absent: str = "no slope: fewer than two points to fit"
+) -> str:
+    """``slope`` as the caption prints it, or ``absent`` (what holds instead) where it is NaN."""
+    return f"{slope:{fmt}}" if math.isfinite(slope) else absent
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float, int]:
+    """(median, min, max, count) of the finite ``values``; NaNs and count 0 when none is."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return math.nan, math.nan, math.nan, 0
+    return float(np.median(finite)), float(finite.min()), float(finite.max()), int(finite.size)
+
+
+def spread_text(
+    center: float, values: Sequence[float], fmt: str = "+.2f", over: str = "seeds"
+) -> str:
+    """'-0.99 (-1.02 to -0.97 over 5 seeds)': ``center`` (the figure's number) and the range of
+    the same number over independent draws ``values``; the range is left out with fewer than two
+    draws."""
+    _, low, high, count = spread(values)
+    if not math.isfinite(center):
+        return "undefined"
+    if count < 2:
+        return f"{center:{fmt}}"
+    return f"{center:{fmt}} ({low:{fmt}} to {high:{fmt}} over {count} {over})"
+
+
+def verdict(values: Sequence[float], theory: float, theory_text: str) -> str:
+    """'consistent with theory -1/2' when ``theory`` lies within the range of ``values`` (over
+    seeds), else a plain statement that it does not."""
+    _, low, high, count = spread(values)
+    if count < 2:
+        return f"theory {theory_text}; one draw, so no spread to compare it with"
+    if low <= theory <= high:
+        return f"consistent with theory {theory_text}"
+    return f"theory {theory_text} lies outside this spread"
+
+
+def group_slopes(x: np.ndarray, values: np.ndarray, group: int) -> np.ndarray:
+    """(G, ...): the log-log slope against ``x`` (X,) of the mean over each group of ``group``
+    independent draws in ``values`` (S, X, ...): G = S // group draws of a slope fitted to a
+    mean, whose range is the spread of that slope; empty when fewer than two groups fit."""
+    count = values.shape[0] // group
+    rest = values.shape[2:]
+    if count < 2:
+        return np.zeros((0, *rest))
+    means = values[: count * group].reshape(count, group, *values.shape[1:]).mean(axis=1)
+    flat = means.reshape(count, means.shape[1], -1)
+    with np.errstate(all="ignore"):
+        slopes = [
+            [
+                log_log_fit(np.asarray(x, dtype=float), flat[g, :, j])[0]
+                for j in range(flat.shape[2])
+            ]
+            for g in range(count)
+        ]
+    return np.array(slopes).reshape(count, *rest)
+
+
+def slope_facts(
+    slope: float,
+    draws: Sequence[float],
+    theory: float,
+    theory_text: str,
+    over: str = "seeds",
+    absent: str = "none (fewer than two points to fit)",
+    fmt: str = "+.2f",
+) -> tuple[str, str]:
+    """(the slope with its spread over ``draws``, the verdict against ``theory``): what a caption
+    states of a fitted slope; ``absent`` and the bare theory where the slope is undefined."""
+    if not math.isfinite(slope):
+        return absent, f"theory {theory_text}"
+    return spread_text(slope, draws, fmt, over), verdict(draws, theory, theory_text)
+
+
+def group_means(values: np.ndarray, groups: int) -> np.ndarray:
+    """(groups,): the means of ``values`` (K,) over ``groups`` consecutive groups of K // groups
+    (the last K % groups left out); empty for no groups."""
+    if groups == 0:
+        return np.zeros(0)
+    size = len(values) // groups
+    return values[: size * groups].reshape(groups, size).mean(axis=1)
+
+
+def width_trend(
+    widths: np.ndarray,
+    values: np.ndarray,
+    draws: np.ndarray,
+    theory: float,
+    theory_text: str,
+    count: int,
+) -> tuple[str, str, str]:
+    """(slope text, verdict, trend) of a distance ``values`` (W,) against width, fitted
+    log-log, with its spread over ``draws`` (B, W): the same distance over B groups of the
+    ``count`` nets. The trend: 'falls with width like width^-0.51 (...)' or what holds instead."""
+    slope = log_log_fit(widths, values, log=np.log)[0]
+    group = count // max(len(draws), 1)
+    slopes = [log_log_fit(widths, d, log=np.log)[0] for d in draws]
+    text, verdict_text = slope_facts(
+        slope, slopes, theory, theory_text, over=f"groups of {group} nets", fmt=".2f"
+    )
+    if len(widths) < 2:
+        return text, verdict_text, "is measured at one width only"
+    if math.isfinite(slope) and slope < 0:
+        return text, verdict_text, f"falls with width like width^{text} ({verdict_text})"
+    return text, verdict_text, f"does not fall with width (slope {text}; {verdict_text})"
+
+
+def jackknife(statistic, count: int) -> tuple[float, float]:
+    """(the statistic of all ``count`` draws, its jackknife standard error): ``statistic(keep)``
+    of a boolean mask over the draws, recomputed leaving each draw out in turn; NaN error with
+    fewer than three draws or where a leave-one-out value is not finite."""
+    whole = float(statistic(np.ones(count, dtype=bool)))
+    if count < 3:
+        return whole, math.nan
+    values = np.array([statistic(np.arange(count) != k) for k in range(count)], dtype=float)
+    if not np.all(np.isfinite(values)):
+        return whole, math.nan
+    return whole, float(np.sqrt((count - 1) / count * np.sum((values - values.mean()) ** 2)))
+
+
+def jackknife_facts(
+    value: float, error: float, theory: float, theory_text: str, over: str, fmt: str = "+.2f"
+) -> tuple[str, str]:
+    """('-0.49 +- 0.03 (jackknife over 8 nets)', the verdict: theory within two standard errors
+    or plainly not)."""
+    if not math.isfinite(value):
+        return "none (fewer than two widths to fit)", f"theory {theory_text}"
+    if not math.isfinite(error):
+        return f"{value:{fmt}}", f"theory {theory_text}; too few draws for a spread"
+    text = f"{value:{fmt}} +- {error:.2f} (jackknife over {over})"
+    if abs(value - theory) <= 2 * error:
+        return text, f"consistent with theory {theory_text}, within two standard errors"
+    return text, f"theory {theory_text} lies more than two standard errors away"
+
+
+def lag_split(widths: np.ndarray, own: np.ndarray, nets: np.ndarray, theory: np.ndarray) -> dict:
+    """The nets' lag behind the theory, split (RMS over the modes given, per width) into the
+    random initial kernel's (``own`` linear model - ``theory``) and the kernel's change in
+    training (``nets`` - ``own``), with each one's log-log slope against width: own, nets
+    (W, M), theory (M,) -> caption facts."""
+    initial = np.sqrt(np.mean((own - theory) ** 2, axis=1))
+    training = np.sqrt(np.mean((nets - own) ** 2, axis=1))
+    slopes = [log_log_fit(widths, lag, log=np.log)[0] for lag in (initial, training)]
+    return {
+        "lag_initial": by_width_text(widths, initial),
+        "lag_training": by_width_text(widths, training),
+        "lag_modes": int(own.shape[1]),
+        "lag_initial_slope": slope_text(slopes[0], ".2f", "not fitted (one width)"),
+        "lag_training_slope": slope_text(slopes[1], ".2f", "not fitted (one width)"),
+    }

@@ -31,7 +31,12 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
-from ntkviz.figures.common import curvature_activation, log_log_fit
+from ntkviz.figures.common import (
+    curvature_activation,
+    group_slopes,
+    log_log_fit,
+    slope_facts,
+)
 from ntkviz.numerics import curvature
 from ntkviz.numerics.hessian_blocks import (
     PERMUTATIONS,
@@ -43,6 +48,8 @@ from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
 OF_CHOICES = ("output", "loss")
+#: Nets per group for the slopes' spread: the S nets per width split into S // GROUP groups.
+GROUP = 8
 LAYOUTS = ("both", "raw", "permuted")
 STORED_COPIES = 2  # the raw and the permuted (W, 2M, 2M) arrays of the Result
 
@@ -433,10 +440,21 @@ class HessianStructureRenderer(Renderer):
 
 
 def facts(result: HessianStructureResult, config: HessianStructureConfig) -> dict:
-    """The caption's numbers: the fitted slopes of the mean ratios, over which widths and nets."""
+    """The caption's numbers: the mean ratios' slopes, their spread over groups of nets."""
+    groups = group_slopes(result.ratio_widths, result.ratios, GROUP)
+    over, absent = f"groups of {GROUP} nets", "none (fewer than two widths to fit)"
+    if not np.any(result.ratios[..., 1] > 0):  # relu: phi'' = 0 away from the kink
+        absent = f"none: the a-a block is zero at every width (phi'' = 0 for {config.activation})"
+    texts = [
+        slope_facts(float(result.slopes[j]), groups[:, j], -0.5, "-1/2", over, absent)
+        for j in range(2)
+    ]
     return {
         "max_slope": float(result.slopes[0]),
         "frobenius_slope": float(result.slopes[1]),
+        "max_slope_text": texts[0][0],
+        "frobenius_slope_text": texts[1][0],
+        "frobenius_verdict": texts[1][1],
         "seeds": int(result.ratios.shape[0]),
         "min_ratio_width": int(result.ratio_widths[0]),
         "max_ratio_width": int(result.ratio_widths[-1]),
@@ -471,10 +489,11 @@ SPEC = figure_spec(
     "scale. {structure} The a-a entries carry b_i ~ N(0, 1/m), so that block fades against "
     "the a-b block. Right: both blocks' ratios averaged over {seeds} nets at widths "
     "{min_ratio_width} to {max_ratio_width} (in closed form from the blocks; open markers: the "
-    "net shown): the ratio of Frobenius norms falls with fitted slope {frobenius_slope:+.2f} "
-    "(theory -1/2); the ratio of the largest entries falls more slowly, slope {max_slope:+.2f}, "
+    "net shown): the ratio of Frobenius norms has fitted slope {frobenius_slope_text} "
+    "({frobenius_verdict}); the ratio of the largest entries falls more slowly, slope "
+    "{max_slope_text}, "
     "as the largest of m entries grows with m. The operator norm stays O(1): "
     "{norm_first:.2f} at m = {min_width}, {norm_last:.2f} at m = {max_width}.",
     reading="The a-a block fades as the width grows: its size relative to the a-b block "
-    "falls with slope {frobenius_slope:+.2f} (theory -1/2) over {seeds} nets per width.",
+    "falls with slope {frobenius_slope_text} over {seeds} nets per width ({frobenius_verdict}).",
 )

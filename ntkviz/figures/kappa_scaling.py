@@ -21,7 +21,7 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
-from ntkviz.figures.common import curvature_activation, log_log_fit
+from ntkviz.figures.common import curvature_activation, log_log_fit, slope_facts
 from ntkviz.numerics import curvature
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -63,7 +63,7 @@ class KappaScalingConfig:
         None, "the fixed input x (default: drawn once from N(0, 1) with --seed, as the author did)"
     )
     seeds: int = param(
-        1,
+        8,
         "initialisations per width; with N > 1 the plot shows their median "
         "and a min-max band, and the slopes are fitted to the median",
         ge=1,
@@ -369,21 +369,40 @@ class KappaScalingRenderer(Renderer):
 
 
 def facts(result: KappaScalingResult, config: KappaScalingConfig) -> dict:
-    """The caption's numbers: the slopes fitted over all widths (what the last frame shows)."""
+    """The caption's numbers: the slopes fitted over all widths (what the last frame shows), and
+    the range of the same slopes fitted to each initialisation alone."""
     slopes = result.slopes[-1]
+    seeds = result.grad_norm.shape[0]
+    each = [result.grad_norm, result.hessian_norm, result.kappa]
+    texts = {}
+    for q, (name, theory, text) in enumerate(
+        (("grad", 0.5, "+0.5: sqrt(m)"), ("hessian", 0.0, "0: flat"), ("kappa", -1.0, "-1: 1/m"))
+    ):
+        draws = (
+            [log_log_fit(result.widths, each[q][s])[0] for s in range(seeds)] if seeds > 1 else []
+        )
+        texts[name], texts[name + "_verdict"] = slope_facts(
+            float(slopes[q]),
+            draws,
+            theory,
+            text,
+            over="initialisations fitted alone",
+            absent="none (fewer than two widths to fit)",
+        )
     return {
         "count": len(result.widths),
         "min_width": int(result.widths[0]),
         "max_width": int(result.widths[-1]),
-        "seeds": int(result.grad_norm.shape[0]),
+        "seeds": int(seeds),
         "min_fit": MIN_FIT_WIDTHS,
         "grad_slope": float(slopes[0]),
         "hessian_slope": float(slopes[1]),
         "kappa_slope": float(slopes[2]),
+        **{f"{k}_text" if not k.endswith("_verdict") else k: v for k, v in texts.items()},
         "samples": (
             "one initialisation each"
-            if result.grad_norm.shape[0] == 1
-            else f"the median of {result.grad_norm.shape[0]} initialisations, band: their range"
+            if seeds == 1
+            else f"the median of {seeds} initialisations, band: their range"
         ),
         "grad_verb": "grows" if slopes[0] > 0 else "changes",
         "kappa_verb": "falls" if slopes[2] < 0 else "changes",
@@ -399,11 +418,11 @@ SPEC = figure_spec(
     quick={"widths_count": 5},
     caption="Widths {min_width} to {max_width} enter one by one (log-log axes; {samples}). Once {min_fit} widths are in, a least-squares line is fitted "
     "to them and drawn over the widths it fits. Over all {count} widths the gradient norm "
-    "{grad_verb} with slope {grad_slope:+.2f} (theory +0.5: sqrt(m)), the Hessian's operator norm "
-    "has slope {hessian_slope:+.2f} (theory 0: flat), so kappa = ||H|| / ||grad||^2 {kappa_verb} "
-    "with slope {kappa_slope:+.2f} (theory -1: 1/m) and the wide net is close to its "
+    "{grad_verb} with slope {grad_text} ({grad_verdict}), the Hessian's operator norm "
+    "has slope {hessian_text} ({hessian_verdict}), so kappa = ||H|| / ||grad||^2 {kappa_verb} "
+    "with slope {kappa_text} ({kappa_verdict}) and the wide net is close to its "
     "linearisation.",
     reading="Log-log slopes against width ({min_width} to {max_width}): gradient norm "
-    "{grad_slope:+.2f} (theory +0.5), Hessian norm {hessian_slope:+.2f} (theory 0), kappa "
-    "{kappa_slope:+.2f} (theory -1).",
+    "{grad_text} ({grad_verdict}), Hessian norm {hessian_text} ({hessian_verdict}), kappa "
+    "{kappa_text} ({kappa_verdict}).",
 )

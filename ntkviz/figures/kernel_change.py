@@ -20,7 +20,14 @@ from ntkviz.drawing.canvas import Renderer
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
-from ntkviz.figures.common import ARCHITECTURE, log_log_fit, net_spec, seed_of, train_mse
+from ntkviz.figures.common import (
+    ARCHITECTURE,
+    log_log_fit,
+    net_spec,
+    seed_of,
+    slope_facts,
+    train_mse,
+)
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
@@ -57,6 +64,12 @@ class KernelChangeConfig:
         "whose median relative kernel change stays below this",
         gt=0,
     )
+    fit_from: float = param(
+        10.0,
+        "--vs alpha: fit the slope only to lazy alphas >= this (below alpha ~ 10 the "
+        "rich-to-lazy crossover steepens it)",
+        gt=0,
+    )
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs, comma-separated")
     y_train: tuple[float, ...] = param((3.0, -1.0), "training targets, one per input")
 
@@ -79,8 +92,9 @@ class KernelChangeResult:
     vs: "alpha" or "width"; values (V,): the alphas or widths; change (V, R): the relative kernel
     change ||H_end - H_0||_F / ||H_0||_F of each net; median (V,); lazy (V,) bool: the kernel
     (lazy) regime, :func:`lazy_regime` of the medians below ``lazy_below``; slope, intercept: the
-    least-squares line log10(median) = slope log10(value) + intercept over the lazy values only
-    (NaN if under 2); slope_all: the same fit over every value (for the record: it mixes the two
+    least-squares line log10(median) = slope log10(value) + intercept over the lazy values from
+    ``fit_from`` up only (``fitted`` (V,) bool; NaN if under 2); trial_slopes (R,): the same fit
+    to each net alone (the slope's spread); slope_all: the same fit over every value (for the record: it mixes the two
     regimes); kernels_start, kernels_end (V, R, N, N): H/alpha^2 before and after; loss_end
     (V, R); steps: the number of training steps.
     """
@@ -91,6 +105,8 @@ class KernelChangeResult:
     median: np.ndarray
     lazy: np.ndarray
     lazy_below: float
+    fitted: np.ndarray
+    trial_slopes: np.ndarray
     slope: float
     intercept: float
     slope_all: float
@@ -186,7 +202,9 @@ def simulate(
     change = relative_kernel_change(start, end)
     median = np.median(change, axis=1)
     lazy = lazy_regime(values, median, config.lazy_below)
-    slope, intercept = log_log_fit(values[lazy], median[lazy])
+    fitted = lazy & (values >= (config.fit_from if config.vs == "alpha" else 0.0))
+    slope, intercept = log_log_fit(values[fitted], median[fitted])
+    trial_slopes = np.array([log_log_fit(values[fitted], c[fitted])[0] for c in change.T])
     return KernelChangeResult(
         vs=config.vs,
         values=values,
@@ -194,6 +212,8 @@ def simulate(
         median=median,
         lazy=lazy,
         lazy_below=float(config.lazy_below),
+        fitted=fitted,
+        trial_slopes=trial_slopes,
         slope=slope,
         intercept=intercept,
         slope_all=log_log_fit(values, median)[0],
@@ -277,13 +297,13 @@ class KernelChangeRenderer(Renderer):
             r.values, r.median, **style.look("run", color, marker="o", ms=2.2 * lw), label="median"
         )
         if np.isfinite(r.slope):
-            lazy = r.values[r.lazy]
+            lazy = r.values[r.fitted]
             grid = np.geomspace(lazy.min(), lazy.max(), 50)
             ax.plot(
                 grid,
                 10 ** (r.intercept + r.slope * np.log10(grid)),
                 **style.look("fit", lw=1.2 * lw),
-                label=f"fit, lazy regime: slope {r.slope:.2f}",
+                label=f"fit: slope {r.slope:.2f}",
             )
         if r.vs == "alpha" and r.lazy.any():
             # Lazy training (Chizat, Oyallon & Bach 2019): the kernel moves like 1/alpha. Drawn
@@ -302,60 +322,62 @@ class KernelChangeRenderer(Renderer):
         return False
 
 
-NEAR_THEORY = 0.15  # a lazy slope within this of -1 is "close to" 1/alpha
-
-
 def facts(result: KernelChangeResult, config: KernelChangeConfig) -> dict:
-    """The caption's numbers: the lazy fit's slope and range, the changes at the two ends, and
-    the sentences about the regimes that those numbers make true."""
-    lazy = result.values[result.lazy]
+    """The caption's numbers: the lazy fit's slope, its spread over the nets and range, the
+    changes at the two ends, and the sentences about the regimes that those numbers make true."""
+    fitted = result.values[result.fitted]
     order = np.argsort(result.values)
     what = "alpha" if result.vs == "alpha" else "width"
     slope = result.slope
-    if lazy.size == 0:
+    slope_text, verdict_text = slope_facts(
+        slope, result.trial_slopes, -1.0, "-1", "nets fitted alone"
+    )
+    if not result.lazy.any():
         lazy_sentence = (
             f"No {what} reaches the lazy regime here (a median change below "
             f"{result.lazy_below:g}), so no slope is fitted."
         )
     elif not np.isfinite(slope):
         lazy_sentence = (
-            f"Only {what} = {lazy.max():g} is in the lazy regime (shaded; median change below "
-            f"{result.lazy_below:g}): too few values to fit a slope."
+            f"Too few {what} values are in the lazy regime (shaded; median change below "
+            f"{result.lazy_below:g}) and >= {config.fit_from:g} to fit a slope."
         )
     else:
         lazy_sentence = (
-            f"In the lazy regime ({what} >= {lazy.min():.3g}, {lazy.size} values) the fitted "
-            f"slope is {slope:.2f}"
+            f"Fitted to the median over {what} = {fitted.min():.3g} to {fitted.max():.3g} "
+            f"({fitted.size} values, lazy"
+            + (f" and >= {config.fit_from:g}" if result.vs == "alpha" else "")
+            + f") the slope is {slope_text}"
         )
         if result.vs == "alpha":
-            if abs(slope + 1) <= NEAR_THEORY:
-                near = "close to"
-            else:
-                near = "steeper than" if slope < -1 else "shallower than"
-            lazy_sentence += f", {near} the -1 of the 1/alpha (dashed) that lazy training predicts."
+            lazy_sentence += f": {verdict_text}. " + EXPECTED[config.activation == "relu"]
         else:
             lazy_sentence += "."
     mixed = ""
-    if np.isfinite(result.slope_all) and not result.lazy.all():
+    if np.isfinite(result.slope_all) and not result.fitted.all():
         mixed = (
-            f" One line through all the points would mix the two regimes "
+            f" One line through all the points would mix in the rich-to-lazy crossover "
             f"(slope {result.slope_all:.2f})."
         )
     if np.isfinite(slope):
-        fit_clause = f"in the shaded lazy regime the fitted slope is {slope:.2f}"
+        fit_clause = f"in the lazy regime the fitted slope is {slope_text}"
     else:
         fit_clause = "too few values are in the lazy regime to fit a slope"
     small, large = result.median[order[0]], result.median[order[-1]]
     return {
         "slope": slope,
+        "slope_text": slope_text,
+        "verdict": verdict_text,
         "trend": "falls" if large < small else "rises",
         "fit_clause": fit_clause,
         "slope_all": result.slope_all,
-        "lazy_from": float(lazy.min()) if lazy.size else float("nan"),
-        "lazy_points": int(result.lazy.sum()),
+        "lazy_from": float(fitted.min()) if fitted.size else float("nan"),
+        "lazy_points": int(result.fitted.sum()),
         "lazy_below": result.lazy_below,
         "trials": int(result.change.shape[1]),
         "steps": int(result.steps),
+        "n_train": len(config.x_train),
+        "activation": config.activation,
         "value_small": float(result.values[order[0]]),
         "value_large": float(result.values[order[-1]]),
         "median_small": float(result.median[order[0]]),
@@ -366,16 +388,28 @@ def facts(result: KernelChangeResult, config: KernelChangeConfig) -> dict:
     }
 
 
+#: What theory expects of the lazy slope on training points, smooth activation / relu.
+EXPECTED = {
+    False: "Theory: the kernel moves like the weights, 1/alpha (slope -1 on training points and "
+    "on a dense grid alike, for a smooth activation).",
+    True: "Theory: the kernel moves like the weights, 1/alpha (slope -1), on training points "
+    "that a relu kink seldom crosses; a kink that crosses one makes a jump, and on a dense grid "
+    "the change falls like alpha^-1/2 while kinks still cross it (see rich-lazy).",
+}
+
+
 SPEC = figure_spec(
     globals(),
     summary="How much the tangent kernel changes while training, against alpha (or width): "
     "log-log with the fitted slope.",
     quick={"steps": 1000, "trials": 2},
     animated=False,
-    caption="The relative change ||H_end - H_0|| / ||H_0|| of the tangent kernel on the training "
-    "inputs over {steps} steps of training, against {what}, log-log: {trials} nets a value "
+    caption="The relative change ||H_end - H_0|| / ||H_0|| of the tangent kernel of {activation} "
+    "nets on the {n_train} training inputs over {steps} steps of training, against {what}, "
+    "log-log: {trials} nets a value "
     "(dots; band: their min to max; line: the median). Shaded: the lazy regime, where the "
-    "median change stays below --lazy-below ({lazy_below:g}) and the slope is fitted. The "
+    "median change stays below --lazy-below ({lazy_below:g}); the slope is fitted there from "
+    "--fit-from on. The "
     "median {trend} from {median_small:.3g} "
     "at {what} = {value_small:g} to {median_large:.2g} at {what} = {value_large:g}. "
     "{lazy_sentence}{mixed_sentence}",

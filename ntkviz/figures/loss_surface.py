@@ -25,6 +25,7 @@ from ntkviz.figures.common import (
     check_ranges,
     key_alpha_frame,
     log_log_fit,
+    slope_text,
 )
 from ntkviz.numerics.linearize import derivative, tangent_line
 from ntkviz.numerics.toy import toy_model
@@ -155,6 +156,9 @@ def facts(result: LossSurfaceResult, config: LossSurfaceConfig) -> dict:
         "minimum_first": float(distance[0]),
         "minimum_last": float(distance[-1]),
         "minimum_slope": minimum_slope(result),
+        "minimum_slope_text": slope_text(
+            minimum_slope(result), ".2f", "none from a single alpha; theory -1"
+        ),
         "zoom_gap_first": float(gap[0]),
         "zoom_gap_last": float(gap[-1]),
     }
@@ -240,7 +244,7 @@ SPEC = figure_spec(
     "its tangent-line linearisation at w0 (dashed), as the output scale alpha grows from "
     "{alpha_min:.3g} to {alpha_max:.4g}. Left, normalised by 1/alpha^2 on a fixed range of w: the "
     "linearised loss is a parabola whose minimum, at w0 + {minimum_first:.3g} for alpha = "
-    "{alpha_min:.3g}, closes in on w0 like 1/alpha (log-log slope {minimum_slope:.2f}; "
+    "{alpha_min:.3g}, closes in on w0 like 1/alpha (log-log slope {minimum_slope_text}; "
     "w0 + {minimum_last:.2g} at the end); away from w0 the actual loss keeps its own shape. "
     "Right, zoomed in on w0 like 1/alpha (w - w0 in units of 1/alpha, loss times alpha^2): the "
     "parabola stays put and the actual loss closes in on it, the largest gap between them in this "
@@ -248,5 +252,5 @@ SPEC = figure_spec(
     "{zoom_gap_last:.2%} of it.",
     reading="Near w0 the actual loss turns into the linearised parabola as alpha grows (zoomed "
     "gap {zoom_gap_last:.2%} at alpha = {alpha_max:.4g}), whose minimum closes in on w0 with "
-    "log-log slope {minimum_slope:.2f}.",
+    "log-log slope {minimum_slope_text}.",
 )

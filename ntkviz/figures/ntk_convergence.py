@@ -33,7 +33,15 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL, Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
-from ntkviz.figures.common import check_ranges, kernel_options, log_log_fit, net_spec, seed_of
+from ntkviz.figures.common import (
+    check_ranges,
+    jackknife,
+    jackknife_facts,
+    kernel_options,
+    log_log_fit,
+    net_spec,
+    seed_of,
+)
 from ntkviz.numerics.nets import (
     ACTIVATIONS,
     PARAMETERIZATIONS,
@@ -402,20 +410,19 @@ class NtkConvergenceRenderer(Renderer):
         return False
 
 
-NEAR_THEORY = 0.1  # a fitted slope within this of -1/2 is "close to" the theory
-
-
 def facts(result: NtkConvergenceResult, config: NtkConvergenceConfig) -> dict:
     """The caption's numbers: the spread and the median's error at the first and last widths,
     and the log-log slope of the spread over all widths (what the last frame shows)."""
     slope = float(result.slopes[-1])
     theory = float(result.theory_slope)
-    if not math.isfinite(slope):
-        near = "(one width: no slope)"
-    elif abs(slope - theory) <= NEAR_THEORY:
-        near = f"close to the theory's {theory:g}"
-    else:
-        near = f"{'steeper' if slope < theory else 'shallower'} than the theory's {theory:g}"
+    nets = result.kernels.shape[1]
+
+    def fitted(keep: np.ndarray) -> float:  # the figure's slope from the nets in ``keep``
+        spread = result.kernels[:, keep].std(axis=1, ddof=1).mean(axis=1) / result.scale
+        return log_log_fit(result.widths, spread)[0]
+
+    _, error = jackknife(fitted, nets)
+    slope_text, near = jackknife_facts(slope, error, theory, f"{theory:g}", f"the {nets} nets")
     first, last = float(result.error[0]), float(result.error[-1])
     return {
         "seeds": int(result.kernels.shape[1]),
@@ -426,6 +433,8 @@ def facts(result: NtkConvergenceResult, config: NtkConvergenceConfig) -> dict:
         "error_first": first,
         "error_last": last,
         "slope": slope,
+        "slope_error": error,
+        "slope_text": slope_text,
         "theory_slope": theory,
         "near": near,
         "approach": "closing in on" if last < first else "not closing in on",
@@ -444,9 +453,9 @@ SPEC = figure_spec(
     "infinite-width kernel (dashed): the median's mean distance from it goes from "
     "{error_first:.1%} to {error_last:.1%} of the kernel's mean size. Right: the spread across "
     "nets (standard deviation over the nets / mean |Theta_inf|) against width, log-log: it goes "
-    "from {spread_first:.2f} to {spread_last:.3f}, a fitted slope of {slope:.2f}, {near} "
+    "from {spread_first:.2f} to {spread_last:.3f}, a fitted slope of {slope_text}, {near} "
     "(fluctuations of a sum over m units fall like 1/sqrt(m)).",
     reading="Wider nets' kernels at initialisation agree: the band of {seeds} nets narrows onto "
-    "the exact kernel, and its spread falls with a fitted log-log slope of {slope:.2f} "
-    "(theory {theory_slope:g}).",
+    "the exact kernel, and its spread falls with a fitted log-log slope of {slope_text} "
+    "({near}).",
 )

@@ -22,8 +22,8 @@ the activation pattern on a share delta of the inputs, which changes the kernel'
 by O(1), so its Frobenius norm changes like sqrt(delta): slope -1/2 once the flips dominate (a
 smooth activation would give -1).
 
-All nets start from the same draw (member 0), so the two regimes and the alpha sweep differ only
-in alpha. Time: eta = 2 lr / N as every ntkviz figure; t counts steps.
+Both regimes start from the same draw (member 0), so they differ only in alpha; the sweep copies
+nets 0..S-1 over its alphas and fits their median (its spread: each net fitted alone). Time: eta = 2 lr / N as every ntkviz figure; t counts steps.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from ntkviz.figures.common import (
     clock_param,
     log_log_fit,
     seed_of,
+    slope_facts,
     spaced_inputs,
     train_mse,
 )
@@ -78,6 +79,16 @@ class RichLazyConfig:
         "output scales alpha of the sweep whose relative changes are fitted against alpha",
         gt=0,
         min_length=2,
+    )
+    sweep_nets: int = param(
+        8, "independent nets per sweep alpha (their median is fitted; its spread over them)", ge=1
+    )
+    sweep_points: int = param(
+        201,
+        "points over the data's span where the sweep measures the kernel (dense: a relu kink "
+        "keeps crossing them over the sweep)",
+        ge=2,
+        le=2000,
     )
     sigma_w: float = param(1.0, "weight scale sigma_w", gt=0)
     sigma_b: float = param(1.0, "bias scale sigma_b", gt=0)
@@ -200,7 +211,9 @@ class RichLazyResult:
     units (T, 2, 3, m): each unit's kink -sigma_b b / (sigma_w w), bend a |w| and outgoing a;
     functions (T, 2, G); moved, kernel (T, 2): relative change of all parameters and of the
     tangent kernel on the training inputs since step 0; loss (T, 2);
-    sweep (A,); sweep_moved, sweep_kernel (A,): the same relative changes at the last step.
+    sweep (A,); sweep_moved, sweep_kernel (A,): the median over the sweep's nets of the same
+    relative changes at the last step (the kernel on ``sweep_points`` points over the data's
+    span); sweep_moved_nets, sweep_kernel_nets (S, A): each of the S nets (members 0..S-1).
     """
 
     x_grid: np.ndarray
@@ -216,6 +229,8 @@ class RichLazyResult:
     sweep: np.ndarray
     sweep_moved: np.ndarray
     sweep_kernel: np.ndarray
+    sweep_moved_nets: np.ndarray
+    sweep_kernel_nets: np.ndarray
 
 
 @numeric
@@ -229,8 +244,9 @@ def simulate(
     seed = seed_of(generator)
     x_grid = np.linspace(*config.x_limits, config.points)
     sweep = np.asarray(sorted(set(config.sweep)), dtype=np.float64)
-    alphas = np.concatenate([[config.lazy_alpha, config.rich], sweep])
+    alphas = np.array([config.lazy_alpha, config.rich])
     out = train_at_alphas(config, alphas, seed, x_grid, progress=progress, device=device)
+    moved, kernel = sweep_changes(config, sweep, seed, progress, device)
     x_train = config.inputs()
     return RichLazyResult(
         x_grid=x_grid,
@@ -244,9 +260,38 @@ def simulate(
         kernel=out["kernel"][:, :2],
         loss=out["loss"][:, :2],
         sweep=sweep,
-        sweep_moved=out["moved"][-1, 2:],
-        sweep_kernel=out["kernel"][-1, 2:],
+        sweep_moved=np.median(moved, axis=0),
+        sweep_kernel=np.median(kernel, axis=0),
+        sweep_moved_nets=moved,
+        sweep_kernel_nets=kernel,
     )
+
+
+def sweep_changes(
+    config: RichLazyConfig, sweep: np.ndarray, seed: int, progress: Progress | None, device: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S, A) relative changes of the parameters and of the kernel (on ``sweep_points`` points
+    over the data's span) after training, of nets 0..S-1 copied over the sweep's alphas."""
+    count, x_train = config.sweep_nets, config.inputs()
+    nets = Ensemble(
+        config.net(),
+        count * len(sweep),
+        seed,
+        device=device,
+        dtype=torch.float64,
+        members=[k for k in range(count) for _ in sweep],
+        alphas=np.tile(sweep, count),
+    )
+    points = torch.as_tensor(np.linspace(*config.x_span, config.sweep_points), device=device)
+    with single_thread(device):
+        k0 = empirical_ntk(nets, points).cpu().numpy()
+        theta0 = nets.flat(nets.params0).cpu().numpy()
+        x64 = torch.as_tensor(x_train, device=device)
+        y64 = torch.as_tensor(TARGETS[config.target](x_train), device=device)
+        train_mse(nets, x64, y64, config, progress, snapshot_every=config.steps, label="sweep")
+        kernel = relative_distance(empirical_ntk(nets, points).cpu().numpy(), k0, (-2, -1))
+        moved = relative_distance(nets.flat().cpu().numpy(), theta0)
+    return moved.reshape(count, len(sweep)), kernel.reshape(count, len(sweep))
 
 
 def facts(result: RichLazyResult, config: RichLazyConfig) -> dict:
@@ -272,9 +317,27 @@ def facts(result: RichLazyResult, config: RichLazyConfig) -> dict:
         "kernel_ratio": float(result.kernel[-1, 1] / result.kernel[-1, 0]),
         "moved_slope": log_log_fit(result.sweep[use], result.sweep_moved[use], log=np.log)[0],
         "kernel_slope": log_log_fit(result.sweep[use], result.sweep_kernel[use], log=np.log)[0],
+        **_sweep_texts(result, use),
         "fit_from": float(result.sweep[use].min()),
         "n_train": len(result.x_train),
+        "sweep_points": int(config.sweep_points),
     }
+
+
+def _sweep_texts(result: RichLazyResult, use: np.ndarray) -> dict[str, str]:
+    """The sweep's two slopes with their spread over the nets fitted alone, and verdicts."""
+    out, nets = {}, result.sweep_moved_nets.shape[0]
+    for name, median, each, theory, text in (
+        ("moved", result.sweep_moved, result.sweep_moved_nets, -1.0, "-1"),
+        ("kernel", result.sweep_kernel, result.sweep_kernel_nets, -0.5, "-1/2"),
+    ):
+        slope = log_log_fit(result.sweep[use], median[use], log=np.log)[0]
+        draws = [log_log_fit(result.sweep[use], e[use], log=np.log)[0] for e in each]
+        out[f"{name}_text"], out[f"{name}_verdict"] = slope_facts(
+            slope, draws, theory, text, "nets fitted alone"
+        )
+    out["sweep_nets"] = nets
+    return out
 
 
 def _kinks_and_bends(units: np.ndarray) -> np.ndarray:
@@ -423,11 +486,15 @@ SPEC = figure_spec(
     "{steps} steps {fit_text} (MSE {lazy_mse:.2g} lazy, {rich_mse:.2g} rich), but the "
     "lazy net's weights (all parameters) moved by {lazy_moved:.2g} of their size and its kernel by "
     "{lazy_kernel:.2g}, the rich net's by {rich_moved:.2g} and {rich_kernel:.2g}. Right: the "
-    "changes over training, and at the end against alpha with fits from alpha = {fit_from:g} "
-    "up: slope {moved_slope:.2f} for the weights (theory -1) and {kernel_slope:.2f} for the "
-    "kernel (theory -1/2 for a ReLU net, whose kinks flip the activation pattern; -1 for a "
-    "smooth activation).",
+    "changes over training (the kernel on 41 points over the data's span), and at the end "
+    "against alpha, the median of {sweep_nets} nets (the kernel on {sweep_points} points over "
+    "the data's span), fitted from alpha = {fit_from:g} up: slope {moved_text} for the weights "
+    "({moved_verdict}) and {kernel_text} for the kernel ({kernel_verdict}). Theory for the "
+    "kernel: a ReLU kink that crosses one of those points changes the kernel there by O(1), so "
+    "while kinks still cross points the change falls like alpha^-1/2, and like alpha^-1 (a "
+    "smooth activation's exponent, on any points) once alpha is so large that none does.",
     reading="Lazy (alpha {lazy_alpha:g}): the units stay put (weights move {lazy_moved:.2g}); "
     "rich (alpha {rich_alpha:.2g}): they travel ({rich_moved:.2g}) and the kernel changes "
-    "{kernel_ratio:.2g} times more; the weights' change falls like alpha^{moved_slope:.2f}.",
+    "{kernel_ratio:.2g} times more; the weights' change falls like alpha^{moved_text} "
+    "({moved_verdict}), the kernel's like alpha^{kernel_text} ({kernel_verdict}).",
 )

@@ -125,7 +125,14 @@ def facts(result: ToyModelResult, config: ToyModelConfig) -> dict:
         "gap_last": float(result.deviation[-1]),
         "gap_last_relative": float(result.deviation[-1]) / span if span > 0 else float("nan"),
         "gap_slope": gap_slope(result),
+        "gap_slope_text": _gap_slope_text(gap_slope(result)),
     }
+
+
+def _gap_slope_text(slope: float) -> str:
+    if np.isfinite(slope):
+        return f"a log-log slope of {slope:.2f}: it falls like 1/alpha"
+    return "no slope to fit from a single alpha (theory: it falls like 1/alpha)"
 
 
 class ToyModelRenderer(Renderer):
@@ -197,10 +204,9 @@ SPEC = figure_spec(
     "1/alpha. On these axes the tangent stays put, and as alpha grows from {alpha_min:.3g} to "
     "{alpha_max:.4g} the model straightens onto it (faint: the model at alpha = {alpha_min:.3g}). "
     "Right: the largest gap between model and tangent in the view, from {gap_first:.3g} down to "
-    "{gap_last:.2g} ({gap_last_relative:.2%} of the tangent's range), a log-log slope of "
-    "{gap_slope:.2f}: it falls like 1/alpha.",
+    "{gap_last:.2g} ({gap_last_relative:.2%} of the tangent's range), {gap_slope_text}.",
     reading="At alpha = {key_alpha:.3g} (the still) the model lies much closer to its tangent "
     "than at alpha = {alpha_min:.3g} (faint curve): largest gap {gap_key:.2g} against "
-    "{gap_first:.3g}; the gap falls with log-log slope {gap_slope:.2f}, to {gap_last_relative:.2%} "
+    "{gap_first:.3g}; {gap_slope_text}, to {gap_last_relative:.2%} "
     "of the tangent's range at alpha = {alpha_max:.4g}.",
 )

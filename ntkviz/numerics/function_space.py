@@ -189,3 +189,21 @@ def flow_functions(
     safe = np.where(tiny, 1.0, lam)
     weight = np.where(tiny[None, :], rate * t, (1.0 - decay) / safe[None, :])  # (T, N)
     return f0_test + ((weight * target) @ vec.T) @ np.asarray(k_test_train).T
+
+
+def linear_residuals(kernels: np.ndarray, start: np.ndarray, rate: float, steps) -> np.ndarray:
+    """The residual u(t) = (I - rate Theta)^t u(0) of the linear model on each kernel: kernels
+    (K, N, N), start u(0) (N,) -> (T, K, N), through each kernel's eigenbasis (float64)."""
+    lam, vec = np.linalg.eigh(0.5 * (kernels + np.swapaxes(kernels, -1, -2)))  # (K, N), (K, N, N)
+    t = np.asarray(steps, dtype=np.float64)[:, None, None]
+    decay = np.power(1.0 - rate * lam[None], t)  # (T, K, N)
+    coefficients = np.einsum("knm,n->km", vec, start)  # (K, N): start on each eigenvector
+    return np.einsum("knm,tkm->tkn", vec, decay * coefficients[None])
+
+
+def learned_modes(ratio: np.ndarray) -> np.ndarray:
+    """sum_k (1 - min(r_k^2, 1)) over the modes with something to learn (finite r_k): how many
+    modes' worth of squared residual are gone; continuous in r (unlike a count under a
+    threshold). ratio (..., N) -> (...)."""
+    square = np.where(np.isfinite(ratio), np.minimum(ratio**2, 1.0), 1.0)
+    return np.sum(1.0 - square, axis=-1)

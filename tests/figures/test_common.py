@@ -69,3 +69,45 @@ def test_net_spec_takes_the_named_fields_and_the_fixed_ones():
         "lecun",
     )
     assert spec.zero_output
+
+
+def test_spread_text_and_verdict():
+    from ntkviz.figures.common import slope_facts, spread_text, verdict
+
+    assert spread_text(-0.99, [-1.02, -0.97, -0.99]) == "-0.99 (-1.02 to -0.97 over 3 seeds)"
+    assert spread_text(-0.99, [-1.0]) == "-0.99"  # one draw: no range
+    assert spread_text(float("nan"), [-1.0, -0.9]) == "undefined"
+    assert verdict([-0.52, -0.47], -0.5, "-1/2") == "consistent with theory -1/2"
+    assert verdict([-0.30, -0.25], -0.5, "-1/2") == "theory -1/2 lies outside this spread"
+    assert "one draw" in verdict([-0.3, float("nan")], -0.5, "-1/2")
+    assert slope_facts(float("nan"), [], -1, "-1", absent="none here") == ("none here", "theory -1")
+
+
+def test_group_slopes_fit_each_groups_mean():
+    from ntkviz.figures.common import group_slopes
+
+    x = np.array([1.0, 10.0, 100.0])
+    # 4 draws: groups of 2 have means 2 x^-1 and 3 x^-0.5
+    values = np.stack([x**-1, 3 * x**-1, 2 * x**-0.5, 4 * x**-0.5])
+    np.testing.assert_allclose(group_slopes(x, values, 2), [-1.0, -0.5])
+    assert group_slopes(x, values, 3).shape == (0,)  # fewer than two groups
+
+
+def test_jackknife_of_the_mean_is_its_standard_error():
+    from ntkviz.figures.common import jackknife, jackknife_facts
+
+    draws = np.array([1.0, 2.0, 4.0, 7.0, 11.0])
+    whole, error = jackknife(lambda keep: draws[keep].mean(), len(draws))
+    assert whole == pytest.approx(draws.mean())
+    assert error == pytest.approx(draws.std(ddof=1) / np.sqrt(len(draws)))
+    text, said = jackknife_facts(-0.46, 0.03, -0.5, "-0.5", "the 8 nets")
+    assert text == "-0.46 +- 0.03 (jackknife over the 8 nets)" and said.startswith("consistent")
+    assert "more than two standard errors" in jackknife_facts(-0.3, 0.03, -0.5, "-0.5", "x")[1]
+
+
+def test_learned_modes_is_continuous_where_a_count_jumps():
+    from ntkviz.numerics.function_space import learned_modes
+
+    below, above = np.array([0.0999999, 1.0, np.nan]), np.array([0.1000001, 1.0, np.nan])
+    assert abs(learned_modes(below) - learned_modes(above)) < 1e-6
+    assert learned_modes(np.array([0.0, 0.5, 2.0, np.nan])) == pytest.approx(1 + 0.75 + 0)

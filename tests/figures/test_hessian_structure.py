@@ -292,8 +292,40 @@ def test_caption_slopes_recomputed_from_the_result():
     mean = r.ratios.mean(axis=0)
     frob = np.polyfit(logm, np.log10(mean[:, 1]), 1)[0]
     largest = np.polyfit(logm, np.log10(mean[:, 0]), 1)[0]
-    assert f"falls with fitted slope {frob:+.2f} (theory -1/2)" in filled["caption"]
+    # 5 nets: fewer than two groups of 8, so the slope is stated without a spread
+    assert f"has fitted slope {frob:+.2f} (theory -1/2; one draw" in filled["caption"]
     assert f"slope {largest:+.2f}, as the largest" in filled["caption"]
     assert "averaged over 5 nets at widths 2 to 256" in filled["caption"]
     assert f"{r.spectral_norm[-1]:.2f} at m = 4" in filled["caption"]
     assert f"slope {frob:+.2f}" in filled["reading"]
+
+
+def test_caption_states_the_slopes_spread_over_groups_of_nets_and_a_verdict():
+    from ntkviz.figures import get
+    from ntkviz.figures.base import caption
+
+    config = HessianStructureConfig(widths=(2, 4), ratio_max_width=256, seeds=16)
+    r = simulate(config, torch.Generator().manual_seed(2))
+    filled = caption(get("hessian-structure"), r, config)
+    logm = np.log10(r.ratio_widths)
+    groups = [
+        np.polyfit(logm, np.log10(r.ratios[g * 8 : (g + 1) * 8, :, 1].mean(axis=0)), 1)[0]
+        for g in range(2)
+    ]
+    low, high = min(groups), max(groups)
+    assert f"({low:+.2f} to {high:+.2f} over 2 groups of 8 nets)" in filled["caption"]
+    inside = low <= -0.5 <= high
+    assert ("consistent with theory -1/2" in filled["caption"]) == inside
+    assert ("theory -1/2 lies outside this spread" in filled["caption"]) == (not inside)
+
+
+def test_relu_caption_says_the_a_a_block_is_zero_instead_of_nan():
+    from ntkviz.figures import get
+    from ntkviz.figures.base import caption
+
+    config = HessianStructureConfig(widths=(2, 4), ratio_max_width=64, seeds=8, activation="relu")
+    r = simulate(config, torch.Generator().manual_seed(0))
+    filled = caption(get("hessian-structure"), r, config)
+    text = filled["caption"] + filled["reading"]
+    assert "nan" not in text.lower()
+    assert "the a-a block is zero at every width" in text

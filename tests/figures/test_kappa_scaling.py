@@ -254,8 +254,9 @@ def test_caption_slopes_recomputed_from_the_result():
     assert f"has slope {hess:+.2f}" in filled["caption"]
     assert f"falls with slope {kappa:+.2f}" in filled["caption"]
     assert f"Over all {len(r.widths)} widths" in filled["caption"]
-    assert f"kappa {kappa:+.2f} (theory -1)" in filled["reading"]
-    assert f"gradient norm {grad:+.2f} (theory +0.5)" in filled["reading"]
+    # one initialisation: no spread, and the caption says so
+    assert f"kappa {kappa:+.2f} (theory -1: 1/m; one draw" in filled["reading"]
+    assert f"gradient norm {grad:+.2f} (theory +0.5: sqrt(m); one draw" in filled["reading"]
 
 
 def test_the_fitted_slopes_appear_on_the_picture_once_fitted():
@@ -276,3 +277,27 @@ def test_the_fitted_slopes_appear_on_the_picture_once_fitted():
     crops = [p[rows, cols] for p in pictures]
     assert not np.array_equal(crops[first - 1], crops[first])
     assert not np.array_equal(crops[first], crops[-1])
+
+
+def test_caption_states_each_slope_with_its_range_over_initialisations():
+    from ntkviz.figures import get
+    from ntkviz.figures.base import caption
+
+    r = run(6, seeds=4)
+    filled = caption(get("kappa-scaling"), r, KappaScalingConfig())
+    logm = np.log10(r.widths)
+    fit = lambda v: np.polyfit(logm, np.log10(v), 1)[0]  # noqa: E731
+    median = fit(np.median(r.hessian_norm / r.grad_norm**2, axis=0))
+    each = [fit(r.hessian_norm[s] / r.grad_norm[s] ** 2) for s in range(4)]
+    low, high = min(each), max(each)
+    expected = (
+        f"kappa {median:+.2f} ({low:+.2f} to {high:+.2f} over 4 initialisations fitted alone)"
+    )
+    assert expected in filled["reading"]
+    inside = low <= -1 <= high
+    assert ("(consistent with theory -1: 1/m)" in filled["reading"]) == inside
+    assert ("(theory -1: 1/m lies outside this spread)" in filled["reading"]) == (not inside)
+
+
+def test_default_seeds_is_8():
+    assert KappaScalingConfig().seeds == 8

@@ -96,10 +96,19 @@ def test_caption_numbers_are_recomputed_from_the_result(trained):
     result, config = trained
     filled = caption(SPEC, result, config)
     text, reading = filled["caption"], filled["reading"]
+    # the sweep: the median of 8 nets, each fitted alone for the spread
+    np.testing.assert_array_equal(result.sweep_moved, np.median(result.sweep_moved_nets, axis=0))
+    np.testing.assert_array_equal(result.sweep_kernel, np.median(result.sweep_kernel_nets, axis=0))
+    assert result.sweep_kernel_nets.shape == (8, 3)
     slope = _slope(result.sweep, result.sweep_moved)
     kslope = _slope(result.sweep, result.sweep_kernel)
-    assert f"slope {slope:.2f} for the weights" in text and f"{kslope:.2f} for the kernel" in text
-    assert f"alpha^{slope:.2f}" in reading
+    each = [_slope(result.sweep, k) for k in result.sweep_kernel_nets]
+    spread = f"{kslope:+.2f} ({min(each):+.2f} to {max(each):+.2f} over 8 nets fitted alone)"
+    assert f"slope {slope:+.2f} (" in text and f"{spread} for the kernel" in text
+    assert ("for the kernel (consistent with theory -1/2)" in text) == (
+        min(each) <= -0.5 <= max(each)
+    )
+    assert f"alpha^{slope:+.2f}" in reading
     assert f"moved by {result.moved[-1, 0]:.2g} of their size" in text
     assert f"rich net's by {result.moved[-1, 1]:.2g} and {result.kernel[-1, 1]:.2g}" in text
     mse = result.loss[-1] * result.alphas**2
@@ -130,3 +139,44 @@ def test_cli_still_and_data(cli, tmp_path):
     assert len(frames) == 5
     assert np.load(tmp_path / "n.npz")["units"].shape == (5, 2, 3, 10)
     assert json.loads((tmp_path / "rl.gif.json").read_text())["config"]["width"] == 10
+
+
+def _kernel_changes(activation: str, alphas: np.ndarray) -> dict[str, np.ndarray]:
+    """One net (member 0 of seed 0, rich-lazy's training) copied over ``alphas``: the relative
+    change of its empirical NTK on the 6 training points and on 401 points over their span."""
+    import dataclasses
+
+    from ntkviz.figures.common import TARGETS, train_mse
+    from ntkviz.numerics.nets import Ensemble
+    from ntkviz.numerics.ntk_empirical import empirical_ntk
+
+    config = RichLazyConfig()
+    spec = dataclasses.replace(config.net(), activation=activation)
+    x = config.inputs()
+    nets = Ensemble(
+        spec, len(alphas), 0, dtype=torch.float64, members=[0] * len(alphas), alphas=alphas
+    )
+    where = {"train": torch.as_tensor(x), "grid": torch.as_tensor(np.linspace(*config.x_span, 401))}
+    start = {name: empirical_ntk(nets, p).numpy() for name, p in where.items()}
+    y = torch.as_tensor(TARGETS[config.target](x))
+    train_mse(nets, torch.as_tensor(x), y, config, None, snapshot_every=config.steps)
+    return {
+        name: relative_distance(empirical_ntk(nets, p).numpy(), start[name], (-2, -1))
+        for name, p in where.items()
+    }
+
+
+def test_one_net_shows_both_exponents_of_the_kernel_change():
+    """The account the captions give: a smooth activation's kernel moves like 1/alpha on
+    training points and on a dense grid alike; a ReLU net's, on a dense grid, like alpha^-1/2
+    while its kinks still cross grid points, and like 1/alpha on the training points once alpha
+    is so large that no kink crosses one."""
+    alphas = np.array([1.0, 3.0, 10.0, 30.0, 100.0, 1e4, 3e4, 1e5])
+    crossing, beyond = alphas <= 100, alphas >= 1e4
+    relu = _kernel_changes("relu", alphas)
+    assert abs(_slope(alphas[crossing], relu["grid"][crossing]) + 0.5) < 0.15
+    assert abs(_slope(alphas[beyond], relu["train"][beyond]) + 1.0) < 0.02
+    tanh = _kernel_changes("tanh", alphas)
+    lazy = alphas >= 10
+    for where in ("train", "grid"):
+        assert abs(_slope(alphas[lazy], tanh[where][lazy]) + 1.0) < 0.1
