@@ -55,7 +55,7 @@ def caption(spec: FigureSpec, result: Any, config: Any) -> dict[str, Any]:
 #: What --help says in place of a caption whose numbers only a run can fill.
 RUN_CAPTION = (
     "A run writes this figure's caption, what the picture shows with that run's numbers, into "
-    "its sidecar (\"caption\"), its player and the gallery."
+    'its sidecar ("caption"), its player and the gallery.'
 )
 
 
