@@ -369,3 +369,16 @@ def test_readme_states_the_output_default_per_figure():
     text = " ".join(README.read_text().split())
     assert "default `<figure>.gif` in the current folder" not in text
     assert "`<figure>.png` for a still" in text
+
+
+def test_readme_times_every_figure():
+    """The table of times and lessons has one row per figure, with both times."""
+    from ntkviz.registry import load
+
+    text = README.read_text()
+    block = text.split("<!-- timings: begin -->")[1].split("<!-- timings: end -->")[0]
+    rows = re.findall(
+        r"^\| `ntkviz (\S+)` \| [^|]+ \| (\d+) \(\S+\) \| (\d+) \(\S+\) \|$", block, re.M
+    )
+    assert [r[0] for r in rows] == list(load()["figures"])
+    assert "AMD EPYC" in text and "2026-12-05" in text  # the machine and the date named
