@@ -43,6 +43,9 @@ def report(record: dict[str, Any], flags: dict[str, Any]) -> None:
             typer.echo(f"Note: {problem}", err=True)
 
 
+LAUNCH_WAIT_S = 1.0  # how long --open waits to hear that the launcher failed
+
+
 def viewer_command() -> str:
     return "open" if sys.platform == "darwin" else "xdg-open"
 
@@ -64,7 +67,7 @@ def open_file(path: Path) -> str | None:
     if exe is None:
         return f"--open: no viewer found ({command} is not installed); the file is {quoted(path)}"
     try:
-        subprocess.Popen(
+        launcher = subprocess.Popen(
             [exe, str(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -74,5 +77,17 @@ def open_file(path: Path) -> str | None:
     except OSError as exc:
         return (
             f"--open: cannot run {quoted(exe)} ({exc.strerror or exc}); the file is {quoted(path)}"
+        )
+    # xdg-open hands the file to a viewer and exits 0, or stays up with it; where nothing can show
+    # it (a container, a server without a desktop) it exits at once with an error (3: no
+    # application). Wait that long, no longer, so that failure is not silent.
+    try:
+        status = launcher.wait(timeout=LAUNCH_WAIT_S)
+    except subprocess.TimeoutExpired:
+        return None  # still up: the viewer has it
+    if status != 0:
+        return (
+            f"--open: no viewer could show it ({command} exited with status {status}); "
+            f"the file is {quoted(path)}"
         )
     return None

@@ -70,9 +70,17 @@ def caption(spec: FigureSpec, result: Any, config: Any) -> dict[str, Any]:
     }
 
 
+#: What --help says in place of a caption whose numbers only a run can fill.
+RUN_CAPTION = (
+    "A run writes this figure's caption, what the picture shows with that run's numbers, into "
+    'its sidecar ("caption"), its player and the gallery.'
+)
+
+
 def static_caption(text: str) -> str:
-    """A caption template with its computed numbers left out (for --help, before any run)."""
-    return _FIELD.sub("…", text)
+    """The caption for --help, before any run: the text itself where it states no computed
+    number, else :data:`RUN_CAPTION` (a template's numbers shown as "…" say nothing)."""
+    return RUN_CAPTION if _FIELD.search(text) else text
 
 
 def _plain(value: Any) -> Any:

@@ -48,7 +48,12 @@ class KernelChangeConfig:
         DEFAULT_WIDTHS, "hidden widths for --vs width", ge=1, le=100_000
     )
     width: int = param(100, "hidden width m for --vs alpha", ge=1, le=100_000)
-    alpha: float = param(1.0, "output scale alpha for --vs width", gt=0)
+    alpha: float = param(
+        3.0,
+        "output scale alpha for --vs width (at 3 the default widths are in the lazy regime, "
+        "where the slope is fitted; at 1 only the widest is)",
+        gt=0,
+    )
     trials: int = param(5, "independent nets per value", ge=1, le=10_000)
     depth: int = param(2, "number of hidden layers", ge=1, le=100)
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))

@@ -89,10 +89,18 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
         "",
         f"The figures of the post {POST}, and the ones ntkviz adds beyond it, made by "
         f"`ntkviz gallery` (ntkviz {__version__}) at the post's settings. Each is "
-        "reproduced by the command under it; `make gallery` rebuilds them all, "
+        "reproduced by the command under it; `make gallery` rebuilds those that are not "
+        "current (`make gallery GALLERY_ARGS=--force`: all of them), "
         "`ntkviz gallery --quick` makes fast previews.",
         "",
     ]
+    if not out.is_absolute():  # the commands write where `ntkviz gallery --out` pointed
+        md[-2] += (
+            f" The commands write into `{out.as_posix()}/` under the current folder: run where "
+            "the gallery was built (the repository root, for the committed one) they overwrite "
+            f"its files; anywhere else, make that folder first (`mkdir -p {out.as_posix()}`) or "
+            "change `-o` and `--still`."
+        )
     for e in entries:
         md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", ""]
         md += [md_text(e["summary"]), ""]

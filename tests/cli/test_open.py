@@ -65,3 +65,21 @@ def test_rerun_open(cli, tmp_path, monkeypatch):
     result = cli("rerun", f"{out}.json", "-o", tmp_path / "b.png", "--open", "--no-progress")
     assert result.exit_code == 0, result.output
     assert _wait_for(log).strip() == str(tmp_path / "b.png")
+
+
+def test_open_with_a_launcher_that_fails_says_so(cli, tmp_path, monkeypatch):
+    # xdg-open installed but nothing behind it (a container): it exits 3 at once. The run still
+    # succeeds (the file is written), with one Note: line naming the file.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / viewer_command()
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "toy.png"
+    result = cli("toy-model", "-o", out, "--open", *FAST)
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+    notes = [ln for ln in result.stderr.splitlines() if "--open" in ln]
+    assert len(notes) == 1, result.stderr
+    assert notes[0].startswith("Note: ") and "status 3" in notes[0] and str(out) in notes[0]
