@@ -121,6 +121,19 @@ class Renderer:
             artist.set_animated(self.blit)
             self.overlays.append(artist)
 
+    def legend_below(self, handles: dict[str, Artist], ncols: int, **options) -> None:
+        """One legend for the whole figure under its panels (``handles``: label -> artist), in
+        the house style, drawn over every frame; ``options`` go to ``Figure.legend``."""
+        legend = self.figure.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside lower center",
+            ncols=ncols,
+            **options,
+            **self.style.legend(),
+        )
+        self.overlay(legend)
+
     def hold(self, frames: int) -> None:
         """Show the last frame ``frames`` more times (the end stays up long enough to read)."""
         order = list(self.order)

@@ -129,6 +129,7 @@ _ROLES: dict[str, tuple[str | None, dict[str, Any]]] = {
 }
 ROLES = tuple(_ROLES)
 _FILLED = ("o", "*", "s", "D", "^", "v", "<", ">", "p", "h", "P", "X")
+_EDGE_ONLY = ("+", "x", "|", "_")
 _SIZED = ("lw", "ms", "mew")
 
 
@@ -209,6 +210,8 @@ class Style:
         if kwargs.get("marker") in _FILLED and "mew" in kwargs:
             # a rim in the page's colour sets a filled marker off whatever lies under it
             kwargs["markeredgecolor"] = self.color("background")
+        elif kwargs.get("marker") in _EDGE_ONLY:
+            kwargs["markeredgecolor"] = chosen  # a "+" is all edge: its edge is its colour
         kwargs.update(overrides)
         return kwargs
 

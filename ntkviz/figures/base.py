@@ -38,6 +38,24 @@ class FigureSpec:
     reading: str = ""
 
 
+def figure_spec(namespace: Mapping[str, Any], **fields: Any) -> FigureSpec:
+    """The FigureSpec of the figure module whose globals are ``namespace`` (it passes
+    ``globals()``), by the house's naming: the name is the module's with "-" for "_", and for a
+    module ``ntk_ellipses`` the parts are ``NtkEllipsesConfig``, ``simulate``,
+    ``NtkEllipsesRenderer`` and ``facts``; ``fields`` give the rest (summary, style, quick,
+    caption, reading...)."""
+    module = namespace["__name__"].rsplit(".", 1)[-1]
+    title = "".join(part.title() for part in module.split("_"))
+    return FigureSpec(
+        name=module.replace("_", "-"),
+        config_cls=namespace[f"{title}Config"],
+        simulate=namespace["simulate"],
+        renderer=namespace[f"{title}Renderer"],
+        facts=namespace["facts"],
+        **fields,
+    )
+
+
 _FIELD = re.compile(r"\{[^{}]*\}")
 
 

@@ -1,5 +1,6 @@
 """What several figures share: view-limit and data checks, the run's seed, training tensors,
-target functions, the alpha schedule and one log-log fit.
+target functions, the alpha schedule, one log-log fit, caption text and the Config fields that
+several figures declare alike.
 
 A figure imports from here (and base, numerics, drawing), never from another figure.
 """
@@ -7,15 +8,19 @@ A figure imports from here (and base, numerics, drawing), never from another fig
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ntkviz.config import option_name
+from ntkviz.config import option_name, param
 from ntkviz.errors import ConfigError
+from ntkviz.numerics import curvature
 from ntkviz.numerics.dynamics import Trajectory, train
-from ntkviz.numerics.nets import Ensemble, NetSpec
+from ntkviz.numerics.nets import INITS, Ensemble, NetSpec
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS
 from ntkviz.numerics.ntk_empirical import MseGradient
 from ntkviz.runtime.progress import Progress
 
@@ -61,6 +66,16 @@ def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
 def alpha_schedule(alpha_min: float, alpha_max: float, frames: int) -> np.ndarray:
     """alpha = 10**linspace(log10 alpha_min, log10 alpha_max, frames)."""
     return np.logspace(math.log10(alpha_min), math.log10(alpha_max), frames)
+
+
+@dataclass(frozen=True)
+class AlphaFrames:
+    """The first Config fields of the one-parameter model's figures, which draw one frame per
+    output scale alpha (:func:`alpha_schedule`); a subclass's own fields follow them."""
+
+    frames: int = param(100, "number of frames, one alpha each (log-spaced)", ge=1, le=100_000)
+    alpha_min: float = param(1.0, "smallest output scale alpha", gt=0)
+    alpha_max: float = param(10 ** (10 / 3), "largest output scale alpha (post: 10^(10/3))", gt=0)
 
 
 def key_alpha_frame(alphas: np.ndarray, target: float = 10.0) -> int:
@@ -155,4 +170,85 @@ def train_mse(
         progress=progress,
         gradient=MseGradient(),
         **options,
+    )
+
+
+def rms(values: np.ndarray, where: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Root mean square over the last axis, over its entries where ``where`` holds."""
+    return np.sqrt(np.mean(values[..., where] ** 2, axis=-1))
+
+
+def between_data(x: np.ndarray, x_train: np.ndarray) -> np.ndarray:
+    """Which points of ``x`` lie between the smallest and the largest training input; all of
+    them when none does (one training point, or a grid that misses the data)."""
+    between = (x >= x_train.min()) & (x <= x_train.max())
+    return between if between.any() else np.ones_like(between)
+
+
+def kernel_options(config: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`ntkviz.numerics.ntk_analytic.infinite_ntk` for the config's
+    nets: its depth, activation, sigma_w, sigma_b and bias."""
+    return dict(
+        depth=config.depth,
+        activation=config.activation,
+        sigma_w=config.sigma_w,
+        sigma_b=config.sigma_b,
+        bias=config.bias,
+    )
+
+
+def by_width_text(widths: np.ndarray, values: np.ndarray) -> str:
+    """'0.043 (width 100) and 0.017 (width 1000)'."""
+    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def repeated(values: Sequence[float]) -> float:
+    """The first value that ``values`` holds twice (ValueError when none is)."""
+    seen: set[float] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    raise ValueError("no repeated value")
+
+
+# Config fields that several figures declare alike: each option's help and bounds stated once,
+# its default (where the figures differ) given where the field is declared.
+
+
+def analytic_activation() -> Any:
+    """--activation of nets whose infinite-width kernel has a closed form (relu, erf)."""
+    return param(
+        "relu",
+        "activation (with a closed-form infinite-width kernel)",
+        choices=ANALYTIC_ACTIVATIONS,
+    )
+
+
+def snapshot_frames(default: int) -> Any:
+    """--frames of a training run drawn one snapshot a frame."""
+    return param(
+        default, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
+    )
+
+
+def ensemble_widths(default: tuple[int, ...]) -> Any:
+    """--widths of figures that train one ensemble per width."""
+    return param(default, "hidden widths, one ensemble each", ge=1, le=100_000)
+
+
+def fan_in_init() -> Any:
+    """--init of the post's nets, its two fan-in scaled draws spelt out."""
+    return param(
+        "pytorch",
+        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
+        choices=INITS,
+    )
+
+
+def curvature_activation() -> Any:
+    """--activation of the one-hidden-layer nets of :mod:`ntkviz.numerics.curvature`."""
+    return param(
+        "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
     )

@@ -11,7 +11,7 @@ parameterisation) and with each net's empirical NTK at initialisation, beside an
 of each width trained by full-batch gradient descent: their mean and a band of +-``band`` standard
 deviations, between and beyond the data. The animation runs over the training steps; its dashed
 grey curve is the infinite-width kernel's own gradient-descent prediction at that step (the
-discrete closed form of :func:`ntkviz.numerics.dynamics.flow_functions`), which the nets follow
+discrete closed form of :func:`ntkviz.numerics.function_space.flow_functions`), which the nets follow
 all the way, not only at the end.
 
 By default the nets are zeroed (f(x, w0) = 0), so the infinite-width prediction is exactly
@@ -22,27 +22,37 @@ mean zero) and the band widens to the spread of the initial functions that train
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ntkviz.config import check_frames, param
+from ntkviz.drawing.axes import mean_band, move_mean_band
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
     TARGETS,
+    analytic_activation,
+    between_data,
+    by_width_text,
+    check_data,
     check_ranges,
+    ensemble_widths,
     function_view,
+    kernel_options,
     net_spec,
+    repeated,
+    rms,
     seed_of,
+    snapshot_frames,
     spaced_inputs,
     train_mse,
 )
-from ntkviz.numerics.dynamics import Trajectory, flow_functions
+from ntkviz.numerics.dynamics import Trajectory
+from ntkviz.numerics.function_space import flow_functions, kernel_regression
 from ntkviz.numerics.nets import (
     INITS,
     PARAMETERIZATION_HELP,
@@ -53,15 +63,12 @@ from ntkviz.numerics.nets import (
     check_fits,
     check_memory,
 )
-from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
-from ntkviz.numerics.ntk_empirical import empirical_ntk
+from ntkviz.numerics.ntk_analytic import infinite_ntk
+from ntkviz.numerics.ntk_empirical import initial_kernels
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
 LAYOUTS = ("both", "functions")
-#: Largest condition number of Theta(X, X) accepted: beyond it the solve amplifies rounding by
-#: more than 1e-4 relative (float64) and the "prediction" is noise.
-MAX_CONDITION = 1e12
 
 
 @dataclass(frozen=True)
@@ -91,15 +98,9 @@ class GeneralizationConfig:
     noise: float = param(0.0, "standard deviation of Gaussian noise added to the targets", ge=0)
     count: int = param(10, "nets per width (their mean and band are drawn)", ge=1, le=10_000)
     # 1000 is wide enough for the nets to sit on the kernel prediction; 100 shows the gap.
-    widths: tuple[int, ...] = param(
-        (100, 1000), "hidden widths, one ensemble each", ge=1, le=100_000
-    )
+    widths: tuple[int, ...] = ensemble_widths((100, 1000))
     depth: int = param(2, "number of hidden layers", ge=1, le=100)
-    activation: str = param(
-        "relu",
-        "activation (with a closed-form infinite-width kernel)",
-        choices=ANALYTIC_ACTIVATIONS,
-    )
+    activation: str = analytic_activation()
     bias: bool = param(True, "biases in every layer")
     parameterization: str = param(
         "ntk",
@@ -123,9 +124,7 @@ class GeneralizationConfig:
     # to 1e-3 after 1000 steps.
     lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(
-        100, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
-    )
+    frames: int = snapshot_frames(100)
     band: float = param(
         2.0, "half-width of the nets' band, in standard deviations across the ensemble", ge=0
     )
@@ -154,15 +153,11 @@ class GeneralizationConfig:
         check_ranges(self, "x_span", "x_limits", "y_limits")
         if self.y_train and not self.x_train:
             raise ConfigError("--y-train needs --x-train (one target per explicit input)")
-        if self.y_train and len(self.y_train) != len(self.x_train):
-            raise ConfigError(
-                f"--x-train has {len(self.x_train)} value(s) but --y-train has "
-                f"{len(self.y_train)}: give one target per input"
-            )
+        if self.y_train:
+            check_data(self.x_train, self.y_train)
         if len(set(self.x_train)) != len(self.x_train):
-            repeated = next(x for i, x in enumerate(self.x_train) if x in self.x_train[:i])
             raise ConfigError(
-                f"--x-train has the input {repeated:g} twice: the kernel matrix "
+                f"--x-train has the input {repeated(self.x_train):g} twice: the kernel matrix "
                 f"Theta(X, X) would be singular; give distinct inputs"
             )
         check_frames(self.frames, self.steps)
@@ -179,38 +174,6 @@ class GeneralizationConfig:
 
     def net(self, width: int) -> NetSpec:
         return net_spec(self, width, *NET_FIELDS)
-
-
-def kernel_regression(
-    k_test_train: np.ndarray,
-    k_train_train: np.ndarray,
-    y_train: np.ndarray,
-    f0_test: np.ndarray | float = 0.0,
-    f0_train: np.ndarray | float = 0.0,
-    option: str = "--x-train",
-) -> np.ndarray:
-    """``f(x) = f0(x) + Theta(x, X) Theta(X, X)^{-1} (Y - f0(X))``, batched.
-
-    k_test_train (..., G, N); k_train_train (..., N, N); y_train (N,); f0_test (..., G) and
-    f0_train (..., N) the functions at initialisation (0: zeroed). Returns (..., G). A kernel
-    matrix whose condition number exceeds 1e12 (e.g. two nearly equal inputs) raises ConfigError
-    naming ``option``.
-    """
-    k_train_train = np.asarray(k_train_train, dtype=np.float64)
-    condition = np.linalg.cond(k_train_train)
-    if not np.all(np.isfinite(condition)) or np.max(condition) > MAX_CONDITION:
-        raise ConfigError(
-            f"{option}: the kernel matrix Theta(X, X) on the training inputs is "
-            f"singular (condition number {np.max(condition):.3g}): the inputs are "
-            f"(nearly) repeated; give distinct, well-separated inputs"
-        )
-    residual = np.asarray(y_train, dtype=np.float64) - np.asarray(f0_train, dtype=np.float64)
-    shape = np.broadcast_shapes(k_train_train.shape[:-2], np.shape(residual)[:-1])
-    residual = np.broadcast_to(residual, (*shape, residual.shape[-1]))
-    weights = np.linalg.solve(
-        np.broadcast_to(k_train_train, (*shape, *k_train_train.shape[-2:])), residual[..., None]
-    )[..., 0]
-    return np.asarray(f0_test) + np.einsum("...gn,...n->...g", k_test_train, weights)
 
 
 @dataclass(frozen=True)
@@ -250,11 +213,6 @@ class GeneralizationResult:
     rate: float
 
 
-def _rms(values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Root mean square over the grid points where ``where`` (G,) holds."""
-    return np.sqrt(np.mean(values[..., where] ** 2, axis=-1))
-
-
 def _train_width(
     config: GeneralizationConfig,
     width: int,
@@ -270,25 +228,8 @@ def _train_width(
     spec = config.net(width)
     dtype = getattr(torch, config.dtype)
     check_fits(spec, config.count, len(x_grid) + len(x_train), device, dtype)
-    # Kernels in float64 from a float64 twin of the same nets (member k's draws do not depend on
-    # the dtype), with no frozen copy: it is never trained.
-    spec64 = dataclasses.replace(spec, zero_output=False)
-    twin = Ensemble(
-        spec64, config.count, seed, device=device, dtype=torch.float64, keep_initial=False
-    )
-    grid64 = torch.as_tensor(x_grid, device=device)
-    train64 = torch.as_tensor(x_train, device=device)
-    with single_thread(device):
-        k_train = empirical_ntk(twin, train64).cpu().numpy()
-        k_grid = empirical_ntk(twin, grid64, train64).cpu().numpy()
-        if config.zero_output:
-            f0_train, f0_grid = np.zeros((config.count, len(x_train))), 0.0 * k_grid[..., 0]
-        else:
-            with torch.no_grad():
-                f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
-    del twin
-
-    grid = grid64.to(dtype)
+    kernels = initial_kernels(spec, config.count, seed, x_train, x_grid, device)
+    grid = torch.as_tensor(x_grid, device=device).to(dtype)
 
     def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
         return {"functions": ens(grid).cpu().numpy()}
@@ -301,7 +242,7 @@ def _train_width(
             parts.append(
                 train_mse(
                     nets,
-                    train64.to(dtype),
+                    torch.as_tensor(x_train, device=device).to(dtype),
                     torch.as_tensor(y_train, dtype=dtype, device=device),
                     config,
                     progress,
@@ -313,7 +254,7 @@ def _train_width(
             )
         del nets
     trajectory = Trajectory.join(parts)
-    return (trajectory, k_train, k_grid, f0_train, f0_grid)
+    return (trajectory, *kernels)
 
 
 @numeric
@@ -344,13 +285,7 @@ def simulate(
     x_grid = np.linspace(*config.x_limits, config.points)
     rate = 2.0 * config.lr / len(x_train)
 
-    kind = dict(
-        depth=config.depth,
-        activation=config.activation,
-        sigma_w=config.sigma_w,
-        sigma_b=config.sigma_b,
-        bias=config.bias,
-    )
+    kind = kernel_options(config)
     kernel_analytic = infinite_ntk(x_train, **kind)
     k_grid_analytic = infinite_ntk(x_grid, x_train, **kind)
     analytic = kernel_regression(k_grid_analytic, kernel_analytic, y_train, option=option)
@@ -379,9 +314,7 @@ def simulate(
             for _, k_train, k_grid, f0_train, f0_grid in runs
         ]
     )
-    between = (x_grid >= x_train.min()) & (x_grid <= x_train.max())
-    if not between.any():  # one training point, or a grid that misses the data: use all of it
-        between = np.ones_like(between)
+    between = between_data(x_grid, x_train)
     distance_empirical = np.zeros((len(steps), len(runs)))
     empirical_flow = np.zeros((len(steps), len(runs), len(x_grid)))
     for w, (_, k_train, k_grid, f0_train, f0_grid) in enumerate(runs):
@@ -389,9 +322,9 @@ def simulate(
             flow = flow_functions(
                 k_grid[k], k_train[k], f0_grid[k], f0_train[k], y_train, rate, steps, discrete=True
             )
-            distance_empirical[:, w] += _rms(functions[:, w, k] - flow, between) / config.count
+            distance_empirical[:, w] += rms(functions[:, w, k] - flow, between) / config.count
             empirical_flow[:, w] += flow / config.count
-    distance_analytic = _rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
+    distance_analytic = rms(functions.mean(axis=2) - analytic_flow[:, None, :], between)
     return GeneralizationResult(
         x_grid=x_grid,
         x_train=x_train,
@@ -417,12 +350,6 @@ def simulate(
     )
 
 
-def _format_widths(widths: np.ndarray, values: np.ndarray) -> str:
-    """'0.043 (width 100) and 0.017 (width 1000)'."""
-    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def _steps_text(steps: np.ndarray) -> str:
     low, high = int(steps.min()), int(steps.max())
     return f"step {low}" if low == high else f"steps {low} to {high}"
@@ -434,12 +361,10 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     end_own = result.distance_empirical[-1]
     peak = result.distance_analytic.argmax(axis=0)
     narrow, wide = int(np.argmin(result.widths)), int(np.argmax(result.widths))
-    between = (result.x_grid >= result.x_train.min()) & (result.x_grid <= result.x_train.max())
-    if not between.any():
-        between = np.ones_like(between)
+    between = between_data(result.x_grid, result.x_train)
     truth = result.truth
     kernel_to_truth = (
-        float(np.sqrt(np.mean((result.analytic_flow[-1] - truth)[between] ** 2)))
+        float(rms(result.analytic_flow[-1] - truth, between))
         if np.isfinite(truth).all()
         else float("nan")
     )
@@ -450,14 +375,14 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
         )
     else:
         start_sentence = (
-            f"The mean's distance starts at {_format_widths(result.widths, start)} (the nets' "
+            f"The mean's distance starts at {by_width_text(result.widths, start)} (the nets' "
             f"initial functions)"
         )
     peaked = (peak < len(result.steps) - 1) & (end_mean < result.distance_analytic.max(axis=0))
     if peaked.all():
         course = (
             f"rise early in training (the mean's distance peaks at "
-            f"{_format_widths(result.widths, result.distance_analytic.max(axis=0))}, at "
+            f"{by_width_text(result.widths, result.distance_analytic.max(axis=0))}, at "
             f"{_steps_text(result.steps[peak])}) and then settle "
             f"at a finite-width gap instead of vanishing"
         )
@@ -496,9 +421,9 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
         "end_mean_narrow": float(end_mean[narrow]),
         "end_mean_wide": float(end_mean[wide]),
         "end_ratio": float(end_mean[narrow] / end_mean[wide]) if end_mean[wide] > 0 else np.nan,
-        "end_mean_list": _format_widths(result.widths, end_mean),
-        "end_own_list": _format_widths(result.widths, end_own),
-        "peak_mean_list": _format_widths(result.widths, result.distance_analytic.max(axis=0)),
+        "end_mean_list": by_width_text(result.widths, end_mean),
+        "end_own_list": by_width_text(result.widths, end_own),
+        "peak_mean_list": by_width_text(result.widths, result.distance_analytic.max(axis=0)),
         "peak_step_first": int(result.steps[peak].min()),
         "peak_step_last": int(result.steps[peak].max()),
         "kernel_to_truth": kernel_to_truth,
@@ -522,14 +447,7 @@ class GeneralizationRenderer(Renderer):
         self.distance_lines: list[tuple[object, np.ndarray]] = []
         if both:
             self._setup_distance(axes[1])
-        legend = self.figure.legend(
-            list(self.handles.values()),
-            list(self.handles),
-            loc="outside lower center",
-            ncols=min(len(self.handles), 4),
-            **style.legend(),
-        )
-        self.overlay(legend)
+        self.legend_below(self.handles, ncols=min(len(self.handles), 4))
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -551,10 +469,7 @@ class GeneralizationRenderer(Renderer):
         mean, spread = self._stats(0)
         for w, width in enumerate(r.widths):
             color = self.colors[w]
-            band = ax.fill_between(
-                r.x_grid, mean[w] - spread[w], mean[w] + spread[w], **style.band(color)
-            )
-            (line,) = ax.plot(r.x_grid, mean[w], **style.look("run", color))
+            band, line = mean_band(ax, style, r.x_grid, mean[w], spread[w], color)
             (own,) = ax.plot(
                 r.x_grid, r.empirical_flow[0, w], **style.look("run", color, linestyle=":")
             )
@@ -605,19 +520,8 @@ class GeneralizationRenderer(Renderer):
         r = self.result
         mean, spread = self._stats(i)
         for w, (band, line, own) in enumerate(zip(self.bands, self.means, self.own, strict=True)):
-            line.set_ydata(mean[w])
+            move_mean_band(band, line, r.x_grid, mean[w], spread[w])
             own.set_ydata(r.empirical_flow[i, w])
-            upper, lower = mean[w] + spread[w], mean[w] - spread[w]
-            band.set_verts(
-                [
-                    np.concatenate(
-                        [
-                            np.column_stack([r.x_grid, upper]),
-                            np.column_stack([r.x_grid[::-1], lower[::-1]]),
-                        ]
-                    )
-                ]
-            )
         self.flow.set_ydata(r.analytic_flow[i])
         for line, values, kind in self.distance_lines:
             # A log axis: a distance of exactly 0 (step 0, zeroed nets) has no place on it.
@@ -634,17 +538,13 @@ class GeneralizationRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="generalization",
+SPEC = figure_spec(
+    globals(),
     summary="Kernel regression with the NTK (infinite-width and each net's own) between and beyond "
     "the data, beside ensembles of nets of each width trained by gradient descent: near it, not "
     "on it, by a gap that shrinks with width.",
-    config_cls=GeneralizationConfig,
-    simulate=simulate,
-    renderer=GeneralizationRenderer,
     style=Style(size=(18.0, 8.0)),
     quick={"steps": 500, "frames": 50, "widths": (100, 500), "points": 121},
-    facts=facts,
     caption="{count} nets of each width ({widths}), trained by gradient descent on {data_text}, "
     "against what the neural tangent kernel predicts at the SAME "
     "step: the infinite-width kernel's gradient-descent prediction (dashed) and each net's own "

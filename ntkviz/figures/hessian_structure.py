@@ -23,21 +23,27 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, NullLocator
+from matplotlib.ticker import FuncFormatter, NullLocator
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.common import log_log_fit
+from ntkviz.figures.base import figure_spec
+from ntkviz.figures.common import curvature_activation, log_log_fit
 from ntkviz.numerics import curvature
+from ntkviz.numerics.hessian_blocks import (
+    PERMUTATIONS,
+    block_ratios,
+    block_ratios_closed,
+    permute,
+)
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
 OF_CHOICES = ("output", "loss")
 LAYOUTS = ("both", "raw", "permuted")
-PERMUTATIONS = ("swap", "pairs")
 STORED_COPIES = 2  # the raw and the permuted (W, 2M, 2M) arrays of the Result
 
 
@@ -60,9 +66,7 @@ class HessianStructureConfig:
         choices=OF_CHOICES,
     )
     y: float = param(1.0, "the target y of --of loss")
-    activation: str = param(
-        "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
-    )
+    activation: str = curvature_activation()
     sharpness: float = param(5.0, "sharpness s of relu-smooth, softplus(s z) / s", gt=0)
     layout: str = param(
         "both",
@@ -121,78 +125,11 @@ def check_memory(widths: tuple[int, ...], limit_bytes: int | None = None) -> Non
         )
 
 
-def permutation_index(width: int, how: str) -> tuple[np.ndarray, np.ndarray]:
-    """(row order, column order), each (2m,): the permuted form is ``H[np.ix_(rows, cols)]``.
-
-    ``swap``: rows (b_1..b_m, a_1..a_m), columns unchanged -- the post's ``P H``.
-    ``pairs``: rows and columns (a_1, b_1, a_2, b_2, ...) -- ``P H P^T``, block-diagonal.
-    """
-    order = np.arange(2 * width)
-    if how == "swap":
-        return np.roll(order, -width), order
-    if how == "pairs":
-        paired = order.reshape(2, width).T.ravel()
-        return paired, paired
-    raise ConfigError(f"--permutation must be one of {', '.join(PERMUTATIONS)} (got {how!r})")
-
-
-def permute(hessian: np.ndarray, how: str) -> np.ndarray:
-    """The permuted form of a (2m, 2m) Hessian in the order (a_1..a_m, b_1..b_m)."""
-    rows, cols = permutation_index(hessian.shape[-1] // 2, how)
-    return hessian[np.ix_(rows, cols)]
-
-
 def ratio_widths(config: HessianStructureConfig) -> np.ndarray:
     """The ratio panel's widths (R,) int64: powers of 2 up to --ratio-max-width, and the
     matrix widths."""
     powers = 2 ** np.arange(1, int(math.log2(config.ratio_max_width)) + 1)
     return np.unique(np.concatenate([powers, np.asarray(config.widths)]).astype(np.int64))
-
-
-def block_ratios_closed(
-    a: torch.Tensor, b: torch.Tensor, x: float, act: curvature.Activation, of: str, y: float
-) -> tuple[float, float]:
-    """:func:`block_ratios` of the Hessian at ``(a, b)`` without forming it, in O(m).
-
-    Output: H_aa = diag(b x^2 phi''(a x)), H_ab = diag(x phi'(a x)). Loss 1/2 (f - y)^2: each
-    block is r D + p q^T with r = f - y, D that diagonal and p q^T from grad grad^T
-    (u = df/da = b x phi', v = df/db = phi): H_aa = r D_aa + u u^T, H_ab = r D_ab + u v^T.
-    ||D + p q^T||_F^2 = sum D^2 + 2 sum D p q + |p|^2 |q|^2; the largest entry is on the
-    diagonal (|D_i + p_i q_i|) or off it (the largest |p_i| |q_j|, i != j).
-    """
-    phi, d1, d2 = act.derivatives(a * x)
-    d_aa, d_ab = b * x * x * d2, x * d1
-    if of == "output":
-        return (
-            float(d_aa.abs().max() / d_ab.abs().max()),
-            float(torch.linalg.vector_norm(d_aa) / torch.linalg.vector_norm(d_ab)),
-        )
-    r = float((b * phi).sum()) - y
-    u = b * x * d1
-
-    def norms(diag: torch.Tensor, p: torch.Tensor, q: torch.Tensor) -> tuple[float, float]:
-        frob2 = (diag**2).sum() + 2 * (diag * p * q).sum() + (p @ p) * (q @ q)
-        largest = float((diag + p * q).abs().max())
-        if p.numel() > 1:
-            ps, pi = p.abs().topk(2)
-            qs, qi = q.abs().topk(2)
-            off = ps[0] * qs[0] if pi[0] != qi[0] else max(ps[0] * qs[1], ps[1] * qs[0])
-            largest = max(largest, float(off))
-        return largest, math.sqrt(max(float(frob2), 0.0))
-
-    max_aa, frob_aa = norms(r * d_aa, u, u)
-    max_ab, frob_ab = norms(r * d_ab, u, phi)
-    return max_aa / max_ab, frob_aa / frob_ab
-
-
-def block_ratios(hessian: np.ndarray) -> tuple[float, float]:
-    """(max |a-a entry| / max |a-b entry|, ||H_aa||_F / ||H_ab||_F) of a (2m, 2m) Hessian."""
-    m = hessian.shape[-1] // 2
-    aa, ab = hessian[:m, :m], hessian[:m, m:]
-    return (
-        float(np.abs(aa).max() / np.abs(ab).max()),
-        float(np.linalg.norm(aa) / np.linalg.norm(ab)),
-    )
 
 
 @dataclass(frozen=True)
@@ -320,11 +257,6 @@ def simulate(
 
 
 # -- drawing ------------------------------------------------------------------------------------
-
-
-class _PlainLogFormatter(LogFormatterSciNotation):
-    def __call__(self, x, pos=None):
-        return f"{x:g}" if super().__call__(x, pos) else ""
 
 
 def _matrix_labels(kind: str, permutation: str, of: str) -> tuple[str, list[str], list[str]]:
@@ -486,8 +418,7 @@ class HessianStructureRenderer(Renderer):
             label="the net shown",
         )
         for axis in (ax.xaxis, ax.yaxis):  # 2, 30, 0.4 rather than 2 x 10^0 (which collide)
-            axis.set_major_formatter(_PlainLogFormatter())
-            axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+            plain_log_labels(axis)
         self.overlay(ax.legend(**style.legend(loc="lower left")))
 
     def update(self, i: int) -> bool:
@@ -528,17 +459,13 @@ STRUCTURE = {
 }
 
 
-SPEC = FigureSpec(
-    name="hessian-structure",
+SPEC = figure_spec(
+    globals(),
     summary="The real Hessian of the one-hidden-layer tanh net, raw and permuted, as the width "
     "grows: the a-a block fades like m^-1/2 against the a-b blocks.",
-    config_cls=HessianStructureConfig,
-    simulate=simulate,
-    renderer=HessianStructureRenderer,
     style=Style(size=(18.0, 6.5)),
     fps=1.0,  # one frame per width: a second each to read the matrix
     quick={"widths": (2, 4, 8, 16, 32)},
-    facts=facts,
     caption="Dense Hessians of {what}, f = sum_i b_i {activation}(a_i x), at LeCun "
     "initialisation, one frame per width m = {min_width} to {max_width} on one fixed colour "
     "scale. {structure} The a-a entries carry b_i ~ N(0, 1/m), so that block fades against "

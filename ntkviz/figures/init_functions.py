@@ -17,18 +17,19 @@ from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
     check_ranges,
     data_tensors,
+    fan_in_init,
     function_view,
     net_spec,
     seed_of,
     train_mse,
 )
-from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
+from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -39,11 +40,7 @@ class InitFunctionsConfig:
     width: int = param(100, "hidden layer width m", ge=1, le=10_000_000)
     depth: int = param(2, "number of hidden layers", ge=1, le=1000)
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
-    init: str = param(
-        "pytorch",
-        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
-        choices=INITS,
-    )
+    init: str = fan_in_init()
     bias: bool = param(True, "give every layer a bias")
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
     steps_per_frame: int = param(5, "gradient descent steps between frames", ge=1, le=10_000_000)
@@ -206,15 +203,11 @@ def facts(result: InitFunctionsResult, config: InitFunctionsConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="init-functions",
+SPEC = figure_spec(
+    globals(),
     summary="100 randomly initialised 2-hidden-layer, width-100 ReLU nets, then all 100 trained "
     "by gradient descent on square loss.",
-    config_cls=InitFunctionsConfig,
-    simulate=simulate,
-    renderer=InitFunctionsRenderer,
     quick={"frames": 20, "steps_per_frame": 25, "hold_first": 2},
-    facts=facts,
     caption="Step 0 (held, and the still) shows {count} random functions at initialisation: "
     "a typical net misses the farther of the two data points by {start_residual:.2f}. Gradient "
     "descent then bends every net through both points: after {steps} steps no net is more "

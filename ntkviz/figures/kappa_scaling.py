@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from matplotlib.collections import PolyCollection
-from matplotlib.ticker import LogFormatterSciNotation
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.common import log_log_fit
+from ntkviz.figures.base import figure_spec
+from ntkviz.figures.common import curvature_activation, log_log_fit
 from ntkviz.numerics import curvature
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -69,9 +69,7 @@ class KappaScalingConfig:
         ge=1,
         le=10_000,
     )
-    activation: str = param(
-        "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
-    )
+    activation: str = curvature_activation()
     sharpness: float = param(5.0, "sharpness s of relu-smooth, softplus(s z) / s", gt=0)
     method: str = param(
         "exact",
@@ -228,13 +226,6 @@ def _fit_label(slope: float) -> str:
     return f"fit: slope {slope:+.2f}"
 
 
-class _PlainLogFormatter(LogFormatterSciNotation):
-    """Log-axis labels as plain numbers (0.6, 2, 30) on the ticks matplotlib chooses to label."""
-
-    def __call__(self, x, pos=None):
-        return f"{x:g}" if super().__call__(x, pos) else ""
-
-
 def _log_limits(
     values: np.ndarray, pad: float = 1.35, min_decades: float = 1.0
 ) -> tuple[float, float]:
@@ -309,8 +300,7 @@ class KappaScalingRenderer(Renderer):
                 # the theory line too: blitted in z-order over the bands, as a full draw has it
                 lines += [theory, points, fit]
             ax.set_ylim(*_log_limits(np.concatenate(shown)))
-            ax.yaxis.set_major_formatter(_PlainLogFormatter())
-            ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+            plain_log_labels(ax.yaxis)
             legend = ax.legend(handles=handles, **style.legend(loc=where))
             # Bands and lines are blitted each frame in z-order; the legend, whose fit labels
             # change as the widths come in, is drawn over them.
@@ -396,17 +386,13 @@ def facts(result: KappaScalingResult, config: KappaScalingConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="kappa-scaling",
+SPEC = figure_spec(
+    globals(),
     summary="Gradient norm, Hessian norm and kappa of a one-hidden-layer tanh net against width: "
     "slopes 0.5, 0 and -1.",
-    config_cls=KappaScalingConfig,
-    simulate=simulate,
-    renderer=KappaScalingRenderer,
     style=Style(size=(18.0, 6.0)),
     fps=2.0,
     quick={"widths_count": 5},
-    facts=facts,
     caption="Widths {min_width} to {max_width} enter one by one (log-log axes; {samples}). Once {min_fit} widths are in, a least-squares line is fitted "
     "to them and drawn over the widths it fits. Over all {count} widths the gradient norm "
     "{grad_verb} with slope {grad_slope:+.2f} (theory +0.5: sqrt(m)), the Hessian's operator norm "

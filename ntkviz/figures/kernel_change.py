@@ -19,7 +19,7 @@ from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import ARCHITECTURE, log_log_fit, net_spec, seed_of, train_mse
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits
 from ntkviz.numerics.ntk_empirical import empirical_ntk
@@ -366,13 +366,10 @@ def facts(result: KernelChangeResult, config: KernelChangeConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="kernel-change",
+SPEC = figure_spec(
+    globals(),
     summary="How much the tangent kernel changes while training, against alpha (or width): "
     "log-log with the fitted slope.",
-    config_cls=KernelChangeConfig,
-    simulate=simulate,
-    renderer=KernelChangeRenderer,
     quick={"steps": 1000, "trials": 2},
     animated=False,
     caption="The relative change ||H_end - H_0|| / ||H_0|| of the tangent kernel on the training "
@@ -382,7 +379,6 @@ SPEC = FigureSpec(
     "median {trend} from {median_small:.3g} "
     "at {what} = {value_small:g} to {median_large:.2g} at {what} = {value_large:g}. "
     "{lazy_sentence}{mixed_sentence}",
-    facts=facts,
     reading="Log-log: the kernel's relative change {trend} from {median_small:.3g} at {what} = "
     "{value_small:g} to {median_large:.2g} at {what} = {value_large:g}; {fit_clause}.",
 )

@@ -32,14 +32,22 @@ import torch
 from matplotlib import colormaps
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import COLOR_RANGES
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, NtkNets
-from ntkviz.figures.common import check_ranges, log_log_fit, seed_of
+from ntkviz.figures.base import NtkNets, figure_spec
+from ntkviz.figures.common import (
+    analytic_activation,
+    check_ranges,
+    ensemble_widths,
+    log_log_fit,
+    seed_of,
+)
 from ntkviz.numerics.dynamics import train
+from ntkviz.numerics.function_space import mode_decay, spectrum
 from ntkviz.numerics.nets import Ensemble, check_fits
-from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk
+from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -61,16 +69,10 @@ class KernelSpectrumConfig(NtkNets):
         "(Gaussian)",
         choices=TARGETS,
     )
-    widths: tuple[int, ...] = param(
-        (64, 256, 1024), "hidden widths, one ensemble each", ge=1, le=100_000
-    )
+    widths: tuple[int, ...] = ensemble_widths((64, 256, 1024))
     count: int = param(4, "nets per width (their kernels' spectra and decays are averaged)", ge=1)
     depth: int = param(1, "number of hidden layers", ge=1, le=20)
-    activation: str = param(
-        "relu",
-        "activation (with a closed-form infinite-width kernel)",
-        choices=ANALYTIC_ACTIVATIONS,
-    )
+    activation: str = analytic_activation()
     sigma_w: float = param(1.0, "weight scale sigma_w of the NTK parameterisation", gt=0)
     sigma_b: float = param(1.0, "bias scale sigma_b of the NTK parameterisation", gt=0)
     # The default kernel's top eigenvalue is 141: eta = 2 lr / N = 0.0094 gives the top mode a
@@ -107,23 +109,6 @@ class KernelSpectrumConfig(NtkNets):
         """Step 0, then up to ``frames`` steps spaced evenly in log time up to ``steps``."""
         later = np.unique(np.round(np.geomspace(1, self.steps, self.frames)).astype(np.int64))
         return np.concatenate([[0], later])
-
-
-def spectrum(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues (..., N) in decreasing order and eigenvectors (..., N, N) as columns, each
-    signed so that its largest-magnitude entry is positive (a fixed sign for drawing)."""
-    lam, vec = np.linalg.eigh(0.5 * (kernel + np.swapaxes(kernel, -1, -2)))
-    lam, vec = lam[..., ::-1], vec[..., ::-1]
-    peak = np.take_along_axis(vec, np.abs(vec).argmax(axis=-2)[..., None, :], axis=-2)
-    return lam, vec * np.sign(peak)
-
-
-def mode_decay(
-    lam: np.ndarray, rate: float, steps: np.ndarray, discrete: bool = True
-) -> np.ndarray:
-    """u_k(t) / u_k(0) of the linear model: (T, N), (1 - rate lam_k)^t or exp(-rate lam_k t)."""
-    t = np.asarray(steps, dtype=np.float64)[:, None]
-    return np.power(1.0 - rate * lam[None, :], t) if discrete else np.exp(-rate * lam[None, :] * t)
 
 
 def targets(config: KernelSpectrumConfig, x: np.ndarray, vec: np.ndarray, seed: int) -> np.ndarray:
@@ -248,11 +233,6 @@ def simulate(
         ratio=(projections / start).mean(axis=2),
         loss=np.stack(losses, axis=1),
     )
-
-
-#: The part of the sequential map the modes use, per theme (as ntk-convergence's widths): its
-#: pale yellow end would not read on white, its dark purple end not on black.
-COLOR_RANGES = {"light": (0.0, 0.8), "dark": (0.25, 1.0)}
 
 
 def mode_color(style: Style, k: int, n: int) -> tuple:
@@ -465,14 +445,11 @@ class KernelSpectrumRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="kernel-spectrum",
+SPEC = figure_spec(
+    globals(),
     summary="The NTK's eigenvalues and eigenfunctions (analytic and empirical), and gradient "
     "descent learning each eigen-direction at its own rate exp(-eta lambda_k t): smooth modes "
     "first.",
-    config_cls=KernelSpectrumConfig,
-    simulate=simulate,
-    renderer=KernelSpectrumRenderer,
     style=Style(size=(16.0, 12.0)),
     quick={
         "steps": 600,
@@ -482,7 +459,6 @@ SPEC = FigureSpec(
         "points": 32,
         "modes": (1, 2, 4, 8, 16),
     },
-    facts=facts,
     caption="The neural tangent kernel on {inputs} equally spaced inputs (NTK parameterisation). "
     "Top left: its eigenvalues, {lam_first:.3g} down to {lam_last:.2g} (a ratio of "
     "{lam_ratio:.2g}), for the infinite-width kernel (dashed) and the empirical kernels of "

@@ -38,7 +38,6 @@ tests/figures/test_linearized.py) and the output gap about as fast or faster.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +49,7 @@ from ntkviz.config import check_frames, param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
     check_data,
@@ -58,23 +57,22 @@ from ntkviz.figures.common import (
     function_view,
     log_log_fit,
     net_spec,
+    repeated,
     seed_of,
+    snapshot_frames,
 )
-from ntkviz.numerics.dynamics import Trajectory, flow_functions, flow_outputs, train
-from ntkviz.numerics.linearize import train_linear
+from ntkviz.numerics.function_space import flow_functions, flow_outputs
+from ntkviz.numerics.linearize import alpha_sweep, train_pair, width_sweep
 from ntkviz.numerics.nets import (
     ACTIVATIONS,
     INITS,
     PARAMETERIZATION_HELP,
     PARAMETERIZATIONS,
-    Ensemble,
     NetSpec,
-    check_fits,
     check_memory,
 )
-from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
 from ntkviz.runtime.progress import Progress
-from ntkviz.runtime.threads import numeric, single_thread
+from ntkviz.runtime.threads import numeric
 
 LAYOUTS = ("both", "plane", "functions")
 SWEEPS = ("none", "alpha", "width")
@@ -117,9 +115,7 @@ class LinearizedConfig:
     # The default kernel's eigenvalues are about 7.5 and 28: the slow direction decays like
     # exp(-7.5 lr t), to 5e-4 of its start in 1000 steps; a frame every 10 steps.
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(
-        100, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
-    )
+    frames: int = snapshot_frames(100)
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs (the post's two points)")
     y_train: tuple[float, ...] = param((3.0, -1.0), "training targets, one per input")
     sweep: str = param(
@@ -160,7 +156,7 @@ class LinearizedConfig:
         check_data(self.x_train, self.y_train)
         if len(set(self.x_train)) != len(self.x_train):
             raise ConfigError(
-                f"--x-train has a repeated input ({_repeated(self.x_train):g}): the "
+                f"--x-train has a repeated input ({repeated(self.x_train):g}): the "
                 f"kernel matrix on the training inputs would be singular"
             )
         if self.layout != "functions" and len(self.x_train) != 2:
@@ -186,15 +182,6 @@ class LinearizedConfig:
         if self.parameterization == "ntk":
             return self.lr
         return self.lr * self.width / width
-
-
-def _repeated(values: Sequence[float]) -> float:
-    seen: set[float] = set()
-    for v in values:
-        if v in seen:
-            return v
-        seen.add(v)
-    raise ValueError("no repeated value")
 
 
 # -- the simulation --------------------------------------------------------------------------------
@@ -251,116 +238,6 @@ class LinearizedResult:
     theory_slope: float
 
 
-@dataclass(frozen=True)
-class PairRun:
-    """One ensemble (K members) trained twice: as nets and as their linearisations.
-
-    outputs_* (T, K, N), functions_* (T, K, G), loss_* (T, K), f0_train (K, N), f0_grid (K, G):
-    the functions at initialisation; kernel (K, N, N): Theta(X, X) / alpha^2 and kernel_grid
-    (K, G, N): Theta(x, X) / alpha^2 at initialisation; steps (T,).
-    """
-
-    steps: np.ndarray
-    outputs_real: np.ndarray
-    outputs_linear: np.ndarray
-    functions_real: np.ndarray
-    functions_linear: np.ndarray
-    loss_real: np.ndarray
-    loss_linear: np.ndarray
-    kernel: np.ndarray
-    kernel_grid: np.ndarray
-
-
-def train_pair(
-    spec: NetSpec,
-    members: Sequence[int],
-    alphas: Sequence[float],
-    seed: int,
-    *,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_grid: torch.Tensor,
-    lr: float,
-    steps: int,
-    interval: int,
-    progress: Progress,
-    device: str = "cpu",
-    kernels: bool = True,
-    functions: bool = True,
-) -> PairRun:
-    """Train the nets (member k from (seed, members[k]), output scale alphas[k]) and, from the same
-    initial parameters, their linearisations, by the same gradient descent; snapshot every
-    ``interval`` steps. With ``functions=False`` the functions on the grid are taken once, after
-    the last step (functions_* then (1, K, G)). All in float64."""
-    dtype = torch.float64
-    count = len(members)
-    check_fits(spec, count, x_grid.shape[0] + x_train.shape[0], device, dtype)
-    real = Ensemble(spec, count, seed, device=device, dtype=dtype, members=members, alphas=alphas)
-    alpha2 = (real.alphas**2).view(-1, 1, 1)
-    kernel = kernel_grid = np.zeros(0)
-    if kernels:
-        kernel = (empirical_ntk(real, x_train) / alpha2).cpu().numpy()
-        kernel_grid = (empirical_ntk(real, x_grid, x_train) / alpha2).cpu().numpy()
-
-    def record_real(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
-        out = {"outputs": ens(x_train).cpu().numpy()}
-        if functions:
-            out["functions"] = ens(x_grid).cpu().numpy()
-        return out
-
-    with single_thread(device):
-        # The linearisations first, from the nets' initial parameters (kernel gradient descent
-        # with their tangent kernels at w0: the same values as descending their parameters).
-        lins: Trajectory = train_linear(
-            real,
-            x_train,
-            y_train,
-            x_grid,
-            lr=lr,
-            steps=steps,
-            snapshot_every=interval,
-            functions=functions,
-            progress=progress,
-            label="linear",
-        )
-        nets: Trajectory = train(
-            real,
-            x_train,
-            y_train,
-            lr=lr,
-            steps=steps,
-            snapshot_every=interval,
-            record=record_real,
-            progress=progress,
-            gradient=MseGradient(),
-        )
-        if functions:
-            f_real = nets.records["functions"]
-        else:
-            with torch.no_grad():
-                f_real = real(x_grid).cpu().numpy()[None]
-    f_linear = lins.records["functions"]
-    return PairRun(
-        steps=nets.steps,
-        outputs_real=nets.records["outputs"],
-        outputs_linear=lins.records["outputs"],
-        functions_real=f_real,
-        functions_linear=f_linear,
-        loss_real=nets.loss,
-        loss_linear=lins.loss,
-        kernel=kernel,
-        kernel_grid=kernel_grid,
-    )
-
-
-def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:
-    """(max over the snapshots of ||y_real(t) - y_lin(t)||_2 at the training inputs, RMS over the
-    grid of f_real - f_lin after the last step), each (K,)."""
-    gap = np.linalg.norm(run.outputs_real - run.outputs_linear, axis=-1).max(axis=0)
-    end = run.functions_real[-1] - run.functions_linear[-1]
-    return gap, np.sqrt(np.mean(end * end, axis=-1))
-
-
 @numeric
 def simulate(
     config: LinearizedConfig,
@@ -409,27 +286,14 @@ def simulate(
     if config.sweep == "alpha":
         values = np.asarray(config.alphas, dtype=np.float64)
         lrs = np.full(len(values), config.lr)
-        members = [r for _ in values for r in range(config.trials)]
-        alphas = [float(a) for a in values for _ in range(config.trials)]
-        run = train_pair(config.net(), members, alphas, seed, lr=config.lr, **sweep_options)
-        gap, rms = (d.reshape(len(values), config.trials) for d in distances(run))
+        gap, rms = alpha_sweep(
+            config.net(), values, config.trials, seed, lr=config.lr, **sweep_options
+        )
     elif config.sweep == "width":
         values = np.asarray(config.widths, dtype=np.float64)
         lrs = np.array([config.sweep_lr(int(w)) for w in config.widths])
-        parts = [
-            distances(
-                train_pair(
-                    config.net(int(w)),
-                    list(range(config.trials)),
-                    [config.alpha] * config.trials,
-                    seed,
-                    lr=float(lr),
-                    **sweep_options,
-                )
-            )
-            for w, lr in zip(config.widths, lrs, strict=True)
-        ]
-        gap, rms = (np.stack(d) for d in zip(*parts, strict=True))
+        specs = [config.net(int(w)) for w in config.widths]
+        gap, rms = width_sweep(specs, lrs, config.alpha, config.trials, seed, **sweep_options)
     slope_t, intercept_t = (
         log_log_fit(values, np.median(gap, axis=1)) if len(values) else (np.nan,) * 2
     )
@@ -555,15 +419,7 @@ class LinearizedRenderer(Renderer):
             (self._setup_plane if panel == "plane" else self._setup_functions)(ax)
         if sweep:
             self._setup_sweep(axes[len(panels)])
-        legend = self.figure.legend(
-            list(self.handles.values()),
-            list(self.handles),
-            loc="outside lower center",
-            ncols=min(len(self.handles), 4),
-            markerscale=1.5,
-            **style.legend(),
-        )
-        self.overlay(legend)
+        self.legend_below(self.handles, ncols=min(len(self.handles), 4), markerscale=1.5)
         self.scale_text = rf"$\alpha$ = {r.alpha:g}, width {r.width}"
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
@@ -604,9 +460,7 @@ class LinearizedRenderer(Renderer):
         (target,) = ax.plot(
             [r.y_train[0]], [r.y_train[1]], **style.look("target", ms=5.5 * style.line_width)
         )
-        landmark = style.look("landmark")
-        landmark["markeredgecolor"] = landmark["color"]  # a "+" is all edge
-        (origin,) = ax.plot([0.0], [0.0], **landmark)
+        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
         self.overlay(target, origin)
         self.animate(self.linear_dots, self.real_dots, self.flow_dot)
         self.handles.setdefault("network", self.real_dots)
@@ -707,16 +561,12 @@ class LinearizedRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="linearized",
+SPEC = figure_spec(
+    globals(),
     summary="The net and its linearisation trained side by side with the gradient-flow closed "
     "form, in the output plane and as functions; how far apart they get against alpha.",
-    config_cls=LinearizedConfig,
-    simulate=simulate,
-    renderer=LinearizedRenderer,
     style=Style(size=(18.0, 7.5)),
     quick={"steps": 500, "frames": 50, "points": 100, "trials": 1},
-    facts=facts,
     caption="A net (alpha = {alpha:g}, width {width}) and its linearisation around its initial "
     "weights, trained by the same gradient descent for {steps} steps, beside the closed-form "
     "gradient flow of the post's 'Gradient Flow' section. Left: their outputs at the two data "

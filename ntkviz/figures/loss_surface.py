@@ -17,8 +17,9 @@ import torch
 
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
+    AlphaFrames,
     alpha_schedule,
     check_alpha_range,
     check_ranges,
@@ -34,10 +35,7 @@ VIEWS = ("fixed", "zoom", "both")
 
 
 @dataclass(frozen=True)
-class LossSurfaceConfig:
-    frames: int = param(100, "number of frames, one alpha each (log-spaced)", ge=1, le=100_000)
-    alpha_min: float = param(1.0, "smallest output scale alpha", gt=0)
-    alpha_max: float = param(10 ** (10 / 3), "largest output scale alpha (post: 10^(10/3))", gt=0)
+class LossSurfaceConfig(AlphaFrames):
     x: float = param(1.5, "the input of the single data point")
     y: float = param(3.0, "the target of the single data point")
     w0: float = param(0.4, "the parameter at initialisation")
@@ -170,7 +168,6 @@ class LossSurfaceRenderer(Renderer):
         actual_color, linear_color = style.run_colors(2)
         views = ("fixed", "zoom") if config.view == "both" else (config.view,)
         landmark = style.look("landmark")
-        landmark["markeredgecolor"] = landmark["color"]  # a "+" is all edge
         self.panels = []
         for k, view in enumerate(views):
             ax = self.figure.add_subplot(1, len(views), k + 1)
@@ -233,16 +230,12 @@ class LossSurfaceRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="loss-surface",
+SPEC = figure_spec(
+    globals(),
     summary="The normalised loss of the toy model and of its linearisation (a parabola); "
     "the right view zooms in on w0 like 1/alpha.",
-    config_cls=LossSurfaceConfig,
-    simulate=simulate,
-    renderer=LossSurfaceRenderer,
     style=Style(size=(16.0, 7.0)),
     quick={"frames": 20, "points": 200},
-    facts=facts,
     caption="The loss of one data point (target y = {y:g}) for the post's model (solid) and for "
     "its tangent-line linearisation at w0 (dashed), as the output scale alpha grows from "
     "{alpha_min:.3g} to {alpha_max:.4g}. Left, normalised by 1/alpha^2 on a fixed range of w: the "

@@ -26,25 +26,29 @@ from matplotlib import colormaps
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import ListedColormap, LogNorm, to_hex
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatterSciNotation
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import COLOR_RANGES, plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import SEQUENTIAL, Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
-from ntkviz.figures.common import check_ranges, log_log_fit, net_spec, seed_of
-from ntkviz.numerics.nets import ACTIVATIONS, PARAMETERIZATIONS, Ensemble, NetSpec, check_memory
-from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, EXPECTATIONS, infinite_ntk
-from ntkviz.numerics.ntk_empirical import ntk_layerwise
+from ntkviz.figures.base import figure_spec
+from ntkviz.figures.common import check_ranges, kernel_options, log_log_fit, net_spec, seed_of
+from ntkviz.numerics.nets import (
+    ACTIVATIONS,
+    PARAMETERIZATIONS,
+    Ensemble,
+    NetSpec,
+    check_memory,
+    width_seed,
+)
+from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_ntk, standard_limit
+from ntkviz.numerics.ntk_empirical import kernel_memory, ntk_layerwise
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import for_op, numeric
 
 THEORY_SLOPE = -0.5
 COLORMAP = SEQUENTIAL  # width is a continuous quantity (log scale): a sequential map and a colorbar
-# The part of the colormap the widths use, per theme: its pale yellow end would not read on
-# white, its dark purple end not on black.
-COLOR_RANGES = {"light": (0.0, 0.8), "dark": (0.25, 1.0)}
 DEFAULT_WIDTHS = (10, 32, 100, 316, 1000, 3162, 10000)  # round(10^(1 + k/2))
 
 
@@ -116,62 +120,6 @@ class NtkConvergenceConfig:
         return net_spec(self, int(width), *fields, init="lecun")
 
 
-def standard_limit(
-    x1: np.ndarray,
-    x2: np.ndarray,
-    *,
-    depth: int,
-    activation: str,
-    sigma_w: float = 1.0,
-    sigma_b: float = 0.0,
-    bias: bool = True,
-) -> np.ndarray:
-    """lim Theta(x1, x2) / width of standard-parameterised nets, z = W h + b with W ~
-    N(0, sigma_w^2 / fan_in) and b ~ N(0, sigma_b^2) (LeCun-normal, our ``init="lecun"``, is
-    sigma_w = 1, sigma_b = 0): (N1, N2) for scalar inputs (Sohl-Dickstein et al. 2020, "On the
-    infinite width limit of neural networks with a standard parameterization").
-
-    The forward pass is the NTK-parameterised one in distribution, so hidden layer i has the
-    covariance Sigma_i of :mod:`ntkviz.numerics.ntk_analytic`. Only the weights W_{i+1} fed by a hidden layer
-    (i = 1 .. depth) contribute in proportion to the width: ``<h_i, h_i'> / width -> v_i =
-    E_{Sigma_i}[phi(u) phi(v)]`` times ``<delta_{i+1}, delta_{i+1}'> -> prod_{k > i} sigma_w^2
-    d_k`` with d_k = E_{Sigma_k}[phi'(u) phi'(v)]; the first layer's and the biases' terms stay
-    O(1). So ``lim = sum_i v_i prod_{k=i+1}^{depth} sigma_w^2 d_k``, by the recursion
-    T_1 = v_1, T_{i+1} = T_i sigma_w^2 d_{i+1} + v_{i+1}.
-    """
-    expect = EXPECTATIONS[activation]
-    a = np.asarray(x1, dtype=np.float64)
-    b = np.asarray(x2, dtype=np.float64)
-    sw2, sb2 = sigma_w**2, (sigma_b**2 if bias else 0.0)
-    cross = sw2 * np.outer(a, b) + sb2
-    diag1, diag2 = sw2 * a * a + sb2, sw2 * b * b + sb2
-    total = None
-    for _ in range(depth):
-        s11 = np.broadcast_to(diag1[:, None], cross.shape)
-        s22 = np.broadcast_to(diag2[None, :], cross.shape)
-        value, slope = expect(s11, cross, s22)
-        total = value if total is None else total * (sw2 * slope) + value
-        d1, _ = expect(diag1, diag1, diag1)
-        d2, _ = expect(diag2, diag2, diag2)
-        cross, diag1, diag2 = sw2 * value + sb2, sw2 * d1 + sb2, sw2 * d2 + sb2
-    return total
-
-
-def kernel_memory(spec: NetSpec, count: int, points: int, dtype=torch.float32) -> int:
-    """Bytes to hold ``count`` nets (no initial copy: they are never trained) and the layer-wise
-    kernel's per-layer activations on ``points`` inputs (inputs, slopes, deltas, a temporary)."""
-    item = torch.empty((), dtype=dtype).element_size()
-    activations = (3 * spec.depth + 3) * count * points * spec.width
-    return item * (spec.parameter_count * count + activations)
-
-
-def width_seed(seed: int, width: int) -> int:
-    """The ensemble seed of one width: a hash of (run seed, width), so each width's nets are
-    independent of the others' and the same whatever other widths are drawn."""
-    state = np.random.SeedSequence([seed & (2**63 - 1), int(width)]).generate_state(1, np.uint64)[0]
-    return int(state >> 1)
-
-
 @dataclass(frozen=True)
 class NtkConvergenceResult:
     """W widths, S nets per width, P grid points.
@@ -209,15 +157,7 @@ def analytic_kernel(config: NtkConvergenceConfig, x: np.ndarray) -> np.ndarray:
         return standard_limit(
             x0, x, depth=config.depth, activation=config.activation, bias=config.bias
         )[0]
-    return infinite_ntk(
-        x0,
-        x,
-        depth=config.depth,
-        activation=config.activation,
-        sigma_w=config.sigma_w,
-        sigma_b=config.sigma_b,
-        bias=config.bias,
-    )[0]
+    return infinite_ntk(x0, x, **kernel_options(config))[0]
 
 
 @numeric
@@ -330,11 +270,6 @@ def kernel_limits(result: NtkConvergenceResult, pad: float = 0.06) -> tuple[floa
     return float(low - margin), float(high + margin)
 
 
-class _PlainLogFormatter(LogFormatterSciNotation):
-    def __call__(self, x, pos=None):
-        return f"{x:g}" if super().__call__(x, pos) else ""
-
-
 class NtkConvergenceRenderer(Renderer):
     frames_of = "widths"
 
@@ -394,8 +329,7 @@ class NtkConvergenceRenderer(Renderer):
         ax2.set_ylim(10 ** (middle - 0.5 * decades - 0.15), 10 ** (middle + 0.5 * decades + 0.15))
         ax2.set_xlabel("width $m$")
         ax2.set_ylabel(r"spread: std over nets / mean $|\Theta_\infty|$")
-        ax2.yaxis.set_major_formatter(_PlainLogFormatter())
-        ax2.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+        plain_log_labels(ax2.yaxis)
         (self.points,) = ax2.plot([], [], **style.look("guide", lw=0.4 * lw))
         self.dots = ax2.scatter(
             widths,
@@ -498,13 +432,10 @@ def facts(result: NtkConvergenceResult, config: NtkConvergenceConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="ntk-convergence",
+SPEC = figure_spec(
+    globals(),
     summary="The tangent kernel at initialisation becomes deterministic as the width grows: "
     "nets of width 10 to 10^4 close in on the exact infinite-width kernel.",
-    config_cls=NtkConvergenceConfig,
-    simulate=simulate,
-    renderer=NtkConvergenceRenderer,
     style=Style(size=(18.0, 7.5)),
     fps=1.0,
     quick={"widths": (10, 32, 100, 316, 1000), "points": 61},
@@ -515,7 +446,6 @@ SPEC = FigureSpec(
     "nets (standard deviation over the nets / mean |Theta_inf|) against width, log-log: it goes "
     "from {spread_first:.2f} to {spread_last:.3f}, a fitted slope of {slope:.2f}, {near} "
     "(fluctuations of a sum over m units fall like 1/sqrt(m)).",
-    facts=facts,
     reading="Wider nets' kernels at initialisation agree: the band of {seeds} nets narrows onto "
     "the exact kernel, and its spread falls with a fitted log-log slope of {slope:.2f} "
     "(theory {theory_slope:g}).",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib import colormaps
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
@@ -27,7 +26,7 @@ from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_ranges,
@@ -36,14 +35,13 @@ from ntkviz.figures.common import (
     seed_of,
     train_mse,
 )
+from ntkviz.numerics.kernel_ellipses import ellipse_points, ellipse_size, relative_change
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, check_fits
 from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
 LAYOUTS = ("both", "grid", "ellipses", "functions")
-COLORMAP = "plasma"
-ELLIPSE_POINTS = 96  # polygon vertices per ellipse
 
 
 @dataclass(frozen=True)
@@ -148,40 +146,6 @@ class NtkEllipsesResult:
     ellipse_scale: float
 
 
-def ellipse_points(
-    kernel: np.ndarray, centre: np.ndarray, scale: float, points: int = ELLIPSE_POINTS
-) -> np.ndarray:
-    """The contour ``(y - centre)^T H (y - centre) = scale^2`` of 2 x 2 SPD kernels as polygons.
-
-    kernel: (..., 2, 2); centre: (2,) or (..., 2); returns (..., points, 2), closed (the last vertex
-    repeats the first). With H = V diag(lam) V^T (V's COLUMNS the eigenvectors),
-    ``y = centre + scale * V diag(1 / sqrt(lam)) (cos t, sin t)``: semi-axes scale / sqrt(lam_i)
-    along the eigenvectors. Eigenvalues are floored at 1e-12 of the largest (a singular kernel
-    would give an infinitely long ellipse).
-    """
-    kernel = np.asarray(kernel, dtype=np.float64)
-    sym = 0.5 * (kernel + np.swapaxes(kernel, -1, -2))
-    lam, vec = np.linalg.eigh(sym)  # lam (..., 2) ascending; vec[..., :, i] is eigenvector i
-    floor = np.maximum(lam.max(axis=-1, keepdims=True) * 1e-12, np.finfo(np.float64).tiny)
-    lam = np.maximum(lam, floor)
-    t = np.linspace(0.0, 2.0 * np.pi, points)
-    circle = np.stack([np.cos(t), np.sin(t)])  # (2, E)
-    axes = vec * (scale / np.sqrt(lam))[..., None, :]  # column i scaled by scale / sqrt(lam_i)
-    polygon = np.swapaxes(axes @ circle, -1, -2)  # (..., E, 2)
-    return polygon + np.asarray(centre, dtype=np.float64)[..., None, :]
-
-
-def run_colors(alphas: np.ndarray) -> np.ndarray:
-    """One RGBA colour per run from a sequential colormap, by log alpha (small: dark).
-
-    No longer used here (the runs take the house categorical palette, ``Style.run_colors``);
-    kept for the modules that still import it."""
-    logs = np.log10(np.asarray(alphas, dtype=np.float64))
-    span = logs.max() - logs.min()
-    position = (logs - logs.min()) / span if span > 0 else np.zeros_like(logs)
-    return colormaps[COLORMAP](0.05 + 0.8 * position)
-
-
 @numeric
 def simulate(
     config: NtkEllipsesConfig,
@@ -249,22 +213,6 @@ def plane_limits(
     half = 0.5 * (1.0 + 2.0 * margin) * max(float((high - low).max()), 1e-9)
     centre = 0.5 * (low + high)
     return tuple((float(c - half), float(c + half)) for c in centre)
-
-
-def relative_change(kernels: np.ndarray) -> np.ndarray:
-    """Each run's relative kernel change since initialisation, ``||H_t - H_0||_F / ||H_0||_F``:
-    kernels (T, K, 2, 2) -> (T, K)."""
-    kernels = np.asarray(kernels, dtype=np.float64)
-    return np.linalg.norm(kernels - kernels[:1], axis=(-2, -1)) / np.linalg.norm(
-        kernels[:1], axis=(-2, -1)
-    )
-
-
-def ellipse_size(kernels: np.ndarray) -> np.ndarray:
-    """Each ellipse's linear size against its size at initialisation, (T, K): the square root of
-    the area ratio, ``(det H_0 / det H_t)^(1/4)`` (the semi-axes go like 1/sqrt(eigenvalue))."""
-    det = np.linalg.det(np.asarray(kernels, dtype=np.float64))
-    return (det[:1] / det) ** 0.25
 
 
 def format_change(value: float) -> str:
@@ -335,9 +283,7 @@ class NtkEllipsesRenderer(Renderer):
             self.ellipses.append(ellipse)
             self.animate(trail, ellipse)
         (target,) = ax.plot([r.y_train[0]], [r.y_train[1]], **style.look("target"))
-        # (a '+' has no face: its edge is the marker, in the landmark's own colour)
-        landmark = style.look("landmark")
-        (origin,) = ax.plot([0.0], [0.0], **{**landmark, "markeredgecolor": landmark["color"]})
+        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
         self.overlay(target, origin)
 
     def _plane_handles(self, runs: bool = True) -> list[Line2D]:
@@ -523,13 +469,10 @@ def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
     }
 
 
-SPEC = FigureSpec(
-    name="ntk-ellipses",
+SPEC = figure_spec(
+    globals(),
     summary="Each run's 2 x 2 tangent kernel as an ellipse while it trains, for alpha from 0.01 "
     "to 50 (one panel each), and the functions.",
-    config_cls=NtkEllipsesConfig,
-    simulate=simulate,
-    renderer=NtkEllipsesRenderer,
     style=_style(),
     quick={"steps": 2000, "snapshot_every": 50, "points": 100},
     caption="{layout_sentence} Dots: each run's outputs (f(x1), f(x2)) so far, from the origin "
@@ -538,7 +481,6 @@ SPEC = FigureSpec(
     "smaller ellipse). Over {steps} steps the relative kernel change ||H - H_0|| / ||H_0||"
     "{printed} goes from {change_large_shown} at alpha = {alpha_large:g} ({large_phrase}) to "
     "{change_small_shown} at alpha = {alpha_small:g} ({small_phrase}).",
-    facts=facts,
     reading="Compare solid (kernel now) with dashed (kernel at start) for each alpha: at "
     "alpha = {alpha_large:g} they {large_verb} (relative change {change_large_shown}); at "
     "alpha = {alpha_small:g} the kernel changes by {change_small_shown} times its initial size "

@@ -37,19 +37,26 @@ import numpy as np
 import torch
 
 from ntkviz.config import check_frames, param
+from ntkviz.drawing.axes import mean_band, move_mean_band
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec, NtkNets
+from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
     TARGETS,
+    analytic_activation,
+    by_width_text,
     check_ranges,
+    ensemble_widths,
     log_log_fit,
+    rms,
     seed_of,
+    snapshot_frames,
     spaced_inputs,
     train_mse,
 )
-from ntkviz.numerics.nets import Ensemble, check_fits
-from ntkviz.numerics.ntk_analytic import ANALYTIC_ACTIVATIONS, infinite_kernels
+from ntkviz.numerics.function_space import gd_moments, gp_posterior, marginal_sd, transfer
+from ntkviz.numerics.nets import Ensemble, check_fits, chunked_outputs
+from ntkviz.numerics.ntk_analytic import infinite_kernels
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -64,15 +71,9 @@ class PosteriorConfig(NtkNets):
         (-3.0, 3.0), "interval of the training inputs, as MIN,MAX", length=2
     )
     count: int = param(100, "nets per width (their mean and band are drawn)", ge=2, le=100_000)
-    widths: tuple[int, ...] = param(
-        (64, 256, 1024), "hidden widths, one ensemble each", ge=1, le=100_000
-    )
+    widths: tuple[int, ...] = ensemble_widths((64, 256, 1024))
     depth: int = param(1, "number of hidden layers", ge=1, le=20)
-    activation: str = param(
-        "relu",
-        "activation (with a closed-form infinite-width kernel)",
-        choices=ANALYTIC_ACTIVATIONS,
-    )
+    activation: str = analytic_activation()
     sigma_w: float = param(1.0, "weight scale sigma_w of the NTK parameterisation", gt=0)
     sigma_b: float = param(1.0, "bias scale sigma_b of the NTK parameterisation", gt=0)
     # Theta(X, X)'s eigenvalues on the default 5 points are 0.16 to 17: with eta = 2 lr / N = 0.08
@@ -80,9 +81,7 @@ class PosteriorConfig(NtkNets):
     # has decayed to e^-6.2 at step 480.
     lr: float = param(0.2, "gradient-descent learning rate on the MSE (eta = 2 lr / N)", gt=0)
     steps: int = param(480, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(
-        40, "number of frames: a snapshot after every steps/frames steps", ge=1, le=100_000
-    )
+    frames: int = snapshot_frames(40)
     time: str = param(
         "discrete",
         "the theory's time: discrete ((I - eta Theta)^t, what gradient descent does) or flow "
@@ -107,63 +106,6 @@ class PosteriorConfig(NtkNets):
 
     def inputs(self) -> np.ndarray:
         return spaced_inputs(self.x_span, self.n_train)
-
-
-def transfer(
-    th_test_train: np.ndarray,
-    th_train: np.ndarray,
-    rate: float,
-    times: np.ndarray,
-    discrete: bool = True,
-) -> np.ndarray:
-    """T_t = Theta(x, X) Theta^{-1} (I - (I - rate Theta)^t), or with exp(-rate Theta t): (T, G, N).
-
-    Computed as Theta(x, X) V diag((1 - d_k(t)) / lambda_k) V^T, finite for a singular Theta."""
-    lam, vec = np.linalg.eigh(0.5 * (th_train + th_train.T))
-    t = np.asarray(times, dtype=np.float64)[:, None]
-    decay = np.power(1.0 - rate * lam, t) if discrete else np.exp(-rate * lam * t)
-    tiny = np.abs(lam) <= 1e-300
-    weight = np.where(tiny, rate * t, (1.0 - decay) / np.where(tiny, 1.0, lam))  # (T, N)
-    return np.einsum("gn,nk,tk,mk->tgm", th_test_train, vec, weight, vec)
-
-
-def gd_moments(
-    transfer_t: np.ndarray,
-    k_test: np.ndarray,
-    k_test_train: np.ndarray,
-    k_train: np.ndarray,
-    y_train: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (T, G) and covariance (T, G, G) of f_t = f_0 + T_t (Y - f_0(X)), f_0 ~ GP(0, K).
-
-    transfer_t (T, G, N) from :func:`transfer`; k_test (G, G) = K(x, x); k_test_train (G, N);
-    k_train (N, N); y_train (N,)."""
-    mean = transfer_t @ y_train
-    cross = transfer_t @ k_test_train.T  # T K(X, x): (T, G, G)
-    cov = (
-        k_test[None]
-        + transfer_t @ k_train @ np.swapaxes(transfer_t, 1, 2)
-        - cross
-        - np.swapaxes(cross, 1, 2)
-    )
-    return mean, cov
-
-
-def gp_posterior(
-    k_test: np.ndarray,
-    k_test_train: np.ndarray,
-    k_train: np.ndarray,
-    y_train: np.ndarray,
-    noise: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact GP regression: mean (G,) and covariance (G, G) given Y = f(X) + N(0, noise)."""
-    gram = k_train + noise * np.eye(len(k_train))
-    solved = np.linalg.solve(gram, np.column_stack([y_train, k_test_train.T]))
-    return k_test_train @ solved[:, 0], k_test - k_test_train @ solved[:, 1:]
-
-
-def _marginal_sd(cov: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
 
 
 @dataclass(frozen=True)
@@ -208,22 +150,6 @@ class PosteriorResult:
     loss: np.ndarray
 
 
-def _outputs(ensemble: Ensemble, x: torch.Tensor) -> np.ndarray:
-    """Every net's outputs (K, N) in float64, a few nets at a time: (nets, N, width) blocks of
-    about a million numbers stay in cache (faster than all the nets at once; bench/README.md)."""
-    chunk = max(1, 2**20 // (x.shape[0] * ensemble.spec.width))
-    with torch.no_grad():
-        parts = [
-            ensemble(x, [p[start : start + chunk] for p in ensemble.params])
-            for start in range(0, ensemble.count, chunk)
-        ]
-    return torch.cat(parts).double().cpu().numpy()
-
-
-def _rms(values: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.mean(values**2, axis=-1))
-
-
 @numeric
 def simulate(
     config: PosteriorConfig,
@@ -256,7 +182,7 @@ def simulate(
     discrete = config.time == "discrete"
     t_grid = transfer(ntk_grid, ntk_train, rate, steps, discrete)
     theory_mean, theory_cov = gd_moments(t_grid, nngp, nngp_grid_train, nngp_train, y_train)
-    theory_sd = _marginal_sd(theory_cov)
+    theory_sd = marginal_sd(theory_cov)
     bayes_mean, bayes_cov = gp_posterior(
         nngp, nngp_grid_train, nngp_train, y_train, config.nngp_noise
     )
@@ -281,7 +207,7 @@ def simulate(
         start: dict[str, np.ndarray] = {}
 
         def record(ens: Ensemble, step: int, start=start) -> dict[str, np.ndarray]:
-            grid = _outputs(ens, g32)  # (K, G)
+            grid = chunked_outputs(ens, g32)  # (K, G)
             if not start:  # step 0: each net's f_0 fixes its own infinite-width linear model
                 start["grid"] = grid
                 start["residual"] = y_train[None, :] - ens(x32).double().cpu().numpy()
@@ -302,14 +228,14 @@ def simulate(
             record=record,
             label=f"width {int(width)}",
         )
-        final = _outputs(nets, g32)
+        final = chunked_outputs(nets, g32)
         moments = trajectory.records["moments"]
         mean[:, w], sd[:, w] = moments[:, 0], moments[:, 1]
         deviation[:, w] = trajectory.records["deviation"]
         cov_end[w] = np.cov(final, rowvar=False)
         loss[:, w] = trajectory.loss.mean(axis=1)
-    mean_distance = _rms(mean - theory_mean[:, None])
-    sd_distance = _rms(sd - theory_sd[:, None])
+    mean_distance = rms(mean - theory_mean[:, None])
+    sd_distance = rms(sd - theory_sd[:, None])
     return PosteriorResult(
         x_grid=x_grid,
         x_train=x_train,
@@ -326,26 +252,16 @@ def simulate(
         theory_sd=theory_sd,
         theory_cov_end=theory_cov[-1],
         bayes_mean=bayes_mean,
-        bayes_sd=_marginal_sd(bayes_cov),
+        bayes_sd=marginal_sd(bayes_cov),
         mean=mean,
         sd=sd,
         cov_end=cov_end,
         deviation=deviation,
         mean_distance=mean_distance,
         sd_distance=sd_distance,
-        floor=_rms(theory_sd) / math.sqrt(config.count),
+        floor=rms(theory_sd) / math.sqrt(config.count),
         loss=loss,
     )
-
-
-def _by_width_text(widths: np.ndarray, values: np.ndarray) -> str:
-    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _rms_between(values: np.ndarray, x: np.ndarray, low: float, high: float) -> float:
-    where = (x >= low) & (x <= high)
-    return float(np.sqrt(np.mean(values[..., where] ** 2)))
 
 
 def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
@@ -378,12 +294,12 @@ def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
         "rate": result.rate,
         "prior_sd_mid": float(np.interp(0.5 * (lo + hi), x, result.theory_sd[0])),
         "end_sd_data": end_sd_data,
-        "end_sd_between": _rms_between(result.theory_sd[-1], x, lo, hi),
-        "deviation_list": _by_width_text(widths, result.deviation[-1]),
+        "end_sd_between": float(rms(result.theory_sd[-1], (x >= lo) & (x <= hi))),
+        "deviation_list": by_width_text(widths, result.deviation[-1]),
         "deviation_slope": slope,
         "deviation_trend": trend,
-        "mean_distance_list": _by_width_text(widths, result.mean_distance[-1]),
-        "sd_distance_list": _by_width_text(widths, result.sd_distance[-1]),
+        "mean_distance_list": by_width_text(widths, result.mean_distance[-1]),
+        "sd_distance_list": by_width_text(widths, result.sd_distance[-1]),
         "mean_distance_wide": float(result.mean_distance[-1, wide]),
         "sd_distance_wide": float(result.sd_distance[-1, wide]),
         "mean_slope": log_log_fit(widths, result.mean_distance[-1], log=np.log)[0],
@@ -398,10 +314,6 @@ def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
         ),
         "bayes_sd_gap": float(np.sqrt(np.mean((result.theory_sd[-1] - result.bayes_sd) ** 2))),
     }
-
-
-def _band_verts(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[np.ndarray]:
-    return [np.concatenate([np.column_stack([x, high]), np.column_stack([x[::-1], low[::-1]])])]
 
 
 class PosteriorRenderer(Renderer):
@@ -434,13 +346,7 @@ class PosteriorRenderer(Renderer):
                 ax.set_ylabel("$f(x)$")
             if w // ncols == nrows - 1 or w + ncols >= panels:
                 ax.set_xlabel("$x$")
-            band = ax.fill_between(
-                r.x_grid,
-                r.mean[0, w] - k * r.sd[0, w],
-                r.mean[0, w] + k * r.sd[0, w],
-                **style.band(color),
-            )
-            (mean,) = ax.plot(r.x_grid, r.mean[0, w], **style.look("run", color))
+            band, mean = mean_band(ax, style, r.x_grid, r.mean[0, w], k * r.sd[0, w], color)
             lines = [
                 ax.plot(r.x_grid, r.theory_mean[0], **style.look("theory"))[0],
                 ax.plot(
@@ -471,14 +377,7 @@ class PosteriorRenderer(Renderer):
         self.handles["training data"] = first_data
         self.animate(*self.bands, *self.means, *(line for lines in self.theory for line in lines))
         self._setup_distance(axes[len(widths)])
-        legend = self.figure.legend(
-            list(self.handles.values()),
-            list(self.handles),
-            loc="outside lower center",
-            ncols=3,
-            **style.legend(),
-        )
-        self.overlay(legend)
+        self.legend_below(self.handles, ncols=3)
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
         self.key_frame = self.count - 1
@@ -539,10 +438,7 @@ class PosteriorRenderer(Renderer):
         for w, (band, mean, lines) in enumerate(
             zip(self.bands, self.means, self.theory, strict=True)
         ):
-            mean.set_ydata(r.mean[i, w])
-            band.set_verts(
-                _band_verts(r.x_grid, r.mean[i, w] - k * r.sd[i, w], r.mean[i, w] + k * r.sd[i, w])
-            )
+            move_mean_band(band, mean, r.x_grid, r.mean[i, w], k * r.sd[i, w])
             lines[0].set_ydata(r.theory_mean[i])
             lines[1].set_ydata(r.theory_mean[i] - k * r.theory_sd[i])
             lines[2].set_ydata(r.theory_mean[i] + k * r.theory_sd[i])
@@ -570,17 +466,13 @@ class PosteriorRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="posterior",
+SPEC = figure_spec(
+    globals(),
     summary="The predictive distribution of wide nets trained by gradient descent: the "
     "infinite-width NNGP/NTK mean and band over training time, beside real ensembles of each "
     "width and the Bayesian NNGP posterior.",
-    config_cls=PosteriorConfig,
-    simulate=simulate,
-    renderer=PosteriorRenderer,
     style=Style(size=(16.0, 12.0)),
     quick={"steps": 200, "frames": 20, "count": 50, "widths": (32, 128), "points": 61},
-    facts=facts,
     caption="{count} nets of each width ({widths}) in the NTK parameterisation, not zeroed, "
     "trained by gradient descent (lr {lr:g}, loss = mean squared error, so eta = 2 lr / N = "
     "{rate:.3g}) on {n_train} points, against the infinite-width prediction at the SAME step "

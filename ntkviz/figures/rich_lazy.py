@@ -37,7 +37,7 @@ import torch
 from ntkviz.config import check_frames, param
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import check_ranges, log_log_fit, seed_of, spaced_inputs, train_mse
 from ntkviz.numerics.nets import Ensemble, NetSpec
 from ntkviz.numerics.ntk_empirical import empirical_ntk
@@ -399,17 +399,13 @@ class RichLazyRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="rich-lazy",
+SPEC = figure_spec(
+    globals(),
     summary="The same two-layer ReLU net trained lazily (large alpha) and richly (alpha = "
     "1/sqrt(m), mean-field): its units as particles, its function, and how much its parameters "
     "and kernel change, against alpha.",
-    config_cls=RichLazyConfig,
-    simulate=simulate,
-    renderer=RichLazyRenderer,
     style=Style(size=(18.0, 10.0)),
     quick={"steps": 60, "frames": 20, "points": 61},
-    facts=facts,
     caption="One two-layer ReLU net of {width} units (NTK parameterisation, zeroed) trained by "
     "gradient descent on {n_train} points at two output scales: lazy (alpha = {lazy_alpha:g}) "
     "and rich (alpha = {rich_alpha:.3g}). Top: each unit as a particle, at its kink (where its "

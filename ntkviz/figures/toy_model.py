@@ -13,8 +13,9 @@ import torch
 
 from ntkviz.config import param
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
+    AlphaFrames,
     alpha_schedule,
     check_alpha_range,
     check_ranges,
@@ -28,10 +29,7 @@ from ntkviz.runtime.threads import numeric
 
 
 @dataclass(frozen=True)
-class ToyModelConfig:
-    frames: int = param(100, "number of frames, one alpha each (log-spaced)", ge=1, le=100_000)
-    alpha_min: float = param(1.0, "smallest output scale alpha", gt=0)
-    alpha_max: float = param(10 ** (10 / 3), "largest output scale alpha (post: 10^(10/3))", gt=0)
+class ToyModelConfig(AlphaFrames):
     x: float = param(1.5, "the input at which the model is shown")
     w0: float = param(0.4, "the parameter at initialisation; f(x, w0) = 0")
     w_half_range: float = param(
@@ -156,10 +154,7 @@ class ToyModelRenderer(Renderer):
         (self.linear,) = ax.plot(
             r.u, r.linearized[0], **style.look("linear", tangent_color), label="tangent at $w_0$"
         )
-        # A "+" is all edge: draw its edge in the landmark's colour.
-        landmark = style.look("landmark")
-        landmark["markeredgecolor"] = landmark["color"]
-        (origin,) = ax.plot([0.0], [0.0], **landmark, label="$w_0$")
+        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"), label="$w_0$")
         legend = ax.legend(loc="upper left", **style.legend())
         self.overlay(origin, legend)
 
@@ -191,15 +186,11 @@ class ToyModelRenderer(Renderer):
         return False
 
 
-SPEC = FigureSpec(
-    name="toy-model",
+SPEC = figure_spec(
+    globals(),
     summary="The 1-parameter model and its tangent line at w0: the tangent approaches the model as alpha grows.",
-    config_cls=ToyModelConfig,
-    simulate=simulate,
-    renderer=ToyModelRenderer,
     style=Style(size=(16.0, 7.0)),
     quick={"frames": 20, "points": 200},
-    facts=facts,
     caption="Left: the post's one-parameter model, scaled by alpha (solid, alpha f(x={x:g}, w)), "
     "and its tangent line at w0 (dashed), against alpha (w - w0), that is w measured in units "
     "of 1/alpha around w0: the view covers w0 +- {reach:g}/alpha, a window that shrinks like "

@@ -24,17 +24,18 @@ from ntkviz.config import param
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import FigureSpec
+from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
     data_tensors,
+    fan_in_init,
     net_spec,
     seed_of,
     train_mse,
 )
 from ntkviz.numerics.dynamics import relative_change
-from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, NetSpec, check_fits, check_memory
+from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
@@ -58,11 +59,7 @@ class WeightMatrixConfig:
         le=1000,
     )
     activation: str = param("relu", "activation of the hidden layers", choices=tuple(ACTIVATIONS))
-    init: str = param(
-        "pytorch",
-        "initialisation: nn.Linear's default U(+-1/sqrt(fan_in)) or LeCun N(0, 1/fan_in)",
-        choices=INITS,
-    )
+    init: str = fan_in_init()
     bias: bool = param(True, "give every layer a bias")
     alpha: float = param(1.0, "output scale alpha (the loss is divided by alpha^2)", gt=0)
     count: int = param(
@@ -484,16 +481,12 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     return out
 
 
-SPEC = FigureSpec(
-    name="weight-matrix",
+SPEC = figure_spec(
+    globals(),
     summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
     "the wider the net, the less its weights budge.",
-    config_cls=WeightMatrixConfig,
-    simulate=simulate,
-    renderer=WeightMatrixRenderer,
     style=Style(size=(16.0, 11.0)),
     quick={"steps": 300, "snapshot_every": 10},
-    facts=facts,
     caption="{matrices}{curves} ends at {changes} for widths {widths} after {steps} steps, "
     "while the training loss falls to {losses}{stop_note}.{show_note}",
     reading="{trend} weight change after {steps} steps {changes} for widths {widths}.",

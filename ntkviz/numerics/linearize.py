@@ -3,16 +3,26 @@
 ``f_lin(w) = f(w0) + J_f(w0) (w - w0)`` is the post's "linearised model". For a scalar parameter
 (the toy model) the slope comes from one reverse-mode ``autograd.grad``; for parameter vectors
 :func:`linearize` uses a Jacobian-vector product, so no Jacobian is formed.
+
+:func:`train_pair` trains nets and, from the same initial parameters, their linearisations by the
+same gradient descent on ``L(w) = mean_i (f(x_i, w) - y_i)^2 / alpha^2``; :func:`distances`
+measures how far apart the two get (lazy training, Chizat, Oyallon & Bach 2019: O(1/alpha); Lee
+et al. 2019: O(1/sqrt(width))).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from ntkviz.numerics.nets import Ensemble
-from ntkviz.numerics.ntk_empirical import output_scale
+from ntkviz.numerics.dynamics import Trajectory, train
+from ntkviz.numerics.nets import Ensemble, NetSpec, check_fits
+from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk, output_scale
+from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import single_thread
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -128,11 +138,7 @@ def train_linear(
     parameter-space descent up to rounding (float64: 1e-12, tested); divergence raises the same
     DivergenceError.
     """
-    import numpy as np
-
-    from ntkviz.numerics.dynamics import EXPLODE, Trajectory, _check_finite
-    from ntkviz.numerics.ntk_empirical import empirical_ntk
-    from ntkviz.runtime.progress import Progress
+    from ntkviz.numerics.dynamics import EXPLODE, _check_finite
 
     progress = progress or Progress()
     alpha_t = output_scale(ensemble)
@@ -189,3 +195,147 @@ def train_linear(
         stopped=np.full(ensemble.count, steps, dtype=np.int64),
         records=stacked,
     )
+
+
+@dataclass(frozen=True)
+class PairRun:
+    """One ensemble (K members) trained twice: as nets and as their linearisations.
+
+    outputs_* (T, K, N), functions_* (T, K, G), loss_* (T, K), f0_train (K, N), f0_grid (K, G):
+    the functions at initialisation; kernel (K, N, N): Theta(X, X) / alpha^2 and kernel_grid
+    (K, G, N): Theta(x, X) / alpha^2 at initialisation; steps (T,).
+    """
+
+    steps: np.ndarray
+    outputs_real: np.ndarray
+    outputs_linear: np.ndarray
+    functions_real: np.ndarray
+    functions_linear: np.ndarray
+    loss_real: np.ndarray
+    loss_linear: np.ndarray
+    kernel: np.ndarray
+    kernel_grid: np.ndarray
+
+
+def train_pair(
+    spec: NetSpec,
+    members: Sequence[int],
+    alphas: Sequence[float],
+    seed: int,
+    *,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_grid: torch.Tensor,
+    lr: float,
+    steps: int,
+    interval: int,
+    progress: Progress,
+    device: str = "cpu",
+    kernels: bool = True,
+    functions: bool = True,
+) -> PairRun:
+    """Train the nets (member k from (seed, members[k]), output scale alphas[k]) and, from the same
+    initial parameters, their linearisations, by the same gradient descent; snapshot every
+    ``interval`` steps. With ``functions=False`` the functions on the grid are taken once, after
+    the last step (functions_* then (1, K, G)). All in float64."""
+    dtype = torch.float64
+    count = len(members)
+    check_fits(spec, count, x_grid.shape[0] + x_train.shape[0], device, dtype)
+    real = Ensemble(spec, count, seed, device=device, dtype=dtype, members=members, alphas=alphas)
+    alpha2 = (real.alphas**2).view(-1, 1, 1)
+    kernel = kernel_grid = np.zeros(0)
+    if kernels:
+        kernel = (empirical_ntk(real, x_train) / alpha2).cpu().numpy()
+        kernel_grid = (empirical_ntk(real, x_grid, x_train) / alpha2).cpu().numpy()
+
+    def record_real(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
+        out = {"outputs": ens(x_train).cpu().numpy()}
+        if functions:
+            out["functions"] = ens(x_grid).cpu().numpy()
+        return out
+
+    with single_thread(device):
+        # The linearisations first, from the nets' initial parameters (kernel gradient descent
+        # with their tangent kernels at w0: the same values as descending their parameters).
+        lins: Trajectory = train_linear(
+            real,
+            x_train,
+            y_train,
+            x_grid,
+            lr=lr,
+            steps=steps,
+            snapshot_every=interval,
+            functions=functions,
+            progress=progress,
+            label="linear",
+        )
+        nets: Trajectory = train(
+            real,
+            x_train,
+            y_train,
+            lr=lr,
+            steps=steps,
+            snapshot_every=interval,
+            record=record_real,
+            progress=progress,
+            gradient=MseGradient(),
+        )
+        if functions:
+            f_real = nets.records["functions"]
+        else:
+            with torch.no_grad():
+                f_real = real(x_grid).cpu().numpy()[None]
+    f_linear = lins.records["functions"]
+    return PairRun(
+        steps=nets.steps,
+        outputs_real=nets.records["outputs"],
+        outputs_linear=lins.records["outputs"],
+        functions_real=f_real,
+        functions_linear=f_linear,
+        loss_real=nets.loss,
+        loss_linear=lins.loss,
+        kernel=kernel,
+        kernel_grid=kernel_grid,
+    )
+
+
+def distances(run: PairRun) -> tuple[np.ndarray, np.ndarray]:
+    """(max over the snapshots of ||y_real(t) - y_lin(t)||_2 at the training inputs, RMS over the
+    grid of f_real - f_lin after the last step), each (K,)."""
+    gap = np.linalg.norm(run.outputs_real - run.outputs_linear, axis=-1).max(axis=0)
+    end = run.functions_real[-1] - run.functions_linear[-1]
+    return gap, np.sqrt(np.mean(end * end, axis=-1))
+
+
+def alpha_sweep(
+    spec: NetSpec, alphas: Sequence[float], trials: int, seed: int, *, lr: float, **options
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distances` (V, R) of ``trials`` nets at each of the V output scales ``alphas``,
+    trained as one ensemble (trial r at every scale is the same draw, member r of ``seed``);
+    ``options`` go to :func:`train_pair`."""
+    members = [r for _ in alphas for r in range(trials)]
+    scales = [float(a) for a in alphas for _ in range(trials)]
+    run = train_pair(spec, members, scales, seed, lr=lr, **options)
+    gap, rms = (d.reshape(len(alphas), trials) for d in distances(run))
+    return gap, rms
+
+
+def width_sweep(
+    specs: Sequence[NetSpec],
+    lrs: Sequence[float],
+    alpha: float,
+    trials: int,
+    seed: int,
+    **options,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distances` (V, R) of ``trials`` nets of each of the V architectures ``specs`` (one
+    per width), each ensemble trained at its learning rate in ``lrs``, output scale ``alpha``;
+    ``options`` go to :func:`train_pair`."""
+    parts = [
+        distances(
+            train_pair(spec, list(range(trials)), [alpha] * trials, seed, lr=float(lr), **options)
+        )
+        for spec, lr in zip(specs, lrs, strict=True)
+    ]
+    gap, rms = (np.stack(d) for d in zip(*parts, strict=True))
+    return gap, rms

@@ -1,7 +1,7 @@
 """The post's "simple nets", as ensembles of stacked parameters run in one batched computation.
 
-A net maps a scalar x to a scalar: ``depth`` hidden layers of width ``m``, an activation, biases
-on or off. An ensemble of K nets keeps every layer's weights as one (K, out, in) tensor, so the
+A net maps a scalar x (or a point of ``input_dim`` coordinates) to a scalar: ``depth`` hidden
+layers of width ``m``, an activation, biases on or off. An ensemble of K nets keeps every layer's weights as one (K, out, in) tensor, so the
 forward pass of all K nets is a handful of batched matmuls (:func:`dense`), never K modules.
 
 Member k's initial weights depend only on (seed, k), never on K, so ``--count 10`` shows the first
@@ -49,7 +49,8 @@ class NetSpec:
     """One architecture. ``init``: ``pytorch`` is nn.Linear's default (weights and biases
     U(-1/sqrt(fan_in), 1/sqrt(fan_in))); ``lecun`` draws weights N(0, 1/fan_in), biases 0.
     ``zero_output`` subtracts a frozen copy taken at initialisation so f(x, w0) = 0;
-    ``alpha`` scales the (zeroed) output.
+    ``alpha`` scales the (zeroed) output. ``input_dim``: the coordinates of an input point (the
+    post's nets take scalars: 1).
 
     ``parameterization``: ``standard`` is z^{l+1} = W h + b with ``init``'s draws (the post's nets).
     ``ntk`` is the NTK parameterisation of Jacot et al. (2018), as in :mod:`ntkviz.numerics.ntk_analytic`:
@@ -72,11 +73,12 @@ class NetSpec:
     parameterization: str = "standard"
     sigma_w: float = 1.0
     sigma_b: float = 1.0
+    input_dim: int = 1
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
         """(fan_in, fan_out) of each dense layer, input to output."""
-        sizes = [1] + [self.width] * self.depth + [1]
+        sizes = [self.input_dim] + [self.width] * self.depth + [1]
         return list(zip(sizes[:-1], sizes[1:], strict=True))
 
     def layer_scales(self) -> list[tuple[float, float]]:
@@ -121,6 +123,13 @@ def member_seed(seed: int, member: int) -> int:
     return int(
         np.random.SeedSequence([seed & (2**63 - 1), member]).generate_state(1, np.uint64)[0] >> 1
     )
+
+
+def width_seed(seed: int, width: int) -> int:
+    """The ensemble seed of one width: a hash of (run seed, width), so each width's nets are
+    independent of the others' and the same whatever other widths are drawn."""
+    state = np.random.SeedSequence([seed & (2**63 - 1), int(width)]).generate_state(1, np.uint64)[0]
+    return int(state >> 1)
 
 
 def init_member(spec: NetSpec, seed: int, dtype=torch.float32) -> list[torch.Tensor]:
@@ -297,9 +306,9 @@ class Ensemble:
         return self.params[0].device
 
     def forward_raw(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """The un-zeroed, unscaled nets at inputs x (N,): returns (K, N)."""
+        """The un-zeroed, unscaled nets at inputs x (N,) or (N, input_dim): returns (K, N)."""
         count = params[0].shape[0]
-        h = x.reshape(1, -1, 1).expand(count, -1, 1)
+        h = x.reshape(1, -1, self.spec.input_dim).expand(count, -1, -1)
         step = 2 if self.spec.bias else 1
         layers = len(self.spec.layer_sizes)
         for j, (w_mult, b_mult) in enumerate(self.spec.layer_scales()):
@@ -391,3 +400,15 @@ class _Activation(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+def chunked_outputs(ensemble: Ensemble, x: torch.Tensor) -> np.ndarray:
+    """Every net's outputs (K, N) in float64, a few nets at a time: (nets, N, width) blocks of
+    about a million numbers stay in cache (faster than all the nets at once; bench/README.md)."""
+    chunk = max(1, 2**20 // (x.shape[0] * ensemble.spec.width))
+    with torch.no_grad():
+        parts = [
+            ensemble(x, [p[start : start + chunk] for p in ensemble.params])
+            for start in range(0, ensemble.count, chunk)
+        ]
+    return torch.cat(parts).double().cpu().numpy()

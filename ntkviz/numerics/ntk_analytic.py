@@ -17,7 +17,11 @@ Sigma^{L+1} and its tangent kernel J J^T tends to the deterministic Theta^{L+1}:
 
 The expectations are closed forms: the arc-cosine kernels for ReLU (Cho & Saul 2009; Arora et al.
 2019, "On Exact Computation with an Infinitely Wide Neural Net") and Williams' (1997) arcsine
-formula for erf. With ``bias=False``, sigma_b = 0.
+formula for erf. Every other activation (and these two, on request) takes them by quadrature
+(:mod:`ntkviz.numerics.ntk_quadrature`). With ``bias=False``, sigma_b = 0.
+
+In the standard parameterisation the tangent kernel grows like the width; :func:`standard_limit`
+is the limit of Theta / width.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ntkviz.errors import ConfigError
+from ntkviz.numerics.ntk_quadrature import quadrature_expectations
 
 ANALYTIC_ACTIVATIONS = ("relu", "erf")
 
@@ -52,6 +59,9 @@ def _erf_expectations(
 
 
 EXPECTATIONS = {"relu": _relu_expectations, "erf": _erf_expectations}
+#: How :func:`infinite_kernels` takes the layer expectations: ``auto`` (the closed form where
+#: there is one, else quadrature), ``closed`` (closed forms only) or ``quadrature`` (always).
+EXPECTATION_METHODS = ("auto", "closed", "quadrature")
 
 
 def _as_points(x: np.ndarray) -> np.ndarray:
@@ -68,18 +78,29 @@ def infinite_kernels(
     sigma_w: float = 1.0,
     sigma_b: float = 1.0,
     bias: bool = True,
+    expectations: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(NNGP, NTK) of the infinitely wide net, each (N1, N2).
 
     x1: (N1,) scalars or (N1, d) points; x2 likewise or None (= x1). ``depth`` hidden layers.
-    See the module docstring for the recursion.
+    ``activation``: a name in :data:`ntkviz.numerics.nets.ACTIVATIONS` or an elementwise torch
+    function; ``expectations``: one of :data:`EXPECTATION_METHODS`. See the module docstring
+    for the recursion.
     """
-    if activation not in EXPECTATIONS:
-        raise ValueError(
-            f"no closed form for activation {activation!r}: use one of "
-            f"{', '.join(ANALYTIC_ACTIVATIONS)}"
+    if expectations not in EXPECTATION_METHODS:
+        raise ConfigError(
+            f"expectations must be one of {', '.join(EXPECTATION_METHODS)} (got {expectations!r})"
         )
-    expect = EXPECTATIONS[activation]
+    closed = isinstance(activation, str) and activation in EXPECTATIONS
+    if expectations == "closed" and not closed:
+        raise ConfigError(
+            f"no closed form for activation {activation!r}: use one of "
+            f"{', '.join(ANALYTIC_ACTIVATIONS)}, or expectations='auto'"
+        )
+    if closed and expectations != "quadrature":
+        expect = EXPECTATIONS[activation]
+    else:
+        expect = quadrature_expectations(activation)
     a = _as_points(x1)
     b = a if x2 is None else _as_points(x2)
     d0 = a.shape[1]
@@ -111,3 +132,44 @@ def infinite_ntk(x1: np.ndarray, x2: np.ndarray | None = None, **kwargs) -> np.n
 def infinite_nngp(x1: np.ndarray, x2: np.ndarray | None = None, **kwargs) -> np.ndarray:
     """The infinite-width output covariance Sigma(x1, x2): (N1, N2). Keywords as :func:`infinite_kernels`."""
     return infinite_kernels(x1, x2, **kwargs)[0]
+
+
+def standard_limit(
+    x1: np.ndarray,
+    x2: np.ndarray,
+    *,
+    depth: int,
+    activation: str,
+    sigma_w: float = 1.0,
+    sigma_b: float = 0.0,
+    bias: bool = True,
+) -> np.ndarray:
+    """lim Theta(x1, x2) / width of standard-parameterised nets, z = W h + b with W ~
+    N(0, sigma_w^2 / fan_in) and b ~ N(0, sigma_b^2) (LeCun-normal, our ``init="lecun"``, is
+    sigma_w = 1, sigma_b = 0): (N1, N2) for scalar inputs (Sohl-Dickstein et al. 2020, "On the
+    infinite width limit of neural networks with a standard parameterization").
+
+    The forward pass is the NTK-parameterised one in distribution, so hidden layer i has the
+    covariance Sigma_i of the recursion above (the module docstring). Only the weights W_{i+1} fed by a hidden layer
+    (i = 1 .. depth) contribute in proportion to the width: ``<h_i, h_i'> / width -> v_i =
+    E_{Sigma_i}[phi(u) phi(v)]`` times ``<delta_{i+1}, delta_{i+1}'> -> prod_{k > i} sigma_w^2
+    d_k`` with d_k = E_{Sigma_k}[phi'(u) phi'(v)]; the first layer's and the biases' terms stay
+    O(1). So ``lim = sum_i v_i prod_{k=i+1}^{depth} sigma_w^2 d_k``, by the recursion
+    T_1 = v_1, T_{i+1} = T_i sigma_w^2 d_{i+1} + v_{i+1}.
+    """
+    expect = EXPECTATIONS[activation]
+    a = np.asarray(x1, dtype=np.float64)
+    b = np.asarray(x2, dtype=np.float64)
+    sw2, sb2 = sigma_w**2, (sigma_b**2 if bias else 0.0)
+    cross = sw2 * np.outer(a, b) + sb2
+    diag1, diag2 = sw2 * a * a + sb2, sw2 * b * b + sb2
+    total = None
+    for _ in range(depth):
+        s11 = np.broadcast_to(diag1[:, None], cross.shape)
+        s22 = np.broadcast_to(diag2[None, :], cross.shape)
+        value, slope = expect(s11, cross, s22)
+        total = value if total is None else total * (sw2 * slope) + value
+        d1, _ = expect(diag1, diag1, diag1)
+        d2, _ = expect(diag2, diag2, diag2)
+        cross, diag1, diag2 = sw2 * value + sb2, sw2 * d1 + sb2, sw2 * d2 + sb2
+    return total

@@ -23,14 +23,17 @@ frozen copy subtracted by ``zero_output`` does not depend on w, so it does not c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 
 from ntkviz.errors import DivergenceError
 from ntkviz.numerics.dynamics import Outer
-from ntkviz.numerics.nets import Ensemble, dense
+from ntkviz.numerics.nets import Ensemble, NetSpec, dense
+from ntkviz.runtime.threads import single_thread
 
 METHODS = ("auto", "layerwise", "jacobian")
 
@@ -88,7 +91,7 @@ def _layer_features(
     step = 2 if spec.bias else 1
     layers = len(spec.layer_sizes)
     scales = spec.layer_scales()
-    h = x.to(params[0].dtype).reshape(1, -1, 1).expand(count, -1, 1)
+    h = x.to(params[0].dtype).reshape(1, -1, spec.input_dim).expand(count, -1, -1)
     inputs, pre = [], []  # pre[l] = (z_l, act(z_l)) for the hidden layers
     for j, (w_mult, b_mult) in enumerate(scales):
         inputs.append(h)
@@ -312,3 +315,85 @@ def check_finite_kernel(kernel: torch.Tensor) -> None:
             f"the tangent kernel of net {k} is not finite (NaN or infinity): the weights or the "
             f"output scale overflowed; try a smaller --lr, or an --alpha closer to 1"
         )
+
+
+def kernel_memory(spec: NetSpec, count: int, points: int, dtype=torch.float32) -> int:
+    """Bytes to hold ``count`` nets (no initial copy: they are never trained) and the layer-wise
+    kernel's per-layer activations on ``points`` inputs (inputs, slopes, deltas, a temporary)."""
+    item = torch.empty((), dtype=dtype).element_size()
+    activations = (3 * spec.depth + 3) * count * points * spec.width
+    return item * (spec.parameter_count * count + activations)
+
+
+def initial_kernels(
+    spec: NetSpec,
+    count: int,
+    seed: int,
+    x_train: np.ndarray,
+    x_grid: np.ndarray,
+    device: str = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each of the ``count`` nets' empirical kernel and function at initialisation, in float64:
+    (Theta(X, X) (K, N, N), Theta(x, X) (K, G, N), f0(X) (K, N), f0(x) (K, G)), the functions
+    0 when ``spec.zero_output``.
+
+    Computed on a float64 twin of the nets (member k's draws do not depend on the dtype), with
+    no frozen copy: it is never trained.
+    """
+    twin = Ensemble(
+        dataclasses.replace(spec, zero_output=False),
+        count,
+        seed,
+        device=device,
+        dtype=torch.float64,
+        keep_initial=False,
+    )
+    grid64 = torch.as_tensor(x_grid, device=device)
+    train64 = torch.as_tensor(x_train, device=device)
+    with single_thread(device):
+        k_train = empirical_ntk(twin, train64).cpu().numpy()
+        k_grid = empirical_ntk(twin, grid64, train64).cpu().numpy()
+        if spec.zero_output:
+            f0_train, f0_grid = np.zeros((count, len(x_train))), 0.0 * k_grid[..., 0]
+        else:
+            with torch.no_grad():
+                f0_train, f0_grid = twin(train64).cpu().numpy(), twin(grid64).cpu().numpy()
+    return k_train, k_grid, f0_train, f0_grid
+
+
+def readout_variances(spec: NetSpec) -> tuple[float, float]:
+    """The variances of the readout layer's effective weight and bias (w_mult W, b_mult b) at
+    initialisation: (sigma_w^2 / fan_in, sigma_b^2) for ``ntk``; (1 / (3 fan_in), the same or 0)
+    for ``standard`` with ``pytorch``'s uniform draws; (1 / fan_in, 0) with ``lecun``'s."""
+    fan_in = spec.layer_sizes[-1][0]
+    if spec.parameterization == "ntk":
+        w_mult, b_mult = spec.layer_scales()[-1]
+        return w_mult**2, (b_mult**2 if spec.bias else 0.0)
+    if spec.init == "pytorch":
+        return 1 / (3 * fan_in), (1 / (3 * fan_in) if spec.bias else 0.0)
+    return 1 / fan_in, 0.0
+
+
+def readout_nngp(
+    ensemble: Ensemble,
+    x1: torch.Tensor,
+    x2: torch.Tensor | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Each member's output covariance over its readout layer's draws, given its hidden layers:
+    (K, N1, N2).
+
+    ``K_k(x1, x2) = alpha_k^2 (v_w <h_L(x1), h_L(x2)> + v_b)``, h_L the last hidden layer's
+    activations and (v_w, v_b) from :func:`readout_variances`: the mean of f(x1) f(x2) over
+    the readout weights. As the width grows it tends to the NNGP of one net alone (the
+    "empirical NNGP" of neural-tangents is f f^T, the same in expectation; Lee et al. 2018).
+    """
+    params = ensemble.params if params is None else params
+    with torch.no_grad():
+        params = [p.detach() for p in params]
+        h1 = _layer_features(ensemble, params, x1)[-1][0]
+        h2 = h1 if x2 is None else _layer_features(ensemble, params, x2)[-1][0]
+        weight_var, bias_var = readout_variances(ensemble.spec)
+        kernel = torch.bmm(h1, h2.transpose(1, 2)) * weight_var + bias_var
+        scale = output_scale(ensemble)
+        return kernel * (scale * scale).view(-1, 1, 1)

@@ -19,7 +19,7 @@ from ntkviz.figures.generalization import (
     kernel_regression,
     simulate,
 )
-from ntkviz.numerics.dynamics import flow_functions
+from ntkviz.numerics.function_space import flow_functions
 from ntkviz.numerics.nets import Ensemble, NetSpec
 from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import empirical_ntk

@@ -13,7 +13,8 @@ from conftest import TINY, gif_frames
 
 from ntkviz.figures.base import caption
 from ntkviz.figures.linearized import SPEC, LinearizedConfig, simulate
-from ntkviz.numerics.dynamics import flow_functions, flow_outputs, mse_loss
+from ntkviz.numerics.dynamics import mse_loss
+from ntkviz.numerics.function_space import flow_functions, flow_outputs
 from ntkviz.numerics.linearize import LinearModel
 from ntkviz.numerics.nets import Ensemble, NetSpec
 

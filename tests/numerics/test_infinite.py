@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from ntkviz.errors import ConfigError
 from ntkviz.numerics.ntk_analytic import EXPECTATIONS, infinite_kernels, infinite_nngp, infinite_ntk
 
 ERF = np.vectorize(math.erf)
@@ -81,5 +82,7 @@ def test_relu_no_bias_is_positively_homogeneous():
 
 
 def test_unknown_activation_is_refused():
-    with pytest.raises(ValueError, match="no closed form"):
-        infinite_ntk(np.zeros(2), activation="tanh")
+    with pytest.raises(ConfigError, match="no closed form"):
+        infinite_ntk(np.zeros(2), activation="tanh", expectations="closed")
+    with pytest.raises(ConfigError, match="activation must be one of"):
+        infinite_ntk(np.zeros(2), activation="swish")
