@@ -44,8 +44,8 @@ def test_filled_markers_have_a_rim_in_the_page_colour(theme):
                 assert not _same(look["markeredgecolor"], look["color"]), role
                 assert look["mew"] > 0
         else:
-            # lines and open markers ('+') keep their own colour on the edge
-            assert "markeredgecolor" not in look, role
+            # lines and open markers ('+', all edge) keep their own colour on the edge
+            assert _same(look.get("markeredgecolor", look["color"]), look["color"]), role
     # the roles that draw dots on top of curves are among them
     assert {"data", "target", "now"} <= set(rimmed)
     # a caller may still choose another rim
