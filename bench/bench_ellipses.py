@@ -42,7 +42,9 @@ def run(
     if steps is not None:
         config = dataclasses.replace(config, steps=steps)
     # the post's picture (both runs' planes overlaid beside the functions), like for like
-    config = dataclasses.replace(config, frames=frames or config.steps // 40, layout="both")
+    config = dataclasses.replace(
+        config, frames=frames or config.steps // 40, layout="both", clock="linear"
+    )
     style = spec.style
     if size is not None:
         style = style.resized(size)  # fonts and lines shrink with the figure

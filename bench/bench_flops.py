@@ -47,7 +47,7 @@ def generalization_flops(config) -> float:
     """Per width and step: forward, backward and the rank-N update at N training points, 2 flops
     per weight each; per frame, the forward at the grid's points; the float64 kernels aside."""
     n = len(config.inputs())
-    frames = config.steps // config.interval + 1
+    frames = config.frames + 1  # snapshots, whatever their --clock
     total = 0.0
     for width in config.widths:
         params = config.net(int(width)).parameter_count

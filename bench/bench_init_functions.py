@@ -39,7 +39,7 @@ def run(
     from ntkviz.pipeline import RunOptions, run_figure
 
     spec = figures.get("init-functions")
-    config = spec.config_cls()
+    config = spec.config_cls(clock="linear", hold_first=5)  # the post's clock and hold
     overrides = {k: v for k, v in (("frames", frames), ("count", count)) if v is not None}
     config = dataclasses.replace(config, **overrides)
     style = spec.style

@@ -42,7 +42,7 @@ def run(
     spec = figures.get("weight-matrix")
     # the post's first figure (the three matrices) at its 16 x 7 in, like for like with the
     # naive side; the default layout adds the post's second figure below them
-    post = dataclasses.replace(spec.config_cls(), layout="matrices")
+    post = dataclasses.replace(spec.config_cls(), layout="matrices", clock="linear")
     if widths is not None:
         post = dataclasses.replace(post, widths=widths)
     style = dataclasses.replace(spec.style, size=(16.0, 7.0))

@@ -7,7 +7,9 @@ through :func:`ntkviz.pipeline.run_figure`.
 From Python or Jupyter (:mod:`ntkviz.api`, imported on first use so that ``import ntkviz`` stays
 cheap): ``ntkviz.list_figures()``, ``ntkviz.options(name)``, ``ntkviz.configure(name, **options)`` and
 ``ntkviz.render(name, quick=False, seed=0, **options)``, which returns an
-:class:`~ntkviz.api.Animation` (``.result``, ``.frame(i)``, ``.save(path)``, an inline player).
+:class:`~ntkviz.api.Animation` (``.result``, ``.frame(i)``, ``.save(path)``, an inline player);
+``ntkviz.explore(name, vary={"alphas": [0.01, 1, 100]})``: the figure over an option's values,
+one page with a slider (:mod:`ntkviz.explorer`).
 """
 
 import sys
@@ -26,6 +28,8 @@ from ntkviz.version import __version__  # noqa: E402 - after passive_wait
 # Not ``figures``/``config``: those are submodules, and importing one makes it the package's
 # attribute of that name, which would hide a function.
 _API = ("list_figures", "options", "configure", "render", "Animation")
+#: Names from :mod:`ntkviz.explorer.run` (``ntkviz explore``), loaded on first access.
+_EXPLORE = ("explore", "Exploration")
 
 
 def __getattr__(name: str):
@@ -33,6 +37,10 @@ def __getattr__(name: str):
         from ntkviz import api
 
         return getattr(api, name)
+    if name in _EXPLORE:
+        from ntkviz.explorer import run
+
+        return getattr(run, name)
     if name == "ConfigError":
         from ntkviz.errors import ConfigError
 
@@ -59,4 +67,4 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 del passive_wait
 
-__all__ = ["__version__", *_API, "ConfigError"]
+__all__ = ["__version__", *_API, *_EXPLORE, "ConfigError"]

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import html
-import io
+import numbers
+import os
 import tempfile
 import time
 import uuid
@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ntkviz.errors import ConfigError
+from ntkviz.errors import ArgumentError, ConfigError, FrameIndexError
 from ntkviz.options import SHARED, get, names
 
 #: An animation larger than this is shown inline as its still, with a note (saving still works).
@@ -62,7 +62,7 @@ def configure(name: str, quick: bool = False, **options: Any) -> Any:
     from ntkviz.figures.base import defaults
 
     spec = _spec(name)
-    base, _ = defaults(spec, bool(quick))
+    base, _ = defaults(spec, _typed("quick", quick, bool))
     return cfg.build(spec.config_cls, _figure_values(spec, options), base=base)
 
 
@@ -87,6 +87,7 @@ def render(
     from ntkviz.pipeline import preflight
 
     spec = _spec(name)
+    progress = _typed("progress", progress, bool)
     config_, run_options, words = _run_options(spec, {**options, "quick": quick, "seed": seed})
     with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
         preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
@@ -172,9 +173,11 @@ class Animation:
     def frame(self, i: int):
         """Output frame ``i`` (the end hold included) as an (H, W, 4) uint8 RGBA array."""
         n = len(self)
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise ArgumentError(f"frame(i) takes a whole number (got {i!r})")
         if not -n <= i < n:
-            raise IndexError(f"frame {i} of {n}")
-        return self.renderer.frame(i % n).copy()
+            raise FrameIndexError(f"frame {i} of {n}: i must be from {-n} to {n - 1}")
+        return self.renderer.frame(int(i) % n).copy()
 
     def frames(self) -> Iterator[Any]:
         for i in range(len(self)):
@@ -199,11 +202,15 @@ class Animation:
         from ntkviz.output import formats
         from ntkviz.pipeline import run_figure
 
-        path = Path(path)
+        path = _path("save(path)", path)
+        sidecar = _typed("sidecar", sidecar, bool)
         saving = [o for o in SHARED if o.where == "save" and o.name != "output"]
         unknown = sorted(set(options) - {o.name for o in saving})
         if unknown:
-            raise TypeError(f"save() got an unexpected keyword argument {unknown[0]!r}")
+            raise ArgumentError(
+                f"save() got an unexpected keyword argument {unknown[0]!r} (its options: "
+                f"sidecar, {', '.join(o.name for o in saving)})"
+            )
         values = {o.name: _given(o, options.get(o.name, o.keyword_default)) for o in saving}
         if (
             path.suffix.lower() == ".npz"
@@ -218,7 +225,7 @@ class Animation:
         options_ = dataclasses.replace(
             self.options,
             output=path,
-            sidecar=bool(sidecar),
+            sidecar=sidecar,
             command=tuple(words),
             extra={
                 **self.options.extra,
@@ -257,7 +264,7 @@ class Animation:
             info = frame_info(self.spec, self.result, self.config, self.renderer)
             with self.renderer.drawing():
                 if not self.spec.animated:
-                    self._html = (_still_html(self.still(), info), None)
+                    self._html = (player.still_html(self.still(), info), None)
                 else:
                     fps = self.options.fps
                     data = player.encode_frames(len(self), self.frame, fps, info["labels"])
@@ -273,7 +280,7 @@ class Animation:
                 f"inline (over {MAX_INLINE_BYTES / 2**20:.0f} MB); its still is shown. Use "
                 "quick=True, a smaller size or dpi, or save it with .save('x.html')."
             )
-            return _still_html(self.still(), info, note)
+            return player.still_html(self.still(), info, note)
         return text
 
     def _repr_html_(self) -> str:
@@ -281,28 +288,6 @@ class Animation:
 
     def __repr__(self) -> str:
         return f"<ntkviz.Animation {' '.join(self.command[1:])}>"
-
-
-def _still_html(frame: Any, info: Mapping[str, Any], note: str = "") -> str:
-    import base64
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(frame[..., :3].copy()).save(buffer, format="PNG")
-    src = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    caption = info.get("caption") or ""
-    return (
-        '<div class="ntkviz-still">'
-        + f"<div><b>{html.escape(info['title'])}</b> · "
-        + (f"<code>{html.escape(info['options'])}</code>" if info["options"] else "")
-        + (html.escape(info["summary"]) if not info["options"] else "")
-        + "</div>"
-        + f'<img src="{src}" alt="{html.escape(info.get("title", ""))}" style="max-width:100%">'
-        + (f"<p>{html.escape(caption)}</p>" if caption else "")
-        + (f"<p><i>{html.escape(note)}</i></p>" if note else "")
-        + "</div>"
-    )
 
 
 # -- options, as the CLI reads them -------------------------------------------------------------
@@ -333,7 +318,11 @@ def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         kind, item = cfg.field_kind(spec.config_cls, fields[key])
         if value is None:
             continue
-        values[key] = _typed(cfg.option_name(key), value, "tuple" if kind == "tuple" else item)
+        name = cfg.option_name(key)
+        value = _typed(name, value, "tuple" if kind == "tuple" else item)
+        if kind == "tuple" and not isinstance(value, str):  # each item as the CLI's would be
+            value = tuple(_typed(name, v, item) for v in value)
+        values[key] = value
     return values
 
 
@@ -343,12 +332,14 @@ _WORDS = {int: "integer", float: "number", bool: "boolean", str: "string"}
 def _typed(option: str, value: Any, kind: Any) -> Any:
     """``value`` as the CLI's parser would give it (a string is parsed as on the command line)."""
     if kind == "tuple":
+        if getattr(value, "ndim", None) == 1:  # a NumPy array of numbers
+            value = value.tolist()
         if isinstance(value, (str, tuple, list)):
             return value  # the CLI's list parsing (ntkviz.config.coerce) takes it from here
         return _invalid(option, value, "a comma-separated list of numbers, a tuple or a list")
     if kind is bool:
-        if isinstance(value, bool):
-            return value
+        if isinstance(value, bool) or (type(value).__module__ == "numpy" and value.dtype == bool):
+            return bool(value)
         return _invalid(option, value, "a valid boolean")
     if kind is str:
         if isinstance(value, str):
@@ -357,8 +348,8 @@ def _typed(option: str, value: Any, kind: Any) -> Any:
     if isinstance(value, bool):
         return _invalid(option, value, f"a valid {_WORDS.get(kind, 'value')}")
     if kind is int:
-        if isinstance(value, int):
-            return value
+        if isinstance(value, numbers.Integral):  # NumPy's integers too
+            return int(value)
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
@@ -372,8 +363,11 @@ def _typed(option: str, value: Any, kind: Any) -> Any:
                 )
         return _invalid(option, value, "a valid integer")
     if kind is float:
-        if isinstance(value, (int, float)):
-            return float(value)
+        if isinstance(value, numbers.Real):  # NumPy's numbers too
+            try:
+                return float(value)
+            except OverflowError:
+                return _invalid(option, value, "a number a float can hold")
         if isinstance(value, str):
             try:
                 return float(value.strip())
@@ -384,7 +378,16 @@ def _typed(option: str, value: Any, kind: Any) -> Any:
 
 
 def _invalid(option: str, value: Any, expected: str) -> Any:
-    raise ConfigError(f"Invalid value for '{option}': Input should be {expected} (got {value!r})")
+    shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:77]}..."
+    raise ArgumentError(f"Invalid value for '{option}': Input should be {expected} (got {shown})")
+
+
+def _path(what: str, value: Any) -> Path:
+    """A file name given to the API (str or os.PathLike), else one line."""
+    if isinstance(value, (str, os.PathLike)) and isinstance(os.fspath(value), str):
+        return Path(value)
+    shown = repr(value) if len(repr(value)) <= 80 else type(value).__name__
+    raise ArgumentError(f"{what} must be a file name, a str or a pathlib.Path (got {shown})")
 
 
 def _given(option: Any, value: Any) -> Any:
@@ -392,10 +395,12 @@ def _given(option: Any, value: Any) -> Any:
     if value is None:
         return None
     if option.type is Path:
-        return Path(value)
+        return _path(option.name, value)
     if option.name == "size" and isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ConfigError(f"--size must look like WxH in inches, e.g. 12x9 (got {value!r})")
+        if len(value) != 2 or not all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+        ):
+            raise ArgumentError(f"--size must look like WxH in inches, e.g. 12x9 (got {value!r})")
         return "x".join(f"{float(v):g}" for v in value)
     return _typed(option.flag, value, option.type)
 

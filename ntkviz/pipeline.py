@@ -21,7 +21,7 @@ from ntkviz import config as cfg
 from ntkviz import sidecar
 from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
 from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
 from ntkviz.options import get as shared_option
@@ -163,7 +163,9 @@ def _check_distinct(options: RunOptions) -> None:
             continue
         key = Path(os.path.abspath(path))
         if key in seen:
-            raise ConfigError(f"{what} {path} is the same path as {seen[key]}: give each its own")
+            raise ConfigError(
+                f"{what} {quoted(path)} is the same path as {seen[key]}: give each its own"
+            )
         seen[key] = what
 
 
@@ -243,6 +245,8 @@ def frame_labels(result: Any, renderer: Any) -> list[str] | None:
     if steps is None:
         return None
     steps = np.asarray(steps)
+    if steps.ndim == 2 and (steps == steps[:, :1]).all():  # every run on one clock (ntk-ellipses)
+        steps = steps[:, 0]
     count = renderer.count
     if steps.ndim != 1 or len(steps) not in (count, count + 1):
         return None
@@ -388,6 +392,7 @@ def run_figure(
             timing,
             jobs,
             layout,
+            held=renderer.held if written["frames"] == len(renderer) else 0,  # not in a still
         )
         if options.data is not None:
             formats.lookup(options.data, "data").write_data(

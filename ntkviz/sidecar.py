@@ -43,6 +43,8 @@ OPTIONAL: dict[str, Any] = {
     "device": str,
     "quick": bool,
     "hold": _NUMBER,
+    "hold_frames": int,
+    "hold_s": _NUMBER,
     "layout": list,
     "caption": str,
     "dither": bool,
@@ -97,14 +99,21 @@ def make(
     seconds: Mapping[str, float],
     jobs: int,
     layout: list[str] | None = None,
+    held: int = 0,
 ) -> dict[str, Any]:
     """The record of a run: ``options`` (a :class:`ntkviz.pipeline.RunOptions`), what the writer
-    reported (``written``: format, frames, size, bytes), the caption and the timings."""
+    reported (``written``: format, frames, size, bytes), the caption and the timings. ``held``:
+    the end hold's copies of the last frame among the frames written: ``frames`` counts the
+    frames drawn, each once, and ``hold_frames`` (``hold_s`` seconds) the copies apart."""
     return {
         "schema": SCHEMA,
         "figure": spec.name,
         "output": str(options.output),
         **written,
+        # the frames drawn, each once; the end hold repeats the last hold_frames times
+        "frames": written["frames"] - held,
+        "hold_frames": held,
+        "hold_s": held / options.fps,
         "fps": options.fps,
         "seed": options.seed,
         "device": options.device,

@@ -25,11 +25,13 @@ import typer
 from ntkviz import config as cfg
 from ntkviz import registry
 from ntkviz.cli.configfile import apply_config_file
+from ntkviz.cli.environment import prepare as prepare_environment
 from ntkviz.cli.errors import DEBUG, OneLineErrors, click
+from ntkviz.cli.explore import explore_app
 from ntkviz.cli.gallery import gallery_command
 from ntkviz.cli.open import report
 from ntkviz.cli.rerun import rerun_command
-from ntkviz.errors import ConfigError
+from ntkviz.errors import ConfigError, quoted
 from ntkviz.options import SHARED
 from ntkviz.version import __version__
 
@@ -114,8 +116,10 @@ def precheck(entry: Mapping[str, Any], values: Mapping[str, Any], formats: list[
         shared.validate(values.get(shared.name))
     output = values.get("output")
     if output is not None and Path(output).suffix.lower() not in formats:
-        shown = Path(output).suffix or "(none)"
-        raise ConfigError(f"unknown output format '{shown}' for {output}: use {', '.join(formats)}")
+        shown = repr(Path(output).suffix or "(none)")
+        raise ConfigError(
+            f"unknown output format {shown} for {quoted(output)}: use {', '.join(formats)}"
+        )
 
 
 def _config_parameters(entry: dict[str, Any]) -> list[inspect.Parameter]:
@@ -206,6 +210,7 @@ def _figure_command(entry: dict[str, Any]):
             values = apply_config_file(ctx, values["config"], values)
         # before torch and matplotlib load:
         precheck(entry, values, registry.load()["formats"])
+        prepare_environment()
         from ntkviz.figures import get
         from ntkviz.pipeline import run_figure
         from ntkviz.runtime.progress import Progress, RichProgress
@@ -254,6 +259,10 @@ def build_app(full: Any = None) -> typer.Typer:
         new.command(entry["name"])(make(entry))
     new.command("rerun")(rerun_command)
     new.command("gallery")(gallery_command)
+    new.add_typer(
+        explore_app(FIGURES, full, _config_parameters, _shared_parameters, precheck),
+        name="explore",
+    )
     return new
 
 

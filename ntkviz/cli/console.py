@@ -44,6 +44,9 @@ def main() -> None:
 
 
 def _finish(code: int) -> int:
+    environment = sys.modules.get("ntkviz.cli.environment")  # os._exit runs no atexit
+    if environment is not None:
+        environment.cleanup()
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:

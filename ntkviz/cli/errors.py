@@ -66,6 +66,12 @@ def _debugging() -> bool:
 STREAM_ERRORS = (errno.EPIPE, errno.EBADF, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT)
 
 
+def one_line(text: str) -> str:
+    """``text`` with its control characters (a newline, a tab, a carriage return in a name that
+    was given) written as their escapes: an error is always one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _stdout_broken(exc: OSError) -> bool:
     return exc.errno in STREAM_ERRORS
 
@@ -135,10 +141,10 @@ class OneLineErrors(TyperGroup):
             )
         except click.exceptions.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "ntkviz"
-            click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())} (see '{where} --help')", err=True)
             sys.exit(2)
         except click.exceptions.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
         except typer.Abort:
             click.echo("Aborted.", err=True)
@@ -146,7 +152,7 @@ class OneLineErrors(TyperGroup):
         except NtkvizError as exc:
             if _debugging():
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except MemoryError:
             if _debugging():
@@ -162,14 +168,16 @@ class OneLineErrors(TyperGroup):
             if exc.filename is None and _stdout_broken(exc):
                 stdout_failed(exc)
             else:
-                click.echo(f"Error: {describe_os_error(exc)}", err=True)
+                click.echo(f"Error: {one_line(describe_os_error(exc))}", err=True)
             sys.exit(1)
         except Exception as exc:  # a bug: still one line, the traceback with --debug
             if _debugging():
                 raise
             click.echo(
-                f"Error: internal error: {type(exc).__name__}: {exc} "
-                "(run 'ntkviz --debug ...' for the traceback)".replace("\n", " "),
+                one_line(
+                    f"Error: internal error: {type(exc).__name__}: {exc} "
+                    "(run 'ntkviz --debug ...' for the traceback)".replace("\n", " ")
+                ),
                 err=True,
             )
             sys.exit(1)

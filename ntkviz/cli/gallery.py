@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ntkviz import registry
-from ntkviz.errors import ConfigError
+from ntkviz.cli.environment import prepare as prepare_environment
+from ntkviz.errors import ConfigError, quoted
 from ntkviz.options import check_jobs, check_seed, get
 
 SEED = get("seed").default
@@ -67,6 +69,14 @@ def gallery_command(
         ),
     ] = 2.0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")] = False,
+    explore: Annotated[
+        bool,
+        typer.Option(
+            "--explore",
+            help="Also make the explore pages (explore-<figure>.html: a figure over alpha or "
+            "the width, with a slider); variants are cached in ~/.cache/ntkviz/explore.",
+        ),
+    ] = False,
 ) -> None:
     """Build every figure at the post's settings into a folder, with README.md and index.html."""
     from rich.console import Console
@@ -87,10 +97,11 @@ def gallery_command(
     check_jobs(jobs)  # 0: one figure per core
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+        raise ConfigError(f"--out {quoted(out)} exists and is not a folder")
     gallery.check_tolerance(tolerance)
     if check is not None:
         gallery.check_reference(check)
+    prepare_environment()
     console = Console(stderr=True, quiet=quiet)
     with Progress(
         TextColumn("gallery"),
@@ -116,7 +127,7 @@ def gallery_command(
             seed=seed,
             on_done=done,
         )
-    table = Table(title=f"ntkviz gallery in {out}")
+    table = Table(title=f"ntkviz gallery in {quoted(out)}")
     for column in ("figure", "status", "frames", "size", "MB", "seconds"):
         table.add_column(column, justify="left" if column in ("figure", "status") else "right")
     for row in rows:
@@ -130,14 +141,17 @@ def gallery_command(
         )
     total = sum(r["bytes"] for r in rows)
     Console(quiet=quiet).print(table)
-    Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {out}")
+    Console(quiet=quiet).print(f"{len(rows)} figure(s), {total / 1e6:.1f} MB in {quoted(out)}")
     skipped = [r["figure"] for r in rows if r["status"] == "skipped"]
+    shown = shlex.quote(str(out)) if str(out).isprintable() else quoted(out)  # one line
     if skipped and not quiet:  # one unwrapped line: a newcomer learns what renders them
         typer.echo(
             f"skipped {len(skipped)} ({', '.join(skipped)}) as {gallery.SKIPPED} "
-            f"(ntkviz gallery --out {out} --force)"
+            f"(ntkviz gallery --out {shown} --force)"
         )
     failed = [r for r in rows if r["status"] == "failed"]
+    if explore:
+        failed += explore_pages(out, quick, seed, jobs, quiet)
     for row in failed:
         typer.echo(f"Error: {row['figure']} failed: {row['error']}", err=True)
     problems = []
@@ -149,6 +163,44 @@ def gallery_command(
         for line in problems:
             typer.echo(f"Error: gallery check: {line}", err=True)
         if not problems:
-            typer.echo(f"Gallery check: every figure decodes, matches its sidecar and {check}.")
+            typer.echo(
+                f"Gallery check: every figure decodes, matches its sidecar and {quoted(check)}."
+            )
     if failed or problems:
         raise typer.Exit(1)
+
+
+def explore_pages(out: Path, quick: bool, seed: int, jobs: int, quiet: bool) -> list[dict]:
+    """The gallery's explore pages (:data:`ntkviz.gallery.plan.EXPLORE_PAGES`) into ``out``;
+    the rows of those that failed."""
+    import time
+
+    from ntkviz.errors import NtkvizError
+    from ntkviz.explorer import run
+    from ntkviz.gallery.plan import EXPLORE_PAGES
+
+    failed = []
+    for page in EXPLORE_PAGES:
+        start = time.perf_counter()
+        target = out / f"{page.name}.html"
+        try:
+            plan = run.plan(
+                page.figure,
+                page.vary,
+                dict(page.options),
+                {"quick": quick, "seed": seed},
+                target,
+                jobs=jobs,
+            )
+            made = run.compute(plan)
+            size = made.save(target)
+        except NtkvizError as exc:
+            failed.append({"figure": page.name, "error": str(exc)})
+            continue
+        if not quiet:
+            simulated = sum(r["computed"] for r in made.rows)
+            typer.echo(
+                f"{target}: {len(made.rows)} variants ({simulated} simulated), "
+                f"{size / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s"
+            )
+    return failed

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from ntkviz.cli.errors import stdout_failed
+from ntkviz.errors import quoted
 
 
 def describe(report: dict[str, Any]) -> str:
@@ -22,7 +23,7 @@ def describe(report: dict[str, Any]) -> str:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
     unit = "pt" if report.get("format") in ("pdf", "svg") else "px"
     return (
-        f"Wrote {report['output']}: {report['frames']} frame(s), "
+        f"Wrote {quoted(report['output'])}: {report['frames']} frame(s), "
         f"{report['width']:g}x{report['height']:g} {unit}, "
         f"{shown} ({timing})"
     )
@@ -54,12 +55,14 @@ def open_file(path: Path) -> str | None:
         try:
             os.startfile(path)  # type: ignore[attr-defined]
         except OSError as exc:
-            return f"--open: cannot show {path} ({exc.strerror or exc}); the file is written"
+            return (
+                f"--open: cannot show {quoted(path)} ({exc.strerror or exc}); the file is written"
+            )
         return None
     command = viewer_command()
     exe = shutil.which(command)
     if exe is None:
-        return f"--open: no viewer found ({command} is not installed); the file is {path}"
+        return f"--open: no viewer found ({command} is not installed); the file is {quoted(path)}"
     try:
         subprocess.Popen(
             [exe, str(path)],
@@ -69,5 +72,7 @@ def open_file(path: Path) -> str | None:
             start_new_session=True,  # Ctrl-C in this terminal must not close the viewer
         )
     except OSError as exc:
-        return f"--open: cannot run {exe} ({exc.strerror or exc}); the file is {path}"
+        return (
+            f"--open: cannot run {quoted(exe)} ({exc.strerror or exc}); the file is {quoted(path)}"
+        )
     return None

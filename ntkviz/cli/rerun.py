@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ntkviz.cli.environment import prepare as prepare_environment
 from ntkviz.cli.open import report
 from ntkviz.errors import NtkvizError
 from ntkviz.options import SHARED
@@ -119,6 +120,7 @@ def rerun_command(
 ) -> None:
     """Run again what a sidecar records (figure, config, seed, style, fps, hold, formats): the same
     versions give a byte-identical file."""
+    prepare_environment()  # before torch and matplotlib load
     from ntkviz.pipeline import run_figure
     from ntkviz.runtime.progress import Progress, RichProgress
 

@@ -1,11 +1,15 @@
 """Pieces of panels that several figures draw alike: plain-number labels on log axes, the
 polygon of a band between two curves, an ensemble's mean in its band, and the part of the
-sequential colour map that reads on each theme."""
+sequential colour map that reads on each theme, and a training-step axis on an animation's clock."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.ticker import LogFormatterSciNotation
+
+from ntkviz.drawing.style import Z
 
 #: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme: its
 #: pale yellow end would not read on white, its dark purple end not on black.
@@ -45,3 +49,123 @@ def move_mean_band(band, line, x: np.ndarray, mean: np.ndarray, spread: np.ndarr
     """:func:`mean_band`'s band and line at another frame's ``mean`` and ``spread``."""
     line.set_ydata(mean)
     band.set_verts(band_verts(x, mean - spread, mean + spread))
+
+
+def step_axis(ax, last: float, log: bool, first: float = 0.0) -> bool:
+    """The x axis of a quantity over training steps, up to step ``last``: in log time when
+    ``log`` (the snapshots are spaced in log time) and ``last`` > 1, from step 1 (step 0 has no
+    place on it: a curve drawn there starts at step 1); else linear from ``first``. Returns
+    whether it is logarithmic."""
+    if log and last > 1:
+        ax.set_xscale("log")
+        ax.set_xlim(1, last)
+        return True
+    ax.set_xlim(first, last if last > first else first + 1)
+    return False
+
+
+def panel_text(ax, style, x: float, y: float, text: str, va: str) -> Any:
+    """Small text at (``x``, ``y``) in axes coordinates, left-aligned, above the data."""
+    return ax.text(
+        x, y, text, transform=ax.transAxes, fontsize=style.small, ha="left", va=va, zorder=Z.TEXT
+    )
+
+
+def square_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
+    """A square view ((x0, x1), (y0, y1)) holding the finite ``points`` (P, 2) with a ``margin``
+    (a share of the larger side) around them; square so that, drawn with equal aspect, shapes
+    (an ellipse) keep their true proportions."""
+    pts = points[np.isfinite(points).all(axis=1)]
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    half = 0.5 * (1.0 + 2.0 * margin) * max(float((high - low).max()), 1e-9)
+    centre = 0.5 * (low + high)
+    return tuple((float(c - half), float(c + half)) for c in centre)
+
+
+def log_ylim(ax, values, below: float, above: float) -> None:
+    """A log y view of the finite positive ``values`` (arrays of any shape): from the smallest
+    / ``below`` to the largest x ``above`` (to the smallest x ``below`` x ``above`` when all are
+    equal); the view is left as it is when there are none."""
+    flat = np.concatenate([np.ravel(v) for v in values])
+    positive = flat[np.isfinite(flat) & (flat > 0)]
+    if positive.size:
+        low, high = float(positive.min()), float(positive.max())
+        ax.set_ylim(low / below, (high if high > low else low * below) * above)
+
+
+def padded_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
+    """A view ((x0, x1), (y0, y1)) holding the finite ``points`` (P, 2), each axis padded by
+    ``margin`` of its range on either side (of at least 1e-3 of the larger range)."""
+    pts = points[np.isfinite(points).all(axis=1)]
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    pad = margin * np.maximum(high - low, 1e-3 * max(float((high - low).max()), 1e-9))
+    return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+
+
+# -- log-log panels: measured values, their fitted line and the theory's slope --------------------
+
+
+def median_series(ax, style, x: np.ndarray, samples: np.ndarray, color, label: str) -> None:
+    """Samples (V, R) at ``x`` (V,) on log-log axes: each a faint dot (when R > 1), their median
+    a line with dots labelled ``label``; values <= 0, which a log axis cannot place, left out."""
+    median = np.median(samples, axis=1)
+    trials = samples.shape[1]
+    xs, ys = np.repeat(x, trials), samples.reshape(-1)
+    if trials > 1:
+        ax.plot(xs[ys > 0], ys[ys > 0], **style.look("trail", color, alpha=0.35))
+    keep = median > 0
+    look = style.look("run", color, marker="o", ms=2.0 * style.line_width)
+    ax.plot(x[keep], median[keep], **look, label=label)
+
+
+def fit_line(ax, style, x: np.ndarray, slope: float, intercept: float, color, **kwargs) -> Any:
+    """The line of a log-log fit, log10 y = intercept + slope log10 x, over ``x`` in the fit's
+    look; None (nothing drawn) when the slope is not finite."""
+    if not np.isfinite(slope):
+        return None
+    y = 10 ** (intercept + slope * np.log10(x))
+    (line,) = ax.plot(x, y, **style.look("fit", color), **kwargs)
+    return line
+
+
+def theory_line(ax, style, x: np.ndarray, slope: float, fit: tuple[float, float], label: str):
+    """The theory's log-log ``slope`` over ``x`` as a dashed line through the middle (in log x)
+    of the fitted line ``fit`` = (slope, intercept), so the two slopes compare at a glance."""
+    logs = np.log10(x)
+    middle = 0.5 * (logs.min() + logs.max())
+    level = fit[1] + fit[0] * middle
+    (line,) = ax.plot(
+        x, 10 ** (level + slope * (logs - middle)), **style.look("theory"), label=label
+    )
+    return line
+
+
+def shared_panels(figure, count: int, xlabel: str, ylabel: str) -> tuple[list, Any]:
+    """``count`` panels with shared axes and one free panel after them, on a grid of one row
+    (under 4 panels) or two; axis labels and tick labels only on the outer panels (x where no
+    panel lies below, y in the first column). Returns the panels and the free one."""
+    rows = 1 if count < 4 else 2
+    cols = -(-(count + 1) // rows)
+    grid = figure.add_gridspec(rows, cols)
+    panels: list = []
+    for k in range(count):
+        row, col = divmod(k, cols)
+        first = panels[0] if panels else None
+        ax = figure.add_subplot(grid[row, col], sharex=first, sharey=first)
+        if k + cols >= count:  # no panel below: x tick labels here
+            ax.set_xlabel(xlabel)
+        else:
+            ax.tick_params(labelbottom=False)
+        if col == 0:
+            ax.set_ylabel(ylabel)
+        else:
+            ax.tick_params(labelleft=False)
+        panels.append(ax)
+    return panels, figure.add_subplot(grid[count // cols, count % cols])
+
+
+def set_positive(line, x: np.ndarray, y: np.ndarray) -> None:
+    """``line`` through the points (x, y) with y > 0: a log axis has no place for the others (a
+    distance of exactly 0, at step 0 say)."""
+    keep = y > 0
+    line.set_data(x[keep], y[keep])

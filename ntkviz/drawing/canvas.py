@@ -49,13 +49,6 @@ class _Layer:
         region[self.mask, :3] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
-def _parts(artist: Artist) -> Iterator[Artist]:
-    """The artist and every artist it holds (a legend's texts and handles, ...)."""
-    yield artist
-    for child in artist.get_children():
-        yield from _parts(child)
-
-
 class Renderer:
     """Base for every figure's renderer. Subclasses set ``frames_of`` (or ``count``) and implement ``setup``/``update``.
 
@@ -189,14 +182,14 @@ class Renderer:
         """Sort the overlays into those that change between frames (drawn in every frame) and
         those that do not (drawn once, composited): step through every result frame once and
         see which ones matplotlib marks ``stale``. Decided from the data alone, so a frame looks
-        the same whichever frame a process drew first (files are the same for any --jobs).
-        An artist's parts count: a legend is not marked stale when one of its texts changes."""
+        the same whichever frame a process drew first (files are the same for any --jobs)."""
         for artist in self.overlays:
             for part in _parts(artist):
                 part.stale = False
         for index in dict.fromkeys(self.order):
             self.update(index)
             for artist in self.overlays:
+                # a legend whose label text changes is stale in its text, not in itself
                 if artist not in self._changing and any(p.stale for p in _parts(artist)):
                     self._changing.append(artist)
 
@@ -218,6 +211,16 @@ class Renderer:
 
     def __len__(self) -> int:
         return len(self.order)
+
+
+def _parts(artist: Artist) -> list[Artist]:
+    """An artist and everything it draws (a legend: its texts, handles and frame)."""
+    parts, todo = [], [artist]
+    while todo:
+        part = todo.pop()
+        parts.append(part)
+        todo.extend(part.get_children())
+    return parts
 
 
 class CellImage(AxesImage):

@@ -101,6 +101,18 @@ _ROLES: dict[str, tuple[str | None, dict[str, Any]]] = {
     "initial": (None, {"linestyle": "--", "lw": 0.6, "alpha": 0.55, "zorder": Z.INITIAL}),
     # a run's past positions (a trajectory of dots)
     "trail": (None, {"linestyle": "none", "marker": "o", "ms": 0.9, "alpha": 0.8, "zorder": Z.RUN}),
+    # a second trail drawn over the first: hollow squares, above the dashed path they follow
+    "hollow": (
+        None,
+        {
+            "linestyle": "none",
+            "marker": "s",
+            "ms": 1.6,
+            "markerfacecolor": "none",
+            "mew": 0.5,
+            "zorder": Z.REFERENCE + 0.5,
+        },
+    ),
     # the model's linearisation / tangent: dashed, in its own colour
     "linear": (None, {"linestyle": "--", "lw": 1.0, "zorder": Z.RUN + 0.1}),
     # theory, exact or infinite-width answers: a dark dashed reference
@@ -207,10 +219,11 @@ class Style:
         kwargs = {k: v * self.line_width if k in _SIZED else v for k, v in props.items()}
         chosen = color or (self.color(neutral) if neutral else self.palette[0])
         kwargs["color"] = chosen
-        if kwargs.get("marker") in _FILLED and "mew" in kwargs:
+        hollow = kwargs.get("markerfacecolor") == "none"
+        if kwargs.get("marker") in _FILLED and "mew" in kwargs and not hollow:
             # a rim in the page's colour sets a filled marker off whatever lies under it
             kwargs["markeredgecolor"] = self.color("background")
-        elif kwargs.get("marker") in _EDGE_ONLY:
+        elif kwargs.get("marker") in _EDGE_ONLY or hollow:
             kwargs["markeredgecolor"] = chosen  # a "+" is all edge: its edge is its colour
         kwargs.update(overrides)
         return kwargs

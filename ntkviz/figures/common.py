@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ntkviz.config import option_name, param
+from ntkviz.config import check_frames, option_name, param
 from ntkviz.errors import ConfigError
 from ntkviz.numerics import curvature
 from ntkviz.numerics.dynamics import Trajectory, train
@@ -53,6 +53,15 @@ def check_data(x_train: tuple[float, ...], y_train: tuple[float, ...]) -> None:
         raise ConfigError(
             f"--x-train has {len(x_train)} value(s) but --y-train has {len(y_train)}: "
             f"give one target per input"
+        )
+
+
+def check_distinct(x_train: tuple[float, ...]) -> None:
+    """No training input twice: the kernel matrix Theta(X, X) on them would be singular."""
+    if len(set(x_train)) != len(x_train):
+        raise ConfigError(
+            f"--x-train has the input {repeated(x_train):g} twice: the kernel matrix "
+            f"Theta(X, X) would be singular; give distinct inputs"
         )
 
 
@@ -199,8 +208,12 @@ def kernel_options(config: Any) -> dict[str, Any]:
 
 def by_width_text(widths: np.ndarray, values: np.ndarray) -> str:
     """'0.043 (width 100) and 0.017 (width 1000)'."""
-    parts = [f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return listed([f"{v:.2g} (width {int(w)})" for w, v in zip(widths, values, strict=True)])
+
+
+def listed(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def repeated(values: Sequence[float]) -> float:
@@ -251,4 +264,40 @@ def curvature_activation() -> Any:
     """--activation of the one-hidden-layer nets of :mod:`ntkviz.numerics.curvature`."""
     return param(
         "tanh", "the activation phi: " + curvature.ACTIVATION_HELP, choices=curvature.ACTIVATIONS
+    )
+
+
+# -- the time axis ---------------------------------------------------------------------------------
+
+#: How an animation samples training time: ``log`` spaces its snapshots evenly in log time
+#: (steps 0, 1, 2, 3, ... while log spacing would repeat a step, then a constant ratio to the
+#: end: the NTK story happens over decades of steps, so every second of the loop shows
+#: something); ``linear`` is the post's clock (a snapshot every steps / frames steps).
+CLOCKS = ("log", "linear")
+
+
+def clock_param(default: str = "log") -> Any:
+    """The ``--clock`` option of a figure that animates training time."""
+    return param(
+        default,
+        "training time axis: log (snapshots spaced evenly in log time: steps 0, 1, 2, 3, ... "
+        "then a constant ratio to the end) or linear (the post's clock: one every steps/frames "
+        "steps)",
+        choices=CLOCKS,
+    )
+
+
+def check_clock(clock: str, frames: int, steps: int) -> None:
+    """The frames fit the steps: at most one a step; the linear clock also needs ``frames`` to
+    divide ``steps`` (evenly spaced snapshots)."""
+    if clock == "linear":
+        check_frames(frames, steps)
+    elif frames > steps:
+        raise ConfigError(f"--frames ({frames}) must not exceed --steps ({steps})")
+
+
+def clock_frames(default: int) -> Any:
+    """--frames of a training run drawn one snapshot a frame, the snapshots spaced by --clock."""
+    return param(
+        default, "number of frames after step 0 (snapshots, spaced by --clock)", ge=1, le=100_000
     )

@@ -27,8 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.config import check_frames, param
-from ntkviz.drawing.axes import mean_band, move_mean_band
+from ntkviz.config import param
+from ntkviz.drawing.axes import (
+    log_ylim,
+    mean_band,
+    move_mean_band,
+    set_positive,
+    step_axis,
+)
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
@@ -38,20 +44,22 @@ from ntkviz.figures.common import (
     analytic_activation,
     between_data,
     by_width_text,
+    check_clock,
     check_data,
+    check_distinct,
     check_ranges,
+    clock_frames,
+    clock_param,
     ensemble_widths,
     function_view,
     kernel_options,
     net_spec,
-    repeated,
     rms,
     seed_of,
-    snapshot_frames,
     spaced_inputs,
     train_mse,
 )
-from ntkviz.numerics.dynamics import Trajectory
+from ntkviz.numerics.dynamics import Trajectory, clock_steps, train_grouped
 from ntkviz.numerics.function_space import flow_functions, kernel_regression
 from ntkviz.numerics.nets import (
     INITS,
@@ -59,14 +67,13 @@ from ntkviz.numerics.nets import (
     PARAMETERIZATIONS,
     Ensemble,
     NetSpec,
-    cache_groups,
     check_fits,
     check_memory,
 )
 from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import initial_kernels
 from ntkviz.runtime.progress import Progress
-from ntkviz.runtime.threads import numeric, single_thread
+from ntkviz.runtime.threads import numeric
 
 LAYOUTS = ("both", "functions")
 
@@ -124,7 +131,10 @@ class GeneralizationConfig:
     # to 1e-3 after 1000 steps.
     lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = snapshot_frames(100)
+    frames: int = clock_frames(100)
+    # The fastest direction moves 0.75 of the way a step, the slowest over the whole run: log
+    # time gives the first steps (the nets leaving zero) as many frames as the long settling.
+    clock: str = clock_param("log")
     band: float = param(
         2.0, "half-width of the nets' band, in standard deviations across the ensemble", ge=0
     )
@@ -155,16 +165,11 @@ class GeneralizationConfig:
             raise ConfigError("--y-train needs --x-train (one target per explicit input)")
         if self.y_train:
             check_data(self.x_train, self.y_train)
-        if len(set(self.x_train)) != len(self.x_train):
-            raise ConfigError(
-                f"--x-train has the input {repeated(self.x_train):g} twice: the kernel matrix "
-                f"Theta(X, X) would be singular; give distinct inputs"
-            )
-        check_frames(self.frames, self.steps)
+        check_distinct(self.x_train)
+        check_clock(self.clock, self.frames, self.steps)
 
-    @property
-    def interval(self) -> int:
-        return self.steps // self.frames
+    def snapshot_steps(self) -> np.ndarray:
+        return clock_steps(self.clock, self.steps, self.frames)
 
     def inputs(self) -> np.ndarray:
         """The training inputs X: (N,)."""
@@ -234,27 +239,15 @@ def _train_width(
     def record(ens: Ensemble, step: int) -> dict[str, np.ndarray]:
         return {"functions": ens(grid).cpu().numpy()}
 
-    parts = []
-    groups = cache_groups(spec, config.count, device, dtype)
-    for group in groups:  # the same nets and values as all at once, faster from the cache
-        nets = Ensemble(spec, len(group), seed, device=device, dtype=dtype, members=group)
-        with single_thread(device):
-            parts.append(
-                train_mse(
-                    nets,
-                    torch.as_tensor(x_train, device=device).to(dtype),
-                    torch.as_tensor(y_train, dtype=dtype, device=device),
-                    config,
-                    progress,
-                    snapshot_every=config.interval,
-                    record=record,
-                    label=f"train width {width}"
-                    + (f", nets {group[0] + 1}-{group[-1] + 1}" if len(groups) > 1 else ""),
-                )
-            )
-        del nets
-    trajectory = Trajectory.join(parts)
-    return (trajectory, *kernels)
+    x, y = (
+        torch.as_tensor(v, dtype=torch.float64, device=device).to(dtype) for v in (x_train, y_train)
+    )
+
+    def run(nets: Ensemble, part: str) -> Trajectory:
+        at, label = config.snapshot_steps(), f"train width {width}{part}"
+        return train_mse(nets, x, y, config, progress, snapshot_at=at, record=record, label=label)
+
+    return (train_grouped(spec, config.count, seed, device, dtype, run), *kernels)
 
 
 @numeric
@@ -499,11 +492,8 @@ class GeneralizationRenderer(Renderer):
                 (now, r.distance_analytic[:, w], "now"),
             ]
         ax.set_yscale("log")
-        positive = np.concatenate([r.distance_analytic.ravel(), r.distance_empirical.ravel()])
-        positive = positive[positive > 0]
-        if positive.size:
-            ax.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
-        ax.set_xlim(steps[0], steps[-1] if steps[-1] > steps[0] else steps[0] + 1)
+        log_ylim(ax, [r.distance_analytic, r.distance_empirical], 1.5, 1.5)
+        step_axis(ax, steps[-1], self.config.clock == "log", steps[0])  # distances: from step 1
         ax.set_xlabel("step")
         ax.set_ylabel("RMS distance between the data")
         ax.set_title(
@@ -524,16 +514,8 @@ class GeneralizationRenderer(Renderer):
             own.set_ydata(r.empirical_flow[i, w])
         self.flow.set_ydata(r.analytic_flow[i])
         for line, values, kind in self.distance_lines:
-            # A log axis: a distance of exactly 0 (step 0, zeroed nets) has no place on it.
-            steps, shown = (
-                (r.steps[i : i + 1], values[i : i + 1])
-                if kind == "now"
-                else (
-                    r.steps[: i + 1],
-                    values[: i + 1],
-                )
-            )
-            line.set_data(steps[shown > 0], shown[shown > 0])
+            start = i if kind == "now" else 0  # the current dot, or the curve so far
+            set_positive(line, r.steps[start : i + 1], values[start : i + 1])
         self.title.set_text(f"Trained nets and NTK predictions: step {int(r.steps[i])}")
         return False
 

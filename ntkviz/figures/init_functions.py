@@ -22,6 +22,7 @@ from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
     check_ranges,
+    clock_param,
     data_tensors,
     fan_in_init,
     function_view,
@@ -29,6 +30,7 @@ from ntkviz.figures.common import (
     seed_of,
     train_mse,
 )
+from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -43,7 +45,13 @@ class InitFunctionsConfig:
     init: str = fan_in_init()
     bias: bool = param(True, "give every layer a bias")
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
-    steps_per_frame: int = param(5, "gradient descent steps between frames", ge=1, le=10_000_000)
+    steps_per_frame: int = param(
+        5,
+        "gradient descent steps a frame: the run is --frames x this many steps (between frames "
+        "with --clock linear; --clock log spaces the frames in log time over the run)",
+        ge=1,
+        le=10_000_000,
+    )
     # Frame 0 is the nets at initialisation (the post's still); frame t is after t * 5 steps, so
     # the post's "100 frames of 5 steps each" is 500 steps and 101 snapshots.
     frames: int = param(
@@ -52,7 +60,13 @@ class InitFunctionsConfig:
         ge=1,
         le=100_000,
     )
-    hold_first: int = param(5, "show the initial functions for this many frames", ge=1, le=10_000)
+    # The post held its first frame 5 frames (0.5 s): too short to take in its whole first
+    # figure, so step 0 stays up 1 s at the default 10 fps.
+    hold_first: int = param(10, "show the initial functions for this many frames", ge=1, le=10_000)
+    # The nets reach the farther point within ~50 steps and settle on the nearer one over the
+    # remaining 450: the log clock gives both phases their share of the loop (--clock linear
+    # is the post's 100 frames of 5 steps, whose second half shows a slow settling).
+    clock: str = clock_param("log")
     x_train: tuple[float, ...] = param((-3.0, 0.5), "training inputs, as X1,X2,...")
     y_train: tuple[float, ...] = param((2.0, -1.0), "training targets, one per input, as Y1,Y2,...")
     x_range: tuple[float, ...] = param(
@@ -125,7 +139,7 @@ def simulate(
         y_train,
         config,
         progress,
-        snapshot_every=config.steps_per_frame,
+        snapshot_at=clock_steps(config.clock, config.steps, config.frames),
         record=record,
     )
     return InitFunctionsResult(
@@ -207,7 +221,7 @@ SPEC = figure_spec(
     globals(),
     summary="100 randomly initialised 2-hidden-layer, width-100 ReLU nets, then all 100 trained "
     "by gradient descent on square loss.",
-    quick={"frames": 20, "steps_per_frame": 25, "hold_first": 2},
+    quick={"frames": 20, "steps_per_frame": 25},
     caption="Step 0 (held, and the still) shows {count} random functions at initialisation: "
     "a typical net misses the farther of the two data points by {start_residual:.2f}. Gradient "
     "descent then bends every net through both points: after {steps} steps no net is more "

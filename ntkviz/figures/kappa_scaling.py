@@ -221,9 +221,9 @@ PANELS = (
 
 
 def _fit_label(slope: float) -> str:
-    if not math.isfinite(slope):
-        return f"fit: from {MIN_FIT_WIDTHS} widths on"
-    return f"fit: slope {slope:+.2f}"
+    """The fit's legend label: its slope, or nothing before there is a fit (the entry is hidden
+    until then)."""
+    return f"fit: slope {slope:+.2f}" if math.isfinite(slope) else ""
 
 
 def _log_limits(
@@ -282,7 +282,7 @@ class KappaScalingRenderer(Renderer):
                 run.update(linestyle="none", zorder=Z.REFERENCE + 0.2)
                 (points,) = ax.plot([], [], **run)
                 fit_look = style.look("fit", color, zorder=Z.REFERENCE + 0.1)
-                (fit,) = ax.plot([], [], **fit_look, label=_fit_label(math.nan))
+                (fit,) = ax.plot([], [], **fit_look, label=_fit_label(0.0))
                 theory_line = self._theory(quantity)
                 shown.append(theory_line)
                 # One dashed theory line per panel in the legend; kappa_alpha's is its colour.
@@ -359,7 +359,11 @@ class KappaScalingRenderer(Renderer):
             else:
                 fit.set_data([], [])
             prefix = r"$\kappa_\alpha = \kappa / \alpha$, " if quantity == 3 else ""
-            legend.get_texts()[index].set_text(prefix + _fit_label(slope))
+            # no fit yet: no entry (a line and a label for a fit that does not exist)
+            fitted_now = math.isfinite(slope)
+            legend.get_texts()[index].set_text(prefix + _fit_label(slope) if fitted_now else " ")
+            legend.get_texts()[index].set_visible(fitted_now)
+            legend.legend_handles[index].set_visible(fitted_now)
         self.title.set_text(f"{self.heading}   (width $m$ = {r.widths[i]:,}, {i + 1}/{self.count})")
         return False
 

@@ -45,22 +45,25 @@ import torch
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ntkviz.config import check_frames, param
+from ntkviz.config import param
+from ntkviz.drawing.axes import fit_line, median_series, padded_view, theory_line
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     NET_FIELDS,
+    check_clock,
     check_data,
+    check_distinct,
     check_ranges,
+    clock_frames,
+    clock_param,
     function_view,
     log_log_fit,
     net_spec,
-    repeated,
     seed_of,
-    snapshot_frames,
 )
+from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.function_space import flow_functions, flow_outputs
 from ntkviz.numerics.linearize import alpha_sweep, train_pair, width_sweep
 from ntkviz.numerics.nets import (
@@ -115,7 +118,10 @@ class LinearizedConfig:
     # The default kernel's eigenvalues are about 7.5 and 28: the slow direction decays like
     # exp(-7.5 lr t), to 5e-4 of its start in 1000 steps; a frame every 10 steps.
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = snapshot_frames(100)
+    frames: int = clock_frames(100)
+    # The fast direction (eigenvalue ~28) settles in the first tens of steps, the slow one
+    # (~7.5) over the whole run: log time shows both turns of the path.
+    clock: str = clock_param("log")
     x_train: tuple[float, ...] = param((-2.0, 0.5), "training inputs (the post's two points)")
     y_train: tuple[float, ...] = param((3.0, -1.0), "training targets, one per input")
     sweep: str = param(
@@ -154,11 +160,7 @@ class LinearizedConfig:
 
     def check(self) -> None:
         check_data(self.x_train, self.y_train)
-        if len(set(self.x_train)) != len(self.x_train):
-            raise ConfigError(
-                f"--x-train has a repeated input ({repeated(self.x_train):g}): the "
-                f"kernel matrix on the training inputs would be singular"
-            )
+        check_distinct(self.x_train)
         if self.layout != "functions" and len(self.x_train) != 2:
             raise ConfigError(
                 f"--layout {self.layout} draws the output plane (y1, y2): it needs "
@@ -166,12 +168,11 @@ class LinearizedConfig:
                 f"--layout functions"
             )
         check_ranges(self, "x_limits", "y_limits")
-        check_frames(self.frames, self.steps)
+        check_clock(self.clock, self.frames, self.steps)
 
-    @property
-    def interval(self) -> int:
-        """Training steps between frames."""
-        return self.steps // self.frames
+    def snapshot_steps(self) -> np.ndarray:
+        """The steps of the frames: step 0, then ``frames`` steps spaced by ``clock``."""
+        return clock_steps(self.clock, self.steps, self.frames)
 
     def net(self, width: int | None = None) -> NetSpec:
         return net_spec(self, self.width if width is None else width, *NET_FIELDS)
@@ -263,7 +264,7 @@ def simulate(
         y_train=y_train,
         x_grid=x_grid,
         steps=config.steps,
-        interval=config.interval,
+        interval=config.snapshot_steps(),
         progress=progress,
         device=device,
     )
@@ -294,11 +295,9 @@ def simulate(
         lrs = np.array([config.sweep_lr(int(w)) for w in config.widths])
         specs = [config.net(int(w)) for w in config.widths]
         gap, rms = width_sweep(specs, lrs, config.alpha, config.trials, seed, **sweep_options)
-    slope_t, intercept_t = (
-        log_log_fit(values, np.median(gap, axis=1)) if len(values) else (np.nan,) * 2
-    )
-    slope_f, intercept_f = (
-        log_log_fit(values, np.median(rms, axis=1)) if len(values) else (np.nan,) * 2
+    (slope_t, intercept_t), (slope_f, intercept_f) = (
+        log_log_fit(values, np.median(d, axis=1)) if len(values) else (np.nan,) * 2
+        for d in (gap, rms)
     )
 
     return LinearizedResult(
@@ -339,19 +338,8 @@ def simulate(
 
 def plane_view(result: LinearizedResult, margin: float = 0.08) -> tuple[tuple[float, float], ...]:
     """A (y1, y2) view holding the origin, the targets and every trajectory, with a margin."""
-    pts = np.concatenate(
-        [
-            np.zeros((1, 2)),
-            result.y_train[None, :],
-            result.outputs_real,
-            result.outputs_linear,
-            result.flow_path,
-        ]
-    )
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    low, high = pts.min(axis=0), pts.max(axis=0)
-    pad = margin * np.maximum(high - low, 1e-3 * max(float((high - low).max()), 1e-9))
-    return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+    paths = (result.y_train[None, :], result.outputs_real, result.outputs_linear, result.flow_path)
+    return padded_view(np.concatenate([np.zeros((1, 2)), *paths]), margin)
 
 
 def sweep_facts(result: LinearizedResult) -> dict:
@@ -437,20 +425,7 @@ class LinearizedRenderer(Renderer):
         ax.set_title("outputs at the two data points", fontsize=style.small)
         (path,) = ax.plot(r.flow_path[:, 0], r.flow_path[:, 1], **style.look("theory"))
         # Hollow squares above the dashed path they follow, so both stay visible.
-        (self.linear_dots,) = ax.plot(
-            [],
-            [],
-            **style.look(
-                "trail",
-                self.linear_color,
-                marker="s",
-                ms=1.6 * style.line_width,
-                markerfacecolor="none",
-                mew=0.5 * style.line_width,
-                alpha=1.0,
-                zorder=Z.REFERENCE + 0.5,
-            ),
-        )
+        (self.linear_dots,) = ax.plot([], [], **style.look("hollow", self.linear_color))
         (self.real_dots,) = ax.plot([], [], **style.look("trail", self.real_color))
         (self.flow_dot,) = ax.plot(
             [],
@@ -494,52 +469,19 @@ class LinearizedRenderer(Renderer):
         r, style = self.result, self.style
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for data, slope, intercept, color, label in (
-            (
-                r.trajectory_distance,
-                r.trajectory_slope,
-                r.trajectory_intercept,
-                self.sweep_colors[0],
-                "gap at the data (max over $t$)",
-            ),
-            (
-                r.function_distance,
-                r.function_slope,
-                r.function_intercept,
-                self.sweep_colors[1],
-                "gap over $x$ (RMS, at the end)",
-            ),
-        ):
-            median = np.median(data, axis=1)
-            keep = median > 0
-            trials = data.shape[1]
-            xs, ys = np.repeat(r.sweep_values, trials), data.reshape(-1)
-            if trials > 1:
-                ax.plot(xs[ys > 0], ys[ys > 0], **style.look("trail", color, alpha=0.35))
+        x = r.sweep_values
+        series = (
+            ("trajectory", "gap at the data (max over $t$)"),
+            ("function", "gap over $x$ (RMS, at the end)"),
+        )
+        for (name, label), color in zip(series, self.sweep_colors, strict=True):
+            slope, intercept = getattr(r, f"{name}_slope"), getattr(r, f"{name}_intercept")
             fit = f": slope {slope:.2f}" if np.isfinite(slope) else ""
-            ax.plot(
-                r.sweep_values[keep],
-                median[keep],
-                **style.look("run", color, marker="o", ms=2.0 * style.line_width),
-                label=label + fit,
-            )
-            if np.isfinite(slope):
-                ax.plot(
-                    r.sweep_values,
-                    10 ** (intercept + slope * np.log10(r.sweep_values)),
-                    **style.look("fit", color),
-                )
+            median_series(ax, style, x, getattr(r, f"{name}_distance"), color, label + fit)
+            fit_line(ax, style, x, slope, intercept, color)
         if np.isfinite(r.theory_slope) and np.isfinite(r.trajectory_slope):
-            # Through the middle of the fitted line, so the two slopes compare at a glance.
-            logs = np.log10(r.sweep_values)
-            middle = 0.5 * (logs.min() + logs.max())
-            level = r.trajectory_intercept + r.trajectory_slope * middle
-            ax.plot(
-                r.sweep_values,
-                10 ** (level + r.theory_slope * (logs - middle)),
-                **style.look("theory"),
-                label=f"theory: slope {r.theory_slope:g}",
-            )
+            fit = (r.trajectory_slope, r.trajectory_intercept)
+            theory_line(ax, style, x, r.theory_slope, fit, f"theory: slope {r.theory_slope:g}")
         ax.set_xlabel(r"output scale $\alpha$" if r.sweep == "alpha" else "hidden width $m$")
         ax.set_ylabel("distance, network to linearised")
         ax.set_title("how far apart they get (median)", fontsize=style.small)

@@ -15,7 +15,7 @@ on its own loss ``MSE / alpha_k^2`` (so one learning rate means the same for eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import panel_text, shared_panels, square_view
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.style import Z
 from ntkviz.errors import ConfigError
@@ -35,13 +36,28 @@ from ntkviz.figures.common import (
     seed_of,
     train_mse,
 )
-from ntkviz.numerics.kernel_ellipses import ellipse_points, ellipse_size, relative_change
+from ntkviz.numerics.dynamics import run_clock_steps
+from ntkviz.numerics.kernel_ellipses import (
+    ellipse_points,
+    ellipse_size,
+    relative_change,
+    visible_ellipses,
+)
 from ntkviz.numerics.nets import ACTIVATIONS, INITS, Ensemble, check_fits
 from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
 LAYOUTS = ("both", "grid", "ellipses", "functions")
+#: own: each run on its own clock, from step 0 to the step its loss reaches --converged of its
+#: start (alpha = 0.01 is done in ~80 steps, alpha = 50 needs ~6000: on one clock the small alphas
+#: finish inside the first frame); log: one clock, snapshots spaced in log time; linear: one
+#: clock, a snapshot every --snapshot-every steps (the post's).
+CLOCKS = ("own", "log", "linear")
+#: The smallest ellipse drawn: a larger semi-axis under this share of the plane's side is drawn
+#: at this size (same shape and centre), so that a kernel grown many-fold (alpha = 0.01) still
+#: shows an ellipse around the target instead of a dot under its star.
+MIN_ELLIPSE = 0.04
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,11 @@ class NtkEllipsesConfig:
     # The post's notes say 8000 steps, a snapshot every 20 steps and 200 frames, which cannot all
     # hold; we keep its 8000 steps and 200 frames: a frame (and a trajectory dot) every 40 steps.
     snapshot_every: int = param(
-        40, "training steps between frames (and trajectory dots)", ge=1, le=10_000_000
+        40,
+        "training steps between frames (and trajectory dots) with --clock linear; with own or "
+        "log, the frame count is still steps / this",
+        ge=1,
+        le=10_000_000,
     )
     frames: int = param(
         0,
@@ -69,6 +89,19 @@ class NtkEllipsesConfig:
         "(0: steps / snapshot-every, the post's 200)",
         ge=0,
         le=100_000,
+    )
+    clock: str = param(
+        "own",
+        "training time axis: own (each alpha on its own clock, from step 0 to the step its loss "
+        "falls to --converged of its start), log (one clock, spaced evenly in log time) or "
+        "linear (one clock, a frame every --snapshot-every steps: the post's)",
+        choices=CLOCKS,
+    )
+    converged: float = param(
+        1e-4,
+        "with --clock own: a run's clock ends when its loss is this fraction of its start",
+        gt=0,
+        lt=1,
     )
     x_train: tuple[float, ...] = param((-2.0, 0.5), "the two training inputs x1,x2", length=2)
     y_train: tuple[float, ...] = param((3.0, -1.0), "the two training targets y1,y2", length=2)
@@ -105,7 +138,7 @@ class NtkEllipsesConfig:
         if self.frames > self.steps:
             raise ConfigError(f"--frames ({self.frames}) must not exceed --steps ({self.steps})")
         interval = self.interval
-        if self.steps % interval:
+        if self.clock == "linear" and self.steps % interval:
             what = (
                 f"--frames ({self.frames})"
                 if self.frames
@@ -122,14 +155,20 @@ class NtkEllipsesConfig:
     def frame_count(self) -> int:
         return self.steps // self.interval
 
+    def run_steps(self, loss: np.ndarray) -> np.ndarray:
+        """Each run's step in each frame, (frames + 1, K): :func:`run_clock_steps`."""
+        args = (self.steps, self.frame_count, self.interval, loss, self.converged)
+        return run_clock_steps(self.clock, *args)
+
 
 @dataclass(frozen=True)
 class NtkEllipsesResult:
-    """T = frames + 1 snapshots (step 0 and after every interval), K runs, G grid points.
+    """T = frames + 1 snapshots, K runs, G grid points.
 
-    alphas (K,); steps (T,): the step of each snapshot; kernels (T, K, 2, 2): H(w)/alpha^2 on the
-    two training inputs; outputs (T, K, 2): (f(x1, w), f(x2, w)); loss (T, K): MSE / alpha^2;
-    functions (T, K, G): f(x, w) on x_grid (G,); ellipses (T, K, E, 2): each kernel's contour
+    alphas (K,); steps (T, K): the step of each run at each snapshot (the same for every run but
+    with --clock own, where run k goes from step 0 to its own tau_k); kernels (T, K, 2, 2):
+    H(w)/alpha^2 on the two training inputs; outputs (T, K, 2): (f(x1, w), f(x2, w)); loss
+    (T, K): MSE / alpha^2; functions (T, K, G): f(x, w) on x_grid (G,); ellipses (T, K, E, 2): each kernel's contour
     polygon (E vertices) in the (y1, y2) plane; x_train, y_train (2,); ellipse_scale: its level.
     """
 
@@ -175,18 +214,30 @@ def simulate(
             "functions": ens(x_grid).cpu().numpy(),
         }
 
+    if config.clock == "own":
+        # A first run for the loss at every step, which sets each run's own clock; then the
+        # same nets again (same seed), recorded at every step some run shows.
+        first = Ensemble(spec, count, seed, device=device, dtype=dtype, alphas=config.alphas)
+        losses = train_mse(first, x_train, y_train, config, None).loss
+        del first
+        steps = config.run_steps(losses)
+    else:
+        steps = config.run_steps(np.zeros((1, count)))
+    taken = np.unique(steps)
+    to_last = replace(config, steps=int(taken[-1]))  # no step after the last one shown
     trajectory = train_mse(
-        ensemble, x_train, y_train, config, progress, snapshot_every=config.interval, record=record
+        ensemble, x_train, y_train, to_last, progress, snapshot_at=taken, record=record
     )
-    kernels = trajectory.records["kernels"]
+    loss, records = trajectory.per_run(steps)  # snapshot t of run k: its step steps[t, k]
+    kernels = records["kernels"]
     y_bar = np.asarray(config.y_train, dtype=np.float64)
     return NtkEllipsesResult(
         alphas=np.asarray(config.alphas, dtype=np.float64),
-        steps=trajectory.steps,
+        steps=steps,
         kernels=kernels,
-        outputs=trajectory.records["outputs"],
-        loss=trajectory.loss,
-        functions=trajectory.records["functions"],
+        outputs=records["outputs"],
+        loss=loss,
+        functions=records["functions"],
         x_grid=x_grid.cpu().numpy(),
         ellipses=ellipse_points(kernels, y_bar, config.ellipse_scale),
         x_train=np.asarray(config.x_train, dtype=np.float64),
@@ -199,20 +250,11 @@ def plane_limits(
     result: NtkEllipsesResult, margin: float = 0.08
 ) -> tuple[tuple[float, float], ...]:
     """A fixed, square (y1, y2) view holding the origin, the targets, every trajectory and the
-    initial ellipses (ellipses that grow later may leave it); square so that, drawn with equal
-    aspect, the ellipses keep their true shape."""
-    pts = [
-        np.zeros((1, 2)),
-        result.y_train[None, :],
-        result.outputs.reshape(-1, 2),
-        result.ellipses[0].reshape(-1, 2),
-    ]
-    pts = np.concatenate(pts)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    low, high = pts.min(axis=0), pts.max(axis=0)
-    half = 0.5 * (1.0 + 2.0 * margin) * max(float((high - low).max()), 1e-9)
-    centre = 0.5 * (low + high)
-    return tuple((float(c - half), float(c + half)) for c in centre)
+    initial ellipses (ellipses that grow later may leave it): :func:`square_view`."""
+    points = (result.y_train[None, :], result.outputs.reshape(-1, 2), result.ellipses[0])
+    return square_view(
+        np.concatenate([np.zeros((1, 2)), *(p.reshape(-1, 2) for p in points)]), margin
+    )
 
 
 def format_change(value: float) -> str:
@@ -235,10 +277,13 @@ class NtkEllipsesRenderer(Renderer):
         r, config, style = self.result, self.config, self.style
         self.colors = style.run_colors(len(r.alphas))
         self.change = relative_change(r.kernels)
+        (y1_lim, _) = plane_limits(r)
+        self.drawn = visible_ellipses(r.ellipses, r.y_train, MIN_ELLIPSE * (y1_lim[1] - y1_lim[0]))
         self.trails: list[Line2D] = []
         self.ellipses: list[Line2D] = []
         self.curves: list[Line2D] = []
         self.change_texts = []
+        self.step_texts = []  # with --clock own and --layout grid: each panel's own step
         layout = config.layout
         if layout == "grid":
             self._setup_grid()
@@ -278,13 +323,15 @@ class NtkEllipsesRenderer(Renderer):
             (trail,) = ax.plot(
                 r.outputs[:1, k, 0], r.outputs[:1, k, 1], **style.look("trail", color)
             )
-            (ellipse,) = ax.plot(*r.ellipses[0, k].T, **style.look("run", color))
+            (ellipse,) = ax.plot(*self.drawn[0, k].T, **style.look("run", color))
             self.trails.append(trail)
             self.ellipses.append(ellipse)
             self.animate(trail, ellipse)
-        (target,) = ax.plot([r.y_train[0]], [r.y_train[1]], **style.look("target"))
+        # The target is part of the still background: the current ellipse, however small, is
+        # drawn over its star.
+        ax.plot([r.y_train[0]], [r.y_train[1]], **style.look("target"))
         (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
-        self.overlay(target, origin)
+        self.overlay(origin)
 
     def _plane_handles(self, runs: bool = True) -> list[Line2D]:
         """Legend entries: each run's ellipse (a line in its colour; or, without ``runs``, one
@@ -315,39 +362,15 @@ class NtkEllipsesRenderer(Renderer):
     def _setup_grid(self) -> None:
         """One plane per alpha (shared axes, labels on the outer panels), the functions last."""
         r, style = self.result, self.style
-        count = len(r.alphas)
-        rows = 1 if count < 4 else 2
-        cols = -(-(count + 1) // rows)
-        grid = self.figure.add_gridspec(rows, cols)
-        first = None
-        for k, alpha in enumerate(r.alphas):
-            row, col = divmod(k, cols)
-            ax = self.figure.add_subplot(grid[row, col], sharex=first, sharey=first)
-            first = first or ax
+        panels, functions = shared_panels(self.figure, len(r.alphas), "$y_1$", "$y_2$")
+        for k, (alpha, ax) in enumerate(zip(r.alphas, panels, strict=True)):
             self._setup_plane(ax, [k], labels=False)
             for axis in (ax.xaxis, ax.yaxis):
                 axis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 5, 10]))
             ax.set_title(rf"$\alpha$ = {alpha:g}")
-            if k + cols >= count:  # no plane below: x tick labels here
-                ax.set_xlabel("$y_1$")
-            else:
-                ax.tick_params(labelbottom=False)
-            if col == 0:
-                ax.set_ylabel("$y_2$")
-            else:
-                ax.tick_params(labelleft=False)
             # The unchanging words are drawn once (a still overlay); only the number after
             # them is drawn in every frame: a third of the glyphs.
-            words = ax.text(
-                0.04,
-                0.04,
-                "‖H − H₀‖ / ‖H₀‖ = ",
-                transform=ax.transAxes,
-                fontsize=style.small,
-                ha="left",
-                va="bottom",
-                zorder=Z.TEXT,
-            )
+            words = panel_text(ax, style, 0.04, 0.04, "‖H − H₀‖ / ‖H₀‖ = ", va="bottom")
             text = ax.annotate(
                 " ",
                 xy=(1.0, 0.0),
@@ -359,8 +382,11 @@ class NtkEllipsesRenderer(Renderer):
             )
             self.change_texts.append(text)
             self.overlay(words, text)
-        ax = self.figure.add_subplot(grid[(count) // cols, count % cols])
-        self._setup_functions(ax, legend=False, compact=True)
+            if self.config.clock == "own":  # each panel on its own clock: its real step
+                step = panel_text(ax, style, 0.04, 0.96, " ", va="top")
+                self.step_texts.append(step)
+                self.overlay(step)
+        self._setup_functions(functions, legend=True, compact=True)
         # one key for every panel, above them (the panels' titles name the runs)
         key = self.figure.legend(
             handles=self._plane_handles(runs=False),
@@ -390,7 +416,15 @@ class NtkEllipsesRenderer(Renderer):
         (data,) = ax.plot(r.x_train, r.y_train, **style.look("data"), label="data")
         self.animate(*self.curves)
         self.overlay(data)
-        if legend:
+        if legend and compact:  # the grid's small panel: which colour is which alpha
+            curves = ax.legend(
+                handles=self.curves,
+                loc="upper right",
+                ncols=2,
+                **style.legend(handlelength=1.0, columnspacing=0.6, labelspacing=0.2),
+            )
+            self.overlay(curves)
+        elif legend:
             self.overlay(ax.legend(**style.legend()))
 
     def update(self, i: int) -> bool:
@@ -398,14 +432,26 @@ class NtkEllipsesRenderer(Renderer):
         for k, trail in enumerate(self.trails):
             trail.set_data(r.outputs[: i + 1, k, 0], r.outputs[: i + 1, k, 1])
         for k, ellipse in enumerate(self.ellipses):
-            ellipse.set_data(r.ellipses[i, k, :, 0], r.ellipses[i, k, :, 1])
+            ellipse.set_data(self.drawn[i, k, :, 0], self.drawn[i, k, :, 1])
         for k, curve in enumerate(self.curves):
             curve.set_ydata(r.functions[i, k])
         for k, text in enumerate(self.change_texts):
             # plain text, not mathtext: a new number would be parsed anew in every frame
             text.set_text(format_change(self.change[i, k]))
-        self.title.set_text(f"step {int(r.steps[i])}")
+        for k, text in enumerate(self.step_texts):
+            text.set_text(f"step {int(r.steps[i, k])}")
+        self.title.set_text(self._title(i))
         return False
+
+    def _title(self, i: int) -> str:
+        r, config = self.result, self.config
+        if config.clock != "own":
+            return f"step {int(r.steps[i, 0])}"
+        share = i / max(len(r.steps) - 1, 1)
+        text = f"each alpha on its own clock: {share:.0%}"
+        if not self.step_texts:  # no panel of its own to print it: the steps here
+            text += " (steps " + ", ".join(str(int(s)) for s in r.steps[i]) + ")"
+        return text
 
 
 def _style() -> Style:
@@ -439,6 +485,15 @@ def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
     small_verb = (
         "shrinks to a dot" if size_small < DOT else ("shrinks" if size_small < 1 else "grows")
     )
+    end = result.steps[-1]
+    if config.clock == "own":
+        over = (
+            f"Each alpha runs on its own clock, to the step its loss is {config.converged:g} of "
+            f"its start ({int(end[small])} steps at alpha = {result.alphas[small]:g}, "
+            f"{int(end[large])} at alpha = {result.alphas[large]:g}); by then"
+        )
+    else:
+        over = f"Over {int(end.max())} steps"
     layout_sentence = {
         "grid": "One panel per output scale alpha (--layout both overlays them, as in the post); "
         "the last shows each run's function f(x) and the two data points.",
@@ -452,7 +507,9 @@ def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
     return {
         "layout_sentence": layout_sentence,
         "printed": " (printed in each panel)" if config.layout == "grid" else "",
-        "steps": int(result.steps[-1]),
+        "steps": int(result.steps[-1].max()),
+        "over": over,
+        "smallest": MIN_ELLIPSE,
         "alpha_small": float(result.alphas[small]),
         "alpha_large": float(result.alphas[large]),
         "change_small": float(change[small]),
@@ -478,7 +535,8 @@ SPEC = figure_spec(
     caption="{layout_sentence} Dots: each run's outputs (f(x1), f(x2)) so far, from the origin "
     "(+) to the target (star). Solid ellipse: the contour of its current tangent kernel "
     "H/alpha^2 around the target; dashed: its kernel at initialisation (a larger kernel draws a "
-    "smaller ellipse). Over {steps} steps the relative kernel change ||H - H_0|| / ||H_0||"
+    "smaller ellipse; one under {smallest:.1%} of the plane is drawn at that size). {over} the "
+    "relative kernel change ||H - H_0|| / ||H_0||"
     "{printed} goes from {change_large_shown} at alpha = {alpha_large:g} ({large_phrase}) to "
     "{change_small_shown} at alpha = {alpha_small:g} ({small_phrase}).",
     reading="Compare solid (kernel now) with dashed (kernel at start) for each alpha: at "

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.config import check_frames, param
-from ntkviz.drawing.axes import mean_band, move_mean_band
+from ntkviz.config import param
+from ntkviz.drawing.axes import log_ylim, mean_band, move_mean_band, set_positive
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
@@ -45,15 +45,18 @@ from ntkviz.figures.common import (
     TARGETS,
     analytic_activation,
     by_width_text,
+    check_clock,
     check_ranges,
+    clock_frames,
+    clock_param,
     ensemble_widths,
     log_log_fit,
     rms,
     seed_of,
-    snapshot_frames,
     spaced_inputs,
     train_mse,
 )
+from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.function_space import gd_moments, gp_posterior, marginal_sd, transfer
 from ntkviz.numerics.nets import Ensemble, check_fits, chunked_outputs
 from ntkviz.numerics.ntk_analytic import infinite_kernels
@@ -61,6 +64,8 @@ from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
 TIMES = ("discrete", "flow")
+#: Frames the prior (step 0) is held before training starts: 1 s at the default 10 fps.
+PRIOR_HOLD = 10
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,10 @@ class PosteriorConfig(NtkNets):
     # has decayed to e^-6.2 at step 480.
     lr: float = param(0.2, "gradient-descent learning rate on the MSE (eta = 2 lr / N)", gt=0)
     steps: int = param(480, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = snapshot_frames(40)
+    frames: int = clock_frames(60)
+    # The prior turns into the posterior within the first steps (the fastest mode's factor is
+    # 1 - 1.36 a step), the slowest mode takes hundreds: log time shows both.
+    clock: str = clock_param("log")
     time: str = param(
         "discrete",
         "the theory's time: discrete ((I - eta Theta)^t, what gradient descent does) or flow "
@@ -98,11 +106,10 @@ class PosteriorConfig(NtkNets):
 
     def check(self) -> None:
         check_ranges(self, "x_span", "x_limits", "y_limits")
-        check_frames(self.frames, self.steps)
+        check_clock(self.clock, self.frames, self.steps)
 
-    @property
-    def interval(self) -> int:
-        return self.steps // self.frames
+    def snapshot_steps(self) -> np.ndarray:
+        return clock_steps(self.clock, self.steps, self.frames)
 
     def inputs(self) -> np.ndarray:
         return spaced_inputs(self.x_span, self.n_train)
@@ -178,7 +185,7 @@ def simulate(
         raise ConfigError(
             "--nngp-noise: the NNGP kernel on the training inputs is singular; give a noise > 0"
         )
-    steps = np.arange(0, config.steps + 1, config.interval)
+    steps = config.snapshot_steps()
     discrete = config.time == "discrete"
     t_grid = transfer(ntk_grid, ntk_train, rate, steps, discrete)
     theory_mean, theory_cov = gd_moments(t_grid, nngp, nngp_grid_train, nngp_train, y_train)
@@ -211,7 +218,7 @@ def simulate(
             if not start:  # step 0: each net's f_0 fixes its own infinite-width linear model
                 start["grid"] = grid
                 start["residual"] = y_train[None, :] - ens(x32).double().cpu().numpy()
-            index = min(step // config.interval, len(steps) - 1)
+            index = int(np.searchsorted(steps, step))
             own = start["grid"] + start["residual"] @ t_own[index].T  # (K, G)
             return {
                 "moments": np.stack([grid.mean(axis=0), grid.std(axis=0, ddof=1)]),
@@ -224,7 +231,7 @@ def simulate(
             y32,
             config,
             progress,
-            snapshot_every=config.interval,
+            snapshot_at=steps,
             record=record,
             label=f"width {int(width)}",
         )
@@ -380,18 +387,16 @@ class PosteriorRenderer(Renderer):
         self.legend_below(self.handles, ncols=3)
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
-        self.key_frame = self.count - 1
+        # The prior (step 0) stays up PRIOR_HOLD frames before gradient descent starts.
+        self.order = [0] * PRIOR_HOLD + list(range(1, self.count))
+        self.key_frame = len(self.order) - 1
 
     def _setup_distance(self, ax) -> None:
         r, style = self.result, self.style
         fg = style.color("foreground")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        values = np.concatenate(
-            [r.deviation.ravel(), r.mean_distance.ravel(), r.sd_distance.ravel(), r.floor]
-        )
-        values = values[values > 0]
-        ax.set_ylim(values.min() / 1.5, values.max() * 8)  # room above for the key
+        log_ylim(ax, [r.deviation, r.mean_distance, r.sd_distance, r.floor], 1.5, 8)  # key above
         low, high = r.widths.min(), r.widths.max()
         if low == high:
             low, high = low / 2, high * 2
@@ -448,8 +453,7 @@ class PosteriorRenderer(Renderer):
             (self.mean_distance, r.mean_distance[i]),
             (self.sd_distance, r.sd_distance[i]),
         ):
-            keep = values > 0
-            line.set_data(widths[keep], values[keep])
+            set_positive(line, widths, values)
         ends = np.array([widths.min() / 1.4, widths.max() * 1.4])
         self.floor.set_data(ends, [r.floor[i], r.floor[i]])
         slope, intercept = log_log_fit(r.widths, r.deviation[i], log=np.log)
@@ -472,7 +476,7 @@ SPEC = figure_spec(
     "infinite-width NNGP/NTK mean and band over training time, beside real ensembles of each "
     "width and the Bayesian NNGP posterior.",
     style=Style(size=(16.0, 12.0)),
-    quick={"steps": 200, "frames": 20, "count": 50, "widths": (32, 128), "points": 61},
+    quick={"steps": 200, "frames": 30, "count": 50, "widths": (32, 128), "points": 61},
     caption="{count} nets of each width ({widths}) in the NTK parameterisation, not zeroed, "
     "trained by gradient descent (lr {lr:g}, loss = mean squared error, so eta = 2 lr / N = "
     "{rate:.3g}) on {n_train} points, against the infinite-width prediction at the SAME step "

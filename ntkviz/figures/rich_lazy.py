@@ -34,11 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.config import check_frames, param
+from ntkviz.config import param
+from ntkviz.drawing.axes import log_ylim, step_axis
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
-from ntkviz.figures.common import check_ranges, log_log_fit, seed_of, spaced_inputs, train_mse
+from ntkviz.figures.common import (
+    check_clock,
+    check_ranges,
+    clock_param,
+    log_log_fit,
+    seed_of,
+    spaced_inputs,
+    train_mse,
+)
+from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.nets import Ensemble, NetSpec
 from ntkviz.numerics.ntk_empirical import empirical_ntk
 from ntkviz.runtime.progress import Progress
@@ -72,22 +82,24 @@ class RichLazyConfig:
     sigma_w: float = param(1.0, "weight scale sigma_w", gt=0)
     sigma_b: float = param(1.0, "bias scale sigma_b", gt=0)
     lr: float = param(0.2, "gradient-descent learning rate (eta = 2 lr / N)", gt=0)
-    # Both nets have fitted the default data after 150 steps (MSE 3e-4 and 7e-5): the frames
-    # spend the animation where things happen (a frame every 3 steps).
+    # Both nets have fitted the default data after 150 steps (MSE 3e-4 and 7e-5), most of it in
+    # the first 15: log time spends the animation where things happen (steps 1, 2, 3, ... first).
     steps: int = param(150, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = param(50, "number of frames after step 0", ge=1, le=10_000)
+    frames: int = param(
+        50, "number of frames after step 0 (snapshots, spaced by --clock)", ge=1, le=10_000
+    )
+    clock: str = clock_param("log")
     x_limits: tuple[float, ...] = param((-3.0, 3.0), "view: x range, as MIN,MAX", length=2)
     points: int = param(121, "grid points along x (functions)", ge=2, le=10_000)
 
     def check(self) -> None:
         check_ranges(self, "x_span", "x_limits")
-        check_frames(self.frames, self.steps)
+        check_clock(self.clock, self.frames, self.steps)
         if len(set(self.sweep)) < 2:
             raise ConfigError("--sweep needs at least two different alphas to fit a slope")
 
-    @property
-    def interval(self) -> int:
-        return self.steps // self.frames
+    def snapshot_steps(self) -> np.ndarray:
+        return clock_steps(self.clock, self.steps, self.frames)
 
     @property
     def rich(self) -> float:
@@ -173,7 +185,7 @@ def train_at_alphas(
             y64,
             config,
             progress,
-            snapshot_every=config.interval,
+            snapshot_at=config.snapshot_steps(),
             record=record,
             label=f"width {spec.width}",
         )
@@ -327,10 +339,8 @@ class RichLazyRenderer(Renderer):
         # changes over training
         ch = axes[0, 2]
         ch.set_yscale("log")
-        ch.set_xlim(0, r.steps[-1])
-        values = np.concatenate([r.moved[1:].ravel(), r.kernel[1:].ravel()])
-        values = values[values > 0]
-        ch.set_ylim(values.min() / 2, values.max() * 100)  # room for the key
+        step_axis(ch, r.steps[-1], config.clock == "log")  # the changes start at step 1
+        log_ylim(ch, [r.moved[1:], r.kernel[1:]], 2, 100)  # room for the key above
         self.changes = []
         for c in range(2):
             (moved,) = ch.plot([], [], **style.look("run", colors[c]), label=f"{names[c]}: weights")

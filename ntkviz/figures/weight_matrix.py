@@ -21,6 +21,7 @@ import torch
 from matplotlib.ticker import FuncFormatter
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import log_ylim, step_axis
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
@@ -28,13 +29,16 @@ from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_data,
+    clock_param,
     data_tensors,
     fan_in_init,
+    listed,
     net_spec,
     seed_of,
     train_mse,
 )
-from ntkviz.numerics.dynamics import relative_change
+from ntkviz.numerics.blocks import block_factor, block_mean
+from ntkviz.numerics.dynamics import log_steps, relative_change, snapshots
 from ntkviz.numerics.nets import ACTIVATIONS, Ensemble, NetSpec, check_fits, check_memory
 from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
@@ -67,7 +71,14 @@ class WeightMatrixConfig:
     )
     lr: float = param(1e-3, "learning rate of full-batch gradient descent", gt=0)
     steps: int = param(1000, "gradient descent steps", ge=1, le=10_000_000)
-    snapshot_every: int = param(1, "steps between snapshots (one frame each)", ge=1, le=10_000_000)
+    snapshot_every: int = param(
+        1, "with --clock linear: steps between snapshots (one frame each)", ge=1, le=10_000_000
+    )
+    # The loss falls over decades of steps and the wide nets stop (--stop-below) after ~200 of
+    # the 1000: 150 frames spaced in log time show it all in 15 s (the post's one frame a step,
+    # --clock linear, is 1001 frames, the last 800 nearly still).
+    frames: int = param(150, "with --clock log: number of frames after step 0", ge=1, le=10_000_000)
+    clock: str = clock_param("log")
     stop_below: float = param(
         1e-10, "a net stops training once its loss is below this (0: never)", ge=0
     )
@@ -114,25 +125,22 @@ class WeightMatrixConfig:
 
     @property
     def snapshots(self) -> int:
-        """Snapshots taken: step 0, every ``snapshot_every`` steps, and the last step."""
+        """Snapshots taken: step 0 and ``frames`` steps spaced in log time (``--clock log``), or
+        step 0, every ``snapshot_every`` steps, and the last step."""
+        if self.clock == "log":
+            return min(self.frames, self.steps) + 1
         return self.steps // self.snapshot_every + 1 + (self.steps % self.snapshot_every != 0)
+
+    def snapshot_options(self) -> dict:
+        """``train``'s snapshot option for this clock."""
+        log = self.clock == "log"
+        return snapshots(
+            log_steps(self.steps, min(self.frames, self.steps)) if log else self.snapshot_every
+        )
 
     def side(self, width: int) -> int:
         """Side of the matrix kept for ``width`` (m, or ceil(m / f) after f x f block means)."""
         return math.ceil(width / block_factor(width, self.max_pixels))
-
-
-def block_factor(width: int, max_pixels: int) -> int:
-    return -(-width // max_pixels)
-
-
-def block_mean(matrix: torch.Tensor, max_pixels: int) -> torch.Tensor:
-    """(m, m) -> (ceil(m/f), ceil(m/f)) means of f x f blocks, f = ceil(m / max_pixels); the
-    blocks at the edge average the entries they hold. f = 1 returns ``matrix`` itself."""
-    f = block_factor(max(matrix.shape), max_pixels)
-    if f == 1:
-        return matrix
-    return torch.nn.functional.avg_pool2d(matrix[None, None], f, ceil_mode=True)[0, 0]
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ def simulate(
     check_memory(
         4 * config.snapshots * sum(s * s for s in sides),
         f"{config.snapshots} snapshots of the weight matrices",
-        "use a smaller --max-pixels or a larger --snapshot-every",
+        "use a smaller --max-pixels, fewer --frames or a larger --snapshot-every",
     )
     x_train, y_train = data_tensors(config.x_train, config.y_train, device)
     seed = seed_of(generator)
@@ -215,7 +223,7 @@ def simulate(
             y_train,
             config,
             progress,
-            snapshot_every=config.snapshot_every,
+            **config.snapshot_options(),
             stop_below=config.stop_below or None,
             record=record,
             label=f"train m={spec.width}",
@@ -328,11 +336,12 @@ class WeightMatrixRenderer(Renderer):
         change_ax, loss_ax = where.subplots(1, 2)
         last = float(r.steps[-1]) if r.steps[-1] > 0 else 1.0
         colors = style.run_colors(len(r.widths))
+        log_time = self.config.clock == "log" and last > 1
         for ax, values, label in (
             (change_ax, r.relative_change, r"$\|w(n) - w_0\|_2 \,/\, \|w_0\|_2$"),
             (loss_ax, r.loss, "training loss"),
         ):
-            ax.set_xlim(0, last)
+            step_axis(ax, last, log_time)  # log time: so is the axis
             ax.set_xlabel("step")
             ax.set_ylabel(label)
             ax.set_yscale("log")
@@ -342,9 +351,12 @@ class WeightMatrixRenderer(Renderer):
                     (line,) = ax.plot([], [], label=f"m = {width}" if k == 0 else None, **look)
                     self.animate(line)
                     # step 0's relative change is 0, off a log axis: that curve starts at step 1
-                    self.curves.append(
-                        (line, values[:, w, k], 1 if values is r.relative_change else 0)
-                    )
+                    # (so do both on a log step axis). A net that stopped (--stop-below) has
+                    # no loss after its stop: its loss line ends there instead of lying flat
+                    # at the threshold like a plateau.
+                    first = 1 if values is r.relative_change or log_time else 0
+                    end = int(r.stopped[w, k]) if values is r.loss else int(r.steps[-1])
+                    self.curves.append((line, values[:, w, k], first, end))
         # Log scale: the widths' changes differ by decades. Step 0's change is 0 (off a log
         # axis), so each curve starts at the first step; the view starts a decade below the
         # smallest final change, so the early rise of the widest net enters the view.
@@ -353,10 +365,7 @@ class WeightMatrixRenderer(Renderer):
         top = float(np.nanmax(r.relative_change)) if r.relative_change.size else 1.0
         if final.size and top > 0:
             change_ax.set_ylim(float(final.min()) / 10, top * 2)
-        positive = r.loss[np.isfinite(r.loss) & (r.loss > 0)]
-        if positive.size:
-            low, high = float(positive.min()), float(positive.max())
-            loss_ax.set_ylim(low / 3, high * 3 if high > low else low * 10)
+        log_ylim(loss_ax, [r.loss], 3, 3)
         # Drawn over the growing curves each frame (a static legend would sit beneath them).
         self.overlay(change_ax.legend(loc="lower right", **style.legend()))
 
@@ -367,8 +376,9 @@ class WeightMatrixRenderer(Renderer):
             if start is not None:
                 values = (values - start) / unit
             image.set_data(cmap(norm(values), bytes=True))
-        for line, values, first in self.curves:
-            line.set_data(r.steps[first : i + 1], values[first : i + 1])
+        for line, values, first, end in self.curves:
+            steps, shown = r.steps[first : i + 1], values[first : i + 1]
+            line.set_data(steps[steps <= end], shown[steps <= end])
         self.counter.set_text(f"step {int(r.steps[i])}")
         return False
 
@@ -382,10 +392,6 @@ def largest_change(result: WeightMatrixResult, w: int, chunk: int = 64) -> float
     return largest
 
 
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     """The caption's numbers: each width's relative change and loss at the end (first net),
     how much the first width's shown matrix moved, and the block-mean panel's colour range."""
@@ -395,9 +401,9 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
     loss = r.loss[-1, :, 0]
     out: dict = {
         "steps": int(r.steps[-1]),
-        "widths": _listed([str(m) for m in widths]),
-        "changes": _listed([f"{c:.2g}" for c in change]),
-        "losses": _listed([f"{v:.1e}" for v in loss]),
+        "widths": listed([str(m) for m in widths]),
+        "changes": listed([f"{c:.2g}" for c in change]),
+        "losses": listed([f"{v:.1e}" for v in loss]),
         "narrow": widths[0],
         "stop_below": float(config.stop_below),
         "stop_note": (
@@ -434,8 +440,8 @@ def facts(result: WeightMatrixResult, config: WeightMatrixConfig) -> dict:
         if len(widths) > 1:
             panels = "panel of width" if len(widths) == 2 else "panels of widths"
             matrices += (
-                f" (the {panels} {_listed([str(m) for m in widths[1:]])}: "
-                f"{_listed([f'{v:.1%}' for v in moved[1:]])})"
+                f" (the {panels} {listed([str(m) for m in widths[1:]])}: "
+                f"{listed([f'{v:.1%}' for v in moved[1:]])})"
             )
             # Said only when it is so: every wider panel changes 3x less than the narrowest.
             frozen = max(moved[1:]) < moved[0] / 3
@@ -486,7 +492,7 @@ SPEC = figure_spec(
     summary="The weights between the two hidden layers as nets of widths 10, 100, 1000 train; "
     "the wider the net, the less its weights budge.",
     style=Style(size=(16.0, 11.0)),
-    quick={"steps": 300, "snapshot_every": 10},
+    quick={"steps": 300, "snapshot_every": 10, "frames": 40},
     caption="{matrices}{curves} ends at {changes} for widths {widths} after {steps} steps, "
     "while the training loss falls to {losses}{stop_note}.{show_note}",
     reading="{trend} weight change after {steps} steps {changes} for widths {widths}.",

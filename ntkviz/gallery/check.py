@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.gallery.plan import read_sidecar
+from ntkviz.output import formats
+from ntkviz.output.pacing import gif_problems
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
@@ -54,13 +56,14 @@ def _picture_problem(path: Path, frames: int, width: int, height: int) -> str | 
         count, got_height, got_width = _shape(path)
     except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        return f"{path.name}: does not decode ({reason})"
+        return f"{quoted(path.name)}: does not decode ({reason})"
     if (got_width, got_height) != (width, height):
-        return f"{path.name}: {got_width}x{got_height} px, sidecar says {width}x{height}"
-    # GIF and the player merge identical consecutive frames: they may hold fewer than drawn
-    merges = path.suffix in (".gif", ".html")
+        return f"{quoted(path.name)}: {got_width}x{got_height} px, sidecar says {width}x{height}"
+    # GIF, WebP and the player merge identical consecutive frames: they may hold fewer than drawn
+    fmt = formats.find(path.suffix)
+    merges = fmt is not None and fmt.merges
     if (not merges and count != frames) or (merges and not 1 <= count <= frames):
-        return f"{path.name}: {count} frames, sidecar says {frames}"
+        return f"{quoted(path.name)}: {count} frames, sidecar says {frames}"
     return None
 
 
@@ -70,14 +73,15 @@ IMAGE_SUFFIXES = (".gif", ".png", ".mp4", ".webp")
 def validate(out: Path) -> list[str]:
     """Problems with a gallery folder, one line each, never an exception: sidecars that are not
     sidecars, files that are missing, do not decode or disagree with their sidecar, pictures no
-    sidecar names, and layout problems (:mod:`ntkviz.drawing.layout`) found when a figure was built."""
+    sidecar names, layout problems (:mod:`ntkviz.drawing.layout`) found when a figure was built,
+    and pacing problems of its GIFs (:mod:`ntkviz.output.pacing`)."""
     problems: list[str] = []
     try:
         sidecars = sorted(p for p in out.glob("*.json") if not p.name.startswith("."))
     except OSError as exc:
-        return [f"{out}: cannot be read ({exc.strerror})"]
+        return [f"{quoted(out)}: cannot be read ({exc.strerror})"]
     if not sidecars:
-        return [f"{out}: no sidecars, so no figures"]
+        return [f"{quoted(out)}: no sidecars, so no figures"]
     named: set[str] = set()
     for sidecar_file in sidecars:
         main = out / sidecar_file.name[: -len(".json")]
@@ -91,41 +95,46 @@ def validate(out: Path) -> list[str]:
         named.update(p.name for p in files)
         for path in files:
             if not path.is_file():
-                problems.append(f"{path.name}: missing (its sidecar is there)")
+                problems.append(f"{quoted(path.name)}: missing (its sidecar is there)")
                 continue
-            problem = _picture_problem(path, sidecar["frames"], sidecar["width"], sidecar["height"])
+            written = sidecar["frames"] + int(sidecar.get("hold_frames") or 0)
+            problem = _picture_problem(path, written, sidecar["width"], sidecar["height"])
             if problem:
                 problems.append(problem)
         for problem in sidecar.get("layout") or []:
-            problems.append(f"{main.name}: layout: {problem}")
+            problems.append(f"{quoted(main.name)}: layout: {problem}")
+        if main.suffix == ".gif" and main.is_file():
+            problems += [f"{quoted(main.name)}: {p}" for p in gif_problems(main, sidecar)]
         if sidecar.get("still"):
             still = out / Path(sidecar["still"]).name
             named.add(still.name)
             if not still.is_file():
-                problems.append(f"{still.name}: missing (the sidecar names it)")
+                problems.append(f"{quoted(still.name)}: missing (the sidecar names it)")
             else:
                 try:
                     from ntkviz.output import formats
 
                     formats.probe(still, ".png")
                 except Exception as exc:  # noqa: BLE001
-                    problems.append(f"{still.name}: does not decode ({exc})")
+                    problems.append(f"{quoted(still.name)}: does not decode ({exc})")
     for path in sorted(out.iterdir()):
         if path.suffix.lower() in IMAGE_SUFFIXES and path.name not in named:
-            problems.append(f"{path.name}: a stray file (no sidecar names it)")
+            problems.append(f"{quoted(path.name)}: a stray file (no sidecar names it)")
     return problems
 
 
 def check_reference(reference: Path) -> None:
     """Refuse, before anything is built, a --check folder that cannot be compared with."""
     if not reference.exists():
-        raise ConfigError(f"--check folder {reference} does not exist")
+        raise ConfigError(f"--check folder {quoted(reference)} does not exist")
     if not reference.is_dir():
-        raise ConfigError(f"--check {reference} is not a folder")
+        raise ConfigError(f"--check {quoted(reference)} is not a folder")
     try:
         next(iter(reference.iterdir()), None)
     except OSError as exc:
-        raise ConfigError(f"--check folder {reference} cannot be read ({exc.strerror})") from None
+        raise ConfigError(
+            f"--check folder {quoted(reference)} cannot be read ({exc.strerror})"
+        ) from None
 
 
 def check_tolerance(tolerance: float) -> None:
@@ -145,13 +154,13 @@ def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
     try:
         paths = sorted(reference.iterdir())
     except OSError as exc:
-        return [f"{reference}: cannot be read ({exc.strerror})"]
+        return [f"{quoted(reference)}: cannot be read ({exc.strerror})"]
     for path in paths:
         if path.suffix not in IMAGE_SUFFIXES or path.name.startswith("."):
             continue
         other = built / path.name
         if not other.exists():
-            changed.append(f"{path.name}: not rebuilt")
+            changed.append(f"{quoted(path.name)}: not rebuilt")
             continue
         total, count, shapes = 0.0, 0, set()
         missing = object()
@@ -164,12 +173,16 @@ def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
                 count += 1
         except Exception as exc:  # noqa: BLE001 - a corrupt file on either side is a finding
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            changed.append(f"{path.name}: cannot be compared, a file does not decode ({reason})")
+            changed.append(
+                f"{quoted(path.name)}: cannot be compared, a file does not decode ({reason})"
+            )
             continue
         if shapes:
-            changed.append(f"{path.name}: {', '.join(shapes)} differ from the committed file")
+            changed.append(
+                f"{quoted(path.name)}: {', '.join(shapes)} differ from the committed file"
+            )
             continue
         diff = total / max(count, 1)
         if diff > tolerance:
-            changed.append(f"{path.name}: mean pixel difference {diff:.2f} > {tolerance}")
+            changed.append(f"{quoted(path.name)}: mean pixel difference {diff:.2f} > {tolerance}")
     return changed

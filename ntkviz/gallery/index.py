@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,37 @@ POST = (
     'R. V. Dwaraknath, "Understanding the Neural Tangent Kernel" (2019), '
     "https://rajatvd.github.io/NTK/"
 )
+
+
+#: Characters that are markup anywhere in a line of Markdown (CommonMark's and GitHub's: emphasis,
+#: links and images, raw HTML and entities, code, strikethrough, math): each is shown as itself
+#: after a backslash. The rest of the punctuation is left as it is, for a README that reads well
+#: as text too: what is markup only at the start of a line is escaped there, and a table needs a
+#: second line, which a text of one line (its lines joined) never has.
+MARKUP = frozenset("\\`*_[]<&~$")
+#: A line that starts like a heading, list, quote or rule.
+LINE_START = re.compile(r"^([#+=>-]|\d{1,9}[.)])")
+#: CSP of index.html: its own inline style and script, pictures and player pages from its own
+#: folder, and nothing from anywhere else (the player pages have their own, stricter one).
+CSP = (
+    "default-src 'none'; img-src 'self' file: data:; frame-src 'self' file:; "
+    "style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
+
+
+def md_text(text: str) -> str:
+    """``text`` (a sidecar's caption or reading: anyone's words) as plain text in Markdown, one
+    paragraph: its markup escaped, its lines joined, a start like "# ", "- " or "1." escaped."""
+    text = " ".join(str(text).split())
+    text = "".join("\\" + c if c in MARKUP else c for c in text)
+    return LINE_START.sub(lambda m: m[0][:-1] + "\\" + m[0][-1], text)
+
+
+def md_code(text: str) -> list[str]:
+    """``text`` as a fenced code block whose fence no run of backticks in it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -34,8 +66,8 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "name": row["figure"],
                 "summary": figure["summary"],
                 # computed from the figure's own Result when it was built
-                "caption": sidecar.get("caption", ""),
-                "reading": sidecar.get("reading", ""),
+                "caption": str(sidecar.get("caption") or ""),
+                "reading": str(sidecar.get("reading") or ""),
                 "image": shown,
                 "player": player,  # the figure's own player page, shown in index.html
                 "width": sidecar.get("width"),
@@ -62,14 +94,15 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
         "",
     ]
     for e in entries:
-        md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", "", e["summary"], ""]
+        md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", ""]
+        md += [md_text(e["summary"]), ""]
         if e["player"]:
             md += [f"[Player]({e['player']}): pause, step and scrub (open it in a browser)", ""]
         if e["reading"]:
-            md += [f"*What you see:* {e['reading']}", ""]
+            md += [f"*What you see:* {md_text(e['reading'])}", ""]
         if e["caption"]:
-            md += [e["caption"], ""]
-        md += ["```", e["command"], "```", ""]
+            md += [md_text(e["caption"]), ""]
+        md += [*md_code(e["command"]), ""]
     with atomic_target(out / "README.md") as tmp:
         tmp.write_text("\n".join(md))
 
@@ -91,6 +124,7 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ntkviz gallery</title>
 <style>

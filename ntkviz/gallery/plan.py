@@ -90,6 +90,45 @@ def outputs(options) -> list[Path]:
     return [options.output, *options.also] + ([options.still] if options.still else [])
 
 
+# -- explore pages ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplorePage:
+    """A gallery page of ``ntkviz explore``: a figure over one option's values
+    (``gallery/explore-<name>.html``), made by ``ntkviz gallery --explore``."""
+
+    name: str
+    figure: str
+    vary: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def command(self, out: Path, quick: bool = False) -> list[str]:
+        """The ntkviz command that makes the page by hand."""
+        words = ["ntkviz", "explore", self.figure]
+        for text in self.vary:
+            words += ["--vary", text]
+        for key, value in self.options:
+            words += ["--" + key.replace("_", "-"), str(value)]
+        return words + (["--quick"] if quick else []) + ["-o", str(out / f"{self.name}.html")]
+
+
+#: The explore pages: the post's one dependence, alpha (or the width) moved along a slider.
+EXPLORE_PAGES = (
+    # nine alphas from 0.01 to 100, each run's ellipse in one plane beside its function
+    ExplorePage(
+        "explore-ntk-ellipses",
+        "ntk-ellipses",
+        ("alphas=0.01,0.0316,0.1,0.316,1,3.16,10,31.6,100",),
+        (("layout", "both"),),
+    ),
+    # the rich net's output scale from the mean-field 0.01 to the lazy 10
+    ExplorePage("explore-rich-lazy", "rich-lazy", ("rich_alpha=0.01,0.03,0.1,0.3,1,3,10",)),
+    # the width: particles that move (narrow) or stay put (wide)
+    ExplorePage("explore-rich-lazy-width", "rich-lazy", ("width=10,30,100,300,1000,3000",)),
+)
+
+
 # -- reading sidecars ---------------------------------------------------------------------------------
 
 
@@ -122,8 +161,8 @@ def _looks_right(path: Path, sidecar: dict[str, Any]) -> bool:
         return frames == 1
     if (width, height) != (sidecar.get("width"), sidecar.get("height")):
         return False
-    wanted = sidecar.get("frames")
-    if fmt in (".gif", ".html"):  # both merge held frames: at most one picture a frame
+    wanted = sidecar.get("frames", 0) + sidecar.get("hold_frames", 0)  # as written
+    if formats.find(fmt).merges:  # held frames merged: at most one picture a frame
         return isinstance(wanted, int) and 1 <= frames <= wanted
     return frames == wanted
 

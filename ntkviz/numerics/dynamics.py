@@ -8,15 +8,16 @@ gives every member its own gradient.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ntkviz.errors import DivergenceError
-from ntkviz.numerics.nets import Ensemble
+from ntkviz.numerics.nets import Ensemble, NetSpec, cache_groups
 from ntkviz.runtime.progress import Progress
+from ntkviz.runtime.threads import single_thread
 
 Recorder = Callable[[Ensemble, int], dict[str, np.ndarray]]
 #: (ensemble, params, x_train, y_train) -> (per-member loss (K,), gradient of its sum per param,
@@ -92,6 +93,12 @@ class Trajectory:
             },
         )
 
+    def per_run(self, steps: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Member k's loss and records at the steps ``steps[:, k]`` ((T', K), each a snapshot
+        taken): members on their own clocks (:func:`run_clock_steps`)."""
+        index, runs = np.searchsorted(self.steps, steps), np.arange(steps.shape[1])[None, :]
+        return self.loss[index, runs], {k: v[index, runs] for k, v in self.records.items()}
+
 
 def mse_loss(
     ensemble: Ensemble, x_train: torch.Tensor, y_train: torch.Tensor, params=None
@@ -109,6 +116,7 @@ def train(
     lr: float,
     steps: int,
     snapshot_every: int = 1,
+    snapshot_at: Sequence[int] | None = None,
     stop_below: float | None = None,
     record: Recorder | None = None,
     progress: Progress | None = None,
@@ -119,7 +127,8 @@ def train(
 
     Snapshots (step 0, every ``snapshot_every`` steps, and the last) call ``record`` with the
     ensemble at that step. A member whose loss falls below ``stop_below`` stops moving (its later
-    snapshots repeat its last state). A non-finite or exploding loss raises DivergenceError.
+    snapshots repeat its last state). ``snapshot_at`` (steps, e.g. spaced in log time) replaces
+    ``snapshot_every``: snapshots at exactly those steps (and the last). A non-finite or exploding loss raises DivergenceError.
     ``gradient`` replaces autograd with a hand-written loss-and-gradient (same maths, faster).
     """
     progress = progress or Progress()
@@ -129,6 +138,8 @@ def train(
     stopped = np.full(ensemble.count, steps, dtype=np.int64)
     snap_steps, losses, records = [], [], []
     first_loss = None
+    at = None if snapshot_at is None else {int(s) for s in snapshot_at}
+    snapshot_every = _Every(snapshot_every) if at is None else at
     with progress.stage(label, steps) as advance:
         for step in range(steps + 1):
             if gradient is None:
@@ -143,7 +154,7 @@ def train(
                     _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
             if not bool((loss_now <= limit).all()):  # NaN compares False: caught here too
                 _check_finite(loss_now, first_loss, step, lr, ensemble.alpha())
-            if step % snapshot_every == 0 or step == steps:
+            if step in snapshot_every or step == steps:
                 snap_steps.append(step)
                 losses.append(loss_now.cpu().numpy())
                 if record is not None:
@@ -195,11 +206,21 @@ def _fill_remaining(
     """Every member stopped at ``step``: later snapshots repeat that final state (the animation
     keeps its length)."""
     for later in range(step + 1, steps + 1):
-        if later % every == 0 or later == steps:
+        if later in every or later == steps:
             snap_steps.append(later)
             losses.append(final_loss)
             if final_record is not None:
                 records.append(final_record)
+
+
+class _Every:
+    """The steps ``0, every, 2 every, ...`` as a container (``step in _Every(every)``)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+
+    def __contains__(self, step: int) -> bool:
+        return step % self.every == 0
 
 
 def _check_finite(loss: torch.Tensor, first: torch.Tensor, step: int, lr: float, alpha=1.0) -> None:
@@ -232,3 +253,89 @@ def relative_change(ensemble: Ensemble) -> torch.Tensor:
     """||w - w0||_2 / ||w0||_2 over all parameters stacked, per member: (K,)."""
     now, start = ensemble.flat(), ensemble.flat(ensemble.params0)
     return torch.linalg.vector_norm(now - start, dim=1) / torch.linalg.vector_norm(start, dim=1)
+
+
+# -- the time axis: which steps an animation shows --------------------------------------------------
+
+
+def log_steps(steps: int, frames: int) -> np.ndarray:
+    """Step 0 and ``frames`` distinct steps up to ``steps`` (the last), spaced evenly in log
+    time where they can be: consecutive steps 1, 2, 3, ... while log spacing would repeat a
+    step, then a constant ratio to the end. (frames + 1,) int64; needs frames <= steps."""
+    if not 1 <= frames <= steps:
+        raise ValueError(f"frames ({frames}) must be between 1 and steps ({steps})")
+    out = [0]
+    for left in range(frames, 0, -1):
+        prev = out[-1]
+        if prev == 0:
+            nxt = 1 if left > 1 else steps
+        else:
+            nxt = max(prev + 1, int(round(prev * (steps / prev) ** (1.0 / left))))
+        out.append(min(nxt, steps - left + 1))
+    return np.asarray(out, dtype=np.int64)
+
+
+def clock_steps(clock: str, steps: int, frames: int) -> np.ndarray:
+    """The snapshot steps (frames + 1,) of an animation of ``frames`` frames after step 0 over
+    ``steps`` steps: spaced in log time, or every steps / frames steps (``linear``)."""
+    if clock == "log":
+        return log_steps(steps, frames)
+    return np.arange(0, steps + 1, steps // frames, dtype=np.int64)
+
+
+def own_clock_steps(loss: np.ndarray, converged: float, frames: int) -> np.ndarray:
+    """Each run on its own clock: (frames + 1, K) int64, run k's steps 0 ... tau_k evenly
+    spaced, tau_k the first step at which its loss (S + 1, K), taken at every step 0 ... S, is at
+    most ``converged`` times its start (the last step S if it never is)."""
+    done = loss <= converged * loss[:1]
+    tau = np.where(done.any(axis=0), done.argmax(axis=0), loss.shape[0] - 1)
+    tau = np.maximum(tau, 1)
+    fraction = np.arange(frames + 1) / frames
+    return np.rint(fraction[:, None] * tau[None, :]).astype(np.int64)
+
+
+def snapshots(every_or_at: int | np.ndarray) -> dict:
+    """:func:`train`'s snapshot option: every ``every_or_at`` steps (an int), or at the steps it
+    lists (an array, from :func:`clock_steps` say)."""
+    if np.ndim(every_or_at):
+        return {"snapshot_at": every_or_at}
+    return {"snapshot_every": int(every_or_at)}
+
+
+def run_clock_steps(
+    clock: str, steps: int, frames: int, every: int, loss: np.ndarray, converged: float
+) -> np.ndarray:
+    """The step of each of K runs in each frame, (frames + 1, K) int64: one column for every run
+    (``log``: :func:`log_steps`; ``linear``: every ``every`` steps), or with ``own`` each run on
+    its own clock (:func:`own_clock_steps`, from ``loss`` (S + 1, K) at every step, which the
+    other clocks read only for K)."""
+    if clock == "own":
+        return own_clock_steps(loss, converged, frames)
+    if clock == "linear":
+        shared = np.arange(0, steps + 1, every, dtype=np.int64)
+    else:
+        shared = log_steps(steps, frames)
+    return np.repeat(shared[:, None], loss.shape[1], axis=1)
+
+
+def train_grouped(
+    spec: NetSpec,
+    count: int,
+    seed: int,
+    device: str,
+    dtype: torch.dtype,
+    run: Callable[[Ensemble, str], Trajectory],
+) -> Trajectory:
+    """Members 0 .. count - 1 of ``seed`` trained in the groups of :func:`cache_groups`, one
+    after another, and joined: the same nets and values as all at once, faster from the cache.
+    ``run(nets, part)`` trains one group (``part``: ", nets a-b" when there are several, for its
+    progress label)."""
+    parts = []
+    groups = cache_groups(spec, count, device, dtype)
+    for group in groups:
+        nets = Ensemble(spec, len(group), seed, device=device, dtype=dtype, members=group)
+        part = f", nets {group[0] + 1}-{group[-1] + 1}" if len(groups) > 1 else ""
+        with single_thread(device):
+            parts.append(run(nets, part))
+        del nets
+    return Trajectory.join(parts)

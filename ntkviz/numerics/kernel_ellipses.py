@@ -53,3 +53,12 @@ def ellipse_size(kernels: np.ndarray) -> np.ndarray:
     the area ratio, ``(det H_0 / det H_t)^(1/4)`` (the semi-axes go like 1/sqrt(eigenvalue))."""
     det = np.linalg.det(np.asarray(kernels, dtype=np.float64))
     return (det[:1] / det) ** 0.25
+
+
+def visible_ellipses(ellipses: np.ndarray, centre: np.ndarray, smallest: float) -> np.ndarray:
+    """The ellipses (..., E, 2) as drawn: one whose larger semi-axis is under ``smallest`` is
+    scaled about ``centre`` up to it (its shape kept); the others as they are."""
+    offset = np.asarray(ellipses, dtype=np.float64) - centre
+    radius = np.linalg.norm(offset, axis=-1).max(axis=-1)  # (...,): the larger semi-axis
+    grow = np.where(radius < smallest, smallest / np.maximum(radius, 1e-300), 1.0)
+    return centre + offset * grow[..., None, None]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntkviz.numerics.dynamics import Trajectory, train
+from ntkviz.numerics.dynamics import Trajectory, snapshots, train
 from ntkviz.numerics.nets import Ensemble, NetSpec, check_fits
 from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk, output_scale
 from ntkviz.runtime.progress import Progress
@@ -121,6 +121,7 @@ def train_linear(
     lr: float,
     steps: int,
     snapshot_every: int = 1,
+    snapshot_at=None,
     functions: bool = True,
     progress=None,
     label: str = "linear",
@@ -136,7 +137,7 @@ def train_linear(
     descent with the empirical tangent kernel at w0 (Lee et al. 2019), a few (K, N) operations a
     step instead of a forward and a backward pass through the net. The same values as the
     parameter-space descent up to rounding (float64: 1e-12, tested); divergence raises the same
-    DivergenceError.
+    DivergenceError. ``snapshot_at`` (steps) replaces ``snapshot_every`` as in ``train``.
     """
     from ntkviz.numerics.dynamics import EXPLODE, _check_finite
 
@@ -162,6 +163,7 @@ def train_linear(
             return f0 + alpha * np.einsum("kgj,kj->kg", kernel, c)
 
         snap_steps, losses, records = [], [], []
+        at = None if snapshot_at is None else {int(s) for s in snapshot_at}
         first = limit = None
         with progress.stage(label, steps) as advance:
             for step in range(steps + 1):
@@ -175,7 +177,9 @@ def train_linear(
                     _check_finite(
                         torch.from_numpy(loss), torch.from_numpy(first), step, lr, alpha_t
                     )
-                if step % snapshot_every == 0 or step == steps:
+                if step == steps or (
+                    step in at if snapshot_at is not None else step % snapshot_every == 0
+                ):
                     snap_steps.append(step)
                     losses.append(loss)
                     record = {"outputs": out}
@@ -228,7 +232,7 @@ def train_pair(
     x_grid: torch.Tensor,
     lr: float,
     steps: int,
-    interval: int,
+    interval: int | np.ndarray,
     progress: Progress,
     device: str = "cpu",
     kernels: bool = True,
@@ -236,8 +240,9 @@ def train_pair(
 ) -> PairRun:
     """Train the nets (member k from (seed, members[k]), output scale alphas[k]) and, from the same
     initial parameters, their linearisations, by the same gradient descent; snapshot every
-    ``interval`` steps. With ``functions=False`` the functions on the grid are taken once, after
-    the last step (functions_* then (1, K, G)). All in float64."""
+    ``interval`` steps (or at the steps ``interval`` lists). With ``functions=False`` the
+    functions on the grid are taken once, after the last step (functions_* then (1, K, G)).
+    All in float64."""
     dtype = torch.float64
     count = len(members)
     check_fits(spec, count, x_grid.shape[0] + x_train.shape[0], device, dtype)
@@ -264,7 +269,7 @@ def train_pair(
             x_grid,
             lr=lr,
             steps=steps,
-            snapshot_every=interval,
+            **snapshots(interval),
             functions=functions,
             progress=progress,
             label="linear",
@@ -275,7 +280,7 @@ def train_pair(
             y_train,
             lr=lr,
             steps=steps,
-            snapshot_every=interval,
+            **snapshots(interval),
             record=record_real,
             progress=progress,
             gradient=MseGradient(),

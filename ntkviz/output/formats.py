@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.output import frames, gif, mp4, player, vector, webp
 from ntkviz.output.frames import FrameSource
 from ntkviz.output.transaction import Transaction, atomic_target
@@ -59,6 +59,9 @@ class Format:
     vector: ClassVar[bool] = False
     #: Made from the GIF encoding's whole pictures too (:attr:`FrameSource.keys`).
     keys: ClassVar[bool] = False
+    #: A run of identical frames is one picture shown longer: the file holds at least one
+    #: picture and at most one a frame.
+    merges: ClassVar[bool] = False
 
     def check(self, fps: float) -> None:
         """Refuse, before any computing, options this format cannot write."""
@@ -80,7 +83,7 @@ class Format:
 
     def probe(self, path: Path) -> tuple[int, int, int]:
         """(frames, width, height) of a written file, without decoding its pictures."""
-        raise NtkvizError(f"{path.name}: its format cannot be probed")
+        raise NtkvizError(f"{quoted(path.name)}: its format cannot be probed")
 
 
 #: The formats, in the order messages and the registry list them.
@@ -123,9 +126,9 @@ def lookup(path: Path, role: str = "output") -> Format:
         return fmt
     allowed = or_list(suffixes(role))
     if role == "output":
-        shown = suffix or "(none)"
-        raise ConfigError(f"unknown output format '{shown}' for {path}: use {allowed}")
-    raise ConfigError(f"--{role} must name a {allowed} file (got {path})")
+        shown = repr(suffix or "(none)")
+        raise ConfigError(f"unknown output format {shown} for {quoted(path)}: use {allowed}")
+    raise ConfigError(f"--{role} must name a {allowed} file (got {quoted(path)})")
 
 
 def output_format(path: Path) -> str:
@@ -144,7 +147,7 @@ def probe(path: Path, suffix: str | None = None) -> tuple[int, int, int]:
     suffix = (suffix or Path(path).suffix).lower()
     fmt = find(suffix)
     if fmt is None:
-        raise NtkvizError(f"{Path(path).name}: no format writes '{suffix}'")
+        raise NtkvizError(f"{quoted(Path(path).name)}: no format writes {suffix!r}")
     return fmt.probe(Path(path))
 
 
@@ -170,7 +173,7 @@ class Raster(Format):
         self.check(run.fps)
         progress = run.progress or Progress()
         if run.source.count < 1:
-            raise NtkvizError(f"nothing to write to {target}: the figure has no frames")
+            raise NtkvizError(f"nothing to write to {quoted(target)}: the figure has no frames")
         count = self.pictures(run.source)
         with (
             progress.stage(f"render {suffix.lstrip('.')}", count) as advance,
@@ -181,7 +184,7 @@ class Raster(Format):
                 self.verify(tmp, held, int(width), int(height), target)
                 size = tmp.stat().st_size
             except OSError as exc:
-                raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
+                raise NtkvizError(f"cannot write {quoted(target)}: {os_cause(exc)}") from exc
         return {
             "format": suffix.lstrip("."),
             "frames": count,
@@ -199,13 +202,13 @@ class Raster(Format):
             raise
         except Exception as exc:  # noqa: BLE001 - any decoder error means a broken file
             raise NtkvizError(
-                f"writing {target} produced a file that does not decode ({exc})"
+                f"writing {quoted(target)} produced a file that does not decode ({exc})"
             ) from None
         if frames is None:  # merged pictures (the player): at least one, at most one a frame
             frames = got_frames if got_frames >= 1 else 1
         if (got_width, got_height) != (width, height) or got_frames != frames:
             raise NtkvizError(
-                f"writing {target} produced a broken file: {got_frames} frame(s) of "
+                f"writing {quoted(target)} produced a broken file: {got_frames} frame(s) of "
                 f"{got_width}x{got_height} px where {frames} of {width}x{height} were written"
             )
 
@@ -223,6 +226,7 @@ class Gif(Raster):
 
     suffixes = (".gif",)
     animated = True
+    merges = True
 
     def check(self, fps: float) -> None:
         super().check(fps)
@@ -257,14 +261,14 @@ class Mp4(Raster):
 
 @register
 class WebP(Raster):
-    """Lossless animated WebP."""
+    """Lossless animated WebP; a run of identical frames is one picture shown longer."""
 
     suffixes = (".webp",)
     animated = True
+    merges = True
 
     def encode(self, tmp, run, advance, target):
-        height, width = webp.write_webp(tmp, run.source, run.fps, advance)
-        return height, width, run.source.count
+        return webp.write_webp(tmp, run.source, run.fps, advance)
 
 
 @register
@@ -274,6 +278,7 @@ class Html(Raster):
     suffixes = (".html",)
     animated = True
     keys = True
+    merges = True
 
     def encode(self, tmp, run, advance, target):
         height, width = player.write_html(
@@ -309,7 +314,7 @@ class Png(Raster):
                 frames.save_png(tmp, still)
                 self.verify(tmp, 1, still.shape[1], still.shape[0], target)
             except OSError as exc:
-                raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
+                raise NtkvizError(f"cannot write {quoted(target)}: {os_cause(exc)}") from exc
 
     def probe(self, path):
         from PIL import Image
@@ -378,9 +383,9 @@ class Npz(Format):
                     np.savez_compressed(handle, __config__=np.array(json.dumps(metadata)), **arrays)
                 with zipfile.ZipFile(tmp) as archive:  # fail here, not in the user's notebook
                     if archive.testzip() is not None:
-                        raise NtkvizError(f"writing {target} produced a broken archive")
+                        raise NtkvizError(f"writing {quoted(target)} produced a broken archive")
             except OSError as exc:
-                raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
+                raise NtkvizError(f"cannot write {quoted(target)}: {os_cause(exc)}") from exc
 
 
 @register
@@ -397,7 +402,7 @@ class Json(Format):
             try:
                 tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
             except OSError as exc:
-                raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
+                raise NtkvizError(f"cannot write {quoted(target)}: {os_cause(exc)}") from exc
 
 
 FORMATS = suffixes("output")

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.output.transaction import (
     FRAME_RE,
     TEMP_RE,
     Transaction,
     check_folder_writable,
+    check_name_length,
     transaction,
 )
 from ntkviz.runtime.lifecycle import os_cause
@@ -87,15 +88,16 @@ def frames_dir_foreign(folder: Path) -> list[str]:
 def check_frames_dir(folder: Path, replace: bool = False) -> None:
     """Refuse a --frames-dir that holds files ntkviz did not write, unless ``replace`` (which
     then replaces only its frame_NNNNN.png files)."""
+    check_name_length(folder, "--frames-dir")
     if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"--frames-dir {folder} exists and is not a folder")
+        raise ConfigError(f"--frames-dir {quoted(folder)} exists and is not a folder")
     foreign = frames_dir_foreign(folder)
     if foreign and not replace:
-        shown = ", ".join(foreign[:3]) + (
+        shown = ", ".join(quoted(n) for n in foreign[:3]) + (
             f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         )
         raise ConfigError(
-            f"--frames-dir {folder} holds files ntkviz did not write ({shown}): choose a new or "
+            f"--frames-dir {quoted(folder)} holds files ntkviz did not write ({shown}): choose a new or "
             "empty folder, or add --replace-frames to replace only its frame_NNNNN.png files"
         )
     if folder.is_dir():
@@ -120,7 +122,7 @@ def write_frames_dir(
     target = Path(target)
     check_frames_dir(target, replace)
     if source.count < 1:
-        raise NtkvizError(f"nothing to write to {target}: the figure has no frames")
+        raise NtkvizError(f"nothing to write to {quoted(target)}: the figure has no frames")
     progress = progress or Progress()
     with contextlib.ExitStack() as stack:
         staged = tx if tx is not None else stack.enter_context(transaction())
@@ -138,7 +140,9 @@ def write_frames_dir(
             written = [folder / f"frame_{i:05d}.png" for i in range(source.count)]
             short = [p.name for p in written if not p.is_file() or p.stat().st_size == 0]
         except OSError as exc:
-            raise NtkvizError(f"cannot write frames in {target}: {os_cause(exc)}") from exc
+            raise NtkvizError(f"cannot write frames in {quoted(target)}: {os_cause(exc)}") from exc
         if short:
-            raise NtkvizError(f"writing frames in {target} left {short[0]} missing or empty")
+            raise NtkvizError(
+                f"writing frames in {quoted(target)} left {short[0]} missing or empty"
+            )
     return source.count

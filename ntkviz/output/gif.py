@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkviz.errors import NtkvizError
+from ntkviz.errors import NtkvizError, quoted
 from ntkviz.output.frames import FrameSource, frame_durations_ms, rgb, sample_indices
 from ntkviz.output.palette import PaletteMapper, global_palette
 
@@ -46,10 +46,13 @@ class EncodedFrames:
     keys: dict[int, bytes]
 
 
-def encode_gif_frames(source: FrameSource, dither: bool, advance, jobs: int = 1) -> EncodedFrames:
+def encode_gif_frames(
+    source: FrameSource, dither: bool, advance, jobs: int = 1, palette: np.ndarray | None = None
+) -> EncodedFrames:
     """Draw and encode every frame of ``source`` once (cached on it, by ``dither``).
 
-    One palette for the whole animation (no colour flicker), built from evenly spaced frames.
+    One palette for the whole animation (no colour flicker), built from evenly spaced frames
+    (or ``palette``, one shared by several animations: an explore page's variants).
     Frames are drawn and compressed in ``jobs`` processes at once
     (:func:`ntkviz.runtime.parallel.run_ranges`); the blocks are the same for any ``jobs``.
     """
@@ -60,7 +63,8 @@ def encode_gif_frames(source: FrameSource, dither: bool, advance, jobs: int = 1)
         advance(source.count)
         return cached
     sampled = {i: source.frame(i) for i in sample_indices(source.count)}
-    palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
+    if palette is None:
+        palette = global_palette(np.stack(list(sampled.values())), colors=TRANSPARENT)
     height, width = next(iter(sampled.values())).shape[:2]
 
     blank = _GifFrames(palette, dither)  # built once, before the workers fork: its table is shared
@@ -241,7 +245,7 @@ def probe_gif(path: Path) -> tuple[int, int, int]:
     and count its images: a cut or garbled file fails, and no picture is decoded."""
     data = Path(path).read_bytes()
     if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
-        raise NtkvizError(f"{path.name} is not a GIF")
+        raise NtkvizError(f"{quoted(path.name)} is not a GIF")
     width, height, flags = struct.unpack_from("<HHB", data, 6)
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     images = 0
@@ -249,7 +253,7 @@ def probe_gif(path: Path) -> tuple[int, int, int]:
     def sub_blocks(at: int) -> int:
         while True:
             if at >= len(data):
-                raise NtkvizError(f"{path.name} is cut short")
+                raise NtkvizError(f"{quoted(path.name)} is cut short")
             size = data[at]
             at += 1 + size
             if size == 0:
@@ -257,7 +261,7 @@ def probe_gif(path: Path) -> tuple[int, int, int]:
 
     while True:
         if pos >= len(data):
-            raise NtkvizError(f"{path.name} is cut short (no trailer)")
+            raise NtkvizError(f"{quoted(path.name)} is cut short (no trailer)")
         kind = data[pos]
         if kind == 0x3B:  # trailer
             return images, width, height
@@ -265,10 +269,10 @@ def probe_gif(path: Path) -> tuple[int, int, int]:
             pos = sub_blocks(pos + 2)
         elif kind == 0x2C:  # image: descriptor, local table, LZW code size, sub-blocks
             if pos + 10 > len(data):
-                raise NtkvizError(f"{path.name} is cut short")
+                raise NtkvizError(f"{quoted(path.name)} is cut short")
             local = data[pos + 9]
             pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
             pos = sub_blocks(pos + 1)
             images += 1
         else:
-            raise NtkvizError(f"{path.name}: unexpected block 0x{kind:02x} at byte {pos}")
+            raise NtkvizError(f"{quoted(path.name)}: unexpected block 0x{kind:02x} at byte {pos}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkviz.errors import NtkvizError
+from ntkviz.errors import NtkvizError, quoted
 from ntkviz.output.frames import FrameSource, rgb
 from ntkviz.runtime.lifecycle import child_preexec
 
@@ -83,7 +83,7 @@ def write_mp4(
             log.seek(0)
             lines = [ln for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
             raise NtkvizError(
-                f"ffmpeg failed encoding {target or tmp}: {_exit_reason(status, lines)}"
+                f"ffmpeg failed encoding {quoted(target or tmp)}: {_exit_reason(status, lines)}"
             )
     return height, width
 
@@ -116,9 +116,9 @@ def probe_mp4(path: Path) -> tuple[int, int, int]:
     text = run.stderr.decode(errors="replace")
     if run.returncode != 0:
         last = [ln for ln in text.splitlines() if ln.strip()][-1:] or [""]
-        raise NtkvizError(f"the MP4 {path.name} does not decode: {last[0].strip()}")
+        raise NtkvizError(f"the MP4 {quoted(path.name)} does not decode: {last[0].strip()}")
     size = re.search(r"Video: .*?(\d{2,})x(\d{2,})", text)
     counts = re.findall(r"frame=\s*(\d+)", text)
     if not size or not counts:
-        raise NtkvizError(f"the MP4 {path.name} holds no video")
+        raise NtkvizError(f"the MP4 {quoted(path.name)} holds no video")
     return int(counts[-1]), int(size.group(1)), int(size.group(2))

@@ -30,12 +30,12 @@ import functools
 import html
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ntkviz.errors import NtkvizError
+from ntkviz.errors import NtkvizError, quoted
 from ntkviz.output.frames import FrameSource, frame_durations_ms
 from ntkviz.output.gif import (
     EncodedFrames,
@@ -114,16 +114,22 @@ def picture_file(data: dict[str, Any], entry: dict[str, Any]) -> bytes:
     return base64.b64decode(entry["src"].split(",", 1)[1])
 
 
-def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str = "p") -> str:
+def fragment(
+    data: dict[str, Any], info: dict[str, Any] | None = None, uid: str = "p", extra: str = ""
+) -> str:
     """The player as an HTML fragment (style, markup, data, script): a page's body, or a notebook
-    cell's output. ``uid`` keeps several players on one page apart."""
+    cell's output. ``uid`` keeps several players on one page apart. ``data`` is one animation's
+    (:func:`player_data`) or an explore page's variants (:mod:`ntkviz.output.explorer`), whose
+    option sliders and reading are the markup ``extra``, placed under the controls."""
     info = info or {}
     uid = "".join(c for c in uid if c.isalnum() or c in "-_") or "p"
     title = info.get("title") or ""
     caption = info.get("caption") or ""
     summary = info.get("summary") or ""
     options = info.get("options") or ""
-    count = len(data["frames"])
+    first = data["frames"] if "frames" in data else data["variants"][0]["frames"]
+    count = len(first)
+    poster = first[0].get("src") or data["pool"][first[0]["p"]]["src"] if count else ""
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     width, height = data["width"], data["height"]
     detail = f"<code>{html.escape(options)}</code>" if options else html.escape(summary)
@@ -135,7 +141,7 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
         # the first picture as a plain image until the script takes over (and where scripts
         # do not run: GitHub's notebook view, a mail client)
         + (
-            f'<img class="np-poster" src="{data["frames"][0]["src"]}" width="{width}" '
+            f'<img class="np-poster" src="{poster}" width="{width}" '
             f'height="{height}" alt="{html.escape(title or "animation")}, first frame">'
             if count
             else ""
@@ -160,6 +166,7 @@ def fragment(data: dict[str, Any], info: dict[str, Any] | None = None, uid: str 
         '<label class="np-loop-label" title="Loop, or play once and stop at the end">'
         '<input type="checkbox" class="np-loop" checked> loop</label>'
         "</div>"
+        + extra
         + (f'<p class="np-caption">{html.escape(caption)}</p>' if caption else "")
         + f'<script type="application/json" class="np-data">{payload}</script>'
         + "<script>"
@@ -204,7 +211,7 @@ CSP = (
 )
 
 
-def page(data: dict[str, Any], info: dict[str, Any] | None = None) -> str:
+def page(data: dict[str, Any], info: dict[str, Any] | None = None, extra: str = "") -> str:
     """A whole HTML page with one player; the keyboard works without clicking it first."""
     info = info or {}
     title = info.get("title") or "ntkviz"
@@ -218,7 +225,7 @@ def page(data: dict[str, Any], info: dict[str, Any] | None = None) -> str:
         "body.np-embed { padding: 0 2px 2px; } body.np-embed .ntkviz-player { display: block; }\n"
         "body.np-embed .np-title, body.np-embed .np-caption { display: none; }</style>\n"
         '</head>\n<body data-ntkviz-page="1">\n'
-        + fragment(data, info, uid="page")
+        + fragment(data, info, uid="page", extra=extra)
         + "\n</body>\n</html>\n"
     )
 
@@ -248,7 +255,7 @@ def write_html(
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
         raise NtkvizError(
-            f"the player {target or tmp} would be {size / 2**20:.0f} MB, over the "
+            f"the player {quoted(target or tmp)} would be {size / 2**20:.0f} MB, over the "
             f"{MAX_BYTES / 2**20:.0f} MB limit: use --quick, a smaller --size or --dpi, "
             "fewer --frames, or write .mp4"
         )
@@ -298,3 +305,25 @@ def script() -> str:
 
 def _package_file(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def still_html(frame: Any, info: Mapping[str, Any], note: str = "") -> str:
+    """A still figure (or an animation too large to show inline) as an HTML fragment: title,
+    options or summary, the frame as a PNG data URI, caption and ``note``."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame[..., :3].copy()).save(buffer, format="PNG")
+    src = "data:image/png;base64," + _base64(buffer.getvalue())
+    caption = info.get("caption") or ""
+    return (
+        '<div class="ntkviz-still">'
+        + f"<div><b>{html.escape(info['title'])}</b> · "
+        + (f"<code>{html.escape(info['options'])}</code>" if info["options"] else "")
+        + (html.escape(info["summary"]) if not info["options"] else "")
+        + "</div>"
+        + f'<img src="{src}" alt="{html.escape(info.get("title", ""))}" style="max-width:100%">'
+        + (f"<p>{html.escape(caption)}</p>" if caption else "")
+        + (f"<p><i>{html.escape(note)}</i></p>" if note else "")
+        + "</div>"
+    )

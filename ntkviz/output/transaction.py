@@ -8,6 +8,7 @@ the temporary files a killed run left are swept by the next run in that folder.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -16,48 +17,98 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.runtime.lifecycle import os_cause, pid_alive, quiet_section
 
 
 def check_writable(path: Path, what: str) -> None:
     """Refuse early, before any computing, a target whose folder is missing or not writable,
-    or that is a folder (a file cannot replace it)."""
+    that is a folder (a file cannot replace it), or whose name is longer than its file system
+    allows."""
+    check_name_length(path, what)
     if path.is_dir():
         raise ConfigError(
-            f"{what} {path} is a folder, not a file: remove it or choose another name"
+            f"{what} {quoted(path)} is a folder, not a file: remove it or choose another name"
         )
     check_folder_writable(path.parent, what, probe_name=path.name)
+
+
+def check_name_length(path: Path, what: str) -> None:
+    """Refuse a name longer (in bytes) than its folder's file system allows."""
+    path = Path(path)
+    size, limit = len(os.fsencode(path.name)), name_max(path.parent)
+    if size > limit:
+        raise ConfigError(
+            f"{what} {quoted(path)}: its name is {size} bytes, over the {limit} a file name may "
+            "have here; choose a shorter name"
+        )
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, in ``folder`` (its file system's, else 255)."""
+    try:
+        return int(os.pathconf(folder if str(folder) else ".", "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return NAME_MAX
 
 
 def check_folder_writable(folder: Path, what: str, probe_name: str = "ntkviz") -> None:
     folder = folder if str(folder) else Path(".")
     if not folder.exists():
-        raise ConfigError(f"{what} folder {folder} does not exist")
+        raise ConfigError(f"{what} folder {quoted(folder)} does not exist")
     if not folder.is_dir():
-        raise ConfigError(f"{what} folder {folder} is not a folder")
+        raise ConfigError(f"{what} folder {quoted(folder)} is not a folder")
     try:
         # A real probe: os.access says yes to root even on a read-only mount.
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(probe_name), suffix=".probe")
+        fd, probe = tempfile.mkstemp(
+            dir=folder, prefix=_temp_prefix(probe_name, folder, ".probe"), suffix=".probe"
+        )
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ConfigError(f"{what} folder {folder} is not writable ({exc.strerror})") from None
+        raise ConfigError(
+            f"{what} folder {quoted(folder)} is not writable ({exc.strerror})"
+        ) from None
 
 
 # -- temporary names, and sweeping the ones a killed run left ----------------------------------------
 
 #: ``.<target name>.ntkviz-<pid>-<random>.part<suffix>`` (staged), ``.old`` (a kept previous
 #: file while a set of outputs is committed), ``.probe``: the pid says whose it is, so a later
-#: run removes only those whose process is gone.
+#: run removes only those whose process is gone. A target name too long for that to fit in a
+#: file name is shortened to its start and a hash of the whole (:func:`_temp_prefix`).
 TEMP_RE = re.compile(r"^\..*\.ntkviz-(\d+)-[a-z0-9_]+\.(part|old|probe)(\..*)?$")
 #: The frames of ``--frames-dir``: a folder holding only these (and ntkviz's temporary files)
 #: is ntkviz's own, replaced freely; anything else in it is the user's and never touched.
 FRAME_RE = re.compile(r"^frame_\d{5,}\.png$")
 
 
-def _temp_prefix(name: str) -> str:
-    return f".{name}.ntkviz-{os.getpid()}-"
+#: The longest file name, in bytes, where the file system does not say (Linux's NAME_MAX).
+NAME_MAX = 255
+#: The random part tempfile adds (``mkstemp``, ``mkdtemp``) and the one of :meth:`_backup_name`.
+RANDOM_BYTES = 8
+#: A target's suffix is kept on its temporary name (``.part.gif``) when at most this long.
+KEPT_SUFFIX = 16
+
+
+def _temp_prefix(name: str, folder: Path, tail: str) -> str:
+    """``.<name>.ntkviz-<pid>-``: with the random part and ``tail`` after it, at most the longest
+    file name ``folder`` allows; a longer ``name`` keeps its start and a hash of the whole."""
+    own = f".ntkviz-{os.getpid()}-"
+    room = name_max(folder) - len(os.fsencode(f".{own}{tail}")) - RANDOM_BYTES
+    if len(os.fsencode(name)) > room:
+        digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
+        head = name
+        while head and len(os.fsencode(head)) > room - len(digest) - 1:
+            head = head[:-1]
+        name = f"{head}~{digest}"
+    return f".{name}{own}"
+
+
+def _part_suffix(target: Path) -> str:
+    """``.part`` and the target's suffix where it is short (encoders may look at it)."""
+    suffix = target.suffix
+    return f".part{suffix}" if len(os.fsencode(suffix)) <= KEPT_SUFFIX else ".part"
 
 
 def is_stale_temp(name: str) -> bool:
@@ -120,11 +171,14 @@ class Transaction:
         target = Path(target)
         self._sweep(target.parent)
         try:
+            suffix = _part_suffix(target)
             fd, name = tempfile.mkstemp(
-                dir=target.parent, prefix=_temp_prefix(target.name), suffix=f".part{target.suffix}"
+                dir=target.parent,
+                prefix=_temp_prefix(target.name, target.parent, suffix),
+                suffix=suffix,
             )
         except OSError as exc:  # the folder became read-only, full, or went away since the check
-            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
+            raise NtkvizError(f"cannot write {quoted(target)}: {os_cause(exc)}") from exc
         os.close(fd)
         self.pending.append(_Staged(Path(name), target, "file"))
         return Path(name)
@@ -135,12 +189,13 @@ class Transaction:
         try:
             return self._folder(Path(target))
         except OSError as exc:
-            raise NtkvizError(f"cannot write frames in {target}: {os_cause(exc)}") from exc
+            raise NtkvizError(f"cannot write frames in {quoted(target)}: {os_cause(exc)}") from exc
 
     def _folder(self, target: Path) -> Path:
         if target.is_dir():
             self._sweep(target)
-            name = Path(tempfile.mkdtemp(dir=target, prefix=_temp_prefix("frames"), suffix=".part"))
+            prefix = _temp_prefix("frames", target, ".part")
+            name = Path(tempfile.mkdtemp(dir=target, prefix=prefix, suffix=".part"))
             self.pending.append(_Staged(name, target, "intodir"))
         else:
             parent = Path(os.path.abspath(target)).parent
@@ -148,7 +203,7 @@ class Transaction:
             name = Path(
                 tempfile.mkdtemp(
                     dir=parent,
-                    prefix=_temp_prefix(Path(os.path.abspath(target)).name),
+                    prefix=_temp_prefix(Path(os.path.abspath(target)).name, parent, ".part"),
                     suffix=".part",
                 )
             )
@@ -161,7 +216,7 @@ class Transaction:
         for item in self.pending:
             if item.kind == "file":
                 if item.tmp.stat().st_size == 0:
-                    raise NtkvizError(f"writing {item.target} produced an empty file")
+                    raise NtkvizError(f"writing {quoted(item.target)} produced an empty file")
                 os.chmod(item.tmp, 0o666 & ~_umask())
                 steps.append(("move", item.tmp, item.target))
             elif item.kind == "newdir":
@@ -201,7 +256,7 @@ class Transaction:
             except OSError as exc:
                 self._rollback(done)
                 raise NtkvizError(
-                    f"cannot put {dst} in place: {os_cause(exc)}; every earlier file was "
+                    f"cannot put {quoted(dst)} in place: {os_cause(exc)}; every earlier file was "
                     "put back as it was"
                 ) from exc
             except BaseException:
@@ -218,7 +273,8 @@ class Transaction:
 
     @staticmethod
     def _backup_name(path: Path) -> Path:
-        return path.with_name(f"{_temp_prefix(path.name)}{os.urandom(4).hex()}.old")
+        prefix = _temp_prefix(path.name, path.parent, ".old")
+        return path.with_name(f"{prefix}{os.urandom(RANDOM_BYTES // 2).hex()}.old")
 
     def _keep(self, dst: Path) -> Path | None:
         """A second name for the file at ``dst`` (if any), so it can be put back."""

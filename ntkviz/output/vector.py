@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ntkviz.errors import ConfigError, NtkvizError
+from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.output.transaction import Transaction, atomic_target
 from ntkviz.runtime.lifecycle import os_cause
 
@@ -34,7 +34,7 @@ def write_vector(target: Path, renderer: Any, tx: Transaction | None = None) -> 
     target = Path(target)
     fmt = target.suffix.lower()
     if fmt not in SUFFIXES:
-        raise ConfigError(f"{target}: a vector still must be .pdf or .svg")
+        raise ConfigError(f"{quoted(target)}: a vector still must be .pdf or .svg")
     renderer.frame(renderer.key_frame)
     figure = renderer.figure
     artists = [*renderer.animated, *renderer.overlays]
@@ -61,7 +61,7 @@ def write_vector(target: Path, renderer: Any, tx: Transaction | None = None) -> 
             verify_vector(tmp, fmt, target)
             size = tmp.stat().st_size
         except OSError as exc:
-            raise NtkvizError(f"cannot write {target}: {os_cause(exc)}") from exc
+            raise NtkvizError(f"cannot write {quoted(target)}: {os_cause(exc)}") from exc
     return {
         "format": fmt.lstrip("."),
         "frames": 1,
@@ -76,13 +76,19 @@ def verify_vector(path: Path, fmt: str, target: Path) -> None:
     data = Path(path).read_bytes()
     if fmt == ".pdf":
         if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-1024:]:
-            raise NtkvizError(f"writing {target} produced a broken PDF (no header or no %%EOF)")
+            raise NtkvizError(
+                f"writing {quoted(target)} produced a broken PDF (no header or no %%EOF)"
+            )
         return
     import xml.etree.ElementTree as ET
 
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
-        raise NtkvizError(f"writing {target} produced an SVG that does not parse ({exc})") from None
+        raise NtkvizError(
+            f"writing {quoted(target)} produced an SVG that does not parse ({exc})"
+        ) from None
     if not root.tag.endswith("svg"):
-        raise NtkvizError(f"writing {target} produced XML that is not an SVG (<{root.tag}>)")
+        raise NtkvizError(
+            f"writing {quoted(target)} produced XML that is not an SVG (<{root.tag}>)"
+        )

@@ -1,4 +1,8 @@
-"""Animated WebP: lossless, every frame kept in memory while Pillow encodes them."""
+"""Animated WebP: lossless, every distinct frame kept in memory while Pillow encodes them.
+
+A run of identical frames (the held end, a frame that does not change) is one picture shown for
+their summed durations: libwebp would merge them anyway, so the file's frame count is the number
+of such runs, and the writer says so (the check after writing counts what the file holds)."""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from ntkviz.output.frames import FrameSource, frame_durations_ms, rgb
 from ntkviz.runtime.memory import check_memory
 
 
-def write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int]:
+def write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int, int, int]:
     """Lossless animated WebP at libwebp's fastest lossless setting (method 0, quality 100):
     far faster to encode than its default effort on our plots, for larger files (the README's
-    table of formats)."""
+    table of formats). Returns (height, width, pictures in the file)."""
     from PIL import Image
 
     first = np.ascontiguousarray(rgb(source.frame(0)))
@@ -25,10 +29,18 @@ def write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int
         "use fewer --frames, a smaller --size or --dpi, or write .gif or .mp4 (they keep one "
         "frame at a time)",
     )
-    images = [Image.fromarray(first)]
+    durations = frame_durations_ms(source.count, fps, 1)
+    images, shown = [Image.fromarray(first)], [durations[0]]
+    previous = first
     advance(1)
     for i in range(1, source.count):  # kept as compact RGB images, not the renderer's RGBA arrays
-        images.append(Image.fromarray(np.ascontiguousarray(rgb(source.frame(i)))))
+        frame = np.ascontiguousarray(rgb(source.frame(i)))
+        if frame.shape == previous.shape and np.array_equal(frame, previous):
+            shown[-1] += durations[i]  # the same picture, shown longer
+        else:
+            images.append(Image.fromarray(frame))
+            shown.append(durations[i])
+            previous = frame
         advance(1)
     images[0].save(
         tmp,
@@ -38,10 +50,10 @@ def write_webp(tmp: Path, source: FrameSource, fps: float, advance) -> tuple[int
         lossless=True,
         quality=100,
         method=0,
-        duration=frame_durations_ms(source.count, fps, 1),
+        duration=shown,
         loop=0,
     )
-    return images[0].height, images[0].width
+    return images[0].height, images[0].width, len(images)
 
 
 def webp_memory(count: int, height: int, width: int) -> int:

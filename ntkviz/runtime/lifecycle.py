@@ -18,6 +18,8 @@ import signal
 import sys
 from collections.abc import Iterator
 
+from ntkviz.errors import quoted
+
 #: Signals handled like Ctrl-C: clean up, one line, exit 128 + n.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -145,6 +147,7 @@ _CAUSES = {
     errno.ENOTDIR: "a part of the path is not a folder",
     errno.EBADF: "it is closed",
     errno.EEXIST: "it already exists",
+    errno.ENAMETOOLONG: "the name is longer than the file system allows",
 }
 
 
@@ -160,5 +163,5 @@ def describe_os_error(exc: OSError, doing: str | None = None) -> str:
     """'cannot write out.gif: no space left on the device (ENOSPC)', from any OSError."""
     where = exc.filename
     action = doing or ("cannot use" if where is not None else "system error")
-    text = f"{action} {where}" if where is not None else action
+    text = f"{action} {quoted(where)}" if where is not None else action
     return f"{text}: {os_cause(exc)}"

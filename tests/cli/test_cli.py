@@ -39,7 +39,9 @@ def test_toy_model_gif_and_sidecar(cli, tmp_path):
     assert sidecar["figure"] == "toy-model"
     assert sidecar["config"]["frames"] == 4 and sidecar["config"]["w0"] == 0.4
     assert sidecar["seed"] == 3 and sidecar["fps"] == 10
-    assert (sidecar["frames"], sidecar["width"], sidecar["height"]) == (24, 120, 80)
+    # 4 frames drawn; the end hold (2 s at 10 fps) is 20 copies of the last, counted apart
+    assert (sidecar["frames"], sidecar["width"], sidecar["height"]) == (4, 120, 80)
+    assert sidecar["hold_frames"] == 20 and sidecar["hold_s"] == 2.0
     assert set(sidecar["versions"]) >= {"ntkviz", "torch", "numpy", "matplotlib", "imageio"}
     assert set(sidecar["seconds"]) == {"simulate", "render", "write"} and sidecar["jobs"] >= 1
     assert temp_leftovers(tmp_path) == []
@@ -259,7 +261,7 @@ def test_outputs_must_not_collide(cli, tmp_path, option):
     output = tmp_path / ("a.png" if option == "--still" else "a.gif")
     result = cli("toy-model", "-o", output, option, output, *TINY)
     assert result.exit_code == 2
-    assert f"Error: {option} {output} is the same path as --output" in result.stderr
+    assert f"Error: {option} {str(output)!r} is the same path as --output" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -202,7 +202,7 @@ def test_killed_encoder(tmp_path):
     os.kill(pid, signal.SIGKILL)
     code, lines = run.finish()
     assert code == 1
-    one_error(lines, "ffmpeg failed encoding out.mp4", "SIGKILL")
+    one_error(lines, "ffmpeg failed encoding 'out.mp4'", "SIGKILL")
     assert snapshot(tmp_path) == before
     assert gone_within(run.tag, 1.0) == []
 

@@ -184,7 +184,7 @@ def test_frames_dir_dot_and_the_outputs_own_folder(cli, tmp_path, monkeypatch):
     before = snapshot(tmp_path)
     result = cli(*toy("-o", "a.gif", "--frames-dir", "."))
     assert result.exit_code == 2
-    one_error(result, "--frames-dir .", "a.gif")
+    one_error(result, "--frames-dir '.'", "a.gif")
     assert snapshot(tmp_path) == before
     # with --replace-frames: frames written beside the output, which is kept (rewritten)
     result = cli(*toy("-o", "a.gif", "--frames-dir", ".", "--replace-frames"))
@@ -317,7 +317,7 @@ def test_os_errors_are_described():
 
     for code, words in [(28, "no space left"), (27, "file size limit"), (30, "read-only")]:
         text = describe_os_error(OSError(code, os.strerror(code), "/x/out.gif"))
-        assert text.startswith("cannot use /x/out.gif: ") and words in text
+        assert text.startswith("cannot use '/x/out.gif': ") and words in text
 
 
 # -- pictures ---------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def test_folder_made_read_only_after_the_checks(tmp_path):
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        with pytest.raises(NtkvizError, match=r"cannot write .*a.gif: permission denied"):
+        with pytest.raises(NtkvizError, match=r"cannot write '.*a\.gif': permission denied"):
             write_animation(
                 folder / "a.gif", FrameSource(2, lambda i: np.zeros((20, 20, 3), np.uint8)), fps=10
             )
@@ -410,7 +410,7 @@ def test_staging_failure_names_the_target(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "mkdtemp", full)
     source = FrameSource(2, lambda i: np.zeros((20, 20, 3), np.uint8))
     with pytest.raises(
-        NtkvizError, match=r"cannot write .*a.gif: no space left on the device \(ENOSPC\)"
+        NtkvizError, match=r"cannot write '.*a\.gif': no space left on the device \(ENOSPC\)"
     ):
         write_animation(tmp_path / "a.gif", source, fps=10)
     with pytest.raises(NtkvizError, match=r"frames.* (is not writable|no space left)"):

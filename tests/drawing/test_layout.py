@@ -165,7 +165,7 @@ def test_gallery_check_reports_layout_problems(tmp_path):
     sidecar = {**report, "layout": ["frame 0: axes 0 x label 'x' is clipped by the canvas"]}
     (tmp_path / "x.gif.json").write_text(json.dumps(sidecar))
     assert validate(tmp_path) == [
-        "x.gif: layout: frame 0: axes 0 x label 'x' is clipped by the canvas"
+        "'x.gif': layout: frame 0: axes 0 x label 'x' is clipped by the canvas"
     ]
 
 

@@ -145,7 +145,7 @@ def test_cli_still_and_data(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
-    # 4 intervals: 5 snapshots, the first at step 0
+    # 4 frames after step 0: 5 snapshots, the first at step 0
     assert len(frames) == 5 and frames[0].shape == (80, 120, 3)
     assert not np.array_equal(frames[0], frames[-1])
     data = np.load(tmp_path / "numbers.npz")

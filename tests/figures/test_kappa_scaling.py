@@ -226,9 +226,12 @@ def test_frames_show_their_widths_and_fits_only_over_the_fitted_range():
             np.testing.assert_allclose(y, np.median(samples[:, : i + 1], axis=0))
             fx, fy = fit.get_data()
             text = legend.get_texts()[index].get_text()
-            if i + 1 < MIN_FIT_WIDTHS:
-                assert len(fx) == 0 and "from 4 widths on" in text
+            visible = legend.get_texts()[index].get_visible()
+            assert visible == legend.legend_handles[index].get_visible()
+            if i + 1 < MIN_FIT_WIDTHS:  # no fit yet: no line, and no legend entry for one
+                assert len(fx) == 0 and not visible and "fit" not in text
                 continue
+            assert visible
             np.testing.assert_array_equal(fx, r.widths[[0, i]])  # only over the fitted widths
             slope, intercept = np.polyfit(
                 np.log10(r.widths[: i + 1]), np.log10(np.median(samples[:, : i + 1], axis=0)), 1
@@ -253,3 +256,23 @@ def test_caption_slopes_recomputed_from_the_result():
     assert f"Over all {len(r.widths)} widths" in filled["caption"]
     assert f"kappa {kappa:+.2f} (theory -1)" in filled["reading"]
     assert f"gradient norm {grad:+.2f} (theory +0.5)" in filled["reading"]
+
+
+def test_the_fitted_slopes_appear_on_the_picture_once_fitted():
+    """The legend's fit entries are drawn anew as the slopes come in: its pixels change from the
+    last frame without a fit to the first with one, and again as the slope changes."""
+    config = dataclasses.replace(KappaScalingConfig(), widths_count=6, seeds=2)
+    r = simulate(config, torch.Generator().manual_seed(4))
+    from ntkviz.drawing.canvas import Style
+
+    renderer = KappaScalingRenderer(r, config, Style(size=(9.0, 3.0), dpi=60))
+    pictures = [renderer.frame(i) for i in range(len(renderer))]
+    legend = renderer.series[0][5]
+    box = legend.get_window_extent(renderer.figure.canvas.get_renderer())
+    height = pictures[0].shape[0]
+    rows = slice(int(height - box.y1), int(height - box.y0))
+    cols = slice(int(box.x0), int(box.x1))
+    first = MIN_FIT_WIDTHS - 1  # the first frame with a fit
+    crops = [p[rows, cols] for p in pictures]
+    assert not np.array_equal(crops[first - 1], crops[first])
+    assert not np.array_equal(crops[first], crops[-1])

@@ -3,6 +3,7 @@ the real-minus-linearised distance against the theory's slopes, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -120,7 +121,9 @@ def test_discrete_training_is_exactly_the_discrete_closed_form():
     T, G = 7, 25
     assert result.outputs_linear.shape == (T, 2) and result.functions_linear.shape == (T, G)
     assert result.flow_path.shape == (400, 2) and result.kernel.shape == (2, 2)
-    np.testing.assert_array_equal(result.steps, np.arange(0, 61, 10))
+    np.testing.assert_array_equal(result.steps, [0, 1, 2, 5, 11, 26, 60])  # the log clock
+    linear = dataclasses.replace(config, clock="linear")
+    np.testing.assert_array_equal(linear.snapshot_steps(), np.arange(0, 61, 10))
     np.testing.assert_array_equal(result.outputs_real[0], 0.0)  # zeroed: both start at the origin
     assert result.rate == pytest.approx(2 * config.lr / 2)
     # Linear GD: u_t = (I - eta H)^t u_0 with eta = 2 lr / N, to float64 rounding.
@@ -269,7 +272,7 @@ def test_cli(cli, tmp_path, layout, args):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     frames, _, _ = gif_frames(out)
-    # 4 intervals: steps 0, 5, 10, 15, 20 (the first frame is step 0)
+    # 4 frames after step 0, in log time: steps 0, 1, 3, 8, 20 (the first frame is step 0)
     assert len(frames) == 5 and frames[0].shape == (80, 120, 3)
     assert not np.array_equal(frames[0], frames[-1])
     data = np.load(tmp_path / "numbers.npz")

@@ -221,6 +221,23 @@ def test_frame_i_draws_the_first_i_plus_1_widths(small_run):
         assert text.get_fontsize() >= style.small
 
 
+def test_the_fit_legend_is_drawn_anew_when_its_slope_changes(small_run):
+    """The legend's first label changes with the fit ("--" until two widths are in): the pixels
+    of that label differ between the frames, and frames 2 and 3 (two different slopes) differ
+    there too (a legend drawn once would show "--" in every frame)."""
+    result, config = small_run
+    renderer = NtkConvergenceRenderer(result, config, Style(size=(9.0, 4.0), dpi=60))
+    pictures = [renderer.frame(i) for i in range(renderer.count)]
+    box = renderer.legend.get_texts()[0].get_window_extent(renderer.figure.canvas.get_renderer())
+    height = pictures[0].shape[0]
+    rows = slice(int(height - box.y1) - 1, int(height - box.y0) + 1)
+    cols = slice(int(box.x0) - 1, int(box.x1) + 1)
+    labels = [p[rows, cols] for p in pictures]
+    assert f"{result.slopes[2]:+.2f}" != f"{result.slopes[3]:+.2f}"
+    for a, b in ((0, 1), (1, 2), (2, 3)):
+        assert not np.array_equal(labels[a], labels[b]), (a, b)
+
+
 def test_caption_numbers_are_the_results(small_run):
     result, config = small_run
     filled = caption(SPEC, result, config)

@@ -15,6 +15,7 @@ from ntkviz.drawing.style import Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import caption
 from ntkviz.figures.ntk_ellipses import (
+    MIN_ELLIPSE,
     SPEC,
     NtkEllipsesConfig,
     NtkEllipsesRenderer,
@@ -22,11 +23,14 @@ from ntkviz.figures.ntk_ellipses import (
     format_change,
     plane_limits,
     simulate,
+    visible_ellipses,
 )
 from ntkviz.numerics.nets import Ensemble, NetSpec
 from ntkviz.numerics.ntk_empirical import ntk_layerwise
 
-SMALL = dict(alphas=(0.05, 1.0, 20.0), width=12, steps=60, snapshot_every=20, points=30)
+SMALL = dict(
+    alphas=(0.05, 1.0, 20.0), width=12, steps=60, snapshot_every=20, points=30, clock="linear"
+)
 
 
 def random_spd(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -76,12 +80,14 @@ def test_frames_and_snapshot_interval():
     assert (config.steps, config.interval, config.frame_count) == (8000, 40, 200)
     assert dataclasses.replace(config, frames=50).interval == 160
     assert dataclasses.replace(config, snapshot_every=20).frame_count == 400
+    linear = dataclasses.replace(config, clock="linear")
     with pytest.raises(
         ConfigError, match=r"--steps \(100\) must be a multiple of --snapshot-every"
     ):
-        dataclasses.replace(config, steps=100, snapshot_every=7).check()
+        dataclasses.replace(linear, steps=100, snapshot_every=7).check()
     with pytest.raises(ConfigError, match=r"--steps \(100\) must be a multiple of --frames \(7\)"):
-        dataclasses.replace(config, steps=100, frames=7).check()
+        dataclasses.replace(linear, steps=100, frames=7).check()
+    dataclasses.replace(config, steps=100, frames=7).check()  # own clock: any frame count
 
 
 def test_simulation_shapes_and_definitions():
@@ -91,7 +97,7 @@ def test_simulation_shapes_and_definitions():
     assert result.kernels.shape == (T, K, 2, 2) and result.outputs.shape == (T, K, 2)
     assert result.functions.shape == (T, K, G) and result.loss.shape == (T, K)
     assert result.ellipses.shape[:2] == (T, K) and result.ellipses.shape[-1] == 2
-    np.testing.assert_array_equal(result.steps, [0, 20, 40, 60])
+    np.testing.assert_array_equal(result.steps, np.repeat([[0], [20], [40], [60]], 3, axis=1))
     np.testing.assert_array_equal(result.outputs[0], 0.0)  # zeroed output
     # H/alpha^2 at initialisation is the kernel of the unscaled nets (member k is the same net
     # whatever its alpha).
@@ -192,7 +198,7 @@ def test_frame_i_draws_snapshot_i_from_step_0(small_run, layout):
     start = result.kernels[0]
     for i in range(renderer.count):
         renderer.frame(i)
-        assert renderer.title.get_text() == f"step {int(result.steps[i])}"
+        assert renderer.title.get_text() == f"step {int(result.steps[i, 0])}"
         for k in range(K):
             np.testing.assert_array_equal(
                 np.column_stack(renderer.ellipses[k].get_data()), result.ellipses[i, k]
@@ -222,7 +228,9 @@ def test_target_legend_and_data_stay_on_top(small_run):
             result, dataclasses.replace(config, layout=layout), Style(size=(9.0, 4.0), dpi=40)
         )
         markers = {a.get_marker() for a in renderer.overlays if hasattr(a, "get_marker")}
-        assert {"*", "+", "o"} <= markers  # target, origin, data points
+        assert {"+", "o"} <= markers  # origin, data points
+        # the target is in the still background, under the current ellipse (however small)
+        assert "*" not in markers
         if layout == "grid":
             (key,) = renderer.figure.legends  # one key above the panels
             assert key in renderer.overlays
@@ -235,7 +243,8 @@ def test_target_legend_and_data_stay_on_top(small_run):
             lines = [h for h in legend.legend_handles if h.get_label().startswith("$")]
             # one LINE symbol per run (the ellipse), in the run's colour
             assert [h.get_linestyle() for h in lines[: len(result.alphas)]] == ["-"] * 3
-    # The star is drawn over the trails and ellipses in every frame: its centre stays black.
+    # The star stays visible in every frame: black pixels around its centre (the trails that
+    # end on it and the ellipses around it are drawn over it).
     renderer = NtkEllipsesRenderer(
         result, dataclasses.replace(config, layout="ellipses"), Style(size=(6.0, 6.0), dpi=60)
     )
@@ -243,8 +252,9 @@ def test_target_legend_and_data_stay_on_top(small_run):
     for i in range(renderer.count):
         picture = renderer.frame(i)
         x, y = ax.transData.transform(result.y_train)
-        row = picture.shape[0] - int(round(y))
-        assert tuple(picture[row, int(round(x)), :3]) == (0, 0, 0), f"frame {i}"
+        row, col = picture.shape[0] - int(round(y)), int(round(x))
+        near = picture[row - 6 : row + 7, col - 6 : col + 7, :3]
+        assert (near.max(axis=-1) < 40).sum() >= 10, f"frame {i}"
 
 
 def test_caption_numbers_are_the_results(small_run):
@@ -270,7 +280,7 @@ def test_caption_numbers_are_the_results(small_run):
     text = filled["caption"]
     assert f"{format_change(change[large])} at alpha = 20 (" in text
     assert f"to {format_change(change[small])} at alpha = 0.05 (" in text
-    assert f"Over {int(result.steps[-1])} steps" in text
+    assert f"Over {int(result.steps[-1].max())} steps" in text
     if size[small] < 1:
         assert f"shrinks to {size[small]:.0%} of its initial size" in text
     assert f"alpha = 0.05 the kernel changes by {format_change(change[small])}" in filled["reading"]
@@ -292,3 +302,120 @@ def test_default_caption_claims_hold_at_the_posts_settings():
     facts = caption(SPEC, result, config)["facts"]
     assert facts["change_large"] < 0.1 and "kernel regime" in facts["large_phrase"]
     assert facts["size_small"] < 0.2 and "a dot under the star" in facts["small_phrase"]
+
+
+OWN = dict(alphas=(0.01, 1.0), steps=400, frames=20, points=12)  # the post's nets and lr
+
+
+@pytest.fixture(scope="module")
+def own_run():
+    config = NtkEllipsesConfig(**OWN)
+    return simulate(config, torch.Generator().manual_seed(0)), config
+
+
+def test_own_clock_runs_each_alpha_to_its_own_convergence(own_run):
+    """--clock own: run k's frames go from step 0 to tau_k, the first step its loss is at most
+    --converged of its start, evenly; each snapshot is the net at that step (the same as the
+    one-clock run recorded every step)."""
+    result, config = own_run
+    every = simulate(
+        dataclasses.replace(config, clock="linear", frames=config.steps),
+        torch.Generator().manual_seed(0),
+    )
+    start = every.loss[0]
+    for k in range(len(config.alphas)):
+        done = np.flatnonzero(every.loss[:, k] <= config.converged * start[k])
+        tau = int(done[0]) if done.size else config.steps
+        np.testing.assert_array_equal(
+            result.steps[:, k], np.rint(np.arange(21) / 20 * tau).astype(int)
+        )
+        np.testing.assert_allclose(result.kernels[:, k], every.kernels[result.steps[:, k], k])
+        np.testing.assert_allclose(result.outputs[:, k], every.outputs[result.steps[:, k], k])
+    # the small alpha converges within the run, far sooner than the large one: on one clock it
+    # would be done inside the first frames; on its own it moves in every frame
+    assert result.steps[-1, 0] < config.steps / 4 <= result.steps[-1, 1]
+    moved = np.linalg.norm(np.diff(result.outputs[:, 0], axis=0), axis=-1)
+    assert (moved[:10] > 0).all()
+
+
+def test_own_clock_prints_each_panels_real_step(own_run):
+    result, config = own_run
+    renderer = NtkEllipsesRenderer(result, config, Style(size=(9.0, 4.0), dpi=40))
+    assert len(renderer.step_texts) == len(config.alphas)
+    for i in (0, 7, renderer.count - 1):
+        renderer.frame(i)
+        shown = [t.get_text() for t in renderer.step_texts]
+        assert shown == [f"step {int(s)}" for s in result.steps[i]]
+        assert renderer.title.get_text() == f"each alpha on its own clock: {i / 20:.0%}"
+    both = NtkEllipsesRenderer(
+        result, dataclasses.replace(config, layout="both"), Style(size=(9.0, 4.0), dpi=40)
+    )
+    both.frame(5)  # no panel of its own: the title lists the steps
+    assert both.title.get_text().endswith(
+        "(steps " + ", ".join(str(int(s)) for s in result.steps[5]) + ")"
+    )
+
+
+def test_visible_ellipses_keep_shape_and_centre_and_a_minimum_size():
+    centre = np.array([3.0, -1.0])
+    big = ellipse_points(np.diag([1.0, 4.0]), centre, 2.0)  # semi-axes 2 and 1
+    tiny = ellipse_points(np.diag([1e6, 4e6]), centre, 2.0)  # semi-axes 2e-3 and 1e-3
+    drawn = visible_ellipses(np.stack([big, tiny]), centre, 0.1)
+    np.testing.assert_array_equal(drawn[0], big)
+    radius = np.linalg.norm(drawn[1] - centre, axis=-1)
+    assert radius.max() == pytest.approx(0.1) and radius.min() == pytest.approx(0.05, rel=1e-3)
+    np.testing.assert_allclose((drawn[1] - centre) / 50.0, tiny - centre)
+
+
+def test_a_shrunken_ellipse_is_drawn_over_the_target(own_run):
+    """alpha = 0.01's kernel grows many-fold: its ellipse, far smaller than the star, is drawn at
+    the minimum size around the target, in its colour, over the star."""
+    result, config = own_run
+    config = dataclasses.replace(config, alphas=config.alphas, layout="ellipses")
+    style = Style(size=(6.0, 6.0), dpi=60)
+    renderer = NtkEllipsesRenderer(result, config, style)
+    (y1_lim, _) = plane_limits(result)
+    side = y1_lim[1] - y1_lim[0]
+    true = np.linalg.norm(result.ellipses[-1, 0] - result.y_train, axis=-1).max()
+    assert true < 0.5 * MIN_ELLIPSE * side  # under the star as it is: drawn larger
+    shown = np.linalg.norm(renderer.drawn[-1, 0] - result.y_train, axis=-1).max()
+    assert shown == pytest.approx(MIN_ELLIPSE * side)
+    picture = renderer.frame(renderer.count - 1)
+    ax = renderer.figure.axes[0]
+    drawn = renderer.drawn[-1, 0]
+    colour = np.array([int(style.run_colors(2)[0][j : j + 2], 16) for j in (1, 3, 5)])
+    hits = 0
+    for x, y in ax.transData.transform(drawn[::8]):
+        row, col = picture.shape[0] - int(round(y)), int(round(x))
+        patch = picture[row - 1 : row + 2, col - 1 : col + 2, :3].astype(int)
+        hits += bool((np.abs(patch - colour).sum(axis=-1) < 60).any())
+    assert hits >= len(drawn[::8]) // 2
+
+
+def test_grid_function_panel_names_each_alpha(own_run):
+    result, config = own_run
+    renderer = NtkEllipsesRenderer(result, config, Style(size=(9.0, 4.0), dpi=40))
+    functions = renderer.curves[0].axes
+    legend = functions.get_legend()
+    assert legend is not None and legend in renderer.overlays
+    assert [t.get_text() for t in legend.get_texts()] == [r"$\alpha$ = 0.01", r"$\alpha$ = 1"]
+    colours = [h.get_color() for h in legend.legend_handles]
+    assert colours == [c.get_color() for c in renderer.curves]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_default_alphas_get_distinct_colours(theme):
+    count = len(NtkEllipsesConfig().alphas)
+    colours = Style(theme=theme).run_colors(count)
+    assert len(set(colours)) == count
+
+
+def test_player_labels_the_real_step_on_one_clock_and_none_on_own_clocks(small_run, own_run):
+    from ntkviz.pipeline import frame_labels
+
+    for (result, config), expected in (
+        (small_run, ["step 0", "step 20", "step 40", "step 60"]),
+        (own_run, None),  # each run at its own step: the panels print them
+    ):
+        renderer = NtkEllipsesRenderer(result, config, Style(size=(6.0, 3.0), dpi=30))
+        assert frame_labels(result, renderer) == expected

@@ -13,6 +13,7 @@ from conftest import TINY, gif_frames
 from ntkviz.drawing.style import Style
 from ntkviz.figures.base import caption
 from ntkviz.figures.posterior import (
+    PRIOR_HOLD,
     SPEC,
     PosteriorConfig,
     gd_moments,
@@ -103,7 +104,7 @@ def test_real_ensembles_match_the_theory_within_count_and_width_tolerances():
     T, W, G = 4, 2, 15
     assert result.mean.shape == result.sd.shape == (T, W, G)
     assert result.cov_end.shape == (W, G, G) and result.deviation.shape == (T, W)
-    np.testing.assert_array_equal(result.steps, [0, 20, 40, 60])
+    np.testing.assert_array_equal(result.steps, [0, 1, 8, 60])  # log time: 1, ~sqrt(60), 60
     np.testing.assert_array_equal(result.deviation[0], 0.0)  # step 0: each net IS its model
     for w, width in enumerate(result.widths):
         slack = 1 / np.sqrt(count) + 1 / np.sqrt(width)
@@ -130,9 +131,12 @@ def trained():
 def test_renderer_frame_i_shows_snapshot_i(trained):
     result, config = trained
     renderer = SPEC.renderer(result, config, Style(size=(12, 9), dpi=40))
-    assert len(renderer) == len(result.steps) and renderer.key_frame == len(renderer) - 1
+    # the prior is held PRIOR_HOLD frames, then one frame a snapshot
+    assert len(renderer) == len(result.steps) + PRIOR_HOLD - 1
+    assert renderer.key_frame == len(renderer) - 1
+    assert list(renderer.order[: PRIOR_HOLD + 1]) == [0] * PRIOR_HOLD + [1]
     k = config.band
-    for n in (0, 1, len(renderer) - 1):
+    for n in (0, PRIOR_HOLD, len(renderer) - 1):
         renderer.frame(n)
         i = renderer.order[n]
         assert f"step {int(result.steps[i])} " in renderer.title.get_text()

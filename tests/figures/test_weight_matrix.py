@@ -13,7 +13,9 @@ from conftest import TINY, gif_frames
 from ntkviz.drawing.canvas import Style
 from ntkviz.figures import get
 from ntkviz.figures.base import caption
-from ntkviz.figures.weight_matrix import WeightMatrixConfig, block_mean, simulate
+from ntkviz.figures.weight_matrix import WeightMatrixConfig, simulate
+from ntkviz.numerics.blocks import block_mean
+from ntkviz.numerics.dynamics import log_steps
 from ntkviz.numerics.nets import init_member, member_seed
 
 SEEDS = 3
@@ -92,17 +94,40 @@ def test_block_mean():
 
 
 def test_early_stop_repeats_the_last_state():
-    config = WeightMatrixConfig(widths=(50,), steps=200, lr=5e-2, stop_below=1e-3)
+    config = WeightMatrixConfig(widths=(50,), steps=200, lr=5e-2, stop_below=1e-3, clock="linear")
     r = simulate(config, torch.Generator().manual_seed(0))
     stop = int(r.stopped[0, 0])
     assert stop < 200 and r.loss[stop, 0, 0] < 1e-3
     np.testing.assert_array_equal(r.matrices[stop], r.matrices[-1])
     assert len(r.steps) == 201
+    # The log clock takes its 150 snapshots at log_steps(200, 150), each exactly the state of
+    # the one-a-step run at that step (after the stop too).
+    log = simulate(replace(config, clock="log"), torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(log.steps, log_steps(200, 150))
+    np.testing.assert_array_equal(log.matrices, r.matrices[log.steps])
+    np.testing.assert_array_equal(log.loss, r.loss[log.steps])
+
+
+def test_log_clock_curves_on_a_log_step_axis_and_the_loss_ends_at_the_stop():
+    """A stopped net's loss line ends at its stop (not flat at --stop-below, like a plateau)."""
+    config = WeightMatrixConfig(
+        widths=(50,), steps=200, frames=40, lr=5e-2, stop_below=1e-3, layout="curves"
+    )
+    r = simulate(config, torch.Generator().manual_seed(0))
+    stop = int(r.stopped[0, 0])
+    assert stop < 200 and len(r.steps) == 41
+    renderer = get("weight-matrix").renderer(r, config, Style(size=(4.0, 3.0), dpi=40))
+    renderer.frame(len(renderer) - 1)
+    (change, _), (loss, _) = [(line, v) for line, v, *_ in renderer.curves]
+    assert change.axes.get_xscale() == "log" and loss.axes.get_xscale() == "log"
+    assert change.get_xdata().max() == 200  # the weights stay where they stopped: drawn on
+    assert loss.get_xdata().max() == r.steps[r.steps <= stop].max()
+    assert loss.get_xdata().min() == 1  # step 0 has no place on a log axis
 
 
 def test_early_stop_between_snapshots_keeps_the_final_state():
     """All nets stop between two snapshots: the later snapshots show the state they stopped in."""
-    every = WeightMatrixConfig(widths=(50,), steps=200, lr=5e-2, stop_below=1e-3)
+    every = WeightMatrixConfig(widths=(50,), steps=200, lr=5e-2, stop_below=1e-3, clock="linear")
     sparse = simulate(replace(every, snapshot_every=150), torch.Generator().manual_seed(0))
     dense = simulate(every, torch.Generator().manual_seed(0))
     assert sparse.steps.tolist() == [0, 150, 200]
@@ -188,7 +213,8 @@ def test_cuda_without_cuda(cli, tmp_path):
 
 def test_quick_preset():
     config = replace(WeightMatrixConfig(), **get("weight-matrix").quick)
-    assert config.snapshots == 31 and config.widths == (10, 100, 1000)
+    assert config.snapshots == 41 and config.widths == (10, 100, 1000)
+    assert replace(config, clock="linear").snapshots == 31
 
 
 def test_bench_runs_at_a_tiny_size():

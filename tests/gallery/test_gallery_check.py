@@ -70,7 +70,7 @@ def test_check_exits_1_with_one_line_per_finding(cli, toy_gallery, tmp_path):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--check", "missing-folder"], "--check folder missing-folder does not exist"),
+        (["--check", "missing-folder"], "--check folder 'missing-folder' does not exist"),
         (["--tolerance", "nan"], "--tolerance must be a finite number >= 0"),
         (["--tolerance", "inf"], "--tolerance must be a finite number >= 0"),
         (["--tolerance", "-1"], "--tolerance must be a finite number >= 0"),
@@ -117,7 +117,8 @@ def test_check_reports_a_changed_figure(cli, tmp_path):
     )
     assert result.exit_code == 1
     assert (
-        "toy-model.png: mean pixel difference" in result.stderr and "make gallery" in result.stderr
+        "'toy-model.png': mean pixel difference" in result.stderr
+        and "make gallery" in result.stderr
     )
 
 

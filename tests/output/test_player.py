@@ -118,7 +118,8 @@ def writer_frame(folder: Path, output_frame: int) -> np.ndarray:
 def test_player_data_merges_held_frames_and_decodes_to_the_writers_frames(tiny_player):
     data = player.read_html(tiny_player / "toy.html")
     sidecar = json.loads((tiny_player / "toy.html.json").read_text())
-    assert sidecar["format"] == "html" and sidecar["frames"] == FRAMES + HELD
+    assert sidecar["format"] == "html" and sidecar["frames"] == FRAMES
+    assert sidecar["hold_frames"] == HELD
     pictures = data["frames"]
     assert len(pictures) == FRAMES  # the held end is one picture shown longer
     assert [p["first"] for p in pictures] == list(range(FRAMES))
