@@ -86,8 +86,12 @@ def gallery_command(
     from ntkviz import gallery
 
     names = (
-        list(registry.figures()) if not only else [n.strip() for n in only.split(",") if n.strip()]
+        list(registry.figures())
+        if only is None
+        else [n.strip() for n in only.split(",") if n.strip()]
     )
+    if not names:
+        raise ConfigError(f"--only names no figure (got {only!r}); see 'ntkviz list'")
     unknown = [n for n in names if n not in registry.figures()]
     if unknown:
         raise ConfigError(
@@ -96,8 +100,19 @@ def gallery_command(
     check_seed(seed)
     check_jobs(jobs)  # 0: one figure per core
     format_list = [f.strip().lower().lstrip(".") for f in formats.split(",") if f.strip()]
+    if not format_list:
+        raise ConfigError(f"--format names no format (got {formats!r})")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {quoted(out)} exists and is not a folder")
+    if out.is_dir():
+        from ntkviz.gallery.index import foreign_index_files
+
+        foreign = foreign_index_files(out)
+        if foreign:
+            raise ConfigError(
+                f"--out {quoted(out)} holds {', '.join(quoted(p.name) for p in foreign)} that "
+                "ntkviz did not write; the gallery would replace it: choose another folder"
+            )
     gallery.check_tolerance(tolerance)
     if check is not None:
         gallery.check_reference(check)

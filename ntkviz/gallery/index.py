@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,6 +78,31 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+#: How the index files a gallery writes begin: a file there that does not is the user's own.
+INDEX_MARKS = {"README.md": "# ntkviz gallery", "index.html": "<!DOCTYPE html>"}
+INDEX_TITLE = "<title>ntkviz gallery</title>"
+
+
+def foreign_index_files(out: Path) -> list[Path]:
+    """The README.md and index.html in ``out`` that an ntkviz gallery did not write (a user's own
+    notes in the folder): a build would replace them, so it is refused first."""
+    foreign = []
+    for name, mark in INDEX_MARKS.items():
+        path = out / name
+        if not os.path.lexists(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096).decode("utf-8", "replace")
+        except OSError:
+            foreign.append(path)
+            continue
+        ours = head.startswith(mark) and (name != "index.html" or INDEX_TITLE in head)
+        if path.is_symlink() or not path.is_file() or not ours:
+            foreign.append(path)
+    return foreign
 
 
 def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -76,3 +76,52 @@ def test_quick_gallery_has_every_figure_and_a_valid_index(quick_gallery):
             assert (quick_gallery / f"{name}.png").is_file()
     assert gallery.validate(quick_gallery) == []
     assert gallery.compare(quick_gallery, quick_gallery) == []
+
+
+def test_a_users_own_readme_or_index_in_out_is_refused_before_building(tmp_path):
+    """`gallery --out DIR` would replace DIR/README.md and DIR/index.html: where those are not a
+    gallery's (the user's own notes), it is one line, exit 2, and nothing is built or changed."""
+    import subprocess
+    import sys
+
+    for name, text in (("README.md", "# my notes\n"), ("index.html", "<html>mine</html>")):
+        out = tmp_path / name.replace(".", "_")
+        out.mkdir()
+        (out / name).write_text(text)
+        run = subprocess.run(
+            [sys.executable, "-m", "ntkviz", "gallery", "--out", str(out), "--only", "toy-model"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 2, run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error:") and name in lines[0], lines
+        assert sorted(p.name for p in out.iterdir()) == [name]
+        assert (out / name).read_text() == text
+
+
+def test_a_gallerys_own_index_files_are_not_foreign(tmp_path):
+    from ntkviz.gallery.index import foreign_index_files, write_index
+
+    write_index(tmp_path, [])
+    assert (tmp_path / "README.md").exists() and (tmp_path / "index.html").exists()
+    assert foreign_index_files(tmp_path) == []
+    (tmp_path / "README.md").write_text("# notes\n")
+    assert foreign_index_files(tmp_path) == [tmp_path / "README.md"]
+
+
+@pytest.mark.parametrize("args", [["--only", ""], ["--only", ",,"], ["--format", ""]])
+def test_empty_only_or_format_is_refused(tmp_path, args):
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "ntkviz", "gallery", "--out", str(tmp_path / "g"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "names no" in run.stderr
+    assert not (tmp_path / "g").exists()
