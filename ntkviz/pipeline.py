@@ -28,7 +28,7 @@ from ntkviz.options import get as shared_option
 from ntkviz.output import formats
 from ntkviz.output.formats import Frames
 from ntkviz.output.frames import FrameSource
-from ntkviz.output.transaction import check_writable, transaction
+from ntkviz.output.transaction import FRAME_RE, check_writable, transaction
 from ntkviz.runtime.parallel import resolve_jobs
 from ntkviz.runtime.progress import Progress
 
@@ -197,6 +197,14 @@ def _check_distinct(options: RunOptions) -> None:
                 f"{what} {quoted(path)} is the same path as {seen[key]}: give each its own"
             )
         seen[key] = what
+    if options.frames_dir is not None:  # a frame's name inside --frames-dir is the frames' own
+        folder = Path(os.path.abspath(options.frames_dir))
+        for key, what in seen.items():
+            if key.parent == folder and FRAME_RE.match(key.name):
+                raise ConfigError(
+                    f"{what} {quoted(key.name)} is a frame's name inside --frames-dir "
+                    f"{quoted(options.frames_dir)}: give it its own path"
+                )
 
 
 def is_allocation_failure(exc: BaseException) -> bool:

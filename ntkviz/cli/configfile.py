@@ -59,6 +59,7 @@ def apply_config_file(
     own = {o["name"]: o for o in entry["options"]}
     table = read_config_file(path)
     values = dict(values)
+    spelled: dict[str, str] = {}
     for key, value in table.items():
         name = str(key).strip().lstrip("-").replace("-", "_")
         if name not in params:
@@ -66,6 +67,12 @@ def apply_config_file(
                 f"--config {path}: unknown option {str(key)[:60]!r} "
                 f"(see '{ctx.command_path} --help')"
             )
+        if name in spelled:  # alpha-max and alpha_max: which one was meant is not ours to guess
+            raise ConfigError(
+                f"--config {path}: {spelled[name]!r} and {str(key)[:60]!r} are the same option "
+                "given twice: keep one"
+            )
+        spelled[name] = str(key)[:60]
         source = ctx.get_parameter_source(name)
         if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT"):
             continue  # given on the command line: it wins

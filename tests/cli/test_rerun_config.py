@@ -148,3 +148,56 @@ def test_toml_without_tomllib_or_tomli(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="needs Python >= 3.11 or the tomli package"):
         read_config_file(path)
     assert read_config_file(_config(tmp_path, "o.json", '{"seed": 1}')) == {"seed": 1}
+
+
+def test_a_config_giving_one_option_in_both_spellings_is_refused(tmp_path):
+    """{"alpha-max": 10, "alpha_max": 20}: one line, exit 2, nothing written (not the last one
+    silently winning)."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "c.json").write_text(json.dumps({"alpha-max": 10, "alpha_max": 20}))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ntkviz",
+            "toy-model",
+            "--config",
+            "c.json",
+            "--quick",
+            "-o",
+            "x.png",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "given twice" in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]
+
+
+def test_an_output_named_like_a_frame_inside_frames_dir_is_refused(tmp_path):
+    """-o fr/frame_00000.png --frames-dir fr: the output and a frame would be one file."""
+    import subprocess
+    import sys
+
+    (tmp_path / "fr").mkdir()
+    (tmp_path / "fr" / "frame_00000.png").write_bytes(b"mine")
+    run = subprocess.run(
+        [sys.executable, "-m", "ntkviz", "toy-model", "--quick", "--frames", "3",
+         "-o", "fr/frame_00000.png", "--frames-dir", "fr", "--replace-frames"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "frame's name" in lines[0], lines
+    assert sorted(p.name for p in (tmp_path / "fr").iterdir()) == ["frame_00000.png"]
+    assert (tmp_path / "fr" / "frame_00000.png").read_bytes() == b"mine"
