@@ -28,16 +28,12 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import (
-    log_ylim,
-    mean_band,
-    move_mean_band,
-    set_positive,
-    step_axis,
-)
+from ntkviz.drawing.axes import mean_band, move_mean_band
 from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.panels import move_step_distances, step_distances
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
+from ntkviz.figures.captions import data_text, distance_course
 from ntkviz.figures.common import (
     NET_FIELDS,
     TARGETS,
@@ -343,11 +339,6 @@ def simulate(
     )
 
 
-def _steps_text(steps: np.ndarray) -> str:
-    low, high = int(steps.min()), int(steps.max())
-    return f"step {low}" if low == high else f"steps {low} to {high}"
-
-
 def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     """The distances at the last step and their peaks over training, per width."""
     end_mean = result.distance_analytic[-1]
@@ -361,36 +352,9 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
         if np.isfinite(truth).all()
         else float("nan")
     )
-    start = result.distance_analytic[0]
-    if np.all(start == 0):
-        start_sentence = (
-            "Nets and kernels start from the same zero function, so the distances start at 0"
-        )
-    else:
-        start_sentence = (
-            f"The mean's distance starts at {by_width_text(result.widths, start)} (the nets' "
-            f"initial functions)"
-        )
-    peaked = (peak < len(result.steps) - 1) & (end_mean < result.distance_analytic.max(axis=0))
-    if peaked.all():
-        course = (
-            f"rise early in training (the mean's distance peaks at "
-            f"{by_width_text(result.widths, result.distance_analytic.max(axis=0))}, at "
-            f"{_steps_text(result.steps[peak])}) and then settle "
-            f"at a finite-width gap instead of vanishing"
-        )
-    else:
-        course = "do not vanish as training goes on"
-    n = len(result.x_train)
-    if not np.isfinite(truth).all():
-        data_text = f"{n} given points"
-    elif config.noise > 0:
-        data_text = (
-            f"{n} points of the true function ({config.target}, grey) with noise sd "
-            f"{config.noise:g}"
-        )
-    else:
-        data_text = f"{n} points of the true function ({config.target}, grey)"
+    start_sentence, course = distance_course(result.widths, result.steps, result.distance_analytic)
+    given = not np.isfinite(truth).all()
+    points = data_text(len(result.x_train), given, config.target, config.noise)
     several = len(result.widths) > 1 and end_mean[wide] > 0
     ratio_text = (
         f" (the width-{int(result.widths[narrow])} mean {end_mean[narrow] / end_mean[wide]:.2g} "
@@ -401,7 +365,7 @@ def facts(result: GeneralizationResult, config: GeneralizationConfig) -> dict:
     return {
         "who": "Wider nets stay closer to" if several else "The nets stay close to",
         "ratio_text": ratio_text,
-        "data_text": data_text,
+        "data_text": points,
         "band": config.band,
         "start_sentence": start_sentence,
         "course": course,
@@ -479,22 +443,10 @@ class GeneralizationRenderer(Renderer):
         self.animate(*self.bands, *self.means, *self.own, self.flow)
 
     def _setup_distance(self, ax) -> None:
-        r, style = self.result, self.style
-        steps = r.steps
-        for w in range(len(r.widths)):
-            color = self.colors[w]
-            (mean,) = ax.plot([], [], **style.look("run", color))
-            (own,) = ax.plot([], [], **style.look("run", color, linestyle=":"))
-            (now,) = ax.plot([], [], **style.look("now", color))
-            self.distance_lines += [
-                (mean, r.distance_analytic[:, w], None),
-                (own, r.distance_empirical[:, w], None),
-                (now, r.distance_analytic[:, w], "now"),
-            ]
-        ax.set_yscale("log")
-        log_ylim(ax, [r.distance_analytic, r.distance_empirical], 1.5, 1.5)
-        step_axis(ax, steps[-1], self.config.clock == "log", steps[0])  # distances: from step 1
-        ax.set_xlabel("step")
+        r, style, log = self.result, self.style, self.config.clock == "log"
+        self.distance_lines += step_distances(
+            ax, style, r.steps, self.colors, r.distance_analytic, r.distance_empirical, log
+        )
         ax.set_ylabel("RMS distance between the data")
         ax.set_title(
             "solid: nets' mean to infinite-width NTK; dotted: each net to its own",
@@ -513,9 +465,7 @@ class GeneralizationRenderer(Renderer):
             move_mean_band(band, line, r.x_grid, mean[w], spread[w])
             own.set_ydata(r.empirical_flow[i, w])
         self.flow.set_ydata(r.analytic_flow[i])
-        for line, values, kind in self.distance_lines:
-            start = i if kind == "now" else 0  # the current dot, or the curve so far
-            set_positive(line, r.steps[start : i + 1], values[start : i + 1])
+        move_step_distances(self.distance_lines, r.steps, i)
         self.title.set_text(f"Trained nets and NTK predictions: step {int(r.steps[i])}")
         return False
 

@@ -46,10 +46,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import fit_line, median_series, padded_view, theory_line
+from ntkviz.drawing.axes import padded_view, theory_line
 from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.panels import median_fits, output_plane, plane_marks
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
+from ntkviz.figures.captions import sweep_facts, sweep_sentences
 from ntkviz.figures.common import (
     NET_FIELDS,
     check_clock,
@@ -342,18 +344,6 @@ def plane_view(result: LinearizedResult, margin: float = 0.08) -> tuple[tuple[fl
     return padded_view(np.concatenate([np.zeros((1, 2)), *paths]), margin)
 
 
-def sweep_facts(result: LinearizedResult) -> dict:
-    """The sweep's fitted slopes and range, for the caption (NaN without a sweep)."""
-    values = result.sweep_values
-    return {
-        "trajectory_slope": result.trajectory_slope,
-        "function_slope": result.function_slope,
-        "theory_slope": result.theory_slope,
-        "sweep_low": float(values.min()) if len(values) else float("nan"),
-        "sweep_high": float(values.max()) if len(values) else float("nan"),
-    }
-
-
 def facts(result: LinearizedResult, config: LinearizedConfig) -> dict:
     gap = np.linalg.norm(result.outputs_real - result.outputs_linear, axis=-1)
     out = {
@@ -366,23 +356,8 @@ def facts(result: LinearizedResult, config: LinearizedConfig) -> dict:
         "loss_last": float(result.loss_real[-1]),
         **sweep_facts(result),
     }
-    if result.sweep == "none" or not len(result.sweep_values):
-        out["sweep_sentence"] = ""
-    else:
-        name = "alpha" if result.sweep == "alpha" else "the width"
-        out["sweep_sentence"] = (
-            f" Right, over {name} from {out['sweep_low']:g} to {out['sweep_high']:g} (median of "
-            f"{result.trajectory_distance.shape[1]} nets each): the largest gap at the data falls "
-            f"with log-log slope {out['trajectory_slope']:.2f} (theory {out['theory_slope']:g}); "
-            f"the gap between their functions over x after training falls with slope "
-            f"{out['function_slope']:.2f}"
-            + (" (ReLU's kinks move with the weights)." if config.activation == "relu" else ".")
-        )
-    out["reading_sweep"] = (
-        ""
-        if not out["sweep_sentence"]
-        else f"; the gap falls with slope {out['trajectory_slope']:.2f} against {result.sweep}"
-    )
+    relu = config.activation == "relu"
+    out["sweep_sentence"], out["reading_sweep"] = sweep_sentences(result, out, relu)
     return out
 
 
@@ -415,13 +390,9 @@ class LinearizedRenderer(Renderer):
 
     def _setup_plane(self, ax) -> None:
         r, style = self.result, self.style
-        (y1_low, y1_high), (y2_low, y2_high) = plane_view(r)
-        ax.set_xlim(y1_low, y1_high)
-        ax.set_ylim(y2_low, y2_high)
+        output_plane(ax, plane_view(r), r.x_train)
         for axis in (ax.xaxis, ax.yaxis):  # a fixed number of ticks: the same in every frame
             axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
-        ax.set_xlabel(f"$y_1 = f({r.x_train[0]:g}, w)$")
-        ax.set_ylabel(f"$y_2 = f({r.x_train[1]:g}, w)$")
         ax.set_title("outputs at the two data points", fontsize=style.small)
         (path,) = ax.plot(r.flow_path[:, 0], r.flow_path[:, 1], **style.look("theory"))
         # Hollow squares above the dashed path they follow, so both stay visible.
@@ -432,10 +403,7 @@ class LinearizedRenderer(Renderer):
             [],
             **style.look("now", style.color("reference"), marker="X", ms=3.5 * style.line_width),
         )
-        (target,) = ax.plot(
-            [r.y_train[0]], [r.y_train[1]], **style.look("target", ms=5.5 * style.line_width)
-        )
-        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
+        target, origin = plane_marks(ax, style, r.y_train, ms=5.5 * style.line_width)
         self.overlay(target, origin)
         self.animate(self.linear_dots, self.real_dots, self.flow_dot)
         self.handles.setdefault("network", self.real_dots)
@@ -467,18 +435,14 @@ class LinearizedRenderer(Renderer):
 
     def _setup_sweep(self, ax) -> None:
         r, style = self.result, self.style
-        ax.set_xscale("log")
-        ax.set_yscale("log")
         x = r.sweep_values
-        series = (
-            ("trajectory", "gap at the data (max over $t$)"),
-            ("function", "gap over $x$ (RMS, at the end)"),
+        labels = ("gap at the data (max over $t$)", "gap over $x$ (RMS, at the end)")
+        samples = (r.trajectory_distance, r.function_distance)
+        fits = (
+            (r.trajectory_slope, r.trajectory_intercept),
+            (r.function_slope, r.function_intercept),
         )
-        for (name, label), color in zip(series, self.sweep_colors, strict=True):
-            slope, intercept = getattr(r, f"{name}_slope"), getattr(r, f"{name}_intercept")
-            fit = f": slope {slope:.2f}" if np.isfinite(slope) else ""
-            median_series(ax, style, x, getattr(r, f"{name}_distance"), color, label + fit)
-            fit_line(ax, style, x, slope, intercept, color)
+        median_fits(ax, style, x, labels, samples, fits, self.sweep_colors)
         if np.isfinite(r.theory_slope) and np.isfinite(r.trajectory_slope):
             fit = (r.trajectory_slope, r.trajectory_intercept)
             theory_line(ax, style, x, r.theory_slope, fit, f"theory: slope {r.theory_slope:g}")

@@ -25,9 +25,16 @@ from matplotlib.ticker import MaxNLocator
 from ntkviz.config import param
 from ntkviz.drawing.axes import panel_text, shared_panels, square_view
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.drawing.style import Z
+from ntkviz.drawing.panels import (
+    output_plane,
+    plane_handles,
+    plane_marks,
+    sparse_ticks,
+    words_and_number,
+)
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
+from ntkviz.figures.captions import format_change, size_phrases
 from ntkviz.figures.common import (
     ARCHITECTURE,
     check_ranges,
@@ -257,11 +264,6 @@ def plane_limits(
     )
 
 
-def format_change(value: float) -> str:
-    """A relative change for the picture and the caption: 2 significant digits, no exponent."""
-    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
-
-
 class NtkEllipsesRenderer(Renderer):
     """Output frame i shows result snapshot i: frame 0 is step 0, every output at the origin and
     every ellipse at its initial kernel.
@@ -293,7 +295,8 @@ class NtkEllipsesRenderer(Renderer):
                 ax = self.figure.add_subplot(1, len(panels), n + 1)
                 if panel == "ellipses":
                     self._setup_plane(ax, range(len(r.alphas)))
-                    self.overlay(ax.legend(handles=self._plane_handles(), **style.legend()))
+                    handles = plane_handles(style, self.colors, r.alphas, config.show_initial)
+                    self.overlay(ax.legend(handles=handles, **style.legend()))
                 else:
                     self._setup_functions(ax, legend=layout == "functions")
         if layout == "grid":  # the key takes the top right: the step goes top left
@@ -309,13 +312,8 @@ class NtkEllipsesRenderer(Renderer):
     def _setup_plane(self, ax, runs, labels: bool = True) -> None:
         """The (y1, y2) plane of the given runs: trails, initial and current ellipses, target."""
         r, config, style = self.result, self.config, self.style
-        (y1_lim, y2_lim) = plane_limits(r)
-        ax.set_xlim(*y1_lim)
-        ax.set_ylim(*y2_lim)
+        output_plane(ax, plane_limits(r), r.x_train, labels)
         ax.set_aspect("equal", adjustable="box")
-        if labels:
-            ax.set_xlabel(f"$y_1 = f({r.x_train[0]:g}, w)$")
-            ax.set_ylabel(f"$y_2 = f({r.x_train[1]:g}, w)$")
         for k in runs:
             color = self.colors[k]
             if config.show_initial:
@@ -329,35 +327,7 @@ class NtkEllipsesRenderer(Renderer):
             self.animate(trail, ellipse)
         # The target is part of the still background: the current ellipse, however small, is
         # drawn over its star.
-        ax.plot([r.y_train[0]], [r.y_train[1]], **style.look("target"))
-        (origin,) = ax.plot([0.0], [0.0], **style.look("landmark"))
-        self.overlay(origin)
-
-    def _plane_handles(self, runs: bool = True) -> list[Line2D]:
-        """Legend entries: each run's ellipse (a line in its colour; or, without ``runs``, one
-        neutral line for them all), the initial ellipse, the trail and the target."""
-        r, style = self.result, self.style
-        neutral = style.color("reference")
-        if runs:
-            handles = [
-                Line2D([], [], **style.look("run", self.colors[k]), label=rf"$\alpha$ = {alpha:g}")
-                for k, alpha in enumerate(r.alphas)
-            ]
-        else:
-            handles = [Line2D([], [], **style.look("run", neutral), label="kernel now")]
-        if self.config.show_initial:
-            label = "at start" if runs else "kernel at start"
-            handles.append(Line2D([], [], **style.look("initial", neutral), label=label))
-        handles.append(
-            Line2D(
-                [],
-                [],
-                **style.look("trail", style.color("reference"), ms=2 * style.line_width),
-                label="outputs so far",
-            )
-        )
-        handles.append(Line2D([], [], **style.look("target"), label=r"target $\bar y$"))
-        return handles
+        self.overlay(plane_marks(ax, style, r.y_train)[1])
 
     def _setup_grid(self) -> None:
         """One plane per alpha (shared axes, labels on the outer panels), the functions last."""
@@ -370,16 +340,7 @@ class NtkEllipsesRenderer(Renderer):
             ax.set_title(rf"$\alpha$ = {alpha:g}")
             # The unchanging words are drawn once (a still overlay); only the number after
             # them is drawn in every frame: a third of the glyphs.
-            words = panel_text(ax, style, 0.04, 0.04, "‖H − H₀‖ / ‖H₀‖ = ", va="bottom")
-            text = ax.annotate(
-                " ",
-                xy=(1.0, 0.0),
-                xycoords=words,
-                fontsize=style.small,
-                ha="left",
-                va="bottom",
-                zorder=Z.TEXT,
-            )
+            words, text = words_and_number(ax, style, 0.04, 0.04, "‖H − H₀‖ / ‖H₀‖ = ")
             self.change_texts.append(text)
             self.overlay(words, text)
             if self.config.clock == "own":  # each panel on its own clock: its real step
@@ -389,7 +350,7 @@ class NtkEllipsesRenderer(Renderer):
         self._setup_functions(functions, legend=True, compact=True)
         # one key for every panel, above them (the panels' titles name the runs)
         key = self.figure.legend(
-            handles=self._plane_handles(runs=False),
+            handles=plane_handles(style, self.colors, r.alphas, self.config.show_initial, False),
             loc="outside upper right",
             ncols=5,
             **style.legend(),
@@ -399,12 +360,7 @@ class NtkEllipsesRenderer(Renderer):
     def _setup_functions(self, ax, legend: bool, compact: bool = False) -> None:
         r, config, style = self.result, self.config, self.style
         function_view(ax, config.x_limits, config.y_limits, "$f(x, w)$")
-        # Fixed tick counts (not "auto"): the lowest y tick is left out, so that the corner's
-        # x and y tick labels cannot collide.
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if compact else 8, steps=[1, 2, 5, 10]))
-        ax.yaxis.set_major_locator(
-            MaxNLocator(nbins=4 if compact else 8, steps=[1, 2, 5, 10], prune="lower")
-        )
+        sparse_ticks(ax, 4 if compact else 8)
         for k, alpha in enumerate(r.alphas):
             (curve,) = ax.plot(
                 r.x_grid,
@@ -473,18 +429,7 @@ def facts(result: NtkEllipsesResult, config: NtkEllipsesConfig) -> dict:
     else:
         large_phrase = "its ellipse changes visibly too"
     size_small = float(size[small])
-    if size_small < DOT:
-        small_phrase = (
-            f"its kernel grows so much that its ellipse shrinks to {size_small:.0%} of its "
-            "initial size, a dot under the star"
-        )
-    elif size_small < 1:
-        small_phrase = f"its ellipse shrinks to {size_small:.0%} of its initial size"
-    else:
-        small_phrase = f"its ellipse grows to {size_small:.0%} of its initial size"
-    small_verb = (
-        "shrinks to a dot" if size_small < DOT else ("shrinks" if size_small < 1 else "grows")
-    )
+    small_phrase, small_verb = size_phrases(size_small, DOT)
     end = result.steps[-1]
     if config.clock == "own":
         over = (

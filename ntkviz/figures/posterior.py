@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import log_ylim, mean_band, move_mean_band, set_positive
+from ntkviz.drawing.axes import mean_band, move_mean_band, set_positive
 from ntkviz.drawing.canvas import Renderer, Style
+from ntkviz.drawing.panels import panel_grid, width_axis
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
@@ -343,11 +344,7 @@ class PosteriorRenderer(Renderer):
         r, config, style = self.result, self.config, self.style
         widths = r.widths
         panels = len(widths) + 1
-        ncols = 2 if panels <= 4 else 3
-        nrows = math.ceil(panels / ncols)
-        axes = self.figure.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[panels:]:
-            ax.set_visible(False)
+        axes, nrows, ncols = panel_grid(self.figure, panels)
         self.colors = style.run_colors(len(widths))
         self.handles: dict[str, object] = {}
         self.bands, self.means, self.theory = [], [], []
@@ -402,16 +399,8 @@ class PosteriorRenderer(Renderer):
     def _setup_distance(self, ax) -> None:
         r, style = self.result, self.style
         fg = style.color("foreground")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        log_ylim(ax, [r.deviation, r.mean_distance, r.sd_distance, r.floor], 1.5, 8)  # key above
-        low, high = r.widths.min(), r.widths.max()
-        if low == high:
-            low, high = low / 2, high * 2
-        ax.set_xlim(low / 1.4, high * 1.4)
-        ax.set_xticks(r.widths, [str(int(w)) for w in r.widths])
-        ax.minorticks_off()
-        ax.set_xlabel("width")
+        # the y view 8 times above the largest distance: room for the key above
+        width_axis(ax, r.widths, [r.deviation, r.mean_distance, r.sd_distance, r.floor], 1.5, 8)
         ax.set_ylabel("RMS over the grid")
         (self.deviation,) = ax.plot(
             [], [], **style.look("run", fg, marker="o", ms=2.5 * style.line_width)
