@@ -123,14 +123,16 @@ def check_written(folder: Path, words: list[str]) -> dict:
 
 
 def check_frames(out: Path, sidecar: dict) -> None:
-    """The file decodes to the sidecar's frames: as many, where a held frame is written out
-    (MP4); fewer where it is one frame shown longer, and then a GIF plays as long as they say."""
+    """The file decodes to the frames written: the sidecar's distinct ``frames`` and the end hold's
+    ``hold_frames``; as many where a held frame is written out (MP4), fewer where it is one frame
+    shown longer, and then a GIF plays as long as they say."""
+    written = sidecar["frames"] + int(sidecar.get("hold_frames") or 0)
     decoded = frames_in(out)
-    assert 1 <= decoded <= sidecar["frames"], (decoded, sidecar["frames"])
-    if out.suffix.lower() == ".gif" and sidecar["frames"] > 1:
+    assert 1 <= decoded <= written, (decoded, written)
+    if out.suffix.lower() == ".gif" and written > 1:
         played = sum(gif_frames(out)[1])
-        expected = 1000 * sidecar["frames"] / min(sidecar["fps"], 50)
-        assert abs(played - expected) <= 10 * sidecar["frames"], (played, expected)
+        expected = 1000 * written / min(sidecar["fps"], 50)
+        assert abs(played - expected) <= 10 * written, (played, expected)
 
 
 def slope_of(sidecar: dict) -> float:
@@ -172,10 +174,12 @@ def _param(line: str):
 
 def test_the_extraction_finds_every_example():
     lines = _readme_lines()
-    figures = {argv(line)[0] for line in lines}
+    firsts = {argv(line)[0] for line in lines}
     from ntkviz.registry import load
 
-    assert figures == set(load()["figures"]), "every figure has a README example"
+    figures = set(load()["figures"])
+    assert figures <= firsts, "every figure has a README example"
+    assert firsts - figures <= {"explore"}, firsts - figures
     assert len(_gallery_lines()) == len(load()["figures"])
     assert len(python_examples(README.read_text())) >= 1
     # the extraction itself: comments, setup lines and unlabelled prose blocks are left out
@@ -189,6 +193,12 @@ def _run(cli, line: str, folder: Path) -> dict:
     words = argv(line)
     result = cli(*words, *APPEND)
     assert result.exit_code == 0, f"{line}\n{result.output}"
+    if words[0] == "explore":  # a page of variants, no sidecar: offline, one slider value each
+        page = (folder / output_of(words)).read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
+        values = words[words.index("--vary") + 1].split("=", 1)[1].split(",")
+        assert all(v in page for v in values), values
+        return {}
     sidecar = check_written(folder, words)
     if line in CLAIMS:
         CLAIMS[line](sidecar, folder)

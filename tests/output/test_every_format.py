@@ -57,7 +57,9 @@ def test_merging_animations_at_defaults(cli, tmp_path, suffix):
     run(cli, tmp_path, "-o", out)
     sidecar = json.loads(out.with_name(out.name + ".json").read_text())
     fps = sidecar["fps"]
-    assert sidecar["frames"] == FRAMES + round(HOLD_S * fps)  # drawn, the hold included
+    # distinct frames drawn; the hold recorded apart, in frames and seconds
+    assert sidecar["frames"] == FRAMES
+    assert sidecar["hold_frames"] == round(HOLD_S * fps) and sidecar["hold_s"] == HOLD_S
     if suffix == ".gif":
         pictures, durations, _ = gif_frames(out)
     elif suffix == ".webp":
