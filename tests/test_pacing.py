@@ -169,6 +169,6 @@ def test_gallery_validate_reports_a_badly_paced_gif(tmp_path):
     write("flash.gif", [2000] + [2] * 15 + [200])
     write("even.gif", [100] * 16)
     problems = validate(tmp_path)
-    assert len(problems) == 2 and all(p.startswith("flash.gif: pacing: ") for p in problems)
+    assert len(problems) == 2 and all(p.startswith("'flash.gif': pacing: ") for p in problems)
     write("init.gif", [100] * 16, figure="init-functions")  # step 0 shown 0.1 s
-    assert "init.gif: pacing: the first frame is shown 0.1 s (at least 1 s)" in validate(tmp_path)
+    assert "'init.gif': pacing: the first frame is shown 0.1 s (at least 1 s)" in validate(tmp_path)
