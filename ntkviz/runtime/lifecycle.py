@@ -120,6 +120,20 @@ def quiet_section() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def how_it_ended(process) -> str:
+    """How a worker process that stopped answering ended (after a short wait for it to be
+    reaped): "was killed by SIGKILL (out of memory, or killed by hand)", "ended unexpectedly
+    (exit status 1)", ... — for the one line that names it."""
+    process.join(5)
+    code = process.exitcode
+    if code is not None and code < 0:
+        how = f"was killed by {signal.Signals(-code).name}"
+        if -code == signal.SIGKILL:
+            how += " (out of memory, or killed by hand)"
+        return how
+    return f"ended unexpectedly (exit status {code})"
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (any owner)."""
     if pid <= 0:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ntkviz.errors import NtkvizError
-from ntkviz.runtime.lifecycle import STOP_SIGNALS, die_with_parent, quiet_section
+from ntkviz.runtime.lifecycle import STOP_SIGNALS, die_with_parent, how_it_ended, quiet_section
 
 T = TypeVar("T")
 
@@ -148,14 +148,7 @@ class _Worker:
         try:
             return self.connection.recv()
         except (EOFError, OSError):
-            self.process.join(5)
-            code = self.process.exitcode
-            if code is not None and code < 0:
-                how = f"was killed by {signal.Signals(-code).name}"
-                if -code == signal.SIGKILL:
-                    how += " (out of memory, or killed by hand)"
-            else:
-                how = f"ended unexpectedly (exit status {code})"
+            how = how_it_ended(self.process)
             start, stop = self.frames
             raise NtkvizError(
                 f"the frame worker process {self.process.pid} (frames {start}-{stop - 1}) {how}"

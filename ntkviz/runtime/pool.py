@@ -31,6 +31,7 @@ from ntkviz.errors import NtkvizError
 from ntkviz.runtime.lifecycle import (
     STOP_SIGNALS,
     die_with_parent,
+    how_it_ended,
     install_stop_handlers,
     interrupt_code,
     quiet_section,
@@ -150,14 +151,7 @@ class _Worker:
         try:
             kind, index, value = self.connection.recv()
         except (EOFError, OSError):
-            self.process.join(5)
-            code = self.process.exitcode
-            if code is not None and code < 0:
-                how = f"was killed by {signal.Signals(-code).name}"
-                if -code == signal.SIGKILL:
-                    how += " (out of memory, or killed by hand)"
-            else:
-                how = f"ended unexpectedly (exit status {code})"
+            how = how_it_ended(self.process)
             raise NtkvizError(f"the worker process {self.process.pid} {how}") from None
         if kind == "error":
             raise value
