@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ntkviz.errors import ConfigError, NtkvizError, quoted
-from ntkviz.runtime.lifecycle import os_cause, pid_alive, quiet_section
+from ntkviz.runtime.lifecycle import os_cause, pid_alive, quiet_section, stop_if_asked
 
 
 def check_writable(path: Path, what: str) -> None:
@@ -234,6 +234,7 @@ class Transaction:
         return steps
 
     def commit(self) -> None:
+        stop_if_asked()  # a stop asked for before this point keeps every old file
         with quiet_section():
             steps = self._moves()
             done: list[tuple[str, Path, Path, Path | None]] = []

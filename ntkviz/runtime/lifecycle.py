@@ -42,7 +42,15 @@ class Interrupted(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
+#: The stop signals that have arrived, kept beside the exception each handler raises: CPython
+#: loses a handler's exception when C code runs the handler and then sets an error of its own
+#: (SIGTERM during matplotlib's first font lookup once vanished and the run ended 0, its output
+#: written). :func:`stop_if_asked` raises it again where a run can stop cleanly.
+_ASKED: list[int] = []
+
+
 def _raise_interrupted(signum: int, _frame: object) -> None:
+    _ASKED.append(signum)
     raise Interrupted(signum)
 
 
@@ -118,6 +126,25 @@ def quiet_section() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+#: Seconds between two looks for a stop signal while the main process waits on its workers.
+SIGNAL_POLL_S = 0.2
+
+
+def stop_if_asked() -> None:
+    """Raise :class:`Interrupted` if a stop signal arrived and its exception was lost.
+
+    Called at every step of progress, in every wait on workers and before files are put in
+    place. It first has CPython run a handler that is due (it checks after every
+    ``pthread_sigmask``; this one changes nothing): while :func:`quiet_section` held the signals
+    here, the kernel gave one to another thread (torch starts one), which Python before 3.12
+    marks without telling the main thread.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    if _ASKED:
+        raise Interrupted(_ASKED[0])
 
 
 def how_it_ended(process) -> str:

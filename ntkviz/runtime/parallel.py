@@ -24,7 +24,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ntkviz.errors import NtkvizError
-from ntkviz.runtime.lifecycle import STOP_SIGNALS, die_with_parent, how_it_ended, quiet_section
+from ntkviz.runtime.lifecycle import (
+    SIGNAL_POLL_S,
+    STOP_SIGNALS,
+    die_with_parent,
+    how_it_ended,
+    quiet_section,
+    stop_if_asked,
+)
 
 T = TypeVar("T")
 
@@ -100,6 +107,7 @@ def run_ranges(
             workers[-1].wait_ready()
 
         def report(n: int) -> None:
+            stop_if_asked()  # whatever ``advance`` is
             advance(n)
             for worker in workers:
                 worker.poll(advance)
@@ -140,7 +148,9 @@ class _Worker:
 
     def wait(self, advance: Callable[[int], None]) -> list:
         while self.result is None:
-            self._handle(self._receive(), advance)
+            if self.connection.poll(SIGNAL_POLL_S):
+                self._handle(self._receive(), advance)
+            stop_if_asked()
         self.process.join()
         return self.result
 

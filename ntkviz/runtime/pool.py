@@ -29,12 +29,14 @@ from typing import Any, TypeVar
 
 from ntkviz.errors import NtkvizError
 from ntkviz.runtime.lifecycle import (
+    SIGNAL_POLL_S,
     STOP_SIGNALS,
     die_with_parent,
     how_it_ended,
     install_stop_handlers,
     interrupt_code,
     quiet_section,
+    stop_if_asked,
 )
 
 T = TypeVar("T")
@@ -71,8 +73,9 @@ def run_tasks(
         busy: list[_Worker] = [w for w in pool if w.give(task, next(waiting, None))]
         while busy:
             ready = multiprocessing.connection.wait(
-                [w.connection for w in busy] + [w.process.sentinel for w in busy]
+                [w.connection for w in busy] + [w.process.sentinel for w in busy], SIGNAL_POLL_S
             )
+            stop_if_asked()  # one caught by another thread while the workers started
             for worker in [w for w in busy if w.connection in ready or w.process.sentinel in ready]:
                 index, result = worker.receive()
                 results[index] = result

@@ -9,13 +9,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
+from ntkviz.runtime.lifecycle import stop_if_asked
+
 
 class Progress:
-    """Shows nothing. Subclasses display stages."""
+    """Shows nothing. Subclasses display stages. Every step is also where a stop signal whose
+    exception was lost is acted on (:func:`~ntkviz.runtime.lifecycle.stop_if_asked`)."""
 
     @contextlib.contextmanager
     def stage(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-        yield lambda n=1: None
+        def advance(n: int = 1) -> None:
+            stop_if_asked()
+
+        yield advance
 
     def __enter__(self) -> Progress:
         return self
@@ -61,6 +67,7 @@ class RichProgress(Progress):
         task = self._progress.add_task(description, total=total)
 
         def advance(n: int = 1) -> None:
+            stop_if_asked()
             self._progress.advance(task, n)
 
         yield advance

@@ -275,6 +275,43 @@ def test_signal_at_any_moment(tmp_path, signum, moment):
     assert gone_within(run.tag, 1.0) == []
 
 
+SWALLOWING = """
+import os, signal, sys, time
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+drawn = [0]
+draw = FigureCanvasAgg.draw
+def swallowing_draw(self, *args, **kwargs):
+    drawn[0] += 1
+    if drawn[0] == 1:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here and raises
+        except KeyboardInterrupt:
+            pass  # lost, as CPython loses it when C code runs the handler, then sets its own error
+    return draw(self, *args, **kwargs)
+FigureCanvasAgg.draw = swallowing_draw
+sys.argv[0] = "ntkviz"
+from ntkviz.cli.console import main
+main()
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_stop_whose_exception_was_lost_still_stops(tmp_path, jobs):
+    """SIGTERM once vanished (exit 0, the output written) when it arrived during matplotlib's
+    first font lookup: the exception its handler raised was lost in C code. A library that
+    swallows the interrupt stands in for that here; the run still stops at its next step."""
+    before = precious(tmp_path, "out.gif", "out.gif.json")
+    args = [*LONG, "-o", "out.gif", "-j", jobs]
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWING, *args], cwd=tmp_path, capture_output=True, timeout=120
+    )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == 128 + signal.SIGTERM, lines
+    assert lines == ["Interrupted (SIGTERM): stopped; no partial file was left behind."]
+    assert snapshot(tmp_path) == before
+
+
 def test_sigkill_takes_the_workers_too_and_the_next_run_sweeps(tmp_path):
     """SIGKILL cannot be handled: the workers still die with the parent (within a second), and
     the temporary files it left are removed by the next run, which finds their owner dead."""
