@@ -14,6 +14,7 @@ figure's module loads inside its command, when it runs.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import inspect
 import os
 import sys
@@ -80,6 +81,8 @@ FIGURES = registry.figures()  # name -> registry entry (not the FigureSpec: that
 
 def list_figures() -> None:
     """List the figures, each with one line from the post."""
+    if sys.stdout is None:  # started with it closed (``>&-``): the list is the whole answer
+        raise OSError(errno.EBADF, "standard output is closed")
     width = max(len(name) for name in FIGURES)
     for name, entry in FIGURES.items():
         typer.echo(f"{name:<{width}}  {entry['summary']}")

@@ -30,8 +30,26 @@ def quiet_libraries() -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # spawned workers too
 
 
+def folder_gone() -> bool:
+    """Whether the current folder was deleted under us: torch's MKL then cannot load and ends
+    the process (exit 2) with a line about a library, which says nothing useful."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def main() -> None:
     install_stop_handlers()
+    if folder_gone():
+        sys.stderr.write(
+            "Error: the current folder no longer exists (it was deleted or moved): "
+            "cd to a folder that exists and run again\n"
+        )
+        sys.exit(1)
     try:
         if not debug_requested(sys.argv):
             quiet_libraries()

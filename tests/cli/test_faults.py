@@ -372,3 +372,23 @@ def test_stdout_full_for_every_command(tmp_path, args):
         code, lines = Run(tmp_path, *args, stdout=full).finish()
     assert code == 1
     one_error(lines, "cannot write to standard output", "ENOSPC")
+
+
+def test_a_deleted_current_folder_is_one_line(tmp_path):
+    """Run from a folder deleted under the shell: torch's MKL cannot load there and used to end
+    the run with exit 2 and no word of ours (its own line was caught with the import's)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    run = Run(gone, "toy-model", "-o", "a.gif", "--frames", "3", *TINY,
+              preexec_fn=lambda: os.rmdir(gone))  # fmt: skip
+    code, lines = run.finish()
+    assert code == 1
+    one_error(lines, "current folder no longer exists")
+
+
+def test_list_with_standard_output_closed(tmp_path):
+    """``ntkviz list >&-``: the list is the whole answer, so a closed stdout is an error."""
+    run = Run(tmp_path, "list", preexec_fn=lambda: os.close(1))
+    code, lines = run.finish()
+    assert code == 1
+    one_error(lines, "standard output", "EBADF")
