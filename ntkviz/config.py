@@ -78,6 +78,19 @@ def parse_list(text: str, item_type: type, name: str) -> tuple:
         ) from None
 
 
+def check_value(name: str, value: Any, meta: Mapping[str, Any]) -> None:
+    """One option's value against its bounds: a tuple its length, then each of its items."""
+    if not isinstance(value, tuple):
+        _check_value(name, value, meta)
+        return
+    if meta.get("length") is not None and len(value) != meta["length"]:
+        raise ConfigError(f"{name} needs exactly {meta['length']} values (got {len(value)})")
+    if len(value) < meta.get("min_length", 1):
+        raise ConfigError(f"{name} needs at least {meta['min_length']} value(s)")
+    for item in value:
+        _check_value(name, item, meta)
+
+
 def _check_value(name: str, value: Any, meta: Mapping[str, Any]) -> None:
     if meta.get("choices") is not None:
         if value not in meta["choices"]:
@@ -198,19 +211,7 @@ def validate(config: Any) -> Any:
     """Check every field against its bounds, then the config's own ``check()``; return config."""
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        name = option_name(field.name)
-        meta = field.metadata
-        if isinstance(value, tuple):
-            if meta.get("length") is not None and len(value) != meta["length"]:
-                raise ConfigError(
-                    f"{name} needs exactly {meta['length']} values (got {len(value)})"
-                )
-            if len(value) < meta.get("min_length", 1):
-                raise ConfigError(f"{name} needs at least {meta['min_length']} value(s)")
-            for item in value:
-                _check_value(name, item, meta)
-        else:
-            _check_value(name, value, meta)
+        check_value(option_name(field.name), value, field.metadata)
     check = getattr(config, "check", None)
     if check is not None:
         check()

@@ -102,19 +102,8 @@ def precheck(entry: Mapping[str, Any], values: Mapping[str, Any], formats: list[
         name = cfg.option_name(option["name"])
         if option["kind"] == "tuple":
             item = ITEM_TYPES.get(option["item"], float)
-            value = (
-                tuple(raw) if isinstance(raw, (tuple, list)) else cfg.parse_list(raw, item, name)
-            )
-            if option.get("length") is not None and len(value) != option["length"]:
-                raise ConfigError(
-                    f"{name} needs exactly {option['length']} values (got {len(value)})"
-                )
-            if len(value) < option.get("min_length", 1):
-                raise ConfigError(f"{name} needs at least {option['min_length']} value(s)")
-            for v in value:
-                cfg._check_value(name, v, option)
-        else:
-            cfg._check_value(name, raw, option)
+            raw = tuple(raw) if isinstance(raw, (tuple, list)) else cfg.parse_list(raw, item, name)
+        cfg.check_value(name, raw, option)
     for shared in SHARED:
         shared.coerce(values.get(shared.name), text=True)
     output = values.get("output")
