@@ -102,6 +102,13 @@ def player_data(
     }
 
 
+def picture_at(data: dict[str, Any], output_frame: int) -> int:
+    """The index of the picture that shows writer frame ``output_frame`` (held frames are
+    merged into one picture: the last picture that starts at or before it)."""
+    frames = data["frames"]
+    return max((i for i, p in enumerate(frames) if p["first"] <= output_frame), default=0)
+
+
 def _base64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -251,6 +258,7 @@ def write_html(
         source = dataclasses.replace(source, keys=True)
     encoded = encode_gif_frames(source, dither, advance, jobs)
     data = player_data(encoded, fps, labels)
+    data["key"] = picture_at(data, source.key_frame)  # the picture an embedded player opens on
     text = page(data, info)
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
