@@ -18,6 +18,11 @@ Tests and notebooks reach each player on a page through ``window.ntkvizPlayers``
 ``.ready`` (a Promise resolved once every picture is decoded and the first is drawn) and
 ``.outputFrame(i)`` (the first writer frame that picture ``i`` stands for).
 
+Embedded (``page.html#embed``: the gallery's index) the page opens on its key frame (the data's
+``key``: the picture of the figure's still), follows ``{ntkviz: "play" | "pause"}`` messages from
+the page around it (in view, scrolled away) unless the reader paused it, and tells that page its
+height whenever it changes.
+
 The page's script and style are the package's files ``player.js`` and ``player.css``.
 Only NumPy and Pillow are imported, and only when a player is written.
 """

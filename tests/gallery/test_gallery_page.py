@@ -457,3 +457,20 @@ def test_page_in_the_dark_theme(page_gallery, browser, tmp_path):
     )
     assert sum(background) < 3 * 60 and sum(text) > 3 * 180 and thumb == [255, 255, 255]
     assert _errors(browser) == []
+
+
+def test_gallery_explore_links_the_pages_it_made(cli, tmp_path, monkeypatch):
+    """`gallery --explore` writes the index again once its explore pages exist: they are
+    linked (the explore pages themselves are stood in for: their own tests build them)."""
+    import ntkviz.cli.gallery as command
+
+    def explore_pages(out, quick, seed, jobs, quiet):
+        (out / "explore-toy-model.html").write_text("<!DOCTYPE html><title>explore</title>")
+        return []
+
+    monkeypatch.setattr(command, "explore_pages", explore_pages)
+    args = ("gallery", "--out", tmp_path, "--quick", "--only", "toy-model", "-j", "1", "-q")
+    result = cli(*args, "--explore")
+    assert result.exit_code == 0, result.output
+    links = [a["attrs"]["href"] for a in find(parse(tmp_path), "a", **{"class": "explore"})]
+    assert links == ["explore-toy-model.html"]
