@@ -86,35 +86,36 @@ pre { background: var(--card); padding: .6em; overflow-x: auto; border-radius: 4
 """
 
 SCRIPT = """
-document.addEventListener("DOMContentLoaded", function () {
+(function () {
   "use strict";
-  var frames = Array.prototype.slice.call(document.querySelectorAll("iframe.player"));
-  var inView = [];
-  function tell(i) {  // the player plays while in view, pauses when scrolled away
-    var win = frames[i].contentWindow;
-    if (win) win.postMessage({ ntkviz: inView[i] ? "play" : "pause" }, "*");
+  var inView = new Map();  // frame -> whether it is in view
+  function tell(frame) {  // the player plays while in view, pauses when scrolled away
+    var win = frame.contentWindow;
+    if (win) win.postMessage({ ntkviz: inView.get(frame) ? "play" : "pause" }, "*");
   }
-  // each player page says how tall it is (when it is ready): its frame takes that height
-  // (no inner scroll bars), and it is told whether it is in view
+  // each player page says how tall it is (once it is ready, and whenever that changes): its
+  // frame takes that height (no inner scroll bars), and it is told whether it is in view
   window.addEventListener("message", function (e) {
-    for (var i = 0; i < frames.length; i++) {
-      if (frames[i].contentWindow !== e.source) continue;
+    document.querySelectorAll("iframe.player").forEach(function (frame) {
+      if (frame.contentWindow !== e.source) return;
       var tall = e.data && e.data.ntkvizHeight;
-      if (tall) frames[i].style.height = Math.ceil(tall) + "px";
-      tell(i);
-    }
-  });
-  if (!("IntersectionObserver" in window)) return;
-  var seen = new IntersectionObserver(function (entries) {
-    entries.forEach(function (en) {
-      var i = frames.indexOf(en.target), high = window.innerHeight || 1;
-      var on = en.isIntersecting &&
-        (en.intersectionRatio >= 0.5 || en.intersectionRect.height >= 0.5 * high);
-      if (on !== !!inView[i]) { inView[i] = on; tell(i); }
+      if (tall) frame.style.height = Math.ceil(tall) + "px";
+      tell(frame);
     });
-  }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
-  frames.forEach(function (f) { seen.observe(f); });
-});
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!("IntersectionObserver" in window)) return;
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (en) {
+        var high = window.innerHeight || 1;
+        var on = en.isIntersecting &&
+          (en.intersectionRatio >= 0.5 || en.intersectionRect.height >= 0.5 * high);
+        if (on !== !!inView.get(en.target)) { inView.set(en.target, on); tell(en.target); }
+      });
+    }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+    document.querySelectorAll("iframe.player").forEach(function (f) { seen.observe(f); });
+  });
+})();
 """
 
 

@@ -338,6 +338,7 @@ def _canvas(driver, name: str) -> np.ndarray:
 
 
 def test_page_in_a_browser_opens_on_the_point(page_gallery, browser, tmp_path):
+    from PIL import Image
 
     browser.get((page_gallery / "index.html").as_uri())
     browser.get_log("browser")
@@ -352,6 +353,19 @@ def test_page_in_a_browser_opens_on_the_point(page_gallery, browser, tmp_path):
     assert top["cards"] == len(PLAYERS) + 1 and top["decoded"]
     assert 0 <= top["top"] < 250 and top["first"] < top["high"]
     browser.save_screenshot(str(tmp_path / "top.png"))
+    # and painted: each card's picture on the screen holds its still's bar, in its colour
+    boxes = browser.execute_script(
+        "return Array.from(document.querySelectorAll('nav img')).map(i => {"
+        " var r = i.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    with Image.open(tmp_path / "top.png") as im:
+        screen = np.asarray(im.convert("RGB")).astype(int)
+    for (name, _count, key, _, _), box in zip(PLAYERS, boxes):
+        left, top_, right, bottom = (round(v) for v in box)
+        assert bottom <= screen.shape[0], (name, box)
+        shown = screen[top_:bottom, left:right].reshape(-1, 3)
+        near = np.abs(shown - COLOURS[key % len(COLOURS)]).max(axis=1) < 40
+        assert near.mean() > 0.005, (name, near.mean())
 
     # a player below the view has loaded on its key frame and stays paused (the first is in
     # view from the start: test_players_open_on_their_key_frame sees it before it plays)
