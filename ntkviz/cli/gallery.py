@@ -167,6 +167,9 @@ def gallery_command(
     failed = [r for r in rows if r["status"] == "failed"]
     if explore:
         failed += explore_pages(out, quick, seed, jobs, quiet)
+        from ntkviz.gallery.index import write_index
+
+        write_index(out, rows)  # again: the index links the explore pages now there
     for row in failed:
         typer.echo(f"Error: {row['figure']} failed: {row['error']}", err=True)
     problems = []

@@ -3,7 +3,6 @@ figure shown in its own player page), written from the figures' sidecars."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -11,12 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ntkviz.gallery.page import CSP, POST, explore_pages, render
 from ntkviz.version import __version__
 
-POST = (
-    'R. V. Dwaraknath, "Understanding the Neural Tangent Kernel" (2019), '
-    "https://rajatvd.github.io/NTK/"
-)
+__all__ = ["CSP", "POST", "foreign_index_files", "md_code", "md_text", "write_index"]
 
 
 #: Characters that are markup anywhere in a line of Markdown (CommonMark's and GitHub's: emphasis,
@@ -27,12 +24,6 @@ POST = (
 MARKUP = frozenset("\\`*_[]<&~$")
 #: A line that starts like a heading, list, quote or rule.
 LINE_START = re.compile(r"^([#+=>-]|\d{1,9}[.)])")
-#: CSP of index.html: its own inline style and script, pictures and player pages from its own
-#: folder, and nothing from anywhere else (the player pages have their own, stricter one).
-CSP = (
-    "default-src 'none'; img-src 'self' file: data:; frame-src 'self' file:; "
-    "style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-)
 
 
 def md_text(text: str) -> str:
@@ -61,6 +52,10 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         pictures = [f for f in row["files"] if not f.endswith(".html")] or row["files"]
         shown = next((f for f in pictures if not f.endswith(".png")), pictures[0])
         player = next((f for f in row["files"] if f.endswith(".html")), None)
+        # the overview's picture: the still (the key frame) where there is one
+        still = next((f for f in pictures if f.endswith(".png")), None)
+        if still is None and shown.endswith((".gif", ".webp")):
+            still = shown
         sidecar = json.loads((out / (row["files"][0] + ".json")).read_text())
         entries.append(
             {
@@ -73,6 +68,8 @@ def _entries(out: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "player": player,  # the figure's own player page, shown in index.html
                 "width": sidecar.get("width"),
                 "height": sidecar.get("height"),
+                "still": still,
+                "explore": explore_pages(out, row["figure"]),
                 "files": row["files"],
                 "command": " ".join(sidecar.get("command") or []),
             }
@@ -132,6 +129,8 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
         md += [md_text(e["summary"]), ""]
         if e["player"]:
             md += [f"[Player]({e['player']}): pause, step and scrub (open it in a browser)", ""]
+        for page, _ in e["explore"]:
+            md += [f"[Explore]({page}): the figure along a slider (open it in a browser)", ""]
         if e["reading"]:
             md += [f"*What you see:* {md_text(e['reading'])}", ""]
         if e["caption"]:
@@ -140,76 +139,6 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     with atomic_target(out / "README.md") as tmp:
         tmp.write_text("\n".join(md))
 
-    cards = []
-    for e in entries:
-        cards.append(
-            f'<section id="{html.escape(e["name"])}"><h2>{html.escape(e["name"])}</h2>'
-            + _picture(out, e)
-            + f"<p>{html.escape(e['summary'])}</p>"
-            + (
-                f"<p class=reading><b>What you see:</b> {html.escape(e['reading'])}</p>"
-                if e["reading"]
-                else ""
-            )
-            + (f"<p class=caption>{html.escape(e['caption'])}</p>" if e["caption"] else "")
-            + f"<pre><code>{html.escape(e['command'])}</code></pre></section>"
-        )
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ntkviz gallery</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }}
-img {{ max-width: 100%; height: auto; border: 1px solid #ddd; }}
-pre {{ background: #f4f4f4; padding: .6em; overflow-x: auto; }}
-.caption {{ color: #444; }}
-nav a {{ margin-right: 1em; }}
-iframe {{ width: 100%; border: 0; display: block; }}
-.files {{ font-size: .9em; color: #555; }}
-</style>
-<script>
-// each player page says how tall it is; its frame takes that height (no inner scroll bars)
-window.addEventListener("message", function (e) {{
-  var tall = e.data && e.data.ntkvizHeight;
-  if (!tall) return;
-  document.querySelectorAll("iframe").forEach(function (f) {{
-    if (f.contentWindow === e.source) f.style.height = Math.ceil(tall) + "px";
-  }});
-}});
-</script>
-</head>
-<body>
-<h1>ntkviz gallery</h1>
-<p>The figures of the post {html.escape(POST)}, and the ones ntkviz adds beyond it, made by
-<code>ntkviz gallery</code> (ntkviz {html.escape(__version__)}) at the post's settings.
-Each is reproduced by the command under it.</p>
-<nav>{"".join(f'<a href="#{html.escape(e["name"])}">{html.escape(e["name"])}</a>' for e in entries)}</nav>
-{"".join(cards)}
-</body>
-</html>
-"""
+    page = render(out, entries)
     with atomic_target(out / "index.html") as tmp:
         tmp.write_text(page)
-
-
-def _picture(out: Path, e: dict[str, Any]) -> str:
-    """A figure's card picture: its player (an iframe on the figure's own page: the index stays
-    small) where there is one, else its image."""
-    alt = html.escape(e["summary"])
-    if not e["player"]:
-        return f'<img src="{html.escape(e["image"])}" alt="{alt}" loading="lazy">'
-    src = html.escape(e["player"])
-    size = (out / e["player"]).stat().st_size
-    width, height = e.get("width") or 4, e.get("height") or 3
-    links = [f'<a href="{src}">the player alone</a> ({size / 1e6:.1f} MB)']
-    links += [
-        f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in e["files"] if f != e["player"]
-    ]
-    return (
-        f'<iframe src="{src}#embed" title="{html.escape(e["name"])} player" loading="lazy" '
-        f'style="aspect-ratio: {width} / {height + 60}"></iframe>'
-        f'<p class="files">{" · ".join(links)}</p>'
-    )

@@ -3,6 +3,7 @@
   var root = document.getElementById("ntkviz-__UID__");
   if (!root || root.ntkvizPlayer) return;
   var data = JSON.parse(root.querySelector(".np-data").textContent);
+  var keyPicture = data.key;  // the picture that makes the figure's point (embedded: shown first)
   // One player for one animation and for an explore page's variants (data.variants: each its
   // pictures, which point into one pool of images, so a picture common to several is stored once).
   // A plain player's data is one variant whose pictures are the pool.
@@ -26,6 +27,7 @@
   var optionSliders = Array.prototype.slice.call(root.querySelectorAll(".np-option"));
   var ICON_PLAY = __PLAY__, ICON_PAUSE = __PAUSE__;
   var images = [], drawn = -1, timer = null, keyOf = [];
+  var held = false;  // the reader paused (or scrubbed): scrolling back does not play it again
   function keys() {
     keyOf = [];
     for (var i = 0, k = 0; i < n; i++) { if (pics[i].key) k = i; keyOf.push(k); }
@@ -57,6 +59,15 @@
     var text = "frame " + (i + 1) + " / " + n;
     if (pics[i].label) text += " \u00b7 " + pics[i].label;
     return text;
+  }
+  function steady() {
+    // the position's room is that of its longest text: the controls do not shift (or wrap
+    // onto a second line and back) while it plays
+    var longest = 0;
+    for (var i = 1; i < n; i++) if (label(i).length > label(longest).length) longest = i;
+    pos.style.minWidth = "";
+    pos.textContent = label(longest);
+    pos.style.minWidth = Math.ceil(pos.getBoundingClientRect().width) + "px";
   }
   function show(i) {
     i = Math.max(0, Math.min(n - 1, Math.round(Number(i)) || 0));
@@ -95,7 +106,7 @@
     if (captionEl && variant.caption !== undefined) captionEl.textContent = variant.caption;
     if (readingEl && variant.reading !== undefined) readingEl.textContent = variant.reading;
     root.setAttribute("data-variant", String(v));
-    if (player.loaded) show(moment(pics, was));
+    if (player.loaded) { steady(); show(moment(pics, was)); }
   }
   function indexOf(at) {
     for (var v = 0; v < variants.length; v++) {
@@ -154,6 +165,7 @@
     // after a click the keys go to the player, not the button (space would click it again)
     root.querySelector(selector).onclick = function () {
       action();
+      held = !player.playing;
       root.focus({ preventScroll: true });
     };
   }
@@ -162,7 +174,7 @@
   on(".np-back", function () { step(-1); });
   on(".np-fwd", function () { step(1); });
   on(".np-play", function () { player.toggle(); });
-  slider.addEventListener("input", function () { pause(); show(slider.value); });
+  slider.addEventListener("input", function () { pause(); held = true; show(slider.value); });
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     var t = e.target && e.target.tagName;
@@ -179,11 +191,16 @@
     else if (axes.length > 1 && e.key === "PageUp") setOption(1, player.at[1] + 1);
     else if (axes.length > 1 && e.key === "PageDown") setOption(1, player.at[1] - 1);
     else used = false;
-    if (used) { e.preventDefault(); e.stopPropagation(); }
+    if (used) { held = !player.playing; e.preventDefault(); e.stopPropagation(); }
   }
   root.addEventListener("keydown", onKey);
   var own = document.body && document.body.getAttribute("data-ntkviz-page") === "1";
-  var hash = {};
+  var hash = {}, embedded = false, wanted = null;
+  var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  function follow() {
+    if (wanted === "pause") pause();
+    else if (wanted === "play" && !held && !still) play();
+  }
   function report() {  // in a frame (the gallery's index): tell it how tall the page is
     if (own && window.parent !== window) {
       var tall = document.body.getBoundingClientRect().height;
@@ -226,7 +243,16 @@
     };
     readHash();
     if ("embed" in hash) document.body.classList.add("np-embed");
+    embedded = "embed" in hash && window.parent !== window;
+    // embedded (the gallery's index): it says {ntkviz: "play"} when the player scrolls into
+    // view and {ntkviz: "pause"} when it leaves; a reader who paused it keeps it paused
+    window.addEventListener("message", function (e) {
+      if (e.source !== window.parent || !e.data || typeof e.data.ntkviz !== "string") return;
+      wanted = e.data.ntkviz;
+      if (player.loaded) follow();
+    });
     window.addEventListener("resize", report);
+    if (embedded && window.ResizeObserver) new ResizeObserver(report).observe(document.body);
     window.addEventListener("hashchange", function () {
       readHash();
       if (player.loaded) fromHash();
@@ -249,9 +275,11 @@
     var poster = root.querySelector(".np-poster");
     if (poster) poster.parentNode.removeChild(poster);
     canvas.style.display = "block";
+    steady();
     player.loaded = true;
-    show(0);
+    show(embedded && typeof keyPicture === "number" ? keyPicture : 0);
     if (own) fromHash();
+    if (wanted) follow();
     report();
     return player;
   });

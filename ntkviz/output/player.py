@@ -18,6 +18,11 @@ Tests and notebooks reach each player on a page through ``window.ntkvizPlayers``
 ``.ready`` (a Promise resolved once every picture is decoded and the first is drawn) and
 ``.outputFrame(i)`` (the first writer frame that picture ``i`` stands for).
 
+Embedded (``page.html#embed``: the gallery's index) the page opens on its key frame (the data's
+``key``: the picture of the figure's still), follows ``{ntkviz: "play" | "pause"}`` messages from
+the page around it (in view, scrolled away) unless the reader paused it, and tells that page its
+height whenever it changes.
+
 The page's script and style are the package's files ``player.js`` and ``player.css``.
 Only NumPy and Pillow are imported, and only when a player is written.
 """
@@ -100,6 +105,13 @@ def player_data(
         "screen": _base64(gif_screen(encoded.palette)),
         "frames": pictures,
     }
+
+
+def picture_at(data: dict[str, Any], output_frame: int) -> int:
+    """The index of the picture that shows writer frame ``output_frame`` (held frames are
+    merged into one picture: the last picture that starts at or before it)."""
+    frames = data["frames"]
+    return max((i for i, p in enumerate(frames) if p["first"] <= output_frame), default=0)
 
 
 def _base64(data: bytes) -> str:
@@ -251,6 +263,7 @@ def write_html(
         source = dataclasses.replace(source, keys=True)
     encoded = encode_gif_frames(source, dither, advance, jobs)
     data = player_data(encoded, fps, labels)
+    data["key"] = picture_at(data, source.key_frame)  # the picture an embedded player opens on
     text = page(data, info)
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:

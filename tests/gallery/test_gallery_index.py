@@ -18,13 +18,14 @@ class _Collect(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.sources: list[str] = []
+        self.overview: list[str] = []  # the pictures of the overview at the top (stills)
         self.players: list[str] = []
         self.stack: list[str] = []
         self.errors: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         if tag == "img":
-            self.sources.append(dict(attrs)["src"])
+            (self.overview if "nav" in self.stack else self.sources).append(dict(attrs)["src"])
         elif tag == "iframe":  # an animated figure's player page (ntkviz.output.player)
             self.players.append(dict(attrs)["src"].split("#")[0])
             self.stack.append(tag)
@@ -47,9 +48,18 @@ def check_index(folder: Path) -> set[str]:
     # index.html shows a figure's player where it has one, else its image; README.md the image
     with_player = {Path(p).stem for p in md_players}
     assert set(parser.sources) == {m for m in md_images if Path(m).stem not in with_player}
-    for name in md_images | md_players:
+    for name in md_images | md_players | set(parser.overview):
         assert (folder / name).is_file(), name
+    # the overview shows each figure's still (its key frame), in the order of the sections
+    assert [Path(p).stem for p in parser.overview] == [Path(m).stem for m in md_ordered(readme)]
+    for shown in parser.overview:  # the still where there is one, else the animation
+        stem = Path(shown).stem
+        assert shown == (f"{stem}.png" if (folder / f"{stem}.png").is_file() else f"{stem}.gif")
     return md_images
+
+
+def md_ordered(readme: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
 
 
 @pytest.fixture(scope="module")

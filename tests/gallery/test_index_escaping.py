@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from ntkviz.gallery.index import write_index
+from ntkviz.gallery.page import lead
 
 HOSTILE = "a < b & c > d \"q\" 'r' </p><script>alert(1)</script><img src=x onerror=alert(2)> &amp;"
 
@@ -55,10 +56,13 @@ def test_index_html_escapes_sidecar_text(tmp_path, with_player):
     parser.feed((tmp_path / "index.html").read_text())
     parser.close()
     tags = [tag for tag, _ in parser.tags]
-    assert tags.count("script") == 1, tags  # the index's own (iframe heights), no other
+    assert tags.count("script") == 1, tags  # the index's own (frame heights, play in view)
     assert not any(k.startswith("on") for _, attrs in parser.tags for k in attrs)
-    assert tags.count("img") == (0 if with_player else 1)
+    # the overview's picture (the GIF: no still here), and the figure's own where no player
+    assert tags.count("img") == (1 if with_player else 2)
     assert tags.count("iframe") == (1 if with_player else 0)
     assert parser.texts["caption"] == [HOSTILE]
-    assert parser.texts["reading"] == [f" {HOSTILE}"]  # after "<b>What you see:</b>"
+    assert parser.texts["reading"] == [HOSTILE]
+    assert parser.texts["lead"] == [lead(HOSTILE)]  # the overview's line
+    assert [a["title"] for t, a in parser.tags if a.get("class") == "lead"] == [HOSTILE]
     assert parser.texts["code"][-1] == f"ntkviz toy-model --title {HOSTILE}"
