@@ -159,11 +159,11 @@ def test_gallery_validate_reports_a_badly_paced_gif(tmp_path):
     from ntkviz.output.formats import write_animation
     from ntkviz.output.frames import FrameSource
 
-    def write(name: str, changes: list[int], figure: str = "posterior") -> None:
+    def write(name: str, changes: list[int], figure: str = "posterior", hold: int = 35) -> None:
         frames = frames_with(changes, size=60)
-        frames += [frames[-1]] * 5  # an end hold of 0.5 s at 10 fps
+        frames += [frames[-1]] * hold  # the end hold, at 10 fps
         report = write_animation(tmp_path / name, FrameSource(len(frames), frames.__getitem__), 10)
-        sidecar = {**report, "figure": figure, "fps": 10, "hold": 0.5}
+        sidecar = {**report, "figure": figure, "fps": 10, "hold": hold / 10}
         (tmp_path / f"{name}.json").write_text(json.dumps(sidecar))
 
     write("flash.gif", [2000] + [2] * 15 + [200])
@@ -172,3 +172,27 @@ def test_gallery_validate_reports_a_badly_paced_gif(tmp_path):
     assert len(problems) == 2 and all(p.startswith("'flash.gif': pacing: ") for p in problems)
     write("init.gif", [100] * 16, figure="init-functions")  # step 0 shown 0.1 s
     assert "'init.gif': pacing: the first frame is shown 0.1 s (at least 1 s)" in validate(tmp_path)
+
+
+def test_gallery_validate_reports_a_loop_too_short_or_too_long(tmp_path):
+    from ntkviz.gallery import validate
+    from ntkviz.output.formats import write_animation
+    from ntkviz.output.frames import FrameSource
+
+    def write(name: str, count: int) -> None:  # count frames, each changing evenly, at 10 fps
+        frames = frames_with([8] * (count - 21), size=60) + [None] * 20
+        frames[-20:] = [frames[-21]] * 20  # a 2 s end hold
+        report = write_animation(tmp_path / name, FrameSource(count, frames.__getitem__), 10)
+        sidecar = {**report, "figure": "ntk-ellipses", "fps": 10, "hold": 2.0}
+        (tmp_path / f"{name}.json").write_text(json.dumps(sidecar))
+
+    write("long.gif", 221)  # the post's 200 frames and step 0, then the hold: 22.1 s
+    write("short.gif", 45)
+    write("fits.gif", 146)  # the gallery's 125 frames: 14.6 s
+    assert sorted(validate(tmp_path)) == [
+        "'long.gif': pacing: the loop lasts 22.1 s (5-20 s)",
+        "'short.gif': pacing: the loop lasts 4.5 s (5-20 s)",
+    ]
+    sidecar = json.loads((tmp_path / "short.gif.json").read_text())
+    (tmp_path / "short.gif.json").write_text(json.dumps({**sidecar, "quick": True}))
+    assert validate(tmp_path) == ["'long.gif': pacing: the loop lasts 22.1 s (5-20 s)"]

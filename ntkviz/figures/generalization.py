@@ -127,7 +127,9 @@ class GeneralizationConfig:
     # to 1e-3 after 1000 steps.
     lr: float = param(0.1, "gradient-descent learning rate on the MSE", gt=0)
     steps: int = param(1000, "gradient-descent steps", ge=1, le=10_000_000)
-    frames: int = clock_frames(100)
+    # 50 log-spaced frames show the whole run (largest one-frame share 4%, no near-static run)
+    # at about 60% of the bytes and drawing time of 100.
+    frames: int = clock_frames(50)
     # The fastest direction moves 0.75 of the way a step, the slowest over the whole run: log
     # time gives the first steps (the nets leaving zero) as many frames as the long settling.
     clock: str = clock_param("log")

@@ -75,9 +75,10 @@ class WeightMatrixConfig:
         1, "with --clock linear: steps between snapshots (one frame each)", ge=1, le=10_000_000
     )
     # The loss falls over decades of steps and the wide nets stop (--stop-below) after ~200 of
-    # the 1000: 150 frames spaced in log time show it all in 15 s (the post's one frame a step,
-    # --clock linear, is 1001 frames, the last 800 nearly still).
-    frames: int = param(150, "with --clock log: number of frames after step 0", ge=1, le=10_000_000)
+    # the 1000: 100 frames spaced in log time show it all in 12 s (the post's one frame a step,
+    # --clock linear, is 1001 frames, the last 800 nearly still). 100 frames: largest one-frame
+    # share 4%, no near-static run, a fifth fewer bytes than 150.
+    frames: int = param(100, "with --clock log: number of frames after step 0", ge=1, le=10_000_000)
     clock: str = clock_param("log")
     stop_below: float = param(
         1e-10, "a net stops training once its loss is below this (0: never)", ge=0

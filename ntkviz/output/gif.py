@@ -23,7 +23,7 @@ MAX_GIF_DELAY_MS = 65535 * 10
 
 #: A whole picture (a key) every this many frames, for the .html player: seeking there paints
 #: the nearest key and at most this many patches after it.
-KEY_INTERVAL = 32
+KEY_INTERVAL = 64
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ MAX_SHARE = 0.20
 MIN_FRAMES_FOR_SHARE = 12
 #: No run of near-static frames may last longer than this fraction of the animation.
 MAX_STATIC_RUN = 0.15
+#: A gallery animation's loop (every frame and the end hold) lasts at least and at most this many
+#: seconds: shorter is a flash, longer outstays a reader scrolling past.
+LOOP_S = (5.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -179,9 +182,18 @@ def held(frames: Sequence[np.ndarray]) -> int:
 OPENING_S = {"init-functions": 1.0}
 
 
+def loop_problems(seconds: float) -> list[str]:
+    """A loop outside :data:`LOOP_S`, as one line (none: inside)."""
+    low, high = LOOP_S
+    if low - 1e-9 <= seconds <= high + 1e-9:
+        return []
+    return [f"pacing: the loop lasts {seconds:.1f} s ({low:g}-{high:g} s)"]
+
+
 def gif_problems(path: Path, sidecar: dict) -> list[str]:
     """Pacing problems of a built GIF (for ``gallery.validate``), from its sidecar's fps and end
-    hold (seconds); none for a GIF without them or one that does not decode (reported apart)."""
+    hold (seconds), and a loop outside :data:`LOOP_S` (at the post's settings, not --quick); none
+    for a GIF without them or one that does not decode (reported apart)."""
     fps, hold = sidecar.get("fps"), sidecar.get("hold")
     if not isinstance(fps, (int, float)) or not isinstance(hold, (int, float)) or fps <= 0:
         return []
@@ -190,4 +202,7 @@ def gif_problems(path: Path, sidecar: dict) -> list[str]:
     except Exception:  # noqa: BLE001 - a GIF that does not decode is reported by its own check
         return []
     opening = OPENING_S.get(str(sidecar.get("figure")), 0.0)
-    return pacing_problems(frames, float(fps), int(round(hold * fps)), opening_s=opening)
+    problems = pacing_problems(frames, float(fps), int(round(hold * fps)), opening_s=opening)
+    if sidecar.get("quick"):  # a --quick preview is short by design: its loop is not held
+        return problems
+    return problems + loop_problems(len(frames) / float(fps))

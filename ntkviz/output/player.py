@@ -1,12 +1,12 @@
 """A self-contained, offline HTML player for an animation (``-o fig.html``, the gallery, Jupyter).
 
 The file holds the GIF's own image blocks, each as a small GIF data URI: one palette for the
-whole animation, a full *key* picture (lossless WebP) every 32 frames, and between key pictures
+whole animation, a full *key* picture (lossless WebP) every 64 frames, and between key pictures
 only the rectangle that changed since the previous picture, its unchanged pixels transparent. So
 the player shows the GIF's pixels exactly, and where both are written the frames are drawn and
 compressed once. A run of identical frames (a held frame, the end hold) is one picture shown
 longer. A few lines of JavaScript draw a picture onto a canvas by painting the
-nearest key picture and the patches after it (at most 31), so seeking anywhere is exact.
+nearest key picture and the patches after it (at most 63), so seeking anywhere is exact.
 
 The page has play/pause, step back and forward, a scrubbing slider, speed, loop/once, the current
 frame (and the figure's training step where its Result has one), keyboard control (space, the

@@ -77,7 +77,7 @@ def test_ellipse_of_a_diagonal_kernel():
 
 def test_frames_and_snapshot_interval():
     config = NtkEllipsesConfig()
-    assert (config.steps, config.interval, config.frame_count) == (8000, 40, 200)
+    assert (config.steps, config.interval, config.frame_count) == (8000, 64, 125)
     assert dataclasses.replace(config, frames=50).interval == 160
     assert dataclasses.replace(config, snapshot_every=20).frame_count == 400
     linear = dataclasses.replace(config, clock="linear")
