@@ -39,6 +39,7 @@ from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
     TARGETS,
+    OwnData,
     by_width_text,
     check_clock,
     check_ranges,
@@ -73,7 +74,7 @@ RELU_NOTE = (
 
 
 @dataclass(frozen=True)
-class PosteriorConfig(NtkNets):
+class PosteriorConfig(NtkNets, OwnData):
     n_train: int = param(5, "number of training points, equally spaced over --x-span", ge=1, le=200)
     target: str = param("sin", "target function of the training points", choices=tuple(TARGETS))
     x_span: tuple[float, ...] = param(
@@ -111,6 +112,7 @@ class PosteriorConfig(NtkNets):
 
     def check(self) -> None:
         check_ranges(self, "x_span", "x_limits", "y_limits")
+        self.check_own()
         check_clock(self.clock, self.frames, self.steps)
 
     def snapshot_steps(self) -> np.ndarray:
@@ -175,8 +177,7 @@ def simulate(
     gradient descent on the MSE (float32), its moments over the nets at every snapshot."""
     progress = progress or Progress()
     seed = seed_of(generator)
-    x_train = config.inputs()
-    y_train = TARGETS[config.target](x_train).astype(np.float64)
+    x_train, y_train = config.training(config.inputs(), TARGETS[config.target])
     x_grid = np.linspace(*config.x_limits, config.points)
     rate = 2.0 * config.lr / len(x_train)
     kind = config.kernel_options()
