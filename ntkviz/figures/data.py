@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ntkviz.config import shown
-from ntkviz.errors import ConfigError
+from ntkviz.errors import ConfigError, quoted
 
 #: The most points a file may hold (each figure's own bound may be smaller).
 MAX_POINTS = 10_000
@@ -61,7 +61,7 @@ class TrainData:
 
 
 def _fail(file: Any, message: str) -> ConfigError:
-    return ConfigError(f"--train-data {shown(str(file))}: {message}")
+    return ConfigError(f"--train-data {quoted(str(file))}: {message}")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -217,7 +217,7 @@ def check_same(data: TrainData, record: Mapping[str, Any], where: str) -> None:
     """``data`` read again for a rerun must be the recorded file's bytes (its sha256)."""
     if data.sha256 != record.get("sha256"):
         raise ConfigError(
-            f"{where}: the training data {shown(data.file)} changed since the run (sha256 "
+            f"{where}: the training data {quoted(data.file)} changed since the run (sha256 "
             f"{str(record.get('sha256'))[:12]}... recorded, {data.sha256[:12]}... now): restore "
             "it, or run the figure again with --train-data"
         )
