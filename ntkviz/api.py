@@ -127,10 +127,9 @@ def rerun(
 ) -> Animation:
     """Simulate again the run a sidecar records (``ntkviz rerun``) and return an
     :class:`Animation`: ``.save(file)`` writes the bytes ``ntkviz rerun SIDECAR -o file`` writes
-    (the recorded --dither is its default). ``overrides``: the figure's own options and
-    render()'s (seed, fps, hold, device, size, dpi, theme) in place of the recorded ones.
-    ``train_data``: where the recorded --train-data file lies now, if not beside the sidecar
-    (its sha256 must be the recorded one). Version differences are warned of."""
+    (the recorded --dither its default). ``overrides``: the figure's options and render()'s
+    (seed, fps, hold, device, size, dpi, theme) replace the recorded ones. ``train_data``: where
+    the recorded --train-data file lies now (its sha256 must be the recorded one)."""
     import warnings
 
     from ntkviz import config as cfg
@@ -163,19 +162,18 @@ def _rerun_words(spec: Any, config: Any, options: Any) -> list[str]:
     (quick) defaults, --train-data for the points of a file, the recorded settings."""
     from ntkviz.figures.base import defaults
 
-    base, _ = defaults(spec, options.quick)
+    base, look = defaults(spec, options.quick)
     skip = ("x_train", "y_train") if (data := options.extra.get("train_data")) else ()
-    figure = {
-        f.name: getattr(config, f.name)
-        for f in dataclasses.fields(config)
-        if f.metadata.get("cli", True)
-        and f.name not in skip
-        and getattr(config, f.name) != getattr(base, f.name)
-    }
+    own = [f.name for f in dataclasses.fields(config) if f.metadata.get("cli", True)]
+    figure = {k: getattr(config, k) for k in own if getattr(config, k) != getattr(base, k)}
     running = [o for o in SHARED if o.where == "run" and o.record == "setting"]
-    words = _figure_words(figure) + _words(
-        running, {o.name: getattr(options, o.name) for o in running}
-    )
+    values = {o.name: getattr(options, o.name) for o in running}
+    words = _figure_words({k: v for k, v in figure.items() if k not in skip})
+    words += _words(running, values)
+    style = options.style  # the Style's options, where they differ from the figure's
+    words += ["--size", "x".join(f"{v:g}" for v in style.size)] if style.size != look.size else []
+    words += ["--dpi", f"{style.dpi:g}"] if style.dpi != look.dpi else []
+    words += ["--theme", style.theme] if style.theme != look.theme else []
     return words + (["--train-data", data.file] if data is not None else [])
 
 
