@@ -43,6 +43,10 @@ def __getattr__(name: str):
         from ntkviz.explorer import run
 
         return getattr(run, name)
+    if name == "kernels":  # the researcher's kernels (NumPy in and out), loaded on first use
+        import ntkviz.kernels
+
+        return ntkviz.kernels
     if name == "ConfigError":
         from ntkviz.errors import ConfigError
 
@@ -69,4 +73,4 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 del passive_wait
 
-__all__ = ["__version__", *_API, *_EXPLORE, "ConfigError"]
+__all__ = ["__version__", *_API, *_EXPLORE, "ConfigError", "kernels"]

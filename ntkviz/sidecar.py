@@ -328,7 +328,7 @@ def _points(file: Path, record: Mapping[str, Any], config: Any, moved: Path | No
         raise _refuse(file, "'train_data' is not a record of a --train-data file")
     if info.get("values") == "config":
         x, y = (np.asarray(getattr(config, k), dtype=np.float64) for k in own_data.FIELDS)
-        return own_data.TrainData(x[:, None], y, name, digest)
+        return own_data.TrainData(x.reshape(len(y), -1), y, name, digest)
     data = own_data.read(moved or placed(file, record, "--train-data", name))
     own_data.check_same(data, info, str(file))
     return data

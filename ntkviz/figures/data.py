@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ntkviz.config import shown
+from ntkviz.config import param, shown
 from ntkviz.errors import ConfigError, quoted
+from ntkviz.figures.common import OwnData
 
 #: The most points a file may hold (each figure's own bound may be smaller).
 MAX_POINTS = 10_000
@@ -197,13 +198,15 @@ def values(config_cls: type, data: TrainData, figure: str, given: Mapping[str, A
     both = [f"--{k.replace('_', '-')}" for k in FIELDS if given.get(k) not in (None, ())]
     if both:
         raise ConfigError(f"--train-data and {both[0]} both give the training set: give one")
-    if data.x.shape[1] != 1:
+    dim = data.x.shape[1]
+    if dim != 1 and "input_dim" not in {f.name for f in dataclasses.fields(config_cls)}:
         raise _fail(
             data.file,
-            f"{data.x.shape[1]} input columns, but {figure} draws functions of one x: give "
-            "the columns x, y",
+            f"{dim} input columns, but {figure} draws functions of one x: give the columns x, y",
         )
-    return {"x_train": tuple(data.x[:, 0].tolist()), "y_train": tuple(data.y.tolist())}
+    own = {"x_train": tuple(data.x.ravel().tolist()), "y_train": tuple(data.y.tolist())}
+    has_dim = "input_dim" in {f.name for f in dataclasses.fields(config_cls)}
+    return {**own, "input_dim": dim} if has_dim else own
 
 
 def with_data() -> list[str]:
@@ -234,3 +237,69 @@ def build(config_cls: type, values: Mapping[str, Any], base: Any, data: TrainDat
         if data is None or not any(f"--{k.replace('_', '-')}" in str(exc) for k in FIELDS):
             raise
         raise _fail(data.file, str(exc)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnPoints(OwnData):
+    """:class:`OwnData` whose inputs may be points of ``input_dim`` coordinates (``x_train``
+    holds them row after row); such a figure draws its functions along the line through the
+    points' mean in their first principal direction (:func:`along_line`)."""
+
+    input_dim: int = param(
+        1,
+        "coordinates of each --x-train point (--train-data with d x columns sets it); over 1: "
+        "the functions are drawn along the points' first principal direction",
+        ge=1,
+        le=1000,
+    )
+
+    def check_own(self) -> None:
+        d = self.input_dim
+        if len(self.x_train) % d or len(self.y_train) * d != len(self.x_train):
+            raise ConfigError(
+                f"--x-train has {len(self.x_train)} value(s) but --y-train has "
+                f"{len(self.y_train)}: give --input-dim {d} coordinates per target"
+            )
+        if d == 1:
+            return super().check_own()
+        rows = np.asarray(self.x_train, dtype=np.float64).reshape(-1, d)
+        if len(np.unique(rows, axis=0)) != len(rows):
+            raise ConfigError(
+                "--x-train has a point twice: the kernel matrix Theta(X, X) would be singular"
+            )
+
+    def training(self, spaced: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y): X (N,) for one coordinate (as :meth:`OwnData.training`), else (N, d)."""
+        if self.input_dim == 1:
+            return super().training(spaced, target)
+        points = np.asarray(self.x_train, dtype=np.float64).reshape(-1, self.input_dim)
+        return points, np.asarray(self.y_train, dtype=np.float64)
+
+
+def along_line(inputs: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t of each input, the grid's points, line): one coordinate as is (t = x, line
+    [[0], [1]]); points (N, d) drawn along c + t u, c their mean and u their first principal
+    direction (its largest coordinate positive), each at t = (x - c) . u; line: [c, u]."""
+    if inputs.ndim == 1:
+        return inputs, t, np.array([[0.0], [1.0]])
+    centre = inputs.mean(axis=0)
+    direction = np.linalg.svd(inputs - centre, full_matrices=False)[2][0]
+    direction *= np.sign(direction[np.argmax(np.abs(direction))])
+    return (
+        (inputs - centre) @ direction,
+        centre + t[:, None] * direction,
+        np.stack([centre, direction]),
+    )
+
+
+def check_invertible(ntk: np.ndarray, nngp: np.ndarray, noise: float) -> None:
+    """The kernels on the training inputs can be solved with (condition number at most 1e12)."""
+    if np.linalg.cond(ntk) > 1e12:
+        raise ConfigError(
+            "the NTK on the training inputs is singular: give fewer or more widely spaced points "
+            "(--n-train, --x-span, --x-train or --train-data)"
+        )
+    if noise == 0 and np.linalg.cond(nngp) > 1e12:
+        raise ConfigError(
+            "--nngp-noise: the NNGP kernel on the training inputs is singular; give a noise > 0"
+        )

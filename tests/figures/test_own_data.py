@@ -172,3 +172,39 @@ def test_a_recorded_file_outside_the_sidecars_folder_is_not_read(cli, tmp_path):
                  "--no-progress")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (tmp_path / "again.gif").read_bytes() == out.read_bytes()
+
+
+def test_points_of_three_coordinates_train_posterior_along_their_principal_line(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 3))
+    y = np.sin(x @ np.array([1.0, 0.5, -0.3]))
+    np.savez(tmp_path / "p3.npz", x=x, y=y)
+    anim = ntkviz.render("posterior", quick=True, train_data=tmp_path / "p3.npz", steps=20,
+                         frames=4, widths=(32,), count=4, points=21)  # fmt: skip
+    r = anim.result
+    assert anim.config.input_dim == 3 and r.inputs.shape == (12, 3)
+    np.testing.assert_array_equal(r.inputs, x)
+    np.testing.assert_array_equal(r.y_train, y)
+    centre, direction = r.line
+    # the line: through the points' mean, along their first principal direction
+    np.testing.assert_allclose(centre, x.mean(axis=0), atol=1e-12)
+    top = np.linalg.eigh(np.cov(x, rowvar=False))[1][:, -1]
+    assert abs(abs(direction @ top) - 1) < 1e-10
+    np.testing.assert_allclose(r.x_train, (x - centre) @ direction, atol=1e-12)
+    # the infinite-width mean after the last step, from ntkviz.kernels on the 3-d points
+    grid = centre + r.x_grid[:, None] * direction
+    kind = dict(depth=1, activation="erf", sigma_w=1.0, sigma_b=1.0)
+    theta = ntkviz.kernels.infinite(x, **kind).ntk
+    theta_grid = ntkviz.kernels.infinite(grid, x, **kind).ntk
+    eta, t = r.rate, int(r.steps[-1])
+    decay = np.linalg.matrix_power(np.eye(12) - eta * theta, t)
+    expected = theta_grid @ np.linalg.solve(theta, (np.eye(12) - decay) @ y)
+    np.testing.assert_allclose(r.theory_mean[-1], expected, atol=1e-8)
+    assert "of 3 coordinates, drawn along their first principal direction" in anim.caption
+
+
+def test_points_of_two_coordinates_are_refused_where_the_picture_has_one_x(cli, tmp_path):
+    write_csv(tmp_path / "p2.csv", [(0, 1, 2), (1, 0, 3), (2, 2, 1)], header="a,b,y")
+    result = cli(*SPECTRUM, "--train-data", tmp_path / "p2.csv", "-o", tmp_path / "s.gif")
+    assert result.exit_code == 2
+    assert "2 input columns, but kernel-spectrum draws functions of one x" in result.output
