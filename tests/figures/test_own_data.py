@@ -72,11 +72,6 @@ BAD = [
     ("word.csv", "x,y\n1,2\n3,abc\n", "line 3: 'abc' is not a number"),
     ("empty.csv", "x,y\n", "no points"),
     ("many.csv", "x,y\n" + "1,2\n" * (own_data.MAX_POINTS + 1), "more than 10000 points"),
-    (
-        "wide.csv",
-        "a,b,y\n1,2,3\n4,5,6\n",
-        "2 input columns, but posterior draws functions of one x",
-    ),
     ("twice.csv", "x,y\n1,2\n1,3\n", "--x-train has the input 1 twice"),
     ("pts.txt", "1,2\n", "must be a .csv or .npz file"),
 ]
