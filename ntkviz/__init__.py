@@ -8,6 +8,8 @@ From Python or Jupyter (:mod:`ntkviz.api`, imported on first use so that ``impor
 cheap): ``ntkviz.list_figures()``, ``ntkviz.options(name)``, ``ntkviz.configure(name, **options)`` and
 ``ntkviz.render(name, quick=False, seed=0, **options)``, which returns an
 :class:`~ntkviz.api.Animation` (``.result``, ``.frame(i)``, ``.save(path)``, an inline player);
+``ntkviz.rerun(sidecar, **overrides)`` runs again what a sidecar records (``ntkviz rerun``) and
+``ntkviz.load_sidecar(sidecar)`` reads one back, checked;
 ``ntkviz.explore(name, vary={"alphas": [0.01, 1, 100]})``: the figure over an option's values,
 one page with a slider (:mod:`ntkviz.explorer`).
 """
@@ -27,7 +29,7 @@ from ntkviz.version import __version__  # noqa: E402 - after passive_wait
 #: Names this package exports from :mod:`ntkviz.api`, loaded on first access.
 # Not ``figures``/``config``: those are submodules, and importing one makes it the package's
 # attribute of that name, which would hide a function.
-_API = ("list_figures", "options", "configure", "render", "Animation")
+_API = ("list_figures", "options", "configure", "render", "Animation", "rerun", "load_sidecar")
 #: Names from :mod:`ntkviz.explorer.run` (``ntkviz explore``), loaded on first access.
 _EXPLORE = ("explore", "Exploration")
 
@@ -41,6 +43,10 @@ def __getattr__(name: str):
         from ntkviz.explorer import run
 
         return getattr(run, name)
+    if name == "kernels":  # the researcher's kernels (NumPy in and out), loaded on first use
+        import ntkviz.kernels
+
+        return ntkviz.kernels
     if name == "ConfigError":
         from ntkviz.errors import ConfigError
 
@@ -67,4 +73,4 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 del passive_wait
 
-__all__ = ["__version__", *_API, *_EXPLORE, "ConfigError"]
+__all__ = ["__version__", *_API, *_EXPLORE, "ConfigError", "kernels"]

@@ -83,24 +83,98 @@ def render(
     :mod:`ntkviz.options` marked "run"), with the CLI's defaults. ``progress=True`` shows
     progress bars (tqdm's notebook bar where tqdm is installed, else Rich's).
     """
-    import torch
 
     from ntkviz.pipeline import preflight
 
     spec = _spec(name)
-    progress = typed("progress", progress, bool)
     config_, run_options, words = _run_options(spec, {**options, "quick": quick, "seed": seed})
     with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
         preflight(dataclasses.replace(run_options, output=Path(folder) / "check.webp"))
-    bar = _progress(spec.name) if progress else None
+    return _simulated(spec, config_, run_options, words, progress)
+
+
+def _simulated(spec: Any, config: Any, options: Any, words: list[str], progress: bool) -> Animation:
+    import torch
+
     from ntkviz.runtime.progress import Progress
 
+    progress = typed("progress", progress, bool)
+    bar = _progress(spec.name) if progress else None
     start = time.perf_counter()
-    generator = torch.Generator().manual_seed(run_options.seed)
+    generator = torch.Generator().manual_seed(options.seed)
     with bar or Progress() as shown:
-        result = spec.simulate(config_, generator, shown, run_options.device)
+        result = spec.simulate(config, generator, shown, options.device)
     seconds = time.perf_counter() - start
-    return Animation(spec, config_, run_options, result, seconds, words, bool(progress))
+    return Animation(spec, config, options, result, seconds, words, bool(progress))
+
+
+def load_sidecar(path: str | os.PathLike) -> Any:
+    """The run a sidecar (``<output>.json``) records, read back and checked as ``ntkviz rerun``
+    reads it: a :class:`ntkviz.sidecar.Recorded` with ``.figure``, ``.config`` (the figure's
+    Config), ``.style``, ``.settings`` (seed, fps, hold, device, quick, dither; ``train_data``
+    where a --train-data file gave the points), ``.record`` (the JSON) and ``.warnings``."""
+    from ntkviz.sidecar import load
+
+    return load(_path("load_sidecar(path)", path))
+
+
+def rerun(
+    path: str | os.PathLike,
+    *,
+    train_data: str | os.PathLike | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> Animation:
+    """Simulate again the run a sidecar records (``ntkviz rerun``) and return an
+    :class:`Animation`: ``.save(file)`` writes the bytes ``ntkviz rerun SIDECAR -o file`` writes
+    (the recorded --dither its default). ``overrides``: the figure's options and render()'s
+    (seed, fps, hold, device, size, dpi, theme) replace the recorded ones. ``train_data``: where
+    the recorded --train-data file lies now (its sha256 must be the recorded one)."""
+    import warnings
+
+    from ntkviz import config as cfg
+    from ntkviz.options import parse_size
+    from ntkviz.pipeline import RunOptions, preflight
+    from ntkviz.sidecar import load
+
+    run = load(_path("rerun(path)", path), train_data and _path("rerun(train_data)", train_data))
+    for line in run.warnings:
+        warnings.warn(line, stacklevel=2)
+    spec, running = run.spec, {o.name: o for o in SHARED if o.where == "run"}
+    for key in set(overrides) & {"quick", "train_data", "x_train", "y_train"}:
+        raise ConfigError(f"rerun(): {key} is the sidecar's; render() makes another run")
+    shared = {k: _given(running[k], v) for k, v in overrides.items() if k in running}
+    figure = _figure_values(spec, {k: v for k, v in overrides.items() if k not in running})
+    config_ = cfg.build(spec.config_cls, figure, base=run.config)
+    style = run.style.resized(parse_size(shared["size"])) if shared.get("size") else run.style
+    for key in ("dpi", "theme"):
+        style = dataclasses.replace(style, **{key: shared[key]}) if shared.get(key) else style
+    output = Path(get("output").own(spec, style))
+    own = {k: v for k, v in shared.items() if v is not None and k not in ("size", "dpi", "theme")}
+    options_ = RunOptions.of({**run.settings, **own}, output=output, style=style)
+    with tempfile.TemporaryDirectory() as folder:  # the CLI's checks, none of them for a file
+        preflight(dataclasses.replace(options_, output=Path(folder) / "check.webp"))
+    return _simulated(spec, config_, options_, _rerun_words(spec, config_, options_), progress)
+
+
+def _rerun_words(spec: Any, config: Any, options: Any) -> list[str]:
+    """The CLI words (after ``ntkviz <figure>``) of a rerun: its config's fields away from the
+    (quick) defaults, --train-data for the points of a file, the recorded settings."""
+    from ntkviz.figures.base import defaults
+
+    base, look = defaults(spec, options.quick)
+    skip = ("x_train", "y_train") if (data := options.extra.get("train_data")) else ()
+    own = [f.name for f in dataclasses.fields(config) if f.metadata.get("cli", True)]
+    figure = {k: getattr(config, k) for k in own if getattr(config, k) != getattr(base, k)}
+    running = [o for o in SHARED if o.where == "run" and o.record == "setting"]
+    values = {o.name: getattr(options, o.name) for o in running}
+    words = _figure_words({k: v for k, v in figure.items() if k not in skip})
+    words += _words(running, values)
+    style = options.style  # the Style's options, where they differ from the figure's
+    words += ["--size", "x".join(f"{v:g}" for v in style.size)] if style.size != look.size else []
+    words += ["--dpi", f"{style.dpi:g}"] if style.dpi != look.dpi else []
+    words += ["--theme", style.theme] if style.theme != look.theme else []
+    return words + (["--train-data", data.file] if data is not None else [])
 
 
 class Animation:
@@ -212,7 +286,7 @@ class Animation:
                 f"save() got an unexpected keyword argument {unknown[0]!r} (its options: "
                 f"sidecar, {', '.join(o.name for o in saving)})"
             )
-        values = {o.name: _given(o, options.get(o.name, o.keyword_default)) for o in saving}
+        values = {o.name: _given(o, options.get(o.name, self._default(o))) for o in saving}
         if (
             path.suffix.lower() == ".npz"
             and values["still"] is None
@@ -242,6 +316,13 @@ class Animation:
             return run_figure(
                 self.spec, self.config, options_, shown, simulated=(self.result, self.seconds)
             )
+
+    def _default(self, option: Any) -> Any:
+        """save()'s default of a saving option: the run's own where it records one (a rerun's
+        --dither), else the CLI's."""
+        if option.record == "setting" and hasattr(self.options, option.name):
+            return getattr(self.options, option.name)
+        return option.keyword_default
 
     def _save_npz(self, path: Path) -> dict[str, Any]:
         from ntkviz.config import to_jsonable

@@ -140,6 +140,8 @@ def plain(value: Any) -> Any:
             return value.item()
         if ndim == 1 and callable(getattr(value, "tolist", None)):
             return value.tolist()
+        if ndim == 2 and value.shape[1] == 1:  # a column of points, (N, 1)
+            return value[:, 0].tolist()
     return value
 
 
@@ -151,6 +153,8 @@ def typed(name: str, value: Any, kind: Any, *, text: bool = False) -> Any:
     if kind == "tuple":
         if isinstance(value, (str, tuple, list)):
             return value  # parse_list / coerce take it from here
+        if text and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (value,)  # the API's one number for a list of one
         raise ArgumentError(f"Invalid value for '{name}': must be a list (got {shown(value)})")
     if kind is bool:
         if isinstance(value, bool):
@@ -200,7 +204,7 @@ def typed_field(config_cls: type, name: str, value: Any, *, text: bool = False) 
     field = {f.name: f for f in dataclasses.fields(config_cls)}[name]
     kind, item = field_kind(config_cls, field)
     if kind == "tuple":
-        value = typed(option_name(name), value, "tuple")
+        value = typed(option_name(name), value, "tuple", text=text)
         if isinstance(value, (tuple, list)):
             return tuple(typed(option_name(name), v, item, text=text) for v in value)
         return value

@@ -331,6 +331,16 @@ SHARED: list[Option] = [
         where="run",
         record="setting",
     ),
+    Option(
+        "train_data",
+        ("--train-data",),
+        Path,
+        None,
+        "Train on these points: a .csv of columns x..., y (one point a line) or an .npz with "
+        "arrays x and y; replaces the figure's own data (figures with a training set only).",
+        where="run",
+        path="file",
+    ),
     Option("quiet", ("-q", "--quiet"), bool, False, "Print nothing but errors."),
     Option(
         "config",

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ntkviz import config as cfg
 from ntkviz import sidecar
 from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError, quoted
+from ntkviz.figures import data as own_data
 from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
 from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
 from ntkviz.options import get as shared_option
@@ -95,7 +95,10 @@ def plan(
         option.validate(value)
         shared[option.name] = value
     base, style = defaults(spec, bool(shared["quick"]))
-    config = cfg.build(spec.config_cls, values, base=base)
+    if shared.get("train_data") is not None:  # --train-data: the file's points, read once
+        shared["train_data"] = own_data.read(shared["train_data"])
+        values.update(own_data.values(spec.config_cls, shared["train_data"], spec.name, values))
+    config = own_data.build(spec.config_cls, values, base, shared.get("train_data"))
     if shared["size"] is not None:
         style = style.resized(parse_size(shared["size"]))
     if shared["dpi"] is not None:

@@ -135,4 +135,5 @@ class NtkNets:
             parameterization="ntk",
             sigma_w=self.sigma_w,
             sigma_b=self.sigma_b,
+            input_dim=getattr(self, "input_dim", 1),  # points of own data (figures.data)
         )

@@ -65,6 +65,42 @@ def check_distinct(x_train: tuple[float, ...]) -> None:
         )
 
 
+#: The most training points given to a figure of :class:`OwnData`.
+MAX_OWN_POINTS = 1000
+
+
+@dataclass(frozen=True)
+class OwnData:
+    """The fields of a figure that trains on its spaced inputs and target function, or on
+    points given (``--x-train``/``--y-train``, or ``--train-data FILE``)."""
+
+    x_train: tuple[float, ...] = param(
+        (), "explicit training inputs (replace --n-train, --x-span and --target)", min_length=0
+    )
+    y_train: tuple[float, ...] = param(
+        (), "explicit training targets, one per --x-train input", min_length=0
+    )
+
+    def check_own(self) -> None:
+        if bool(self.x_train) != bool(self.y_train):
+            raise ConfigError("--x-train and --y-train go together: one target per input")
+        if len(self.x_train) > MAX_OWN_POINTS:
+            raise ConfigError(
+                f"--x-train has {len(self.x_train)} points: at most {MAX_OWN_POINTS} (the "
+                "kernel matrices are N x N)"
+            )
+        check_data(self.x_train, self.y_train)
+        check_distinct(self.x_train)
+
+    def training(self, spaced: np.ndarray, target: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y), float64: the points given (in order of x), else ``spaced`` inputs and their
+        ``target``."""
+        if self.x_train:
+            order = np.argsort(self.x_train, kind="stable")
+            return np.asarray(self.x_train)[order], np.asarray(self.y_train)[order]
+        return spaced, np.asarray(target(spaced), dtype=np.float64)
+
+
 def check_alpha_range(alpha_min: float, alpha_max: float) -> None:
     if alpha_min > alpha_max:
         raise ConfigError(

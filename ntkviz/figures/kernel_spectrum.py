@@ -31,6 +31,7 @@ from ntkviz.drawing.style import SEQUENTIAL
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
+    OwnData,
     analytic_activation,
     check_ranges,
     ensemble_widths,
@@ -41,12 +42,7 @@ from ntkviz.figures.common import (
     slope_facts,
 )
 from ntkviz.numerics.dynamics import train
-from ntkviz.numerics.function_space import (
-    learned_modes,
-    linear_residuals,
-    mode_decay,
-    spectrum,
-)
+from ntkviz.numerics.function_space import learned_modes, linear_residuals, mode_decay, spectrum
 from ntkviz.numerics.nets import Ensemble, check_fits
 from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
@@ -59,7 +55,7 @@ FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
-class KernelSpectrumConfig(NtkNets):
+class KernelSpectrumConfig(NtkNets, OwnData):
     zero_output: ClassVar[bool] = True  # the residual starts at the targets
     points: int = param(64, "number of inputs N, equally spaced over --x-span", ge=2, le=1000)
     x_span: tuple[float, ...] = param((-2.0, 2.0), "interval of the inputs, as MIN,MAX", length=2)
@@ -92,10 +88,12 @@ class KernelSpectrumConfig(NtkNets):
 
     def check(self) -> None:
         check_ranges(self, "x_span")
-        if max(self.modes) > self.points:
+        self.check_own()
+        n = len(self.x_train) or self.points
+        if max(self.modes) > n:
             raise ConfigError(
-                f"--modes: mode {max(self.modes)} does not exist with --points {self.points} "
-                f"(modes run 1 .. {self.points})"
+                f"--modes: mode {max(self.modes)} does not exist with {n} inputs (modes run 1 .. "
+                f"{n}: --points or the training points)"
             )
         if len(set(self.modes)) != len(self.modes):
             raise ConfigError("--modes has a mode twice: give each once")
@@ -163,10 +161,10 @@ def simulate(
     and its nets trained by gradient descent (float32) from snapshot to snapshot."""
     progress = progress or Progress()
     seed = seed_of(generator)
-    x = np.linspace(*config.x_span, config.points)
+    x, y = config.training(np.linspace(*config.x_span, config.points), np.zeros_like)
     kernel = infinite_ntk(x, **config.kernel_options())
     lam, vec = spectrum(kernel)
-    y = targets(config, x, vec, seed)
+    y = y if config.y_train else targets(config, x, vec, seed)
     rate = 2.0 * config.lr / len(x)
     steps = config.snapshot_steps()
     start = vec.T @ (-y)  # u_k(0): the nets are zeroed

@@ -35,7 +35,6 @@ from ntkviz.config import param
 from ntkviz.drawing.axes import mean_band, move_mean_band, set_positive
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.panels import panel_grid, width_axis
-from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
     TARGETS,
@@ -53,6 +52,7 @@ from ntkviz.figures.common import (
     train_mse,
     width_trend,
 )
+from ntkviz.figures.data import OwnPoints, along_line, check_invertible
 from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.function_space import gd_moments, gp_posterior, marginal_sd, transfer
 from ntkviz.numerics.nets import Ensemble, check_fits, chunked_outputs
@@ -73,7 +73,7 @@ RELU_NOTE = (
 
 
 @dataclass(frozen=True)
-class PosteriorConfig(NtkNets):
+class PosteriorConfig(NtkNets, OwnPoints):
     n_train: int = param(5, "number of training points, equally spaced over --x-span", ge=1, le=200)
     target: str = param("sin", "target function of the training points", choices=tuple(TARGETS))
     x_span: tuple[float, ...] = param(
@@ -111,6 +111,7 @@ class PosteriorConfig(NtkNets):
 
     def check(self) -> None:
         check_ranges(self, "x_span", "x_limits", "y_limits")
+        self.check_own()
         check_clock(self.clock, self.frames, self.steps)
 
     def snapshot_steps(self) -> np.ndarray:
@@ -124,7 +125,9 @@ class PosteriorConfig(NtkNets):
 class PosteriorResult:
     """W widths, K nets each, T = frames + 1 snapshots, N training points, G grid points.
 
-    x_grid (G,); x_train, y_train (N,); steps (T,); widths (W,); rate: eta = 2 lr / N;
+    x_grid (G,); x_train, y_train (N,); inputs (N, d): the training points (x_train: where each
+    lies on the line x = c + t u drawn when d > 1, line (2, d): [c, u]); steps (T,); widths (W,);
+    rate: eta = 2 lr / N;
     nngp (G, G) and ntk_train (N, N), ntk_grid (G, N), nngp_grid_train (G, N), nngp_train (N, N):
     the infinite-width kernels; theory_mean, theory_sd (T, G): the infinite-width gradient-descent
     distribution after each snapshot's steps; theory_cov_end (G, G) at the last; bayes_mean,
@@ -140,6 +143,8 @@ class PosteriorResult:
     x_grid: np.ndarray
     x_train: np.ndarray
     y_train: np.ndarray
+    inputs: np.ndarray
+    line: np.ndarray
     steps: np.ndarray
     widths: np.ndarray
     rate: float
@@ -175,23 +180,15 @@ def simulate(
     gradient descent on the MSE (float32), its moments over the nets at every snapshot."""
     progress = progress or Progress()
     seed = seed_of(generator)
-    x_train = config.inputs()
-    y_train = TARGETS[config.target](x_train).astype(np.float64)
-    x_grid = np.linspace(*config.x_limits, config.points)
+    inputs, y_train = config.training(config.inputs(), TARGETS[config.target])
+    x_grid = np.linspace(*config.x_limits, config.points)  # d > 1: t along the line
+    x_train, grid_points, line = along_line(inputs, x_grid)
     rate = 2.0 * config.lr / len(x_train)
     kind = config.kernel_options()
-    nngp, _ = infinite_kernels(x_grid, **kind)
-    nngp_grid_train, ntk_grid = infinite_kernels(x_grid, x_train, **kind)
-    nngp_train, ntk_train = infinite_kernels(x_train, **kind)
-    if np.linalg.cond(ntk_train) > 1e12:
-        raise ConfigError(
-            "--n-train/--x-span: the kernel matrix on the training inputs is singular; "
-            "give fewer or more widely spaced points"
-        )
-    if config.nngp_noise == 0 and np.linalg.cond(nngp_train) > 1e12:
-        raise ConfigError(
-            "--nngp-noise: the NNGP kernel on the training inputs is singular; give a noise > 0"
-        )
+    nngp, _ = infinite_kernels(grid_points, **kind)
+    nngp_grid_train, ntk_grid = infinite_kernels(grid_points, inputs, **kind)
+    nngp_train, ntk_train = infinite_kernels(inputs, **kind)
+    check_invertible(ntk_train, nngp_train, config.nngp_noise)
     steps = config.snapshot_steps()
     discrete = config.time == "discrete"
     t_grid = transfer(ntk_grid, ntk_train, rate, steps, discrete)
@@ -204,9 +201,9 @@ def simulate(
     # gradient descent does), whatever --time draws.
     t_own = t_grid if discrete else transfer(ntk_grid, ntk_train, rate, steps, True)
 
-    x32 = torch.as_tensor(x_train, dtype=torch.float32, device=device)
+    x32 = torch.as_tensor(inputs, dtype=torch.float32, device=device)
     y32 = torch.as_tensor(y_train, dtype=torch.float32, device=device)
-    g32 = torch.as_tensor(x_grid, dtype=torch.float32, device=device)
+    g32 = torch.as_tensor(grid_points, dtype=torch.float32, device=device)
     widths = np.asarray(config.widths, dtype=np.int64)
     T, W, G = len(steps), len(widths), len(x_grid)
     mean = np.zeros((T, W, G))
@@ -259,6 +256,8 @@ def simulate(
         x_grid=x_grid,
         x_train=x_train,
         y_train=y_train,
+        inputs=inputs.reshape(len(y_train), -1),
+        line=line,
         steps=steps,
         widths=widths,
         rate=rate,
@@ -301,6 +300,9 @@ def facts(result: PosteriorResult, config: PosteriorConfig) -> dict:
         "count": int(config.count),
         "widths": ", ".join(str(int(w)) for w in widths),
         "n_train": len(result.x_train),
+        "data_where": ""
+        if (d := result.inputs.shape[1]) == 1
+        else f" of {d} coordinates, drawn along their first principal direction",
         "steps": int(result.steps[-1]),
         "band": config.band,
         "lr": config.lr,
@@ -357,7 +359,7 @@ class PosteriorRenderer(Renderer):
             if w % ncols == 0:
                 ax.set_ylabel("$f(x)$")
             if w // ncols == nrows - 1 or w + ncols >= panels:
-                ax.set_xlabel("$x$")
+                ax.set_xlabel("$x$" if r.inputs.shape[1] == 1 else "$t$: $x = c + t u$ (first PC)")
             band, mean = mean_band(ax, style, r.x_grid, r.mean[0, w], k * r.sd[0, w], color)
             lines = [
                 ax.plot(r.x_grid, r.theory_mean[0], **style.look("theory"))[0],
@@ -477,7 +479,7 @@ SPEC = figure_spec(
     caption="{count} {activation} nets of each width ({widths}) in the NTK parameterisation, "
     "not zeroed, "
     "trained by gradient descent (lr {lr:g}, loss = mean squared error, so eta = 2 lr / N = "
-    "{rate:.3g}) on {n_train} points, against the infinite-width prediction at the SAME step "
+    "{rate:.3g}) on {n_train} points{data_where}, against the infinite-width prediction at the SAME step "
     "(dashed: mean and +-{band:g} sd of f_0 + Theta(x, X) Theta^-1 (I - (I - eta Theta)^t) "
     "(Y - f_0(X)) with f_0 drawn from the NNGP) and the Bayesian NNGP posterior (dotted, fixed). "
     "Frame 0 is the prior, the NNGP (sd {prior_sd_mid:.2g} mid-data). Training pinches the band "
