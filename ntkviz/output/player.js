@@ -38,7 +38,8 @@
     at: axes.map(function () { return 0; }),
     outputFrame: function (i) { return pics[i].first; },
     seek: function (i) { show(i); },
-    play: function () { play(); }, pause: function () { pause(); },
+    // called from outside (a notebook, a test): as the reader's own play and pause
+    play: function () { held = false; play(); }, pause: function () { held = true; pause(); },
     toggle: function () { if (player.playing) pause(); else play(); },
     setVariant: function (v) { choose(v); },
     setOption: function (axis, index) { setOption(axis, index); }

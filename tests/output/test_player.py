@@ -378,7 +378,9 @@ def test_gallery_index_shows_players(browser, tmp_path, cli):
     browser.switch_to.frame(frame)
     try:
         _wait(browser, "return window.ntkvizPlayers && window.ntkvizPlayers[0].loaded")
-        browser.execute_script("window.ntkvizPlayers[0].seek(3)")
+        # in view it plays by itself (tests/gallery/test_gallery_page.py); paused, it stays
+        browser.execute_script("window.ntkvizPlayers[0].pause(); window.ntkvizPlayers[0].seek(3)")
+        time.sleep(0.3)
         assert _state(browser)["frame"] == 3
         hidden = browser.execute_script(
             "return getComputedStyle(document.querySelector('.np-caption')).display"
