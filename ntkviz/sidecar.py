@@ -327,6 +327,8 @@ def _points(file: Path, record: Mapping[str, Any], config: Any, moved: Path | No
     ):
         raise _refuse(file, "'train_data' is not a record of a --train-data file")
     if info.get("values") == "config":
+        if not getattr(config, "y_train", ()):
+            raise _refuse(file, "'train_data' says the config holds the points, and it does not")
         x, y = (np.asarray(getattr(config, k), dtype=np.float64) for k in own_data.FIELDS)
         return own_data.TrainData(x.reshape(len(y), -1), y, name, digest)
     data = own_data.read(moved or placed(file, record, "--train-data", name))

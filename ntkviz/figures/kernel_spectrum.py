@@ -90,10 +90,10 @@ class KernelSpectrumConfig(NtkNets, OwnData):
         check_ranges(self, "x_span")
         self.check_own()
         n = len(self.x_train) or self.points
+        what = f"{n} training points" if self.x_train else f"--points {n}"
         if max(self.modes) > n:
             raise ConfigError(
-                f"--modes: mode {max(self.modes)} does not exist with {n} inputs (modes run 1 .. "
-                f"{n}: --points or the training points)"
+                f"--modes: mode {max(self.modes)} does not exist with {what} (modes run 1 .. {n})"
             )
         if len(set(self.modes)) != len(self.modes):
             raise ConfigError("--modes has a mode twice: give each once")

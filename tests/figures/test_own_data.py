@@ -117,6 +117,12 @@ def test_few_points_are_recorded_as_values_and_rerun_without_the_file(cli, tmp_p
     result = cli("rerun", f"{out}.json", "-o", tmp_path / "again.gif", "--no-progress")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "again.gif").read_bytes() == out.read_bytes()
+    # a sidecar whose record and config disagree is refused in one line, nothing written
+    record["config"].update(x_train=[], y_train=[])
+    (tmp_path / "p.gif.json").write_text(json.dumps(record))
+    result = cli("rerun", f"{out}.json", "-o", tmp_path / "bad.gif", "--no-progress")
+    assert result.exit_code == 2 and "the config holds the points, and it does not" in result.output
+    assert not (tmp_path / "bad.gif").exists()
 
 
 def test_many_points_rerun_byte_identical_and_a_changed_file_is_refused(cli, tmp_path):
