@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import LogFormatterSciNotation
 
-from ntkviz.drawing.style import Z
+from ntkviz.drawing.style import SEQUENTIAL_RANGES, Z
 
-#: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme: its
-#: pale yellow end would not read on white, its dark purple end not on black.
-COLOR_RANGES = {"light": (0.0, 0.8), "dark": (0.25, 1.0)}
+#: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme (the
+#: style's decision, :data:`ntkviz.drawing.style.SEQUENTIAL_RANGES`; the name kept for figures).
+COLOR_RANGES = SEQUENTIAL_RANGES
 
 
 class PlainLogFormatter(LogFormatterSciNotation):
