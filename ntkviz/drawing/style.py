@@ -143,6 +143,8 @@ _ROLES: dict[str, tuple[str | None, dict[str, Any]]] = {
     # a second quantity of the same run in a panel whose figure already gives dashed and dotted
     # a meaning (generalization: each net's distance from its own kernel's prediction)
     "second": (None, {"linestyle": "-.", "lw": 1.0, "zorder": Z.RUN}),
+    # the linearisation beside dashed theory and dotted fits (linearized): dash-dot, its colour
+    "linear-beside-theory": (None, {"linestyle": "-.", "lw": 1.0, "zorder": Z.RUN + 0.1}),
     # the model's linearisation / tangent: dashed, in its own colour
     "linear": (None, {"linestyle": "--", "lw": 1.0, "zorder": Z.RUN + 0.1}),
     # theory, exact or infinite-width answers: a dark dashed reference
