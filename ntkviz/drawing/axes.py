@@ -102,6 +102,23 @@ def padded_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, 
     return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
 
 
+def fitted_span(
+    curves, bounds: tuple[float, float], margin: float = 0.08, step: float = 0.1
+) -> tuple[float, float]:
+    """The smallest range holding the finite values of ``curves`` (arrays of any shape) with
+    ``margin`` of their spread on either side, widened out to multiples of ``step`` (a view that
+    follows narrowing curves then moves now and then, not in every frame) and kept inside
+    ``bounds``; ``bounds`` themselves when nothing is finite."""
+    flat = np.concatenate([np.ravel(c) for c in curves])
+    flat = flat[np.isfinite(flat)]
+    if not flat.size:
+        return bounds
+    pad = margin * max(float(flat.max() - flat.min()), step)
+    low = max(float(np.floor((flat.min() - pad) / step) * step), bounds[0])
+    high = min(float(np.ceil((flat.max() + pad) / step) * step), bounds[1])
+    return (low, high) if low < high else bounds
+
+
 # -- log-log panels: measured values, their fitted line and the theory's slope --------------------
 
 
