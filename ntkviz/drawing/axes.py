@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import LogFormatterSciNotation
+from matplotlib.ticker import FormatStrFormatter, LogFormatterSciNotation, MaxNLocator
 
 from ntkviz.drawing.style import SEQUENTIAL_RANGES, Z
 
@@ -117,6 +117,15 @@ def fitted_span(
     low = max(float(np.floor((flat.min() - pad) / step) * step), bounds[0])
     high = min(float(np.ceil((flat.max() + pad) / step) * step), bounds[1])
     return (low, high) if low < high else bounds
+
+
+def steady_labels(axis) -> None:
+    """Tick labels of one width whatever the view, on ``axis`` (``ax.yaxis``): ticks at
+    multiples of 1, 2 or 5 times a power of ten, each with one decimal (-3.0, 1.5). A view that
+    changes between frames keeps the layout its first frame fixed (frozen after it), so its
+    labels must not grow ("-2" to "-0.25") into the panel beside them."""
+    axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(FormatStrFormatter("%.1f"))
 
 
 # -- log-log panels: measured values, their fitted line and the theory's slope --------------------

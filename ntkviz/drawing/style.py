@@ -86,7 +86,7 @@ DIVERGING_DARK = (
 SEQUENTIAL_RANGES = {"light": (0.0, 0.8), "dark": (0.35, 1.0)}
 #: The opacity of a band (a spread, an ensemble's +-2 sd) over the page, per theme: on #111 a
 #: light tint needs more of its colour to stand apart from the page and from a shaded region.
-BAND_ALPHA = {"light": 0.22, "dark": 0.4}
+BAND_ALPHA = {"light": 0.22, "dark": 0.32}
 
 #: Neutral colours per theme: text and markers, the background, reference lines, muted parts.
 NEUTRALS = {

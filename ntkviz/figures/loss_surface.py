@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import fitted_span
+from ntkviz.drawing.axes import fitted_span, steady_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
@@ -200,6 +200,7 @@ class LossSurfaceRenderer(Renderer):
             ax.set_xlim(x[0], x[-1])
             ax.set_ylim(*(self._fixed_view(0) if view == "fixed" else config.loss_limits))
             if view == "fixed":
+                steady_labels(ax.yaxis)
                 ax.set_xlabel("$w$")
                 ax.set_ylabel(r"$(y - \alpha f(x, w))^2/\alpha^2$")
                 ax.set_title("normalised loss", fontsize=style.small)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import fitted_span, mean_band, move_mean_band, set_positive
+from ntkviz.drawing.axes import fitted_span, mean_band, move_mean_band, set_positive, steady_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.panels import panel_grid, width_axis
 from ntkviz.errors import ConfigError
@@ -360,6 +360,7 @@ class PosteriorRenderer(Renderer):
             color = self.colors[w]
             ax.set_xlim(*config.x_limits)
             ax.set_ylim(*self.views[0])
+            steady_labels(ax.yaxis)
             ax.set_title(f"{config.count} nets of width {int(widths[w])}", fontsize=style.small)
             if w % ncols == 0:
                 ax.set_ylabel("$f(x)$")
