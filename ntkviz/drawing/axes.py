@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import FormatStrFormatter, LogFormatterSciNotation, MaxNLocator
+from matplotlib.ticker import Formatter, LogFormatterSciNotation, MaxNLocator
 
 from ntkviz.drawing.style import SEQUENTIAL_RANGES, Z
 
@@ -119,13 +119,29 @@ def fitted_span(
     return (low, high) if low < high else bounds
 
 
+class SteadyFormatter(Formatter):
+    """Tick labels with one decimal (-3.0, 1.5), or as many as ticks closer than 0.1 need."""
+
+    decimals = 1
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        steps = np.diff(np.sort(np.asarray(locs, dtype=float)))
+        step = float(steps.min()) if steps.size else 1.0
+        self.decimals = max(1, int(np.ceil(-np.log10(step) - 1e-9))) if step > 0 else 1
+
+    def __call__(self, x, pos=None) -> str:
+        text = f"{round(float(x), self.decimals) + 0.0:.{self.decimals}f}"
+        return text.replace("-", "\u2212")
+
+
 def steady_labels(axis) -> None:
     """Tick labels of one width whatever the view, on ``axis`` (``ax.yaxis``): ticks at
     multiples of 1, 2 or 5 times a power of ten, each with one decimal (-3.0, 1.5). A view that
     changes between frames keeps the layout its first frame fixed (frozen after it), so its
-    labels must not grow ("-2" to "-0.25") into the panel beside them."""
+    labels must not grow ("-2" to "-0.5") into the panel beside them."""
     axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
-    axis.set_major_formatter(FormatStrFormatter("%.1f"))
+    axis.set_major_formatter(SteadyFormatter())
 
 
 # -- log-log panels: measured values, their fitted line and the theory's slope --------------------

@@ -185,6 +185,16 @@ def test_the_view_fits_the_data_and_bands_of_each_frame(trained):
     height = pictures[0].shape[0]
     labels = (slice(int(height - box.y1), int(height - box.y0)), slice(0, int(box.x0) - 2))
     assert not np.array_equal(pictures[0][labels], pictures[len(renderer) - 1][labels])
+    # the layout is fixed at the first frame, so later tick labels must be no wider than its
+    # ("-1.25" where "-4" stood ran into the panel on the left)
+    canvas = renderer.figure.canvas.get_renderer()
+    widest = {}
+    for n in (0, len(renderer) - 1):
+        renderer.frame(n)
+        for w, ax in enumerate(renderer.figure.axes[: len(result.widths)]):
+            labels = [t for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
+            widest[n, w] = max(t.get_window_extent(canvas).width for t in labels)
+            assert widest[n, w] <= widest[0, w] + 0.5, (n, w, [t.get_text() for t in labels])
 
 
 def test_ensemble_moments_are_the_nets_mean_and_sd(trained):
