@@ -140,7 +140,7 @@ def steady_labels(axis) -> None:
     multiples of 1, 2 or 5 times a power of ten, each with one decimal (-3.0, 1.5). A view that
     changes between frames keeps the layout its first frame fixed (frozen after it), so its
     labels must not grow ("-2" to "-0.5") into the panel beside them."""
-    axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    axis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
     axis.set_major_formatter(SteadyFormatter())
 
 
