@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import LogFormatterSciNotation
+from matplotlib.ticker import Formatter, LogFormatterSciNotation, MaxNLocator
 
-from ntkviz.drawing.style import Z
+from ntkviz.drawing.style import SEQUENTIAL_RANGES, Z
 
-#: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme: its
-#: pale yellow end would not read on white, its dark purple end not on black.
-COLOR_RANGES = {"light": (0.0, 0.8), "dark": (0.25, 1.0)}
+#: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme (the
+#: style's decision, :data:`ntkviz.drawing.style.SEQUENTIAL_RANGES`; the name kept for figures).
+COLOR_RANGES = SEQUENTIAL_RANGES
 
 
 class PlainLogFormatter(LogFormatterSciNotation):
@@ -100,6 +100,48 @@ def padded_view(points: np.ndarray, margin: float = 0.08) -> tuple[tuple[float, 
     low, high = pts.min(axis=0), pts.max(axis=0)
     pad = margin * np.maximum(high - low, 1e-3 * max(float((high - low).max()), 1e-9))
     return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+
+
+def fitted_span(
+    curves, bounds: tuple[float, float], margin: float = 0.08, step: float = 0.1
+) -> tuple[float, float]:
+    """The smallest range holding the finite values of ``curves`` (arrays of any shape) with
+    ``margin`` of their spread on either side, widened out to multiples of ``step`` (a view that
+    follows narrowing curves then moves now and then, not in every frame) and kept inside
+    ``bounds``; ``bounds`` themselves when nothing is finite."""
+    flat = np.concatenate([np.ravel(c) for c in curves])
+    flat = flat[np.isfinite(flat)]
+    if not flat.size:
+        return bounds
+    pad = margin * max(float(flat.max() - flat.min()), step)
+    low = max(float(np.floor((flat.min() - pad) / step) * step), bounds[0])
+    high = min(float(np.ceil((flat.max() + pad) / step) * step), bounds[1])
+    return (low, high) if low < high else bounds
+
+
+class SteadyFormatter(Formatter):
+    """Tick labels with one decimal (-3.0, 1.5), or as many as ticks closer than 0.1 need."""
+
+    decimals = 1
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        steps = np.diff(np.sort(np.asarray(locs, dtype=float)))
+        step = float(steps.min()) if steps.size else 1.0
+        self.decimals = max(1, int(np.ceil(-np.log10(step) - 1e-9))) if step > 0 else 1
+
+    def __call__(self, x, pos=None) -> str:
+        text = f"{round(float(x), self.decimals) + 0.0:.{self.decimals}f}"
+        return text.replace("-", "\u2212")
+
+
+def steady_labels(axis) -> None:
+    """Tick labels of one width whatever the view, on ``axis`` (``ax.yaxis``): ticks at
+    multiples of 1, 2 or 5 times a power of ten, each with one decimal (-3.0, 1.5). A view that
+    changes between frames keeps the layout its first frame fixed (frozen after it), so its
+    labels must not grow ("-2" to "-0.5") into the panel beside them."""
+    axis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(SteadyFormatter())
 
 
 # -- log-log panels: measured values, their fitted line and the theory's slope --------------------

@@ -18,6 +18,7 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.transforms import Bbox
 
 from ntkviz.drawing.style import MAX_PIXELS, THEMES, Style  # noqa: F401 - the house style, re-exported
@@ -114,16 +115,22 @@ class Renderer:
             artist.set_animated(self.blit)
             self.overlays.append(artist)
 
-    def legend_below(self, handles: dict[str, Artist], ncols: int, **options) -> None:
-        """One legend for the whole figure under its panels (``handles``: label -> artist), in
-        the house style, drawn over every frame; ``options`` go to ``Figure.legend``."""
+    def legend_below(self, handles: dict[str, Artist | list], ncols: int, **options) -> None:
+        """One legend for the whole figure under its panels (``handles``: label -> artist, or a
+        list of artists shown side by side: how one thing is drawn in each panel), in the house
+        style, drawn over every frame; ``options`` go to ``Figure.legend``."""
+        entries = [
+            (tuple(h) if len(h) > 1 else h[0]) if isinstance(h, list) else h
+            for h in handles.values()
+        ]
+        if any(isinstance(h, list) for h in handles.values()):  # side by side, not overlaid
+            options.setdefault("handler_map", {tuple: HandlerTuple(ndivide=None, pad=0.6)})
         legend = self.figure.legend(
-            list(handles.values()),
+            entries,
             list(handles),
             loc="outside lower center",
             ncols=ncols,
-            **options,
-            **self.style.legend(),
+            **self.style.legend(**options),
         )
         self.overlay(legend)
 

@@ -136,14 +136,15 @@ def median_fits(ax, style, x: np.ndarray, labels, samples, fits, colors) -> None
 
 def step_distances(ax, style, steps, colors, solid, dotted, log: bool) -> list[tuple]:
     """A log panel of distances (T, W) over training ``steps`` (T,): for each of the W runs, in
-    ``colors[w]``, a solid line of ``solid[:, w]``, a dotted one of ``dotted[:, w]`` and a dot
-    at the current step, all empty until :func:`move_step_distances`; the y view holds both, the
+    ``colors[w]``, a solid line of ``solid[:, w]``, a dash-dotted one (the style's "second"
+    role: dotted means another thing in the figure beside it) of ``dotted[:, w]`` and a dot at
+    the current step, all empty until :func:`move_step_distances`; the y view holds both, the
     x axis is :func:`step_axis`'s. Returns the (line, values, kind) of each."""
     lines = []
     for w in range(solid.shape[1]):
         color = colors[w]
         (mean,) = ax.plot([], [], **style.look("run", color))
-        (own,) = ax.plot([], [], **style.look("run", color, linestyle=":"))
+        (own,) = ax.plot([], [], **style.look("second", color))
         (now,) = ax.plot([], [], **style.look("now", color))
         lines += [
             (mean, solid[:, w], None),

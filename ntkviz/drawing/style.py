@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+import matplotlib.colors
 import matplotlib.style
 
 from ntkviz.errors import ConfigError
@@ -61,8 +62,31 @@ PALETTES = {"light": PETROFF10, "dark": OKABE_ITO_DARK}
 
 #: Continuous quantities (a value along a run, a density): perceptually uniform, CVD-safe.
 SEQUENTIAL = "viridis"
-#: Signed quantities centred on zero (weights, weight changes, Hessian entries).
+#: Signed quantities centred on zero (weights, weight changes, Hessian entries), light theme:
+#: white at zero, like the page. Figures take :attr:`Style.diverging`, the map of their theme.
 DIVERGING = "RdBu_r"
+#: The dark theme's diverging map: dark at zero, like the #111 page, so that a matrix of mostly
+#: zeros is not a glaring white square; light blue and light red at the ends. Crameri's "berlin"
+#: (matplotlib's, from 3.10), as nine anchors here so that every matplotlib draws the same map.
+DIVERGING_DARK = (
+    "#9eb0ff",
+    "#519fd3",
+    "#286886",
+    "#14303e",
+    "#190c09",
+    "#411201",
+    "#7d341e",
+    "#be6f63",
+    "#ffadad",
+)
+#: The part of the sequential map that a continuous quantity (a width, a mode) uses, per theme:
+#: viridis' pale yellow end would not read on white; on #111 its dark purple end would vanish,
+#: so the dark theme starts where the map's contrast with the page reaches 3:1 (WCAG's least
+#: for the parts of a graphic one must see; :func:`contrast_ratio`).
+SEQUENTIAL_RANGES = {"light": (0.0, 0.8), "dark": (0.35, 1.0)}
+#: The opacity of a band (a spread, an ensemble's +-2 sd) over the page, per theme: on #111 a
+#: light tint needs more of its colour to stand apart from the page and from a shaded region.
+BAND_ALPHA = {"light": 0.22, "dark": 0.32}
 
 #: Neutral colours per theme: text and markers, the background, reference lines, muted parts.
 NEUTRALS = {
@@ -71,12 +95,14 @@ NEUTRALS = {
         "background": "#ffffff",
         "reference": "#4d4d4d",
         "muted": "#9a9a9a",
+        "sample": "#666666",
     },
     "dark": {
         "foreground": "#ffffff",
         "background": "#111111",
         "reference": "#c8c8c8",
         "muted": "#777777",
+        "sample": "#c8c8c8",
     },
 }
 
@@ -114,6 +140,11 @@ _ROLES: dict[str, tuple[str | None, dict[str, Any]]] = {
             "zorder": Z.REFERENCE + 0.5,
         },
     ),
+    # a second quantity of the same run in a panel whose figure already gives dashed and dotted
+    # a meaning (generalization: each net's distance from its own kernel's prediction)
+    "second": (None, {"linestyle": "-.", "lw": 1.0, "zorder": Z.RUN}),
+    # the linearisation beside dashed theory and dotted fits (linearized): dash-dot, its colour
+    "linear-beside-theory": (None, {"linestyle": "-.", "lw": 1.0, "zorder": Z.RUN + 0.1}),
     # the model's linearisation / tangent: dashed, in its own colour
     "linear": (None, {"linestyle": "--", "lw": 1.0, "zorder": Z.RUN + 0.1}),
     # theory, exact or infinite-width answers: a dark dashed reference
@@ -126,6 +157,12 @@ _ROLES: dict[str, tuple[str | None, dict[str, Any]]] = {
     "data": (
         "foreground",
         {"linestyle": "none", "marker": "o", "ms": 3.0, "mew": 0.4, "zorder": Z.OVERLAY},
+    ),
+    # one sample among many (each net of an ensemble), under the run that summarises them; in a
+    # neutral that stands apart from a band in both themes
+    "sample": (
+        "sample",
+        {"linestyle": "none", "marker": "o", "ms": 1.6, "mew": 0.3, "zorder": Z.RUN - 0.1},
     ),
     # targets (where training should go): a big star, on top
     "target": (
@@ -201,7 +238,7 @@ class Style:
 
     # -- colours and roles ---------------------------------------------------------------------
     def color(self, name: str) -> str:
-        """A neutral colour: 'foreground', 'background', 'reference' or 'muted'."""
+        """A neutral colour: 'foreground', 'background', 'reference', 'muted' or 'sample'."""
         return NEUTRALS[self.theme][name]
 
     @property
@@ -243,7 +280,33 @@ class Style:
 
     def band(self, color: str, **overrides: Any) -> dict[str, Any]:
         """fill_between keyword arguments for a spread (seeds, an ensemble, +-2 sd)."""
-        return {"color": color, "alpha": 0.22, "linewidth": 0, "zorder": Z.BAND, **overrides}
+        alpha = BAND_ALPHA[self.theme]
+        return {"color": color, "alpha": alpha, "linewidth": 0, "zorder": Z.BAND, **overrides}
+
+    def shade(self, **overrides: Any) -> dict[str, Any]:
+        """axvspan keyword arguments for a shaded region (a regime): a faint tint of the muted
+        grey, under the bands."""
+        return {
+            "color": self.color("muted"),
+            "alpha": 0.15,
+            "linewidth": 0,
+            "zorder": Z.BAND - 0.5,
+            **overrides,
+        }
+
+    @property
+    def diverging(self) -> matplotlib.colors.Colormap:
+        """The diverging colour map of this theme: its centre (zero) is the page's tone."""
+        if self.theme == "dark":
+            return matplotlib.colors.LinearSegmentedColormap.from_list(
+                "ntkviz-dark-diverging", DIVERGING_DARK
+            )
+        return matplotlib.colormaps[DIVERGING]
+
+    @property
+    def sequential_range(self) -> tuple[float, float]:
+        """The part of :data:`SEQUENTIAL` this theme uses (:data:`SEQUENTIAL_RANGES`)."""
+        return SEQUENTIAL_RANGES[self.theme]
 
     # -- text ----------------------------------------------------------------------------------
     @property
@@ -297,3 +360,22 @@ class Style:
             matplotlib.rcdefaults()
             stack.enter_context(matplotlib.rc_context(self.rc()))
             yield
+
+
+def relative_luminance(color: Any) -> float:
+    """WCAG 2's relative luminance of a colour (any matplotlib colour; alpha ignored)."""
+    rgb = [float(c) for c in matplotlib.colors.to_rgb(color)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: Any, b: Any) -> float:
+    """WCAG 2's contrast ratio of two colours, 1 (the same) to 21 (black on white)."""
+    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def over(color: Any, alpha: float, under: Any) -> tuple[float, float, float]:
+    """The colour seen where ``color`` at opacity ``alpha`` lies over ``under``."""
+    top, bottom = matplotlib.colors.to_rgb(color), matplotlib.colors.to_rgb(under)
+    return tuple(alpha * t + (1.0 - alpha) * u for t, u in zip(top, bottom, strict=True))

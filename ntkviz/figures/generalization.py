@@ -451,7 +451,7 @@ class GeneralizationRenderer(Renderer):
         )
         ax.set_ylabel("RMS distance between the data")
         ax.set_title(
-            "solid: nets' mean to infinite-width NTK; dotted: each net to its own",
+            "solid: nets' mean to infinite-width NTK; dash-dot: each net to its own",
             fontsize=style.small,
         )
         self.animate(*(line for line, _, _ in self.distance_lines))
@@ -485,7 +485,7 @@ SPEC = figure_spec(
     "empirical kernel's (dotted, averaged over the nets of a width). Left: the functions at the "
     "current step (solid: the nets' mean, band: +-{band:g} sd across nets). Right, drawn up to the "
     "current step: how far, between the data, the nets' mean is from the infinite-width "
-    "prediction (solid) and each net from its own kernel's (dotted). {start_sentence}; they "
+    "prediction (solid) and each net from its own kernel's (dash-dot). {start_sentence}; they "
     "{course}: at step {steps} the mean's distance is {end_mean_list}{ratio_text}; each net's "
     "distance from its "
     "own kernel's prediction averages {end_own_list}.",

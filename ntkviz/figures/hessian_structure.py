@@ -28,7 +28,6 @@ from matplotlib.ticker import FuncFormatter, NullLocator
 from ntkviz.config import param
 from ntkviz.drawing.axes import plain_log_labels
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
@@ -306,7 +305,7 @@ class HessianStructureRenderer(Renderer):
             # pixels, so one-entry-wide diagonals fade rather than vanish between samples.
             image = ax.imshow(
                 self._matrix(kind, 0),
-                cmap=DIVERGING,
+                cmap=style.diverging,
                 vmin=-r.scale,
                 vmax=r.scale,
                 extent=(0.0, 2.0, 2.0, 0.0),

@@ -272,7 +272,7 @@ class KernelChangeRenderer(Renderer):
         name = r"output scale $\alpha$" if r.vs == "alpha" else "hidden width $m$"
         if boundary is not None or r.lazy.all():
             start = boundary if boundary is not None else low
-            ax.axvspan(start, high, **style.band(style.color("muted"), alpha=0.15))
+            ax.axvspan(start, high, **style.shade())
             if boundary is not None:
                 ax.axvline(boundary, **style.look("guide"))
             # each label in its region's outer corner, so that a narrow region cannot spill it
@@ -295,7 +295,7 @@ class KernelChangeRenderer(Renderer):
         ax.plot(
             xs[keep],
             ys[keep],
-            **style.look("data", style.color("muted"), ms=1.6 * lw, zorder=Z.RUN - 0.1),
+            **style.look("sample"),
             label="each net",
         )
         ax.plot(

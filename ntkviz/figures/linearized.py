@@ -378,12 +378,13 @@ class LinearizedRenderer(Renderer):
         axes = self.figure.subplots(1, n, squeeze=False)[0]
         self.real_dots = self.linear_dots = self.flow_dot = None
         self.curves: list[Line2D] = []
-        self.handles: dict[str, Line2D] = {}
+        # label -> how it is drawn in each panel (a dot in the plane, a line among the functions)
+        self.handles: dict[str, list[Line2D]] = {}
         for panel, ax in zip(panels, axes, strict=False):
             (self._setup_plane if panel == "plane" else self._setup_functions)(ax)
         if sweep:
             self._setup_sweep(axes[len(panels)])
-        self.legend_below(self.handles, ncols=min(len(self.handles), 4), markerscale=1.5)
+        self.legend_below(self.handles, ncols=3, markerscale=1.5, handlelength=3.0)
         self.scale_text = rf"$\alpha$ = {r.alpha:g}, width {r.width}"
         self.title = self.figure.suptitle(" ")
         self.animate(self.title)
@@ -399,38 +400,49 @@ class LinearizedRenderer(Renderer):
         # Hollow squares above the dashed path they follow, so both stay visible.
         (self.linear_dots,) = ax.plot([], [], **style.look("hollow", self.linear_color))
         (self.real_dots,) = ax.plot([], [], **style.look("trail", self.real_color))
+        lw = style.line_width
         (self.flow_dot,) = ax.plot(
-            [],
-            [],
-            **style.look("now", style.color("reference"), marker="X", ms=3.5 * style.line_width),
+            [], [], **style.look("now", style.color("reference"), marker="X", ms=3.5 * lw)
         )
-        target, origin = plane_marks(ax, style, r.y_train, ms=5.5 * style.line_width)
+        # where the network and its linearisation are now: a big dot in a big hollow square
+        (self.real_now,) = ax.plot([], [], **style.look("now", self.real_color))
+        (self.linear_now,) = ax.plot(
+            [], [], **style.look("hollow", self.linear_color, ms=4.4 * lw, mew=0.6 * lw)
+        )
+        target, origin = plane_marks(ax, style, r.y_train, ms=5.5 * lw)
         self.overlay(target, origin)
-        self.animate(self.linear_dots, self.real_dots, self.flow_dot)
-        self.handles.setdefault("network", self.real_dots)
-        self.handles.setdefault("linearised model", self.linear_dots)
-        self.handles.setdefault("gradient flow (closed form)", path)
-        self.handles["targets"] = target
+        self.animate(self.linear_dots, self.real_dots, self.flow_dot, self.real_now)
+        self.animate(self.linear_now)
+        self.handles.setdefault("network", []).append(self.real_dots)
+        self.handles.setdefault("linearised model", []).append(self.linear_dots)
+        self.handles.setdefault("gradient flow (closed form)", []).append(path)
+        now = [self.real_now, self.linear_now, self.flow_dot]
+        self.handles["now: network, linearised, flow"] = now
+        self.handles["targets"] = [target]
+        self.handles["origin"] = [origin]
 
     def _setup_functions(self, ax) -> None:
         r, config, style = self.result, self.config, self.style
         function_view(ax, config.x_limits, config.y_limits, "$f(x)$ now")
         ax.set_title("the functions now", fontsize=style.small)
+        # a style, one meaning: solid network (measured), dashed theory, dotted fit, dash-dot linear
         looks = (
             ("network", style.look("run", self.real_color)),
-            ("linearised model", style.look("linear", self.linear_color)),
-            ("gradient flow (closed form)", style.look("theory", linestyle=":")),
+            ("linearised model", style.look("linear-beside-theory", self.linear_color)),
+            ("gradient flow (closed form)", style.look("theory")),
         )
         for (label, look), data in zip(
             looks, (r.functions_real, r.functions_linear, r.functions_flow), strict=True
         ):
             (curve,) = ax.plot(r.x_grid, data[0], **look)
             self.curves.append(curve)
-            self.handles.setdefault(label, curve)
+            drawn = self.handles.setdefault(label, [])
+            if label != "gradient flow (closed form)" or not drawn:  # the same dashes
+                drawn.append(curve)
         (data_points,) = ax.plot(
             r.x_train, r.y_train, **style.look("target", ms=5.5 * style.line_width)
         )
-        self.handles.setdefault("targets", data_points)
+        self.handles.setdefault("targets", [data_points])
         self.overlay(data_points)
         self.animate(*self.curves)
 
@@ -452,7 +464,7 @@ class LinearizedRenderer(Renderer):
         ax.set_title("how far apart they get (median)", fontsize=style.small)
         for line in ax.get_lines():
             if not line.get_label().startswith("_"):
-                self.handles[line.get_label()] = line
+                self.handles[line.get_label()] = [line]
 
     def update(self, i: int) -> bool:
         r = self.result
@@ -460,6 +472,8 @@ class LinearizedRenderer(Renderer):
             self.real_dots.set_data(r.outputs_real[: i + 1, 0], r.outputs_real[: i + 1, 1])
             self.linear_dots.set_data(r.outputs_linear[: i + 1, 0], r.outputs_linear[: i + 1, 1])
             self.flow_dot.set_data([r.outputs_flow[i, 0]], [r.outputs_flow[i, 1]])
+            self.real_now.set_data([r.outputs_real[i, 0]], [r.outputs_real[i, 1]])
+            self.linear_now.set_data([r.outputs_linear[i, 0]], [r.outputs_linear[i, 1]])
         for curve, data in zip(
             self.curves, (r.functions_real, r.functions_linear, r.functions_flow), strict=False
         ):
@@ -477,8 +491,8 @@ SPEC = figure_spec(
     caption="A net (alpha = {alpha:g}, width {width}) and its linearisation around its initial "
     "weights, trained by the same gradient descent for {steps} steps, beside the closed-form "
     "gradient flow of the post's 'Gradient Flow' section. Left: their outputs at the two data "
-    "points, step by step (dots: network; squares: linearisation; X: the gradient flow now, on "
-    "its dashed path; star: the targets); the largest distance between network and "
+    "points, step by step (dots: network; squares: linearisation; the big ones where each is now; "
+    "X: the gradient flow now, on its dashed path; star: the targets); the largest distance between network and "
     "linearisation there is {gap_max:.2g}. Middle: the three functions at the same step; the "
     "network's training loss falls from {loss_first:.3g} to {loss_last:.2g}.{sweep_sentence}",
     reading="The network's outputs stay close to its linearisation's all the way to the targets "

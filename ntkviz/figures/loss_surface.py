@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
+from ntkviz.drawing.axes import fitted_span, steady_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
@@ -48,8 +49,8 @@ class LossSurfaceConfig(AlphaFrames):
     w_half_range: float = param(1.0, "fixed view: w in [w0 - r, w0 + r]", gt=0, le=1e6)
     loss_limits: tuple[float, ...] = param(
         (-0.5, 16.0),
-        "loss range, as MIN,MAX: of the normalised loss (fixed view) and of alpha^2 times it "
-        "(zoom view)",
+        "loss range, as MIN,MAX: of alpha^2 times the normalised loss (zoom view), and the widest "
+        "of the normalised loss (fixed view: it fits the parabola of each frame inside it)",
         length=2,
     )
     zoom_range: tuple[float, ...] = param(
@@ -197,8 +198,9 @@ class LossSurfaceRenderer(Renderer):
                 [r.w0 if view == "fixed" else 0.0], [0.0], **landmark, label="$w_0$"
             )
             ax.set_xlim(x[0], x[-1])
-            ax.set_ylim(*config.loss_limits)
+            ax.set_ylim(*(self._fixed_view(0) if view == "fixed" else config.loss_limits))
             if view == "fixed":
+                steady_labels(ax.yaxis)
                 ax.set_xlabel("$w$")
                 ax.set_ylabel(r"$(y - \alpha f(x, w))^2/\alpha^2$")
                 ax.set_title("normalised loss", fontsize=style.small)
@@ -216,10 +218,22 @@ class LossSurfaceRenderer(Renderer):
         self.animate(self.title)
         self.key_frame = key_alpha_frame(r.alphas)
 
+    def _fixed_view(self, i: int) -> tuple[float, float]:
+        """The fixed view's loss range at frame ``i``: the whole parabola on the grid (and 0),
+        within --loss-limits. The parabola flattens as alpha grows (its largest value there
+        falls from ~16 to ~3 at the defaults); the view follows, so the two minima near w0 do
+        not sink into the panel's bottom few per cent. The actual loss may run off the top."""
+        curves = [self.result.linearized_fixed[i], np.zeros(1)]
+        return fitted_span(curves, tuple(self.config.loss_limits), margin=0.04, step=0.5)
+
     def update(self, i: int) -> bool:
         r = self.result
-        for view, _, actual, linear in self.panels:
+        moved = False
+        for view, ax, actual, linear in self.panels:
             if view == "fixed":
+                fitted = self._fixed_view(i)
+                moved = ax.get_ylim() != fitted
+                ax.set_ylim(*fitted)
                 actual.set_ydata(r.actual_fixed[i])
                 linear.set_ydata(r.linearized_fixed[i])
             else:
@@ -231,7 +245,7 @@ class LossSurfaceRenderer(Renderer):
             low, high = r.w_zoom[i, 0] - r.w0, r.w_zoom[i, -1] - r.w0
             text += f"; zoom: w₀ {low:+.2g} to {high:+.2g}"
         self.title.set_text(text)
-        return False
+        return moved  # a new view on the left: its axes drawn again
 
 
 SPEC = figure_spec(

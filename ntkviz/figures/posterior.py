@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import mean_band, move_mean_band, set_positive
+from ntkviz.drawing.axes import fitted_span, mean_band, move_mean_band, set_positive, steady_labels
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.drawing.panels import panel_grid, width_axis
 from ntkviz.figures.base import NtkNets, figure_spec
@@ -106,7 +106,11 @@ class PosteriorConfig(NtkNets, OwnPoints):
         0.0, "observation noise variance of the Bayesian NNGP posterior (0: exact)", ge=0
     )
     x_limits: tuple[float, ...] = param((-3.5, 3.5), "view and grid: x range, as MIN,MAX", length=2)
-    y_limits: tuple[float, ...] = param((-4.0, 4.0), "view: y range, as MIN,MAX", length=2)
+    y_limits: tuple[float, ...] = param(
+        (-4.0, 4.0),
+        "view: the widest y range, as MIN,MAX (the view fits the bands in it)",
+        length=2,
+    )
     points: int = param(121, "grid points along x", ge=2, le=10_000)
 
     def check(self) -> None:
@@ -351,33 +355,25 @@ class PosteriorRenderer(Renderer):
         self.handles: dict[str, object] = {}
         self.bands, self.means, self.theory = [], [], []
         k = config.band
-        for w, ax in enumerate(axes[: len(widths)]):
+        # Each frame's y view holds the data and every band: it zooms in as the bands narrow.
+        self.views = [self._view(i) for i in range(self.count)]
+        self.function_axes = axes[: len(widths)]
+        for w, ax in enumerate(self.function_axes):
             color = self.colors[w]
             ax.set_xlim(*config.x_limits)
-            ax.set_ylim(*config.y_limits)
+            ax.set_ylim(*self.views[0])
+            steady_labels(ax.yaxis)
             ax.set_title(f"{config.count} nets of width {int(widths[w])}", fontsize=style.small)
             if w % ncols == 0:
                 ax.set_ylabel("$f(x)$")
             if w // ncols == nrows - 1 or w + ncols >= panels:
                 ax.set_xlabel("$x$" if r.inputs.shape[1] == 1 else "$t$: $x = c + t u$ (first PC)")
             band, mean = mean_band(ax, style, r.x_grid, r.mean[0, w], k * r.sd[0, w], color)
-            lines = [
-                ax.plot(r.x_grid, r.theory_mean[0], **style.look("theory"))[0],
-                ax.plot(
-                    r.x_grid, r.theory_mean[0], **style.look("theory", lw=0.5 * style.line_width)
-                )[0],
-                ax.plot(
-                    r.x_grid, r.theory_mean[0], **style.look("theory", lw=0.5 * style.line_width)
-                )[0],
-            ]
-            bayes = style.look("fit", color=style.color("muted"))
-            ax.plot(r.x_grid, r.bayes_mean, **bayes)
-            for sign in (-1, 1):
-                ax.plot(
-                    r.x_grid,
-                    r.bayes_mean + sign * k * r.bayes_sd,
-                    **style.look("fit", color=style.color("muted"), lw=0.5 * style.line_width),
-                )
+            theory = [style.look("theory", lw=lw * style.line_width) for lw in (0.8, 0.5, 0.5)]
+            lines = [ax.plot(r.x_grid, r.theory_mean[0], **look)[0] for look in theory]
+            for sign, lw in ((0, 0.9), (-1, 0.5), (1, 0.5)):  # the NNGP posterior, mean first
+                bayes = style.look("fit", color=style.color("muted"), lw=lw * style.line_width)
+                ax.plot(r.x_grid, r.bayes_mean + sign * k * r.bayes_sd, **bayes)
             (data,) = ax.plot(r.x_train, r.y_train, **style.look("data"))
             self.overlay(data)
             self.bands.append(band)
@@ -437,8 +433,19 @@ class PosteriorRenderer(Renderer):
         )
         self.overlay(legend)
 
+    def _view(self, i: int) -> tuple[float, float]:
+        """The y view of frame ``i``: the data and every band at that step, within --y-limits."""
+        r, k = self.result, self.config.band
+        bands = [r.theory_mean[i] + s * k * r.theory_sd[i] for s in (-1, 1)]
+        bands += [r.mean[i] + s * k * r.sd[i] for s in (-1, 1)]
+        bands += [r.bayes_mean + s * k * r.bayes_sd for s in (-1, 1)]
+        return fitted_span([*bands, r.y_train], tuple(self.config.y_limits))
+
     def update(self, i: int) -> bool:
         r, k = self.result, self.config.band
+        moved = any(ax.get_ylim() != self.views[i] for ax in self.function_axes)
+        for ax in self.function_axes:
+            ax.set_ylim(*self.views[i])
         for w, (band, mean, lines) in enumerate(
             zip(self.bands, self.means, self.theory, strict=True)
         ):
@@ -466,7 +473,7 @@ class PosteriorRenderer(Renderer):
             f"Gradient descent on {len(r.x_train)} points, step {int(r.steps[i])} "
             f"(eta t = {r.rate * r.steps[i]:.3g})"
         )
-        return False
+        return moved  # a new view: the axes, ticks and grid drawn again
 
 
 SPEC = figure_spec(

@@ -23,7 +23,6 @@ from matplotlib.ticker import FuncFormatter
 from ntkviz.config import param
 from ntkviz.drawing.axes import log_ylim, step_axis
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
-from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
@@ -301,12 +300,12 @@ class WeightMatrixRenderer(Renderer):
                 unit = float(units[w])
                 limit = shared if config.delta_scale == "shared" else max(changes[w], 1e-12)
                 image = CellImage.show(
-                    ax, np.zeros_like(start), cmap=DIVERGING, vmin=-limit, vmax=limit
+                    ax, np.zeros_like(start), cmap=style.diverging, vmin=-limit, vmax=limit
                 )
             else:
                 unit = 1.0
                 limit = max(float(np.abs(start).max()), 1e-12)
-                image = CellImage.show(ax, start, cmap=DIVERGING, vmin=-limit, vmax=limit)
+                image = CellImage.show(ax, start, cmap=style.diverging, vmin=-limit, vmax=limit)
             image.set_interpolation("nearest")
             ax.grid(False)
             ax.set_xticks([])

@@ -87,3 +87,31 @@ def test_the_rim_is_drawn_in_the_page_colour():
         first_page = np.argmax(is_page)
         assert is_page.any() and is_green.any(), theme
         assert first_page < np.argmax(is_green), theme
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_maps_read_on_the_page(theme):
+    """The diverging map is the page's tone at zero and stands out at both ends; the part of the
+    sequential map a theme uses stands out from its page at 3:1 or more where the issue found it
+    vanishing (the dark end on #111)."""
+    from matplotlib import colormaps
+
+    from ntkviz.drawing.style import SEQUENTIAL, contrast_ratio
+
+    style = Style(theme=theme)
+    page = style.color("background")
+    assert contrast_ratio(style.diverging(0.5), page) < 1.25
+    assert min(contrast_ratio(style.diverging(end), page) for end in (0.0, 1.0)) >= 3
+    if theme == "dark":
+        low, _ = style.sequential_range
+        assert contrast_ratio(colormaps[SEQUENTIAL](low), page) >= 3
+
+
+def test_contrast_ratio_is_wcags():
+    from ntkviz.drawing.style import contrast_ratio, over
+
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast_ratio("#777777", "#777777") == pytest.approx(1.0)
+    # WCAG's own example pair: #767676 on white is 4.54:1
+    assert contrast_ratio("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)
+    assert over("#ffffff", 0.25, "#000000") == pytest.approx((0.25, 0.25, 0.25))

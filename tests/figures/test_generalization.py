@@ -215,6 +215,36 @@ def test_renderer_frame_i_shows_snapshot_i_and_reveals_the_distances(trained):
     np.testing.assert_allclose(result.truth, np.sin(result.x_grid))
 
 
+def test_one_meaning_per_line_style(trained):
+    """Issue 21: dotted meant each width's own-kernel prediction on the left and each net's
+    distance from it on the right. Now a style on the right means what it means on the left
+    (solid: the nets' mean, compared with the infinite-width NTK), and the right's second
+    quantity has a style of its own, which the panel's title names."""
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=(12, 5), dpi=40))
+    renderer.frame(len(renderer) - 1)
+    left, right = renderer.figure.axes[:2]
+    meaning = {
+        **{line: "nets' mean" for line in renderer.means},
+        **{line: "own kernels' prediction" for line in renderer.own},
+        renderer.flow: "infinite-width NTK",
+    }
+    by_style: dict[str, set[str]] = {}
+    for line, what in meaning.items():
+        by_style.setdefault(line.get_linestyle(), set()).add(what)
+    mean_lines = renderer.distance_lines[0::3]  # (mean, own, now) for each width
+    own_lines = renderer.distance_lines[1::3]
+    for (line, _, _), what in [(m, "nets' mean") for m in mean_lines] + [
+        (o, "each net to its own kernel's") for o in own_lines
+    ]:
+        by_style.setdefault(line.get_linestyle(), set()).add(what)
+    assert all(len(meanings) == 1 for meanings in by_style.values()), by_style
+    own_style = own_lines[0][0].get_linestyle()
+    names = {"-.": "dash-dot", ":": "dotted", "--": "dashed", "-": "solid"}
+    assert f"{names[own_style]}: each net to its own" in right.get_title()
+    assert left.get_title()  # the left panel keeps its own title
+
+
 def test_empirical_flow_is_the_mean_of_each_nets_own_kernel_prediction(trained):
     """The dotted curves: each net's own kernel (recomputed here from the same seed) run through
     the discrete gradient-descent closed form, averaged over the nets of the width."""

@@ -161,6 +161,42 @@ def test_picture_draws_the_result(default_like):
     assert any(np.isclose(p.get_x(), boundary) for p in ax.patches)
 
 
+def test_dots_band_and_shading_stand_apart(default_like):
+    """Issue 21: in the dark theme the nets' dots, the band and the lazy regime's shading merged.
+    The colours each shows on the page (laid over what lies under it) differ by WCAG contrast
+    ratios: the dots and the median from the band they sit on >= 3 (what one must see), the band
+    from the page and from the shading >= 1.8, the shading from the page >= 1.1 (a tint, yet
+    there). In the light theme only the dots are held to it: a pale blue tint on white differs
+    from it in hue more than in luminance, which is all a contrast ratio measures."""
+    from ntkviz.drawing.style import contrast_ratio, over
+
+    result, config = default_like
+    for theme in ("light", "dark"):
+        style = Style(size=(8.0, 6.0), dpi=40, theme=theme)
+        renderer = KernelChangeRenderer(result, config, style)
+        renderer.frame(0)
+        ax = renderer.figure.axes[0]
+        page = style.color("background")
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        (band,) = ax.collections
+        (shading,) = ax.patches
+        *tint, tint_alpha = shading.get_facecolor()
+        shaded = over(tint, tint_alpha, page)
+        *fill, fill_alpha = band.get_facecolor()[0]
+        under = {"page": page, "shading": shaded}
+        for where, below in under.items():
+            seen = over(fill, fill_alpha, below)
+            assert contrast_ratio(lines["each net"].get_markerfacecolor(), seen) >= 3, (
+                theme,
+                where,
+            )
+            if theme == "dark":
+                assert contrast_ratio(seen, below) >= 1.8, where
+                assert contrast_ratio(lines["median"].get_color(), seen) >= 3, where
+        if theme == "dark":
+            assert contrast_ratio(shaded, page) >= 1.1
+
+
 def test_width_sweep():
     config = KernelChangeConfig(
         vs="width",

@@ -345,3 +345,51 @@ def test_caption_without_a_sweep_says_nothing_about_one():
     result = simulate(config, torch.Generator().manual_seed(0))
     filled = caption(SPEC, result, config)
     assert "slope" not in filled["caption"] and "slope" not in filled["reading"]
+
+
+def _legend_entries(legend) -> dict[str, list[tuple]]:
+    """label -> (marker, line style, colour) of every symbol its legend entry draws."""
+    from matplotlib.colors import to_hex
+    from matplotlib.lines import Line2D
+    from matplotlib.offsetbox import HPacker, TextArea
+
+    entries = {}
+    for box in legend.findobj(HPacker):
+        texts = [c for c in box.get_children() if isinstance(c, TextArea)]
+        if len(texts) == 1:
+            entries[texts[0].get_text()] = [
+                (line.get_marker(), line.get_linestyle(), to_hex(line.get_color()))
+                for line in box.findobj(Line2D)
+            ]
+    return entries
+
+
+def test_the_legend_shows_every_mark_and_each_line_style_means_one_thing(swept):
+    """Issue 21: the legend lacked the "now" markers and the gradient flow's X, and dashed meant
+    the flow's path in the plane but the linearised model among the functions. Every mark drawn
+    in the plane and the functions panel (marker, line style, colour) is now in the legend, and
+    the linearised model's line style is used by nothing else in the figure."""
+    from matplotlib.colors import to_hex
+
+    from ntkviz.drawing.style import Style
+
+    result, config = swept
+    renderer = SPEC.renderer(result, config, Style(size=(18, 7.5), dpi=40))
+    renderer.frame(len(renderer) - 1)
+    plane, functions, sweep = renderer.figure.axes[:3]
+    shown = {
+        mark for marks in _legend_entries(renderer.figure.legends[0]).values() for mark in marks
+    }
+    for ax in (plane, functions):
+        for line in ax.get_lines():
+            mark = (line.get_marker(), line.get_linestyle(), to_hex(line.get_color()))
+            assert mark in shown, (ax.get_title(), mark)
+    assert any("now" in label for label in _legend_entries(renderer.figure.legends[0]))
+    linear = renderer.curves[1]
+    others = [
+        line
+        for ax in (plane, functions, sweep)
+        for line in ax.get_lines()
+        if line is not linear and line.get_linestyle() not in ("None", "-")
+    ]
+    assert others and all(line.get_linestyle() != linear.get_linestyle() for line in others)

@@ -75,15 +75,40 @@ def test_caption_numbers_are_recomputed_from_the_result():
 
 
 def test_both_losses_mostly_on_screen_at_every_alpha():
-    """The default view keeps more than half of either loss inside the limits in every frame."""
+    """The default views keep more than half of either loss inside them in every frame (the
+    fixed view as each frame draws it, the zoom view at --loss-limits)."""
     config = LossSurfaceConfig(frames=40, points=200)
     result = simulate(config)
-    low, high = config.loss_limits
-    for data in (
-        result.actual_fixed,
-        result.linearized_fixed,
-        result.actual_zoom,
-        result.linearized_zoom,
-    ):
-        inside = ((data >= low) & (data <= high)).mean(axis=1)
-        assert inside.min() > 0.5
+    renderer = SPEC.renderer(result, config, Style(size=(8, 3.5), dpi=20))
+    for n in range(len(renderer)):
+        renderer.frame(n)
+        i = renderer.order[n]
+        for kind, ax, *_ in renderer.panels:
+            low, high = ax.get_ylim()
+            for data in (
+                getattr(result, f"actual_{kind}")[i],
+                getattr(result, f"linearized_{kind}")[i],
+            ):
+                assert ((data >= low) & (data <= high)).mean() > 0.5, (kind, n)
+
+
+def test_the_fixed_view_fits_the_parabola_of_each_frame(run):
+    """Issue 21: at the post's largest alphas the parabola is at most ~3 high on the fixed range
+    of w, and a view up to 16 squeezed both minima into its bottom 3 %. Each frame's view now
+    holds the whole parabola and 0, and little more (a margin and half-unit steps), inside
+    --loss-limits; the zoom view keeps --loss-limits."""
+    result, config = run
+    renderer = SPEC.renderer(result, config, Style(size=(8, 3.5), dpi=40))
+    limits = config.loss_limits
+    for n in range(len(renderer)):
+        renderer.frame(n)
+        i = renderer.order[n]
+        (fixed, left, *_), (_, right, *_) = renderer.panels
+        assert fixed == "fixed"
+        bottom, top = left.get_ylim()
+        parabola = min(result.linearized_fixed[i].max(), limits[1])
+        assert limits[0] <= bottom <= 0 and parabola <= top <= limits[1], (n, bottom, top)
+        assert top - bottom <= 1.15 * parabola + 1.0, (n, (bottom, top), parabola)
+        assert right.get_ylim() == tuple(limits)
+    # the largest alpha: the minima (loss 0) sit well above the panel's bottom 3 %
+    assert -bottom / (top - bottom) > 0.05 and top < 0.5 * limits[1]

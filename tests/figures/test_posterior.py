@@ -153,6 +153,50 @@ def test_renderer_frame_i_shows_snapshot_i(trained):
         np.testing.assert_array_equal(renderer.deviation.get_ydata(), shown)
 
 
+def test_the_view_fits_the_data_and_bands_of_each_frame(trained):
+    """Issue 21: the view stayed at +-4 while the trained bands were a few hundredths wide. Now
+    each frame's y view holds the data and every band at its step (the infinite-width one, each
+    width's, the NNGP posterior's; recomputed here from the result) and little more, within
+    --y-limits; and the drawn frame shows it (the tick labels change with the view)."""
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=(12, 9), dpi=40))
+    k = config.band
+    pictures = {}
+    for n in (0, len(renderer) - 1):
+        pictures[n] = renderer.frame(n)
+        i = renderer.order[n]
+        ends = [result.theory_mean[i] + s * k * result.theory_sd[i] for s in (-1, 1)]
+        ends += [result.mean[i] + s * k * result.sd[i] for s in (-1, 1)]
+        ends += [result.bayes_mean + s * k * result.bayes_sd for s in (-1, 1)]
+        values = np.concatenate([np.ravel(e) for e in ends] + [result.y_train])
+        low = max(values.min(), config.y_limits[0])
+        high = min(values.max(), config.y_limits[1])
+        for ax in renderer.figure.axes[: len(result.widths)]:
+            bottom, top = ax.get_ylim()
+            assert bottom <= low and top >= high, (n, (bottom, top), (low, high))
+            assert top - bottom <= 1.2 * (high - low) + 0.25, (n, (bottom, top), (low, high))
+    # the prior's view is wider than the trained one, and the frames show their own axes
+    renderer.frame(0)
+    first = renderer.figure.axes[0].get_ylim()
+    renderer.frame(len(renderer) - 1)
+    last = renderer.figure.axes[0].get_ylim()
+    assert last[1] - last[0] < 0.75 * (first[1] - first[0])
+    box = renderer.figure.axes[0].get_window_extent()
+    height = pictures[0].shape[0]
+    labels = (slice(int(height - box.y1), int(height - box.y0)), slice(0, int(box.x0) - 2))
+    assert not np.array_equal(pictures[0][labels], pictures[len(renderer) - 1][labels])
+    # the layout is fixed at the first frame, so later tick labels must be no wider than its
+    # ("-1.25" where "-4" stood ran into the panel on the left)
+    canvas = renderer.figure.canvas.get_renderer()
+    widest = {}
+    for n in (0, len(renderer) - 1):
+        renderer.frame(n)
+        for w, ax in enumerate(renderer.figure.axes[: len(result.widths)]):
+            labels = [t for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
+            widest[n, w] = max(t.get_window_extent(canvas).width for t in labels)
+            assert widest[n, w] <= widest[0, w] + 0.5, (n, w, [t.get_text() for t in labels])
+
+
 def test_ensemble_moments_are_the_nets_mean_and_sd(trained):
     """Recompute, from the same seed, the nets at the last step: their mean, sd and covariance."""
     from ntkviz.numerics.dynamics import train
