@@ -28,11 +28,12 @@ def address_space_left() -> int | None:
 
 def memory_limit(device: str = "cpu") -> int:
     """Half the free memory of ``device``: what one step may take (on the CPU, also half of
-    what ``ulimit -v`` leaves, so that a limit ends as this refusal, not a failed allocation)."""
-    if device == "cuda":
+    what ``ulimit -v`` leaves, so that a limit ends as this refusal, not a failed allocation).
+    Apple's GPU (``mps``) shares the machine's memory: the CPU's answer is its."""
+    if device.startswith("cuda"):
         import torch
 
-        free, _ = torch.cuda.mem_get_info()
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
         return free // 2
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
