@@ -136,7 +136,7 @@ def gpu(device: str, dry_run: bool) -> tuple[bool, str]:
 
     from ntkviz.errors import ConfigError
     from ntkviz.options import check_device
-    from ntkviz.pipeline import resolve_device
+    from ntkviz.runtime.devices import resolve_device
 
     check_device(device)
     if device == "cpu":
@@ -152,7 +152,6 @@ def gpu(device: str, dry_run: bool) -> tuple[bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     from ntkviz.figures import FIGURES
 
     parser = argparse.ArgumentParser(
