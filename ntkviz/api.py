@@ -222,7 +222,15 @@ class Animation:
     def _caption(self) -> dict[str, Any]:
         from ntkviz.figures.base import caption
 
-        return caption(self.spec, self.result, self.config)
+        return caption(self.spec, self.result, self.config, self._quick())
+
+    def _quick(self) -> dict[str, Any] | None:
+        """What ``quick=True`` changed from the figure's defaults (None without it)."""
+        from ntkviz.figures.base import quick_changes
+
+        if not self.options.quick:
+            return None
+        return quick_changes(self.spec, self.config, self.options.style.dpi)
 
     @property
     def command(self) -> list[str]:
@@ -343,7 +351,7 @@ class Animation:
         from ntkviz.pipeline import frame_info
 
         if self._html is None:
-            info = frame_info(self.spec, self.result, self.config, self.renderer)
+            info = frame_info(self.spec, self.result, self.config, self.renderer, self._quick())
             with self.renderer.drawing():
                 if not self.spec.animated:
                     self._html = (player.still_html(self.still(), info), None)

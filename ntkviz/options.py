@@ -34,7 +34,8 @@ class _FigureOwn:
 FIGURE: Any = _FigureOwn()
 
 THEMES = ("light", "dark")
-DEVICES = ("cpu", "cuda")
+#: The devices --device takes, as help and messages spell them (``cuda:N``: the N-th CUDA device).
+DEVICES = ("cpu", "cuda", "cuda:N", "mps")
 MAX_HOLD = 600.0  # seconds
 MAX_SEED = 2**63  # exclusive: torch's generator takes a signed 64-bit seed
 
@@ -166,6 +167,23 @@ def check_hold(hold: float) -> None:
         raise ConfigError(f"--hold must be between 0 and {MAX_HOLD:g} seconds (got {hold:g})")
 
 
+def parse_device(value: Any) -> tuple[str, int | None]:
+    """(kind, index) of a --device value: ``cpu``, ``cuda`` (the current CUDA device), ``cuda:N``
+    or ``mps`` (Apple's GPU); ConfigError (one line) for anything else. Whether this machine has
+    it is :func:`ntkviz.pipeline.resolve_device`'s question."""
+    text = value if isinstance(value, str) else ""
+    kind, colon, index = text.partition(":")
+    if text in ("cpu", "cuda", "mps"):
+        return text, None
+    if kind == "cuda" and colon and index.isascii() and index.isdigit() and len(index) <= 4:
+        return "cuda", int(index)
+    raise ConfigError(f"--device must be one of {', '.join(DEVICES)} (got {value!r})")
+
+
+def check_device(value: Any) -> None:
+    parse_device(value)
+
+
 def one_of(flag: str, allowed: tuple[str, ...]) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if value not in allowed:
@@ -240,7 +258,7 @@ SHARED: list[Option] = [
         str,
         "cpu",
         f"Where to compute: {'|'.join(DEVICES)}.",
-        check=one_of("--device", DEVICES),
+        check=check_device,
         where="run",
         record="setting",
     ),

@@ -22,13 +22,14 @@ from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.figures import data as own_data
-from ntkviz.figures.base import FigureSpec, caption, defaults, result_arrays
+from ntkviz.figures.base import FigureSpec, caption, defaults, quick_changes, result_arrays
 from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
 from ntkviz.options import get as shared_option
 from ntkviz.output import formats
 from ntkviz.output.formats import Frames
 from ntkviz.output.frames import FrameSource
 from ntkviz.output.transaction import FRAME_RE, check_writable, transaction
+from ntkviz.runtime.devices import device_refusal, resolve_device
 from ntkviz.runtime.parallel import resolve_jobs
 from ntkviz.runtime.progress import Progress
 
@@ -111,18 +112,6 @@ def plan(
     shared["output"] = Path(shared["output"])
     run = {k: v for k, v in shared.items() if k not in STYLE_OPTIONS}
     return config, RunOptions.of(run, style=style, command=command)
-
-
-def resolve_device(name: str) -> str:
-    if name not in DEVICES:
-        raise ConfigError(f"--device must be one of {', '.join(DEVICES)} (got {name!r})")
-    if name == "cuda" and not torch.cuda.is_available():
-        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
-        raise ConfigError(
-            f"--device cuda: no CUDA device is available (torch {torch.__version__}, "
-            f"{build}); use --device cpu"
-        )
-    return name
 
 
 def preflight(options: RunOptions) -> None:
@@ -325,10 +314,17 @@ def changed_options(spec: FigureSpec, config: Any) -> list[str]:
     return words
 
 
-def frame_info(spec: FigureSpec, result: Any, config: Any, renderer: Any) -> dict[str, Any]:
+def frame_info(
+    spec: FigureSpec,
+    result: Any,
+    config: Any,
+    renderer: Any,
+    quick: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """What a player shows beside the frames: the figure's name, its options that differ from the
-    post's (else its one-line summary, which describes the post's figure), caption, step labels."""
-    text = caption(spec, result, config)
+    post's (else its one-line summary, which describes the post's figure), caption, step labels.
+    ``quick``: what --quick changed (:func:`ntkviz.figures.base.quick_changes`)."""
+    text = caption(spec, result, config, quick)
     return {
         "title": spec.name,
         "summary": spec.summary,
@@ -383,6 +379,11 @@ def run_figure(
         raise out_of_memory(options.device) from exc
     except (OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
         raise overflowed(spec, config, options.quick, f"an overflow ({exc})") from exc
+    except TypeError as exc:
+        refusal = device_refusal(exc, options.device, spec.name)
+        if refusal is None:
+            raise
+        raise refusal from exc
     except RuntimeError as exc:
         if isinstance(exc, getattr(torch.linalg, "LinAlgError", ())):
             raise overflowed(spec, config, options.quick, "a failed solver") from exc
@@ -391,6 +392,8 @@ def run_figure(
         raise out_of_memory(options.device) from exc
     check_finite(spec, config, result, options.quick)
 
+    # what --quick changed from the figure's defaults: the sidecar records it, the caption says it
+    quick = quick_changes(spec, config, options.style.dpi) if options.quick else None
     start = time.perf_counter()
     renderer = spec.renderer(result, config, options.style)
     if spec.animated:
@@ -401,7 +404,7 @@ def run_figure(
         count=len(renderer),
         frame=frames,
         key_frame=renderer.key_frame,
-        info=frame_info(spec, result, config, renderer),  # for the .html player
+        info=frame_info(spec, result, config, renderer, quick),  # for the .html player
         keys=any(formats.lookup(t).keys for t in (options.output, *options.also)),
     )
     # Every output is staged and renamed into place together at the end: an error or Ctrl-C
@@ -439,11 +442,12 @@ def run_figure(
             config,
             options,
             written,
-            caption(spec, result, config),
+            caption(spec, result, config, quick),
             timing,
             jobs,
             layout,
             held=renderer.held if written["frames"] == len(renderer) else 0,  # not in a still
+            quick=quick,
         )
         if options.data is not None:
             formats.lookup(options.data, "data").write_data(

@@ -43,6 +43,7 @@ OPTIONAL: dict[str, Any] = {
     "bytes": int,
     "device": str,
     "quick": bool,
+    "quick_changed": dict,
     "hold": _NUMBER,
     "hold_frames": int,
     "hold_s": _NUMBER,
@@ -102,11 +103,14 @@ def make(
     jobs: int,
     layout: list[str] | None = None,
     held: int = 0,
+    quick: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of a run: ``options`` (a :class:`ntkviz.pipeline.RunOptions`), what the writer
     reported (``written``: format, frames, size, bytes), the caption and the timings. ``held``:
     the end hold's copies of the last frame among the frames written: ``frames`` counts the
-    frames drawn, each once, and ``hold_frames`` (``hold_s`` seconds) the copies apart."""
+    frames drawn, each once, and ``hold_frames`` (``hold_s`` seconds) the copies apart.
+    ``quick``: what --quick changed from the figure's defaults ("quick_changed": setting ->
+    value, default and kind, experiment or resolution)."""
     return {
         "schema": SCHEMA,
         "figure": spec.name,
@@ -120,6 +124,7 @@ def make(
         "seed": options.seed,
         "device": options.device,
         "quick": options.quick,
+        **({"quick_changed": dict(quick)} if quick is not None else {}),
         "hold": options.hold,
         **({"layout": layout} if layout is not None else {}),
         **caption,

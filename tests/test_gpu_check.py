@@ -1,10 +1,12 @@
-"""bench/gpu_check.py: its dry run (no CUDA here, or --dry-run) and its comparison."""
+"""The GPU check (ntkviz check-gpu; bench/gpu_check.py runs it too): its dry run (no CUDA here,
+or --dry-run), its comparison, and its bad input."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+import pytest
 
 from bench import gpu_check
 
@@ -16,7 +18,7 @@ def test_dry_run_quick_subset(tmp_path, capsys):
     )
     assert code == 0
     text = report.read_text()
-    assert "DRY RUN" in text and "the cuda half is skipped" in text
+    assert "DRY RUN" in text and "the GPU half is skipped" in text
     assert "| toy-model |" in text and "| init-functions |" in text
     assert "not compared (dry run)" in text
     assert text in capsys.readouterr().out
@@ -55,3 +57,51 @@ def test_tolerances_name_real_figures():
     from ntkviz.figures import FIGURES
 
     assert set(gpu_check.TOLERANCES) <= set(FIGURES)
+
+
+# -- installed with the package: ntkviz check-gpu (issue 24) -------------------------------------
+
+
+def test_check_gpu_is_a_command_of_the_package(cli, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the check would run for real")
+    report = tmp_path / "r.md"
+    result = cli("check-gpu", "--quick", "--only", "toy-model", "--report", report)
+    assert result.exit_code == 0, result.output
+    assert "DRY RUN: --device cuda: no CUDA device is available" in result.stdout
+    assert "| toy-model |" in result.stdout and "not compared (dry run)" in result.stdout
+    assert report.read_text() in result.stdout
+    assert "check-gpu" in cli("--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--device", "tpu"], "--device must be one of cpu, cuda, cuda:N, mps (got 'tpu')"),
+        (["--device", "cpu"], "--device cpu: check-gpu compares a GPU with the CPU"),
+        (["--only", "nope"], "--only: unknown figure nope"),
+    ],
+)
+def test_check_gpu_bad_input_is_one_line(cli, tmp_path, args, said):
+    result = cli("check-gpu", "--quick", *args, "--report", tmp_path / "r.md")
+    assert result.exit_code == 2 and said in result.stderr, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_dash_m_runs_the_installed_module(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ntkviz.cli.check_gpu", "--device", "tpu", "--only", "toy-model"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # outside the repository: nothing of bench/ is needed
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip() == "Error: --device must be one of cpu, cuda, cuda:N, mps (got 'tpu')"
+    )

@@ -167,7 +167,7 @@ def test_the_checks_are_the_ones_the_cli_and_api_use(cli):
         (("--jobs", "-2"), "--jobs must be >= 0, 0 meaning one per core (got -2)"),
         (("--size", "12by9"), "--size must look like WxH in inches"),
         (("--theme", "pink"), "--theme must be one of light, dark (got 'pink')"),
-        (("--device", "tpu"), "--device must be one of cpu, cuda (got 'tpu')"),
+        (("--device", "tpu"), "--device must be one of cpu, cuda, cuda:N, mps (got 'tpu')"),
         (("--hold", "601"), "--hold must be between 0 and 600 seconds (got 601)"),
     ]:
         result = cli("toy-model", *args)

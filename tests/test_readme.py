@@ -36,6 +36,16 @@ APPEND = ["--quick", "--no-progress"]
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 
 
+#: A block of the README's "Seven research tasks": tests/test_readme_tasks.py runs those, in
+#: order, each task in its own folder; the tests here leave them out.
+TASK = re.compile(r"^<!-- task: ([^>]*?) -->[ \t]*\n+```.*?^```[ \t]*$", re.M | re.S)
+
+
+def examples_text(path: Path = README) -> str:
+    """The text of a README without its task blocks."""
+    return TASK.sub("", path.read_text())
+
+
 def fenced(text: str) -> list[tuple[str, str]]:
     """(language, body) of every fenced code block."""
     return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
@@ -160,7 +170,7 @@ BROKEN: dict[str, str] = {}
 
 
 def _readme_lines() -> list[str]:
-    return shell_examples(README.read_text())
+    return shell_examples(examples_text())
 
 
 def _gallery_lines() -> list[str]:
@@ -181,7 +191,7 @@ def test_the_extraction_finds_every_example():
     assert figures <= firsts, "every figure has a README example"
     assert firsts - figures <= {"explore"}, firsts - figures
     assert len(_gallery_lines()) == len(load()["figures"])
-    assert len(python_examples(README.read_text())) >= 1
+    assert len(python_examples(examples_text())) >= 1
     # the extraction itself: comments, setup lines and unlabelled prose blocks are left out
     text = "```sh\nmake test   # x\n# a comment\nntkviz list\n```\n```\nnot a command\n```\n"
     assert shell_examples(text) == ["ntkviz list"]
@@ -243,7 +253,7 @@ def test_readme_python_example(tmp_path, monkeypatch, cli):
     """The Python block runs as written; what its comments say holds; and, as the text says,
     ``save`` writes the file the command line writes, byte for byte."""
     monkeypatch.chdir(tmp_path)
-    (block,) = python_examples(README.read_text())
+    (block,) = python_examples(examples_text())
     space: dict = {}
     exec(compile(block, str(README), "exec"), space)  # noqa: S102 - the README's own example
     import ntkviz

@@ -26,6 +26,7 @@ import typer
 
 from ntkviz import config as cfg
 from ntkviz import registry
+from ntkviz.cli.check_gpu import check_gpu_command
 from ntkviz.cli.configfile import apply_config_file
 from ntkviz.cli.environment import prepare as prepare_environment
 from ntkviz.cli.errors import DEBUG, OneLineErrors, click
@@ -253,6 +254,7 @@ def build_app(full: Any = None) -> typer.Typer:
         new.command(entry["name"])(make(entry))
     new.command("rerun")(rerun_command)
     new.command("gallery")(gallery_command)
+    new.command("check-gpu")(check_gpu_command)
     new.add_typer(
         explore_app(FIGURES, full, _config_parameters, _shared_parameters, precheck),
         name="explore",

@@ -59,12 +59,18 @@ def figure_spec(namespace: Mapping[str, Any], **fields: Any) -> FigureSpec:
 _FIELD = re.compile(r"\{[^{}]*\}")
 
 
-def caption(spec: FigureSpec, result: Any, config: Any) -> dict[str, Any]:
+def caption(
+    spec: FigureSpec, result: Any, config: Any, quick: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The figure's caption and reading with their numbers filled in from ``result``, and the
-    facts themselves: {"caption", "reading", "facts"}."""
+    facts themselves: {"caption", "reading", "facts"}. ``quick``: what --quick changed
+    (:func:`quick_changes`); the caption ends by saying so."""
     facts = {k: _plain(v) for k, v in (spec.facts(result, config) if spec.facts else {}).items()}
+    text = spec.caption.format(**facts)
+    if quick:
+        text = f"{text} {quick_note(quick)}".strip()
     return {
-        "caption": spec.caption.format(**facts),
+        "caption": text,
         "reading": spec.reading.format(**facts),
         "facts": facts,
     }
@@ -99,6 +105,76 @@ def defaults(spec: FigureSpec, quick: bool = False) -> tuple[Any, Style]:
         config = dataclasses.replace(config, **spec.quick)
         style = dataclasses.replace(style, dpi=style.dpi * QUICK_DPI_FACTOR)
     return config, style
+
+
+#: What a --quick setting is called in its note, where the field's name would not say it.
+_QUICK_WORDS = {
+    "count": "nets",
+    "widths_count": "widths",
+    "steps_per_frame": "steps per frame",
+    "snapshot_every": "steps between snapshots",
+}
+
+
+def _is_resolution(spec: FigureSpec, name: str) -> bool:
+    """Whether a --quick setting only changes how finely the same experiment is drawn (frames,
+    snapshots, the grid a picture is evaluated on), not the experiment (its nets, steps, data)."""
+    if name in ("frames", "snapshot_every", "dpi"):
+        return True
+    field = {f.name: f for f in dataclasses.fields(spec.config_cls)}.get(name)
+    help_ = field.metadata.get("help", "") if field is not None else ""
+    return name == "points" and help_.startswith(("grid points", "evaluation points"))
+
+
+def quick_changes(spec: FigureSpec, config: Any, dpi: float | None = None) -> dict[str, Any]:
+    """What --quick changed in this run from the figure's defaults: {setting: {"value",
+    "default", "kind"}}, kind "experiment" (fewer widths, steps, nets, trials, inputs: other
+    numbers) or "resolution" (fewer frames, grid points, pixels: the same numbers, drawn
+    coarser). A setting the run gave its own value (``--quick --steps 900``) is the user's, not
+    quick's; ``dpi``: the run's, compared with the preset's half dpi."""
+    post = spec.config_cls()
+    changes: dict[str, Any] = {}
+    for name, value in spec.quick.items():
+        now, default = getattr(config, name), getattr(post, name)
+        if now == value and value != default:
+            kind = "resolution" if _is_resolution(spec, name) else "experiment"
+            changes[name] = {"value": _listed(now), "default": _listed(default), "kind": kind}
+    half = spec.style.dpi * QUICK_DPI_FACTOR
+    if dpi is not None and dpi == half != spec.style.dpi:
+        changes["dpi"] = {"value": _plain(half), "default": spec.style.dpi, "kind": "resolution"}
+    return changes
+
+
+def _listed(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else _plain(value)
+
+
+def _said(name: str, change: Mapping[str, Any]) -> str:
+    value, default = change["value"], change["default"]
+    if name == "dpi":
+        return f"{value:g} dpi (not {default:g})"
+    word = _QUICK_WORDS.get(name, name.replace("_", " "))
+    if isinstance(value, list):
+        if len(value) != len(default):
+            return f"{len(value)} {word} (not {len(default)})"
+        return f"{word} {','.join(map(str, value))} (not {','.join(map(str, default))})"
+    if name == "points":  # where the picture is evaluated, or the data's inputs
+        word = "grid points" if change["kind"] == "resolution" else "inputs"
+    return f"{value} {word} (not {default})" if isinstance(value, int) else f"{word} {value}"
+
+
+def quick_note(changes: Mapping[str, Any]) -> str:
+    """One sentence for the caption: what --quick changed, the experiment apart from its
+    resolution ("--quick ran a smaller experiment: 2 widths (not 3), ...")."""
+    parts = []
+    for kind, words in (
+        ("experiment", "ran a smaller experiment"),
+        ("resolution", "drew it coarser"),
+    ):
+        said = [_said(n, c) for n, c in changes.items() if c["kind"] == kind]
+        if said:
+            parts.append(f"{words}: {', '.join(said)}")
+    return f"--quick {'; and '.join(parts)}." if parts else ""
 
 
 def result_arrays(result: Any) -> dict[str, np.ndarray]:

@@ -136,9 +136,11 @@ class NtkConvergenceResult:
     Theta(x0, x) (divided by the width for ``standard``); analytic (P,): the infinite-width limit;
     median (W, P): the median over nets; low, high (W, P): their min and max; scale: mean_x
     |analytic|; spread (W,): mean over x of the standard deviation over nets (ddof 1) / scale;
-    error (W,): mean over x of |median - analytic| / scale; slopes, intercepts (W,): the
-    log10-log10 least-squares fit of spread over the first k + 1 widths (entry k, what frame k
-    shows; NaN for k = 0); theory_slope: -1/2; parameterization: "ntk" or "standard".
+    error (W,): mean over x of |median - analytic| / scale; running_slopes, running_intercepts
+    (W,): running fits, the log10-log10 least-squares fit of spread over the first k + 1 widths
+    only (entry k, what frame k shows; NaN for k = 0); slope, intercept: the fit over all widths
+    (the last running fit: the figure's slope); theory_slope: -1/2; parameterization: "ntk" or
+    "standard".
     """
 
     widths: np.ndarray
@@ -152,8 +154,10 @@ class NtkConvergenceResult:
     scale: float
     spread: np.ndarray
     error: np.ndarray
-    slopes: np.ndarray
-    intercepts: np.ndarray
+    running_slopes: np.ndarray
+    running_intercepts: np.ndarray
+    slope: float
+    intercept: float
     theory_slope: float
     parameterization: str
 
@@ -240,8 +244,10 @@ def simulate(
         scale=scale,
         spread=spread,
         error=error,
-        slopes=fits[:, 0],
-        intercepts=fits[:, 1],
+        running_slopes=fits[:, 0],
+        running_intercepts=fits[:, 1],
+        slope=float(fits[-1, 0]),
+        intercept=float(fits[-1, 1]),
         theory_slope=THEORY_SLOPE,
         parameterization=config.parameterization,
     )
@@ -400,7 +406,7 @@ class NtkConvergenceRenderer(Renderer):
         self.points.set_data(widths[order], r.spread[: i + 1][order])
         self.dots.set_offsets(np.column_stack([widths, r.spread[: i + 1]]))
         self.dots.set_facecolors(self.colors[: i + 1])
-        slope, intercept = r.slopes[i], r.intercepts[i]
+        slope, intercept = r.running_slopes[i], r.running_intercepts[i]
         if math.isfinite(slope):
             self.fit.set_data(self.span, 10 ** (intercept + slope * np.log10(self.span)))
         else:
@@ -413,7 +419,7 @@ class NtkConvergenceRenderer(Renderer):
 def facts(result: NtkConvergenceResult, config: NtkConvergenceConfig) -> dict:
     """The caption's numbers: the spread and the median's error at the first and last widths,
     and the log-log slope of the spread over all widths (what the last frame shows)."""
-    slope = float(result.slopes[-1])
+    slope = float(result.slope)
     theory = float(result.theory_slope)
     nets = result.kernels.shape[1]
 

@@ -210,7 +210,7 @@ class RichLazyResult:
     x_grid (G,); x_train, y_train (N,); steps (T,); alphas (2,): lazy and rich;
     units (T, 2, 3, m): each unit's kink -sigma_b b / (sigma_w w), bend a |w| and outgoing a;
     functions (T, 2, G); moved, kernel (T, 2): relative change of all parameters and of the
-    tangent kernel on the training inputs since step 0; loss (T, 2);
+    tangent kernel on the training inputs since step 0; loss (T, 2): MSE / alpha^2;
     sweep (A,); sweep_moved, sweep_kernel (A,): the median over the sweep's nets of the same
     relative changes at the last step (the kernel on ``sweep_points`` points over the data's
     span); sweep_moved_nets, sweep_kernel_nets (S, A): each of the S nets (members 0..S-1).
@@ -306,13 +306,13 @@ def facts(result: RichLazyResult, config: RichLazyConfig) -> dict:
         "rich_moved": float(result.moved[-1, 1]),
         "lazy_kernel": float(result.kernel[-1, 0]),
         "rich_kernel": float(result.kernel[-1, 1]),
-        "lazy_loss": float(result.loss[-1, 0]),
-        "rich_loss": float(result.loss[-1, 1]),
+        "lazy_mse_over_alpha2": float(result.loss[-1, 0]),
+        "rich_mse_over_alpha2": float(result.loss[-1, 1]),
         "fit_text": "both fit the data"
         if max(result.loss[-1] * result.alphas**2) < 1e-3
         else "not every net fits the data yet",
-        "lazy_mse": float(result.loss[-1, 0] * result.alphas[0] ** 2),
-        "rich_mse": float(result.loss[-1, 1] * result.alphas[1] ** 2),
+        "lazy_train_mse": float(result.loss[-1, 0] * result.alphas[0] ** 2),
+        "rich_train_mse": float(result.loss[-1, 1] * result.alphas[1] ** 2),
         "moved_ratio": float(result.moved[-1, 1] / result.moved[-1, 0]),
         "kernel_ratio": float(result.kernel[-1, 1] / result.kernel[-1, 0]),
         "moved_slope": log_log_fit(result.sweep[use], result.sweep_moved[use], log=np.log)[0],
@@ -483,7 +483,7 @@ SPEC = figure_spec(
     "gradient descent on {n_train} points at two output scales: lazy (alpha = {lazy_alpha:g}) "
     "and rich (alpha = {rich_alpha:.3g}). Top: each unit as a particle, at its kink (where its "
     "ReLU bends) and its bend a_j |w_j|; grey where it started. Bottom: the function. After "
-    "{steps} steps {fit_text} (MSE {lazy_mse:.2g} lazy, {rich_mse:.2g} rich), but the "
+    "{steps} steps {fit_text} (MSE {lazy_train_mse:.2g} lazy, {rich_train_mse:.2g} rich), but the "
     "lazy net's weights (all parameters) moved by {lazy_moved:.2g} of their size and its kernel by "
     "{lazy_kernel:.2g}, the rich net's by {rich_moved:.2g} and {rich_kernel:.2g}. Right: the "
     "changes over training (the kernel on 41 points over the data's span), and at the end "

@@ -51,11 +51,12 @@ def available_memory() -> int:
 def memory_limit(device: str = "cpu") -> int:
     """Half the available memory of ``device`` (:func:`available_memory` on the CPU): what one
     step may take (on the CPU, also half of what ``ulimit -v`` leaves, so that a limit ends as
-    this refusal, not a failed allocation)."""
-    if device == "cuda":
+    this refusal, not a failed allocation). Apple's GPU (``mps``) shares the machine's memory:
+    the CPU's answer is its."""
+    if device.startswith("cuda"):
         import torch
 
-        free, _ = torch.cuda.mem_get_info()
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
         return free // 2
     available = available_memory()
     left = address_space_left()

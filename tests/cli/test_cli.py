@@ -162,7 +162,7 @@ BAD = [
     (["--seed", "-1"], "--seed must be between 0 and 2^63 - 1"),
     (["--f-limits", "a,b"], "--f-limits expects a comma-separated list of numbers"),
     (["--theme", "purple"], "--theme must be one of light, dark"),
-    (["--device", "tpu"], "--device must be one of cpu, cuda"),
+    (["--device", "tpu"], "--device must be one of cpu, cuda, cuda:N, mps"),
     (["--bogus"], "No such option"),
 ]
 

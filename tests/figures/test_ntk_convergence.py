@@ -43,9 +43,24 @@ def runs():
 
 def test_spread_falls_like_one_over_sqrt_width(runs):
     for result in runs:
-        assert result.slopes[-1] == pytest.approx(-0.5, abs=0.15), result.spread
+        assert result.slope == pytest.approx(-0.5, abs=0.15), result.spread
         assert result.spread[-1] < result.spread[0] / 8
-        assert math.isnan(result.slopes[0]) and np.isfinite(result.slopes[1:]).all()
+        assert math.isnan(result.running_slopes[0])
+        assert np.isfinite(result.running_slopes[1:]).all()
+
+
+def test_the_slope_is_the_fit_over_all_widths_and_running_slopes_over_the_first_k(runs):
+    # Names that say what they hold (issue 24): ``running_slopes[k]`` fits the first k + 1
+    # widths only (what frame k draws); ``slope`` fits them all, recomputed here with polyfit.
+    for result in runs:
+        logw, logs = np.log10(result.widths), np.log10(result.spread)
+        slope, intercept = np.polyfit(logw, logs, 1)
+        assert result.slope == pytest.approx(slope, abs=1e-9)
+        assert result.intercept == pytest.approx(intercept, abs=1e-9)
+        for k in range(1, len(result.widths)):
+            running = np.polyfit(logw[: k + 1], logs[: k + 1], 1)[0]
+            assert result.running_slopes[k] == pytest.approx(running, abs=1e-9)
+        assert result.running_slopes[2] != pytest.approx(result.slope, abs=1e-3)
 
 
 def test_median_of_the_widest_nets_is_the_infinite_width_kernel(runs):
@@ -73,7 +88,7 @@ def test_result_is_the_layerwise_kernel_of_each_widths_nets():
     )
     result = simulate(config, torch.Generator().manual_seed(5))
     assert result.kernels.shape == (2, 3, 9) and result.median.shape == (2, 9)
-    assert result.spread.shape == result.error.shape == result.slopes.shape == (2,)
+    assert result.spread.shape == result.error.shape == result.running_slopes.shape == (2,)
     np.testing.assert_allclose(result.x, np.linspace(-2.0, 1.0, 9))
     for j, width in enumerate((7, 20)):
         nets = Ensemble(config.net(width), 3, width_seed(5, width), dtype=torch.float64)
@@ -213,9 +228,9 @@ def test_frame_i_draws_the_first_i_plus_1_widths(small_run):
             assert len(x) == 0  # one width: no slope yet
         else:
             measured = np.diff(np.log10(y)) / np.diff(np.log10(x))
-            np.testing.assert_allclose(measured, result.slopes[i])
+            np.testing.assert_allclose(measured, result.running_slopes[i])
         assert renderer.legend.get_texts()[0].get_text() == (
-            f"fit: slope {result.slopes[i]:+.2f}" if i else "fit: slope  --  "
+            f"fit: slope {result.running_slopes[i]:+.2f}" if i else "fit: slope  --  "
         )
     for text in renderer.legend.get_texts():
         assert text.get_fontsize() >= style.small
@@ -233,7 +248,7 @@ def test_the_fit_legend_is_drawn_anew_when_its_slope_changes(small_run):
     rows = slice(int(height - box.y1) - 1, int(height - box.y0) + 1)
     cols = slice(int(box.x0) - 1, int(box.x1) + 1)
     labels = [p[rows, cols] for p in pictures]
-    assert f"{result.slopes[2]:+.2f}" != f"{result.slopes[3]:+.2f}"
+    assert f"{result.running_slopes[2]:+.2f}" != f"{result.running_slopes[3]:+.2f}"
     for a, b in ((0, 1), (1, 2), (2, 3)):
         assert not np.array_equal(labels[a], labels[b]), (a, b)
 

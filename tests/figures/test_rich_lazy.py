@@ -180,3 +180,19 @@ def test_one_net_shows_both_exponents_of_the_kernel_change():
     lazy = alphas >= 10
     for where in ("train", "grid"):
         assert abs(_slope(alphas[lazy], tanh[where][lazy]) + 1.0) < 0.1
+
+
+def test_fact_names_say_what_they_measure(trained):
+    """Issue 24: the training points' mean squared error is ``*_train_mse`` (recomputed here from
+    the drawn functions at the training inputs, which lie on the grid), and the objective
+    gradient descent lowers, that MSE over alpha^2, ``*_mse_over_alpha2``; no bare ``loss``."""
+    result, config = trained
+    facts = caption(SPEC, result, config)["facts"]
+    assert not {"lazy_loss", "rich_loss", "lazy_mse", "rich_mse"} & set(facts)
+    on_grid = [int(np.argmin(np.abs(result.x_grid - x))) for x in result.x_train]
+    np.testing.assert_allclose(result.x_grid[on_grid], result.x_train, atol=1e-12)
+    for k, regime in enumerate(("lazy", "rich")):
+        mse = np.mean((result.functions[-1, k, on_grid] - result.y_train) ** 2)
+        assert facts[f"{regime}_train_mse"] == pytest.approx(mse, rel=1e-6, abs=1e-12)
+        alpha = result.alphas[k]
+        assert facts[f"{regime}_mse_over_alpha2"] == pytest.approx(mse / alpha**2, rel=1e-6)
