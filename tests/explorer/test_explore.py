@@ -33,15 +33,24 @@ ALPHAS = ("0.1", "10")
 WIDTHS = ("10", "50")
 
 
+class Simulated(list):
+    """The configs simulated (in this process: -j 1); ``.calls``: the simulations, each a list
+    of the configs it simulated (several: trained together as one ensemble)."""
+
+    calls: list
+
+
 @pytest.fixture
 def simulations(monkeypatch):
-    """Every simulate call of the explore (in this process: -j 1)."""
-    calls = []
+    """Every simulate call of the explore."""
+    calls = Simulated()
+    calls.calls = []
     real = build._simulate
 
-    def counted(spec, config, options):
-        calls.append(config)
-        return real(spec, config, options)
+    def counted(spec, configs, options):
+        calls.extend(configs)
+        calls.calls.append(list(configs))
+        return real(spec, configs, options)
 
     monkeypatch.setattr(build, "_simulate", counted)
     return calls
@@ -182,7 +191,8 @@ def test_a_rerun_with_one_more_value_simulates_that_value_alone(tmp_path, cli, s
     base = ["explore", "ntk-ellipses", *SMALL, "--cache", cache]
     result = cli(*base, "--vary", "alphas=0.1,1", "-o", tmp_path / "a.html")
     assert result.exit_code == 0, result.output
-    assert sorted(c.alphas for c in simulations) == [(0.1,), (1.0,)]
+    # the two alphas trained as one ensemble: one simulation
+    assert [[c.alphas for c in call] for call in simulations.calls] == [[(0.1,), (1.0,)]]
     del simulations[:]
     result = cli(*base, "--vary", "alphas=0.1,1,10", "-o", tmp_path / "b.html")
     assert result.exit_code == 0, result.output
@@ -405,3 +415,20 @@ def test_a_list_option_that_needs_several_values_cannot_vary():
 
     with pytest.raises(Exception, match="--sweep of rich-lazy cannot vary .it needs at least 2"):
         vary.parse(get("rich-lazy"), ["sweep=1,2"])
+
+
+def test_variants_that_train_together_are_split_among_the_workers(tmp_path):
+    """Nine one-alpha variants: two ensembles of neighbouring alphas for two workers; a variant
+    in the cache is read, not trained again; --vary lr: each variant its own simulation."""
+    from ntkviz.explorer import run
+
+    shared = dict(quick=True, size="6x3", dpi=30.0, hold=0.0)
+    figure = dict(steps=100, snapshot_every=20, points=20)
+    alphas = ["alphas=0.01,0.03,0.1,0.3,1,3,10,30,100"]
+    tasks = run.plan("ntk-ellipses", alphas, figure, shared, None, tmp_path, 2).tasks
+    assert build.groups(tasks, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+    assert build.groups(tasks, 1) == [list(range(9))]
+    build._store(build.result_path(tasks[0]), b"")  # in the cache
+    assert build.groups(tasks, 2) == [[1, 2, 3, 4], [5, 6, 7, 8], [0]]
+    lrs = run.plan("ntk-ellipses", ["lr=0.001,0.002"], figure, shared, None, tmp_path, 2).tasks
+    assert build.groups(lrs, 2) == [[0], [1]]
