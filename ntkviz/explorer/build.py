@@ -330,6 +330,14 @@ def variant_source(task: Task):
     return spec, result, info, source
 
 
+def stamp(tasks: list[Task]) -> str:
+    """What makes a page: every variant's Result key and how it is drawn (a page whose stamp is
+    this one is current: the gallery skips it)."""
+    options = tasks[0].options
+    drawn = (repr(options.style), options.fps, options.hold, options.dither)
+    return _hash([result_key(t) for t in tasks], drawn, __version__)
+
+
 # -- before anything is computed -----------------------------------------------------------------
 
 

@@ -394,7 +394,11 @@ def test_the_gallery_explore_pages_are_planned_within_the_limits(tmp_path):
     from ntkviz.gallery.plan import EXPLORE_PAGES
     from ntkviz.output.explorer import MAX_BYTES
 
-    assert {p.name for p in EXPLORE_PAGES} >= {"explore-ntk-ellipses", "explore-rich-lazy"}
+    assert {p.name for p in EXPLORE_PAGES} == {
+        "explore-ntk-ellipses",
+        "explore-rich-lazy",
+        "explore-posterior",
+    }
     for page in EXPLORE_PAGES:
         plan = run.plan(
             page.figure, page.vary, dict(page.options), {}, tmp_path / "x.html", tmp_path / "c"
@@ -406,6 +410,8 @@ def test_the_gallery_explore_pages_are_planned_within_the_limits(tmp_path):
             alphas = [t.config.alphas for t in plan.tasks]
             assert len(alphas) >= 9 and alphas[0] == (0.01,) and alphas[-1] == (100.0,)
             assert {t.config.layout for t in plan.tasks} == {"both"}  # one plane
+        if page.figure == "posterior":  # over the width, one ensemble's width a variant
+            assert [t.config.widths for t in plan.tasks] == [(32,), (128,), (512,), (2048,)]
     assert not (tmp_path / "c").exists()
 
 
@@ -432,3 +438,76 @@ def test_variants_that_train_together_are_split_among_the_workers(tmp_path):
     assert build.groups(tasks, 2) == [[1, 2, 3, 4], [5, 6, 7, 8], [0]]
     lrs = run.plan("ntk-ellipses", ["lr=0.001,0.002"], figure, shared, None, tmp_path, 2).tasks
     assert build.groups(lrs, 2) == [[0], [1]]
+
+
+def _rewrite(source: Path, target: Path, change) -> Path:
+    """A copy of an explore page whose data ``change(data)`` altered."""
+    import json
+
+    text = source.read_text(encoding="utf-8")
+    data = player.read_html(source)
+    change(data)
+    start = text.index('class="np-data">') + len('class="np-data">')
+    end = text.index("</script>", start)
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    target.write_text(text[:start] + payload + text[end:], encoding="utf-8")
+    return target
+
+
+def test_the_gallery_check_validates_explore_pages(pages, tmp_path):
+    from ntkviz.gallery.check import explore_problems, validate
+
+    good = pages / "two.html"
+    assert explore_problems(good) == []
+    assert "over the gallery's 0 MB" in explore_problems(good, limit=1000)[0]
+
+    def corrupt(data):  # a patch whose bytes are not a GIF's
+        patch = next(p for p in data["pool"] if "gif" in p)
+        patch["gif"] = "AAAA" + patch["gif"][8:]
+
+    bad = _rewrite(good, tmp_path / "explore-bad.html", corrupt)
+    assert "'explore-bad.html': does not decode" in explore_problems(bad)[0]
+    short = _rewrite(good, tmp_path / "explore-short.html", lambda d: d["variants"].pop())
+    assert explore_problems(short) == ["'explore-short.html': 3 variants for 4 slider positions"]
+
+    def slower(data):
+        data["variants"][1]["frames"][-1]["ms"] += 500
+
+    slow = _rewrite(good, tmp_path / "explore-slow.html", slower)
+    assert "play for different times" in explore_problems(slow)[0]
+    # validate() takes every explore page of the gallery folder
+    (tmp_path / "fig.json").write_text("{}")
+    found = validate(tmp_path)
+    assert sum("'explore-" in line for line in found) == 3, found
+
+
+def test_the_gallery_skips_an_explore_page_that_is_current(
+    tmp_path, monkeypatch, simulations, capsys
+):
+    """`make gallery` on a current gallery computes nothing: an explore page whose stamp is
+    its plan's is left as it is; --force, or a page made otherwise, is made again."""
+    from ntkviz.cli import gallery as gallery_cli
+    from ntkviz.gallery import plan as gallery_plan
+    from ntkviz.output.explorer import read_stamp
+
+    tiny = gallery_plan.ExplorePage(
+        "explore-tiny",
+        "ntk-ellipses",
+        (f"alphas={','.join(ALPHAS)}",),
+        (("steps", 100), ("snapshot_every", 20), ("points", 20), ("size", "6x3"), ("dpi", 30.0)),
+    )
+    monkeypatch.setattr(gallery_plan, "EXPLORE_PAGES", (tiny,))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    page = tmp_path / "explore-tiny.html"
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False) == []
+    made = page.read_bytes()
+    assert read_stamp(page) and len(simulations) == 2
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False) == []
+    assert "explore-tiny.html: current" in capsys.readouterr().out
+    assert page.read_bytes() == made and len(simulations) == 2
+    page.write_bytes(made.replace(read_stamp(page).encode(), b"0" * 24, 1))  # made otherwise
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False) == []
+    assert page.read_bytes() == made  # made again, from the cache
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False, force=True) == []
+    assert "current" not in capsys.readouterr().out.splitlines()[-1]
+    assert len(simulations) == 2  # the variants from the cache, every time
