@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 gallery: $(STAMP)
-	$(BIN)/ntkviz gallery --out gallery $(GALLERY_ARGS)
+	$(BIN)/ntkviz gallery --out gallery --explore $(GALLERY_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ntkviz tests bench

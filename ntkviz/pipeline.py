@@ -23,7 +23,7 @@ from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.figures import data as own_data
 from ntkviz.figures.base import FigureSpec, caption, defaults, quick_changes, result_arrays
-from ntkviz.options import DEVICES, FIGURE, SHARED, parse_size
+from ntkviz.options import FIGURE, SHARED, parse_size
 from ntkviz.options import get as shared_option
 from ntkviz.output import formats
 from ntkviz.output.formats import Frames

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import shlex
@@ -206,8 +207,13 @@ def _run(cli, line: str, folder: Path) -> dict:
     if words[0] == "explore":  # a page of variants, no sidecar: offline, one slider value each
         page = (folder / output_of(words)).read_text(encoding="utf-8")
         assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
-        values = words[words.index("--vary") + 1].split("=", 1)[1].split(",")
-        assert all(v in page for v in values), values
+        from ntkviz.output.player import read_html
+
+        varied = [words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--vary"]
+        data = read_html(folder / output_of(words))
+        # one slider per --vary, labelled with its values; a variant for every combination
+        assert [a["values"] for a in data["axes"]] == [v.split(",") for _, v in varied]
+        assert len(data["variants"]) == math.prod(len(v.split(",")) for _, v in varied)
         return {}
     sidecar = check_written(folder, words)
     if line in CLAIMS:

@@ -166,7 +166,7 @@ def gallery_command(
         )
     failed = [r for r in rows if r["status"] == "failed"]
     if explore:
-        failed += explore_pages(out, quick, seed, jobs, quiet)
+        failed += explore_pages(out, quick, seed, jobs, quiet, force)
         from ntkviz.gallery.index import write_index
 
         write_index(out, rows)  # again: the index links the explore pages now there
@@ -188,14 +188,18 @@ def gallery_command(
         raise typer.Exit(1)
 
 
-def explore_pages(out: Path, quick: bool, seed: int, jobs: int, quiet: bool) -> list[dict]:
-    """The gallery's explore pages (:data:`ntkviz.gallery.plan.EXPLORE_PAGES`) into ``out``;
-    the rows of those that failed."""
+def explore_pages(
+    out: Path, quick: bool, seed: int, jobs: int, quiet: bool, force: bool = False
+) -> list[dict]:
+    """The gallery's explore pages (:data:`ntkviz.gallery.plan.EXPLORE_PAGES`) into ``out``,
+    but for a page current already (its stamp: the same variants, drawn alike, by this
+    version) unless ``force``; the rows of those that failed."""
     import time
 
     from ntkviz.errors import NtkvizError
-    from ntkviz.explorer import run
+    from ntkviz.explorer import build, run
     from ntkviz.gallery.plan import EXPLORE_PAGES
+    from ntkviz.output.explorer import read_stamp
 
     failed = []
     for page in EXPLORE_PAGES:
@@ -210,6 +214,10 @@ def explore_pages(out: Path, quick: bool, seed: int, jobs: int, quiet: bool) -> 
                 target,
                 jobs=jobs,
             )
+            if not force and read_stamp(target) == build.stamp(plan.tasks):
+                if not quiet:
+                    typer.echo(f"{target}: current (--force rebuilds)")
+                continue
             made = run.compute(plan)
             size = made.save(target)
         except NtkvizError as exc:

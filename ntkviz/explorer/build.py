@@ -3,10 +3,13 @@ encode as the GIF's blocks) in the gallery's worker pool, with results cached by
 
 Two passes over the variants, both in :func:`ntkviz.runtime.pool.run_tasks`:
 
-1. :func:`measure`: the variant's Result, from the cache or simulated (then cached), and its
-   renderer's axis limits (:mod:`ntkviz.explorer.limits`);
-2. :func:`encode`: its frames drawn with the limits united over all variants, encoded once as
-   the player's data (cached too, by the Result, the limits and the style).
+1. :func:`prepare`: the Results, from the cache or simulated (then cached) -- variants whose
+   figure trains the varied option's values as one ensemble (``--vary alphas=...`` of
+   ntk-ellipses) are simulated together, in about one group per worker (:func:`groups`) -- and
+   each renderer's axis limits (:mod:`ntkviz.explorer.limits`) and a sample of its colours;
+2. :func:`encode`: each variant's frames drawn once, with the limits united over all variants
+   and one palette for all, encoded as the player's data (cached too, by the Result, the
+   limits and the style).
 
 So a rerun with one more value simulates that value alone. The cache is a folder of files named
 by a hash of what made them; a file is written under a temporary name and renamed into place.
@@ -81,20 +84,67 @@ def _store(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def _simulate(spec: Any, config: Any, options: Any) -> Any:
-    """The figure's simulation, as :func:`ntkviz.pipeline.run_figure` runs it (tests count these)."""
+def _simulate(spec: Any, configs: list[Any], options: Any) -> list[Any]:
+    """One simulation, as :func:`ntkviz.pipeline.run_figure` runs it, of every config in
+    ``configs``: one config alone, or several whose runs train as one ensemble
+    (:func:`ntkviz.figures.base.simulate_together`). Tests count these calls."""
     import torch
 
+    from ntkviz.figures.base import simulate_together
     from ntkviz.pipeline import check_finite, out_of_memory
     from ntkviz.runtime.progress import Progress
 
     generator = torch.Generator().manual_seed(options.seed)
     try:
-        result = spec.simulate(config, generator, Progress(), options.device)
+        if len(configs) == 1:
+            results = [spec.simulate(configs[0], generator, Progress(), options.device)]
+        else:
+            results = simulate_together(spec, configs, generator, Progress(), options.device)
     except MemoryError as exc:
         raise out_of_memory(options.device) from exc
-    check_finite(spec, config, result, options.quick)
-    return result
+    for config, result in zip(configs, results, strict=True):
+        check_finite(spec, config, result, options.quick)
+    return results
+
+
+def together_key(task: Task) -> Any:
+    """Tasks with equal keys are simulated as one (their figure trains the varied option's
+    values as one ensemble: :class:`ntkviz.figures.base.Runs`); None: alone."""
+    import dataclasses as dc
+
+    from ntkviz.config import to_jsonable
+    from ntkviz.figures import get
+
+    runs = get(task.figure).runs
+    if runs is None:
+        return None
+    bare = dc.replace(task.config, **{runs.option: ()})
+    return _hash(task.figure, to_jsonable(bare), task.options.seed, task.options.device)
+
+
+def groups(tasks: list[Task], workers: int) -> list[list[int]]:
+    """The tasks' indices in the groups the first pass takes: variants not in the cache that
+    can train together, split into about ``workers`` groups of neighbouring values (so each
+    worker trains one ensemble); every other variant alone."""
+    alone: list[list[int]] = []
+    together: dict[Any, list[int]] = {}
+    for index, task in enumerate(tasks):
+        key = None if result_path(task).is_file() else together_key(task)
+        if key is None:
+            alone.append([index])
+        else:
+            together.setdefault(key, []).append(index)
+    out = []
+    parts = max(1, workers // max(1, len(together)))
+    for members in together.values():
+        count = min(parts, len(members))
+        size, extra = divmod(len(members), count)
+        start = 0
+        for n in range(count):
+            stop = start + size + (n < extra)
+            out.append(members[start:stop])
+            start = stop
+    return out + alone
 
 
 def result_path(task: Task) -> Path:
@@ -118,22 +168,48 @@ def page_path(task: Task) -> Path:
 
 def result_of(task: Task) -> tuple[Any, bool]:
     """(the variant's Result, whether it was simulated now rather than read from the cache)."""
-    from ntkviz.figures import get
+    return results_of([task])[0]
 
+
+def _cached(task: Task) -> Any | None:
     path = result_path(task)
     if path.is_file():
         try:
-            return pickle.loads(path.read_bytes()), False
+            return pickle.loads(path.read_bytes())
         except Exception:  # noqa: BLE001 - a damaged cache file: compute again
             pass
-    result = _simulate(get(task.figure), task.config, task.options)
-    try:
-        _store(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError as exc:
-        raise NtkvizError(
-            f"cannot write the explore cache {task.cache}: {exc.strerror or exc}"
-        ) from exc
-    return result, True
+    return None
+
+
+def results_of(tasks: list[Task]) -> list[tuple[Any, bool]]:
+    """Each task's (Result, simulated now): from the cache, else simulated (those that can train
+    together in one simulation: :func:`together_key`) and cached."""
+    from ntkviz.figures import get
+
+    out: list[tuple[Any, bool] | None] = [None] * len(tasks)
+    missing: dict[Any, list[int]] = {}
+    for index, task in enumerate(tasks):
+        result = _cached(task)
+        if result is not None:
+            out[index] = (result, False)
+        else:
+            key = together_key(task)
+            missing.setdefault(index if key is None else key, []).append(index)
+    for indices in missing.values():
+        first = tasks[indices[0]]
+        configs = [tasks[i].config for i in indices]
+        for index, result in zip(
+            indices, _simulate(get(first.figure), configs, first.options), strict=True
+        ):
+            task = tasks[index]
+            try:
+                _store(result_path(task), pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            except OSError as exc:
+                raise NtkvizError(
+                    f"cannot write the explore cache {task.cache}: {exc.strerror or exc}"
+                ) from exc
+            out[index] = (result, True)
+    return out  # type: ignore[return-value]
 
 
 def _renderer(task: Task, result: Any):
@@ -148,20 +224,31 @@ def _renderer(task: Task, result: Any):
 
 
 def measure(task: Task) -> dict[str, Any]:
-    """First pass, in a worker: the Result (cached) and its renderer's limits."""
+    """A variant's Result (cached) and its renderer's limits and colours: :func:`prepare`."""
+    return prepare([task])[0]
+
+
+def prepare(tasks: list[Task]) -> list[dict[str, Any]]:
+    """First pass, in a worker: the variants' Results (from the cache, else simulated, together
+    where they can be, and cached), and each one's renderer's limits and a sample of its colours
+    (its background and :data:`PALETTE_FRAMES` frames drawn: the rest is drawn once, in
+    :func:`encode`, with the limits and palette shared by every variant)."""
     from ntkviz.runtime.threads import set_budget
 
-    set_budget(task.threads)
+    set_budget(tasks[0].threads)
     start = time.perf_counter()
-    result, computed = result_of(task)
-    _, renderer = _renderer(task, result)
-    limits = shared_limits.read(renderer)
-    return {
-        "computed": computed,
-        "limits": limits,
-        "colours": colours(renderer),
-        "seconds": time.perf_counter() - start,
-    }
+    rows = []
+    for task, (result, computed) in zip(tasks, results_of(tasks), strict=True):
+        _, renderer = _renderer(task, result)
+        rows.append(
+            {
+                "computed": computed,
+                "limits": shared_limits.read(renderer),
+                "colours": colours(renderer),
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return rows
 
 
 #: Frames of each variant whose colours make the variants' one palette, and the share of their
@@ -243,6 +330,14 @@ def variant_source(task: Task):
     return spec, result, info, source
 
 
+def stamp(tasks: list[Task]) -> str:
+    """What makes a page: every variant's Result key and how it is drawn (a page whose stamp is
+    this one is current: the gallery skips it)."""
+    options = tasks[0].options
+    drawn = (repr(options.style), options.fps, options.hold, options.dither)
+    return _hash([result_key(t) for t in tasks], drawn, __version__)
+
+
 # -- before anything is computed -----------------------------------------------------------------
 
 
@@ -302,9 +397,20 @@ def compute(
     def done(stage: str):
         return (lambda index, row: on_done(stage, index, row)) if on_done else None
 
-    # a pass whose every variant is in the cache runs here: no worker to start
+    # the first pass: the variants in groups (those trained together in one); a pass whose
+    # every variant is in the cache runs here, with no worker to start
+    parts = groups(tasks, workers)
     cached = all(result_path(t).is_file() for t in tasks)
-    measured = run_tasks(measure, tasks, 1 if cached else workers, done("simulate"))
+    measured: list[dict[str, Any]] = [{}] * len(tasks)
+
+    def prepared(index: int, rows: list[dict[str, Any]]) -> None:
+        for n, row in zip(parts[index], rows, strict=True):
+            measured[n] = row
+            if on_done:
+                on_done("simulate", n, row)
+
+    run_tasks(prepare, [[tasks[n] for n in part] for part in parts], 1 if cached else workers,
+              prepared)  # fmt: skip
     union = shared_limits.union([m["limits"] for m in measured])
     palette = shared_palette([m.pop("colours") for m in measured])
     second = [dataclasses.replace(t, limits=union, palette=palette) for t in tasks]

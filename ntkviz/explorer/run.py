@@ -103,7 +103,7 @@ class Exploration:
     def html(self) -> str:
         from ntkviz.output import explorer
 
-        return explorer.page(self.data, self.info)
+        return explorer.page(self.data, self.info, build.stamp(self.plan.tasks))
 
     def save(self, path: str | Path) -> int:
         """Write the page to ``path`` (staged, renamed into place); return its size in bytes."""

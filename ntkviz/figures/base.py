@@ -36,6 +36,53 @@ class FigureSpec:
     facts: Callable[[Any, Any], Mapping[str, Any]] | None = None
     # One line: what a reader sees in the picture (gallery text), a template like ``caption``.
     reading: str = ""
+    # A list option whose values are independent runs of one ensemble (``ntkviz explore``
+    # simulates variants that differ only in it together): see :class:`Runs`.
+    runs: Runs | None = None
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A figure's list option (``option``, e.g. ``alphas``) whose values are independent runs
+    trained as one ensemble: ``simulate(config, ..., members=[...])`` gives run k the initial net
+    of ensemble member ``members[k]``, and ``axes`` names each Result field that holds one entry
+    per run and its run axis. So configs that differ only in that option are simulated at once
+    (:func:`simulate_together`), each run as its own config would draw it."""
+
+    option: str
+    axes: Mapping[str, int]
+
+
+def simulate_together(
+    spec: FigureSpec, configs: list[Any], generator: Any, progress: Any, device: str
+) -> list[Any]:
+    """One Result per config, from ONE simulation of their runs together: the configs differ
+    only in ``spec.runs.option``; run j of config i starts from the net config i alone would
+    give it (member j), so each Result is that config's own run, up to rounding."""
+    runs = spec.runs
+    if runs is None:
+        raise ValueError(f"{spec.name} does not simulate its runs together")
+    values = [tuple(getattr(c, runs.option)) for c in configs]
+    bare = {dataclasses.replace(c, **{runs.option: ()}) for c in configs}
+    if len(bare) != 1:
+        raise ValueError(f"configs that differ in more than --{runs.option} are not one ensemble")
+    together = dataclasses.replace(configs[0], **{runs.option: sum(values, ())})
+    members = [j for v in values for j in range(len(v))]
+    result = spec.simulate(together, generator, progress, device, members=members)
+    out, start = [], 0
+    for v in values:
+        picked = np.arange(start, start + len(v))
+        out.append(
+            dataclasses.replace(
+                result,
+                **{
+                    name: np.take(getattr(result, name), picked, axis=axis)
+                    for name, axis in runs.axes.items()
+                },
+            )
+        )
+        start += len(v)
+    return out
 
 
 def figure_spec(namespace: Mapping[str, Any], **fields: Any) -> FigureSpec:

@@ -33,7 +33,7 @@ from ntkviz.drawing.panels import (
     words_and_number,
 )
 from ntkviz.errors import ConfigError
-from ntkviz.figures.base import figure_spec
+from ntkviz.figures.base import Runs, figure_spec
 from ntkviz.figures.captions import format_change, size_phrases
 from ntkviz.figures.common import (
     ARCHITECTURE,
@@ -200,16 +200,19 @@ def simulate(
     generator: torch.Generator | None = None,
     progress: Progress | None = None,
     device: str = "cpu",
+    members: list[int] | None = None,
 ) -> NtkEllipsesResult:
     """Train the K nets as one ensemble (float64); at each snapshot record the kernel on the
-    training inputs (layer-wise formula), the outputs there, and the functions on the grid."""
+    training inputs (layer-wise formula), the outputs there, and the functions on the grid.
+    ``members``: run k's initial net (default k; :class:`ntkviz.figures.base.Runs`)."""
     progress = progress or Progress()
     seed = seed_of(generator)
     spec = net_spec(config, config.width, *ARCHITECTURE, zero_output=True)
     count = len(config.alphas)
     dtype = torch.float64
     check_fits(spec, count, config.points + 2, device, dtype)
-    ensemble = Ensemble(spec, count, seed, device=device, dtype=dtype, alphas=config.alphas)
+    nets = {"device": device, "dtype": dtype, "alphas": config.alphas, "members": members}
+    ensemble = Ensemble(spec, count, seed, **nets)
     x_train = torch.tensor(config.x_train, dtype=dtype, device=device)
     y_train = torch.tensor(config.y_train, dtype=dtype, device=device)
     x_grid = torch.linspace(*config.x_limits, config.points, dtype=dtype, device=device)
@@ -226,7 +229,7 @@ def simulate(
     if config.clock == "own":
         # A first run for the loss at every step, which sets each run's own clock; then the
         # same nets again (same seed), recorded at every step some run shows.
-        first = Ensemble(spec, count, seed, device=device, dtype=dtype, alphas=config.alphas)
+        first = Ensemble(spec, count, seed, **nets)
         losses = train_mse(first, x_train, y_train, config, None).loss
         del first
         steps = config.run_steps(losses)
@@ -412,6 +415,10 @@ class NtkEllipsesRenderer(Renderer):
         return text
 
 
+#: The Result fields with one entry per run, on axis 1 (after the snapshots).
+RUN_FIELDS = ("steps", "kernels", "outputs", "loss", "functions", "ellipses")
+
+
 def _style() -> Style:
     return Style(size=(18.0, 8.0))
 
@@ -486,6 +493,8 @@ SPEC = figure_spec(
     "relative kernel change ||H - H_0|| / ||H_0||"
     "{printed} goes from {change_large_shown} at alpha = {alpha_large:g} ({large_phrase}) to "
     "{change_small_shown} at alpha = {alpha_small:g} ({small_phrase}).",
+    # the runs' values are --alphas: nine one-alpha variants of an explore page train at once
+    runs=Runs("alphas", {"alphas": 0} | dict.fromkeys(RUN_FIELDS, 1)),
     reading="Compare solid (kernel now) with dashed (kernel at start) for each alpha: at "
     "alpha = {alpha_large:g} they {large_verb} (relative change {change_large_shown}); at "
     "alpha = {alpha_small:g} the kernel changes by {change_small_shown} times its initial size "

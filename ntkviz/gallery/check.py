@@ -120,6 +120,48 @@ def validate(out: Path) -> list[str]:
     for path in sorted(out.iterdir()):
         if path.suffix.lower() in IMAGE_SUFFIXES and path.name not in named:
             problems.append(f"{quoted(path.name)}: a stray file (no sidecar names it)")
+    for path in sorted(out.glob("explore-*.html")):
+        problems += explore_problems(path)
+    return problems
+
+
+def explore_problems(path: Path, limit: int | None = None) -> list[str]:
+    """Problems with an explore page (``ntkviz explore``), one line each: over ``limit`` bytes
+    (the gallery's :data:`ntkviz.gallery.plan.EXPLORE_MAX_BYTES`), not one variant for each
+    combination of its sliders' values, variants that play for different times, or a picture that
+    does not decode or lies outside the canvas. Decodes every variant's every frame."""
+    from ntkviz.gallery.plan import EXPLORE_MAX_BYTES
+    from ntkviz.output.explorer import variant_data
+    from ntkviz.output.player import decode_frames, read_html
+
+    limit = EXPLORE_MAX_BYTES if limit is None else limit
+    name = quoted(path.name)
+    size = path.stat().st_size
+    problems = []
+    if size > limit:
+        problems.append(f"{name}: {size / 1e6:.1f} MB, over the gallery's {limit / 1e6:.0f} MB")
+    try:
+        data = read_html(path)
+        variants, axes = data["variants"], data["axes"]
+        combos = math.prod(len(a["values"]) for a in axes)
+        if not axes or len(variants) != combos:
+            return [*problems, f"{name}: {len(variants)} variants for {combos} slider positions"]
+        lengths = set()
+        for n in range(len(variants)):
+            one = variant_data(data, n)
+            lengths.add(sum(entry["ms"] for entry in one["frames"]))
+            for entry in one["frames"]:
+                if entry.get("x", 0) < 0 or entry.get("y", 0) < 0:
+                    raise ValueError(f"variant {n}: a picture outside the canvas")
+            for frame in decode_frames(one):
+                if frame.shape[:2] != (data["height"], data["width"]):
+                    raise ValueError(f"variant {n}: a picture of another size")
+    except Exception as exc:  # noqa: BLE001 - anything unreadable is the finding
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return [*problems, f"{name}: does not decode ({reason})"]
+    if len(lengths) != 1:
+        shown = ", ".join(f"{ms / 1000:g}" for ms in sorted(lengths))
+        problems.append(f"{name}: variants that play for different times ({shown} s)")
     return problems
 
 

@@ -113,19 +113,27 @@ class ExplorePage:
         return words + (["--quick"] if quick else []) + ["-o", str(out / f"{self.name}.html")]
 
 
+#: The largest explore page the gallery keeps (``ntkviz gallery --check`` says so above it).
+EXPLORE_MAX_BYTES = 6_000_000
+
 #: The explore pages: the post's one dependence, alpha (or the width) moved along a slider.
 EXPLORE_PAGES = (
-    # nine alphas from 0.01 to 100, each run's ellipse in one plane beside its function
+    # nine alphas from 0.01 to 100, each run's ellipse in one plane beside its function; sized
+    # for a web page: 100 frames (each alpha on its own clock) at 936 x 432 px, not the figure's
+    # 200 at 1296 x 576 (nine variants of those would be about 12 MB)
     ExplorePage(
         "explore-ntk-ellipses",
         "ntk-ellipses",
         ("alphas=0.01,0.0316,0.1,0.316,1,3.16,10,31.6,100",),
-        (("layout", "both"),),
+        (("layout", "both"), ("frames", 100), ("size", "13x6")),
     ),
     # the rich net's output scale from the mean-field 0.01 to the lazy 10
     ExplorePage("explore-rich-lazy", "rich-lazy", ("rich_alpha=0.01,0.03,0.1,0.3,1,3,10",)),
-    # the width: particles that move (narrow) or stay put (wide)
-    ExplorePage("explore-rich-lazy-width", "rich-lazy", ("width=10,30,100,300,1000,3000",)),
+    # the width: the ensemble of one width against the infinite-width theory, its band closing
+    # on theory's and its distances walking down the width axis (shared by every variant) as
+    # the width grows. Not weight-matrix: its panel is the matrix itself, as large as the width,
+    # so one shared axis would shrink the narrow nets' matrices into a corner.
+    ExplorePage("explore-posterior", "posterior", ("widths=32,128,512,2048",)),
 )
 
 

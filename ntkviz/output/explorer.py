@@ -73,6 +73,26 @@ def merge(
     }
 
 
+def variant_data(data: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """Variant ``index`` of an explore page's data as one animation's player data (what
+    :func:`ntkviz.output.player.decode_frames` decodes): for checks."""
+    variant = data["variants"][index]
+    frames = []
+    screen = None
+    for entry in variant["frames"]:
+        picture = data["pool"][entry["p"]]
+        if "s" in picture:
+            screen = data["screens"][picture["s"]]
+        frames.append({**{k: v for k, v in entry.items() if k != "p"}, **picture})
+    return {
+        "width": data["width"],
+        "height": data["height"],
+        "fps": data["fps"],
+        "screen": screen or (data["screens"][0] if data["screens"] else ""),
+        "frames": frames,
+    }
+
+
 def controls(axes: Sequence[Mapping[str, Any]]) -> str:
     """The option sliders (one per varied option, its values written under it) and the reading."""
     rows = []
@@ -96,9 +116,31 @@ def controls(axes: Sequence[Mapping[str, Any]]) -> str:
     return "".join(rows) + '<p class="np-reading"></p>'
 
 
-def page(data: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> str:
-    """The whole explore page (the player's page, with its Content-Security-Policy)."""
-    return player.page(dict(data), dict(info or {}), extra=controls(data["axes"]))
+#: The page's stamp (what made it), in its head: ``<meta name="ntkviz-explore" content="...">``.
+STAMP = "ntkviz-explore"
+
+
+def page(data: Mapping[str, Any], info: Mapping[str, Any] | None = None, stamp: str = "") -> str:
+    """The whole explore page (the player's page, with its Content-Security-Policy); ``stamp``
+    (letters and digits) in its head says what made it (:func:`read_stamp`)."""
+    text = player.page(dict(data), dict(info or {}), extra=controls(data["axes"]))
+    stamp = "".join(c for c in stamp if c.isalnum())
+    if stamp:
+        text = text.replace("<head>\n", f'<head>\n<meta name="{STAMP}" content="{stamp}">\n', 1)
+    return text
+
+
+def read_stamp(path: Any) -> str | None:
+    """The stamp of the explore page at ``path`` (None: none, or no page there)."""
+    import re
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    found = re.search(rf'<meta name="{STAMP}" content="([0-9A-Za-z]+)">', head)
+    return found.group(1) if found else None
 
 
 def check_size(text: str, target: Any) -> int:

@@ -33,15 +33,24 @@ ALPHAS = ("0.1", "10")
 WIDTHS = ("10", "50")
 
 
+class Simulated(list):
+    """The configs simulated (in this process: -j 1); ``.calls``: the simulations, each a list
+    of the configs it simulated (several: trained together as one ensemble)."""
+
+    calls: list
+
+
 @pytest.fixture
 def simulations(monkeypatch):
-    """Every simulate call of the explore (in this process: -j 1)."""
-    calls = []
+    """Every simulate call of the explore."""
+    calls = Simulated()
+    calls.calls = []
     real = build._simulate
 
-    def counted(spec, config, options):
-        calls.append(config)
-        return real(spec, config, options)
+    def counted(spec, configs, options):
+        calls.extend(configs)
+        calls.calls.append(list(configs))
+        return real(spec, configs, options)
 
     monkeypatch.setattr(build, "_simulate", counted)
     return calls
@@ -182,7 +191,8 @@ def test_a_rerun_with_one_more_value_simulates_that_value_alone(tmp_path, cli, s
     base = ["explore", "ntk-ellipses", *SMALL, "--cache", cache]
     result = cli(*base, "--vary", "alphas=0.1,1", "-o", tmp_path / "a.html")
     assert result.exit_code == 0, result.output
-    assert sorted(c.alphas for c in simulations) == [(0.1,), (1.0,)]
+    # the two alphas trained as one ensemble: one simulation
+    assert [[c.alphas for c in call] for call in simulations.calls] == [[(0.1,), (1.0,)]]
     del simulations[:]
     result = cli(*base, "--vary", "alphas=0.1,1,10", "-o", tmp_path / "b.html")
     assert result.exit_code == 0, result.output
@@ -384,7 +394,11 @@ def test_the_gallery_explore_pages_are_planned_within_the_limits(tmp_path):
     from ntkviz.gallery.plan import EXPLORE_PAGES
     from ntkviz.output.explorer import MAX_BYTES
 
-    assert {p.name for p in EXPLORE_PAGES} >= {"explore-ntk-ellipses", "explore-rich-lazy"}
+    assert {p.name for p in EXPLORE_PAGES} == {
+        "explore-ntk-ellipses",
+        "explore-rich-lazy",
+        "explore-posterior",
+    }
     for page in EXPLORE_PAGES:
         plan = run.plan(
             page.figure, page.vary, dict(page.options), {}, tmp_path / "x.html", tmp_path / "c"
@@ -396,6 +410,8 @@ def test_the_gallery_explore_pages_are_planned_within_the_limits(tmp_path):
             alphas = [t.config.alphas for t in plan.tasks]
             assert len(alphas) >= 9 and alphas[0] == (0.01,) and alphas[-1] == (100.0,)
             assert {t.config.layout for t in plan.tasks} == {"both"}  # one plane
+        if page.figure == "posterior":  # over the width, one ensemble's width a variant
+            assert [t.config.widths for t in plan.tasks] == [(32,), (128,), (512,), (2048,)]
     assert not (tmp_path / "c").exists()
 
 
@@ -405,3 +421,93 @@ def test_a_list_option_that_needs_several_values_cannot_vary():
 
     with pytest.raises(Exception, match="--sweep of rich-lazy cannot vary .it needs at least 2"):
         vary.parse(get("rich-lazy"), ["sweep=1,2"])
+
+
+def test_variants_that_train_together_are_split_among_the_workers(tmp_path):
+    """Nine one-alpha variants: two ensembles of neighbouring alphas for two workers; a variant
+    in the cache is read, not trained again; --vary lr: each variant its own simulation."""
+    from ntkviz.explorer import run
+
+    shared = dict(quick=True, size="6x3", dpi=30.0, hold=0.0)
+    figure = dict(steps=100, snapshot_every=20, points=20)
+    alphas = ["alphas=0.01,0.03,0.1,0.3,1,3,10,30,100"]
+    tasks = run.plan("ntk-ellipses", alphas, figure, shared, None, tmp_path, 2).tasks
+    assert build.groups(tasks, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+    assert build.groups(tasks, 1) == [list(range(9))]
+    build._store(build.result_path(tasks[0]), b"")  # in the cache
+    assert build.groups(tasks, 2) == [[1, 2, 3, 4], [5, 6, 7, 8], [0]]
+    lrs = run.plan("ntk-ellipses", ["lr=0.001,0.002"], figure, shared, None, tmp_path, 2).tasks
+    assert build.groups(lrs, 2) == [[0], [1]]
+
+
+def _rewrite(source: Path, target: Path, change) -> Path:
+    """A copy of an explore page whose data ``change(data)`` altered."""
+    import json
+
+    text = source.read_text(encoding="utf-8")
+    data = player.read_html(source)
+    change(data)
+    start = text.index('class="np-data">') + len('class="np-data">')
+    end = text.index("</script>", start)
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    target.write_text(text[:start] + payload + text[end:], encoding="utf-8")
+    return target
+
+
+def test_the_gallery_check_validates_explore_pages(pages, tmp_path):
+    from ntkviz.gallery.check import explore_problems, validate
+
+    good = pages / "two.html"
+    assert explore_problems(good) == []
+    assert "over the gallery's 0 MB" in explore_problems(good, limit=1000)[0]
+
+    def corrupt(data):  # a patch whose bytes are not a GIF's
+        patch = next(p for p in data["pool"] if "gif" in p)
+        patch["gif"] = "AAAA" + patch["gif"][8:]
+
+    bad = _rewrite(good, tmp_path / "explore-bad.html", corrupt)
+    assert "'explore-bad.html': does not decode" in explore_problems(bad)[0]
+    short = _rewrite(good, tmp_path / "explore-short.html", lambda d: d["variants"].pop())
+    assert explore_problems(short) == ["'explore-short.html': 3 variants for 4 slider positions"]
+
+    def slower(data):
+        data["variants"][1]["frames"][-1]["ms"] += 500
+
+    slow = _rewrite(good, tmp_path / "explore-slow.html", slower)
+    assert "play for different times" in explore_problems(slow)[0]
+    # validate() takes every explore page of the gallery folder
+    (tmp_path / "fig.json").write_text("{}")
+    found = validate(tmp_path)
+    assert sum("'explore-" in line for line in found) == 3, found
+
+
+def test_the_gallery_skips_an_explore_page_that_is_current(
+    tmp_path, monkeypatch, simulations, capsys
+):
+    """`make gallery` on a current gallery computes nothing: an explore page whose stamp is
+    its plan's is left as it is; --force, or a page made otherwise, is made again."""
+    from ntkviz.cli import gallery as gallery_cli
+    from ntkviz.gallery import plan as gallery_plan
+    from ntkviz.output.explorer import read_stamp
+
+    tiny = gallery_plan.ExplorePage(
+        "explore-tiny",
+        "ntk-ellipses",
+        (f"alphas={','.join(ALPHAS)}",),
+        (("steps", 100), ("snapshot_every", 20), ("points", 20), ("size", "6x3"), ("dpi", 30.0)),
+    )
+    monkeypatch.setattr(gallery_plan, "EXPLORE_PAGES", (tiny,))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    page = tmp_path / "explore-tiny.html"
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False) == []
+    made = page.read_bytes()
+    assert read_stamp(page) and len(simulations) == 2
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False) == []
+    assert "explore-tiny.html: current" in capsys.readouterr().out
+    assert page.read_bytes() == made and len(simulations) == 2
+    page.write_bytes(made.replace(read_stamp(page).encode(), b"0" * 24, 1))  # made otherwise
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False) == []
+    assert page.read_bytes() == made  # made again, from the cache
+    assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False, force=True) == []
+    assert "current" not in capsys.readouterr().out.splitlines()[-1]
+    assert len(simulations) == 2  # the variants from the cache, every time

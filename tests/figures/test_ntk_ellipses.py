@@ -117,6 +117,31 @@ def test_simulation_shapes_and_definitions():
     assert y1_hi - y1_lo == pytest.approx(y2_hi - y2_lo)
 
 
+@pytest.mark.parametrize("clock", ["own", "linear"])
+def test_runs_simulated_together_are_each_configs_own_run(clock):
+    """``ntkviz explore --vary alphas=...``: one-alpha variants trained as one ensemble give
+    each variant the Result its config alone gives (its own net: member 0, not member k)."""
+    from ntkviz.figures.base import simulate_together
+
+    alone = [
+        NtkEllipsesConfig(**{**SMALL, "alphas": alphas, "clock": clock, "converged": 0.05})
+        for alphas in ((0.05,), (1.0, 20.0), (20.0,))
+    ]
+    together = simulate_together(SPEC, alone, torch.Generator().manual_seed(3), None, "cpu")
+    for config, joint in zip(alone, together, strict=True):
+        own = simulate(config, torch.Generator().manual_seed(3))
+        for field in dataclasses.fields(own):
+            a, b = getattr(own, field.name), getattr(joint, field.name)
+            if field.name == "steps":  # each run's own clock, step for step
+                np.testing.assert_array_equal(a, b)
+            else:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=field.name)
+    with pytest.raises(ValueError, match="differ in more than --alphas"):
+        simulate_together(
+            SPEC, [alone[0], dataclasses.replace(alone[1], lr=2e-4)], None, None, "cpu"
+        )
+
+
 def test_large_alpha_keeps_its_kernel_small_alpha_moves_it():
     config = NtkEllipsesConfig(
         alphas=(0.01, 100.0), width=30, steps=300, snapshot_every=300, lr=3e-4, points=10
