@@ -16,6 +16,7 @@ from typing import Any
 from ntkviz.config import load_json, read_small_file, shown, to_jsonable
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.options import SHARED
+from ntkviz.runtime import pins
 from ntkviz.version import __version__
 
 #: The version of the layout below; raised when a key changes meaning or goes.
@@ -55,6 +56,10 @@ OPTIONAL: dict[str, Any] = {
     "seconds": dict,
     "jobs": int,
     "command": (list, type(None)),
+    # since 0.x (schema 1 still: keys added, none changed): the CPU that made the file, and
+    # for a --reproducible run (every gallery figure) the pinned code paths (runtime/pins.py)
+    "cpu": str,
+    "pins": (dict, type(None)),
 }
 
 
@@ -131,6 +136,8 @@ def make(
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
         "jobs": jobs,  # processes allowed to draw GIF frames (render/write: this process's share)
         "command": list(options.command) if options.command else None,
+        "cpu": pins.cpu(),
+        "pins": pins.record() if options.extra.get("reproducible") else None,
         # shared options added since (ntkviz.options) that are recorded:
         **{k: _jsonable(v) for k, v in options.extra.items() if _recorded(k)},
     }
@@ -215,5 +222,9 @@ def is_current(record: Mapping[str, Any], config: Any, options: Any) -> bool:
     }
     if any(record.get(k) != v for k, v in wanted.items()):
         return False
+    pinned = record.get("pins") if isinstance(record.get("pins"), dict) else {}
+    wanted_pins = pins.PINS if getattr(options, "extra", {}).get("reproducible") else None
+    if (pinned.get("environment") if pinned else None) != wanted_pins:
+        return False  # made with other code paths: other bytes
     recorded = record.get("versions")
     return isinstance(recorded, dict) and recorded.get("ntkviz") == __version__
