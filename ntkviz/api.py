@@ -83,6 +83,10 @@ def render(
     :mod:`ntkviz.options` marked "run"), with the CLI's defaults. ``progress=True`` shows
     progress bars (tqdm's notebook bar where tqdm is installed, else Rich's).
     """
+    if _given(get("reproducible"), options.get("reproducible")):
+        from ntkviz.runtime.pins import apply
+
+        apply()  # before torch loads; refused (ConfigError) where it loaded unpinned already
 
     from ntkviz.pipeline import preflight
 

@@ -359,6 +359,16 @@ SHARED: list[Option] = [
         where="run",
         path="file",
     ),
+    Option(
+        "reproducible",
+        ("--reproducible",),
+        bool,
+        False,
+        "Pin the numerical code paths (MKL, torch's kernels, OpenBLAS, numpy's loops; one "
+        "thread) so that any x86-64 CPU with AVX2 makes the same bytes (recorded in the sidecar).",
+        where="run",
+        record="setting",
+    ),
     Option("quiet", ("-q", "--quiet"), bool, False, "Print nothing but errors."),
     Option(
         "config",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -29,6 +30,7 @@ from ntkviz.output import formats
 from ntkviz.output.formats import Frames
 from ntkviz.output.frames import FrameSource
 from ntkviz.output.transaction import FRAME_RE, check_writable, transaction
+from ntkviz.runtime import pins
 from ntkviz.runtime.devices import device_refusal, resolve_device
 from ntkviz.runtime.parallel import resolve_jobs
 from ntkviz.runtime.progress import Progress
@@ -365,13 +367,17 @@ def run_figure(
     """
     progress = progress or Progress()
     preflight(options)
+    reproducible = bool(options.extra.get("reproducible"))
+    if reproducible:
+        pins.apply()  # torch is loaded: refused unless the pins were set before it loaded
     generator = torch.Generator().manual_seed(options.seed)
     timing: dict[str, float] = {}
 
     start = time.perf_counter()
     try:
         if simulated is None:
-            result = spec.simulate(config, generator, progress, options.device)
+            with pins.threads() if reproducible else contextlib.nullcontext():
+                result = spec.simulate(config, generator, progress, options.device)
             timing["simulate"] = time.perf_counter() - start
         else:
             result, timing["simulate"] = simulated

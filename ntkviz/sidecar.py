@@ -18,6 +18,7 @@ from typing import Any
 from ntkviz.config import load_json, read_small_file, shown, to_jsonable
 from ntkviz.errors import ConfigError, NtkvizError
 from ntkviz.options import SHARED
+from ntkviz.runtime import pins
 from ntkviz.version import __version__
 
 #: The version of the layout below; raised when a key changes meaning or goes.
@@ -59,6 +60,10 @@ OPTIONAL: dict[str, Any] = {
     "jobs": int,
     "command": (list, type(None)),
     "train_data": (dict, type(None)),
+    # since 0.x (schema 1 still: keys added, none changed): the CPU that made the file, and
+    # for a --reproducible run (every gallery figure) the pinned code paths (runtime/pins.py)
+    "cpu": str,
+    "pins": (dict, type(None)),
 }
 
 
@@ -139,6 +144,8 @@ def make(
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
         "jobs": jobs,  # processes allowed to draw GIF frames (render/write: this process's share)
         "command": list(options.command) if options.command else None,
+        "cpu": pins.cpu(),
+        "pins": pins.record() if options.extra.get("reproducible") else None,
         # shared options added since (ntkviz.options) that are recorded:
         **{k: _jsonable(v) for k, v in options.extra.items() if _recorded(k)},
         **_train_data(options.extra.get("train_data")),
@@ -238,6 +245,10 @@ def is_current(record: Mapping[str, Any], config: Any, options: Any) -> bool:
     }
     if any(record.get(k) != v for k, v in wanted.items()):
         return False
+    pinned = record.get("pins") if isinstance(record.get("pins"), dict) else {}
+    wanted_pins = pins.PINS if getattr(options, "extra", {}).get("reproducible") else None
+    if (pinned.get("environment") if pinned else None) != wanted_pins:
+        return False  # made with other code paths: other bytes
     recorded = record.get("versions")
     return isinstance(recorded, dict) and recorded.get("ntkviz") == __version__
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-import numpy as np
-import pytest
+from ntkviz.runtime.pins import PINS
+
+# Before numpy and torch load: this process's code paths are pinned as a --reproducible run's
+# and the gallery's are, so that those run in-process here (a gallery of --jobs 1) as well.
+os.environ.update(PINS)
+
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")
 os.environ.setdefault("COLUMNS", "200")  # wide help output in CliRunner

@@ -203,7 +203,7 @@ def _figure_command(entry: dict[str, Any]):
             values = apply_config_file(ctx, values["config"], values, entry)
         # before torch and matplotlib load:
         precheck(entry, values, registry.load()["formats"])
-        prepare_environment()
+        prepare_environment(reproducible=bool(values.get("reproducible")))
         from ntkviz.figures import get
         from ntkviz.pipeline import run_figure
         from ntkviz.runtime.progress import Progress, RichProgress

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from ntkviz.errors import ConfigError
+from ntkviz.runtime import pins
 
 #: libgomp's complaint about a variable, e.g. "libgomp: Invalid value for environment variable
 #: OMP_NUM_THREADS" (or "Unknown value" for OMP_SCHEDULE).
@@ -36,9 +37,13 @@ OPENMP_COMPLAINT = re.compile(r"^libgomp: \w+ value for environment variable (\w
 _MADE: dict[str, tuple[str, int]] = {}
 
 
-def prepare() -> None:
+def prepare(reproducible: bool = False) -> None:
     """Before torch and matplotlib load: set MPLBACKEND aside, give matplotlib a folder it can
-    write, and import torch with OpenMP's complaints caught (one refused variable: ConfigError)."""
+    write, pin the numerical code paths where ``reproducible`` (:mod:`ntkviz.runtime.pins`;
+    worker processes inherit them), and import torch with OpenMP's complaints caught (one
+    refused variable: ConfigError)."""
+    if reproducible:
+        pins.apply()
     if "matplotlib" not in sys.modules:
         os.environ.pop("MPLBACKEND", None)
         matplotlib_folder()

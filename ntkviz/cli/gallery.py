@@ -116,7 +116,7 @@ def gallery_command(
     gallery.check_tolerance(tolerance)
     if check is not None:
         gallery.check_reference(check)
-    prepare_environment()
+    prepare_environment(reproducible=True)  # every gallery figure: the same bytes on any CPU
     console = Console(stderr=True, quiet=quiet)
     with Progress(
         TextColumn("gallery"),
@@ -180,6 +180,7 @@ def gallery_command(
         ]
         for line in problems:
             typer.echo(f"Error: gallery check: {line}", err=True)
+        typer.echo(f"Bytes: {gallery.byte_report(out, check)}.")
         if not problems:
             typer.echo(
                 f"Gallery check: every figure decodes, matches its sidecar and {quoted(check)}."

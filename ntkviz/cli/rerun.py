@@ -105,7 +105,7 @@ def rerun_command(
 ) -> None:
     """Run again what a sidecar records (figure, config, seed, style, fps, hold, formats): the same
     versions give a byte-identical file."""
-    prepare_environment()  # before torch and matplotlib load
+    prepare_environment(reproducible=_recorded_pinned(sidecar))  # before torch, matplotlib load
     from ntkviz.pipeline import run_figure
     from ntkviz.runtime.progress import Progress, RichProgress
 
@@ -119,3 +119,15 @@ def rerun_command(
     with bar:
         record = run_figure(spec, config, options, bar)
     report(record, {"quiet": quiet, "open": open_})
+
+
+def _recorded_pinned(file: Path) -> bool:
+    """Whether the sidecar records a --reproducible run (to pin before torch loads; a sidecar
+    that cannot be read is refused by :func:`rerun_plan`, with its one line)."""
+    from ntkviz import sidecar as schema
+    from ntkviz.errors import NtkvizError
+
+    try:
+        return schema.read(file, require=()).get("reproducible") is True
+    except (NtkvizError, OSError):
+        return False

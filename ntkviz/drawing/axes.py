@@ -9,11 +9,20 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import Formatter, LogFormatterSciNotation, MaxNLocator
 
-from ntkviz.drawing.style import SEQUENTIAL_RANGES, Z
+from ntkviz.drawing.style import SEQUENTIAL, SEQUENTIAL_RANGES, Z
 
 #: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme (the
 #: style's decision, :data:`ntkviz.drawing.style.SEQUENTIAL_RANGES`; the name kept for figures).
 COLOR_RANGES = SEQUENTIAL_RANGES
+
+
+def mode_color(style, k: int, n: int) -> tuple:
+    """Mode k of n (1-based) on the sequential map, by log k: a continuous quantity."""
+    from matplotlib import colormaps
+
+    low, high = COLOR_RANGES[style.theme]
+    position = np.log(k) / np.log(n) if n > 1 else 0.0
+    return colormaps[SEQUENTIAL](low + (high - low) * position)
 
 
 class PlainLogFormatter(LogFormatterSciNotation):
@@ -211,3 +220,27 @@ def set_positive(line, x: np.ndarray, y: np.ndarray) -> None:
     distance of exactly 0, at step 0 say)."""
     keep = y > 0
     line.set_data(x[keep], y[keep])
+
+
+def above_floor(values: np.ndarray, floor: float) -> np.ndarray:
+    """|values| for a log axis with a floor: NaN (not drawn) below it, never a line along it."""
+    values = np.abs(np.asarray(values, dtype=float))
+    return np.where(values >= floor, values, np.nan)
+
+
+def floor_band(ax, style, floor: float, bottom: float, top: float, what: str = "learned") -> Any:
+    """The floor of a log axis from ``bottom`` to ``top``: a muted band from ``bottom`` to
+    ``floor``, labelled as the floor (values below it are not drawn: :func:`above_floor`, so no
+    line of data runs along it). Returns the label."""
+    ax.set_ylim(bottom, top)
+    ax.axhspan(bottom, floor, color=style.color("muted"), alpha=0.25, lw=0, zorder=Z.BAND)
+    return ax.text(
+        0.99,
+        np.sqrt(bottom * floor),
+        f"floor: below {floor:g}, {what} (not drawn)",
+        transform=ax.get_yaxis_transform(),
+        ha="right",
+        va="center",
+        fontsize=style.small,
+        color=style.foreground,
+    )

@@ -10,8 +10,8 @@ Time: eta = 2 lr / N (loss (1/N) sum_i (f(x_i) - y_i)^2, step w <- w - lr grad L
 The figure draws the analytic NTK's spectrum beside the empirical NTKs of nets of several widths
 at initialisation, the leading eigenfunctions, and u_k(t) / u_k(0) of those nets (zeroed, so
 u(0) = -Y) trained by gradient descent, on the analytic eigenvectors, against theory; frames are
-evenly spaced in log time. Each net's own linear model (on its initial empirical NTK) is in the
-Result, to split the nets' lag into the random initial kernel's and the kernel change's.
+evenly spaced in log time. Each net's own linear model (on its initial empirical NTK) is drawn
+dotted, to split the nets' lag into the random initial kernel's and the kernel change's.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from matplotlib import colormaps
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import COLOR_RANGES
+from ntkviz.drawing.axes import above_floor, floor_band, mode_color
 from ntkviz.drawing.canvas import Renderer, Style
-from ntkviz.drawing.style import SEQUENTIAL
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
 from ntkviz.figures.common import (
@@ -50,8 +48,8 @@ from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric
 
 TARGETS = ("modes", "sin", "step", "noise")
-#: Ratios below this are drawn at the bottom of the log axes (learned, to float32 precision).
-FLOOR = 1e-3
+#: Ratios below this (learned, to float32) are not drawn; a band FLOOR / BAND .. FLOOR marks it.
+FLOOR, BAND = 1e-3, 4.0
 
 
 @dataclass(frozen=True)
@@ -238,13 +236,6 @@ def simulate(
     )
 
 
-def mode_color(style: Style, k: int, n: int) -> tuple:
-    """Mode k of n (1-based) on the sequential map, by log k: a continuous quantity."""
-    low, high = COLOR_RANGES[style.theme]
-    position = np.log(k) / np.log(n) if n > 1 else 0.0
-    return colormaps[SEQUENTIAL](low + (high - low) * position)
-
-
 TOP = 8  # eigenvalues compared between the analytic and the empirical kernels
 
 
@@ -324,8 +315,7 @@ def facts(result: KernelSpectrumResult, config: KernelSpectrumConfig) -> dict:
 
 
 def _floored(values: np.ndarray) -> np.ndarray:
-    """|values| on the log axes, anything learned beyond the floor drawn at the floor."""
-    return np.clip(np.abs(values), FLOOR, None)
+    return above_floor(values, FLOOR)  # below it: NaN, not drawn
 
 
 class KernelSpectrumRenderer(Renderer):
@@ -345,23 +335,23 @@ class KernelSpectrumRenderer(Renderer):
         index = np.arange(1, n + 1)
 
         # (a) the spectrum
-        ax_eig.set_yscale("log")
-        ax_eig.set_xscale("log")
+        ax_eig.set(xscale="log", yscale="log")
         for w, width in enumerate(r.widths):
             ax_eig.plot(
                 index,
                 r.empirical_eigenvalues[w].mean(axis=0),
                 **style.look("run", self.width_colors[w], marker="o", ms=1.2 * style.line_width),
-                label=f"empirical NTK, width {int(width)} (mean of {r.projections.shape[2]})",
+                label=f"empirical, width {int(width)} (mean of {r.projections.shape[2]})",
             )
         ax_eig.plot(index, r.eigenvalues, **style.look("theory"), label="infinite width")
         for k in modes:
             ax_eig.plot([k], [r.eigenvalues[k - 1]], **style.look("now", mode_color(style, k, n)))
-        ax_eig.set_ylim(r.eigenvalues.min() / 30, r.eigenvalues.max() * 1e3)  # room for the key
+        # the data's range; the key where it covers no point (the spectrum leaves a corner empty)
+        ax_eig.set_ylim(r.eigenvalues.min() / 30, r.eigenvalues.max() * 3)
         ax_eig.set_xlabel("mode $k$")
         ax_eig.set_ylabel(r"eigenvalue $\lambda_k$")
         ax_eig.set_title(f"spectrum of the NTK on {n} points", fontsize=style.small)
-        self.overlay(ax_eig.legend(loc="upper right", **style.legend()))
+        self.overlay(ax_eig.legend(loc="best", **style.legend()))
 
         # (b) the leading eigenfunctions
         scale = np.sqrt(n)
@@ -385,9 +375,9 @@ class KernelSpectrumRenderer(Renderer):
         )
 
         # (c) every mode now
-        ax_now.set_yscale("log")
-        ax_now.set_xscale("log")
-        ax_now.set_ylim(FLOOR / 1.5, 40.0)  # room above for the key
+        ax_now.set(xscale="log", yscale="log")
+        floor_band(ax_now, style, FLOOR, FLOOR / BAND, top=80.0)  # room above for the key
+        wide = int(np.argmax(r.widths))
         ax_now.set_xlabel("mode $k$")
         ax_now.set_ylabel(r"$|u_k(t) / u_k(0)|$")
         self.now_nets = []
@@ -399,34 +389,42 @@ class KernelSpectrumRenderer(Renderer):
                 label=f"nets, width {int(width)}",
             )
             self.now_nets.append(line)
+        (self.now_own,) = ax_now.plot(
+            index,
+            _floored(r.own_ratio[0, wide]),
+            **style.look("linear", self.width_colors[wide], linestyle=":"),
+            label=f"own linear model, width {int(r.widths[wide])}",
+        )
         (self.now_theory,) = ax_now.plot(
             index, _floored(r.theory[0]), **style.look("theory"), label=r"$(1 - \eta\lambda_k)^t$"
         )
         self.now_title = ax_now.set_title(" ", fontsize=style.small)
-        self.animate(*self.now_nets, self.now_theory, self.now_title)
+        self.animate(*self.now_nets, self.now_own, self.now_theory, self.now_title)
         self.overlay(ax_now.legend(loc="upper center", ncols=2, **style.legend()))
 
         # (d) chosen modes over time
-        ax_time.set_xscale("log")
-        ax_time.set_yscale("log")
+        ax_time.set(xscale="log", yscale="log")
         ax_time.set_xlim(1, max(2, r.steps[-1]) * 1.2)
-        ax_time.set_ylim(FLOOR / 1.5, 40.0)
+        floor_band(ax_time, style, FLOOR, FLOOR / BAND, top=40.0)
         ax_time.set_xlabel("step $t$")
         ax_time.set_ylabel(r"$|u_k(t) / u_k(0)|$")
         ax_time.set_title(
-            f"solid: nets of width {int(r.widths.max())}; dashed: theory", fontsize=style.small
+            f"solid: nets, width {int(r.widths.max())}; dotted: own linear; dashed: theory",
+            fontsize=style.small,
         )
-        wide = int(np.argmax(r.widths))
         self.time_lines = []
         for k in modes:
             color = mode_color(style, k, n)
-            (measured,) = ax_time.plot([], [], **style.look("run", color), label=f"$k$ = {k}")
-            (theory,) = ax_time.plot(
-                [], [], **style.look("linear", color, lw=0.7 * style.line_width)
+            looks = (  # the nets, theory (dashed), their own linear models (dotted), now
+                style.look("run", color, label=f"$k$ = {k}"),
+                style.look("linear", color, lw=0.7 * style.line_width),
+                style.look("linear", color, linestyle=":", lw=0.9 * style.line_width),
+                style.look("now", color),
             )
-            (now,) = ax_time.plot([], [], **style.look("now", color))
+            measured, theory, own, now = (ax_time.plot([], [], **look)[0] for look in looks)
             self.time_lines += [
                 (measured, r.ratio[:, wide, k - 1], False),
+                (own, r.own_ratio[:, wide, k - 1], False),
                 (theory, r.theory[:, k - 1], False),
                 (now, r.ratio[:, wide, k - 1], True),
             ]
@@ -440,6 +438,7 @@ class KernelSpectrumRenderer(Renderer):
         r = self.result
         for w, line in enumerate(self.now_nets):
             line.set_ydata(_floored(r.ratio[i, w]))
+        self.now_own.set_ydata(_floored(r.own_ratio[i, int(np.argmax(r.widths))]))
         self.now_theory.set_ydata(_floored(r.theory[i]))
         self.now_title.set_text(f"every mode at step {int(r.steps[i])}: left to learn")
         steps = r.steps[: i + 1]

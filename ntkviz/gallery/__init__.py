@@ -8,7 +8,21 @@ here too (light: no figure, torch or matplotlib is imported until a build starts
 """
 
 from ntkviz.gallery.build import build
-from ntkviz.gallery.check import check_reference, check_tolerance, compare, validate
+from ntkviz.gallery.check import (
+    byte_report,
+    check_reference,
+    check_tolerance,
+    compare,
+    validate,
+)
 from ntkviz.gallery.plan import SKIPPED
 
-__all__ = ["SKIPPED", "build", "check_reference", "check_tolerance", "compare", "validate"]
+__all__ = [
+    "SKIPPED",
+    "build",
+    "byte_report",
+    "check_reference",
+    "check_tolerance",
+    "compare",
+    "validate",
+]

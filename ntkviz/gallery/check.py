@@ -122,7 +122,7 @@ def validate(out: Path) -> list[str]:
             problems.append(f"{quoted(path.name)}: a stray file (no sidecar names it)")
     for path in sorted(out.glob("explore-*.html")):
         problems += explore_problems(path)
-    return problems
+    return problems + _spreads(out, sidecars)
 
 
 def explore_problems(path: Path, limit: int | None = None) -> list[str]:
@@ -163,6 +163,30 @@ def explore_problems(path: Path, limit: int | None = None) -> list[str]:
         shown = ", ".join(f"{ms / 1000:g}" for ms in sorted(lengths))
         problems.append(f"{name}: variants that play for different times ({shown} s)")
     return problems
+
+
+def _spreads(out: Path, sidecars: list[Path]) -> list[str]:
+    """A full gallery (every figure, at the post's settings) whose README states fewer spreads
+    than :data:`ntkviz.gallery.index.MIN_SPREADS`: one line; nothing for a partial or quick one."""
+    from ntkviz import registry
+    from ntkviz.gallery.index import spread_problem
+
+    made, quick = set(), False
+    for path in sidecars:
+        try:
+            record = read_sidecar(path)
+        except NtkvizError:
+            continue
+        made.add(record.get("figure"))
+        quick = quick or record.get("quick") is True
+    readme = out / "README.md"
+    if quick or not set(registry.figures()) <= made or not readme.is_file():
+        return []
+    try:
+        problem = spread_problem(readme.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return [f"'README.md': cannot be read ({exc.strerror})"]
+    return [problem] if problem else []
 
 
 def check_reference(reference: Path) -> None:
@@ -228,3 +252,59 @@ def compare(built: Path, reference: Path, tolerance: float = 2.0) -> list[str]:
         if diff > tolerance:
             changed.append(f"{quoted(path.name)}: mean pixel difference {diff:.2f} > {tolerance}")
     return changed
+
+
+def byte_equality(built: Path, reference: Path) -> tuple[list[str], list[str]]:
+    """(files byte-identical to the committed ones, files that differ): the pictures and
+    sidecars of ``reference`` that ``built`` has too. Information, not a verdict: a rebuild on
+    another CPU differs in its last bits unless the pins held for both builds."""
+    same, differ = [], []
+    try:
+        paths = sorted(reference.iterdir())
+    except OSError:
+        return [], []
+    for path in paths:
+        if path.suffix not in IMAGE_SUFFIXES or path.name.startswith("."):
+            continue
+        other = built / path.name
+        try:
+            (same if other.read_bytes() == path.read_bytes() else differ).append(path.name)
+        except OSError:
+            continue
+    return same, differ
+
+
+def pins_of(folder: Path) -> str:
+    """Whether the pinned code paths held for every figure of ``folder`` (as its sidecars
+    record, :mod:`ntkviz.runtime.pins`), and on which CPU(s) they were made, in words."""
+    held, cpus, count = 0, set(), 0
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = read_sidecar(path)
+        except NtkvizError:
+            continue
+        count += 1
+        pins = record.get("pins")
+        held += isinstance(pins, dict) and pins.get("in_force") is True
+        cpus.add(record.get("cpu") or "an unrecorded CPU")
+    where = ", ".join(sorted(cpus)) or "no CPU recorded"
+    if count and held == count:
+        return f"pinned ({where})"
+    if held:
+        return f"pinned for {held} of {count} figures ({where})"
+    return f"not pinned ({where})"
+
+
+def byte_report(built: Path, reference: Path) -> str:
+    """One line for ``gallery --check``: how many files are byte-identical to the committed
+    ones, which differ, and whether the pins held for both builds."""
+    same, differ = byte_equality(built, reference)
+    total = len(same) + len(differ)
+    shown = ", ".join(differ[:6]) + (f" and {len(differ) - 6} more" if len(differ) > 6 else "")
+    line = f"{len(same)} of {total} files byte-identical to {quoted(reference)}"
+    if differ:
+        line += f" (differ: {shown})"
+    line += f"; this build {pins_of(built)}, the committed one {pins_of(reference)}"
+    if differ:
+        line += "; information only, the check's verdict is the tolerance above"
+    return line

@@ -24,6 +24,12 @@ __all__ = ["CSP", "POST", "foreign_index_files", "md_code", "md_text", "write_in
 MARKUP = frozenset("\\`*_[]<&~$")
 #: A line that starts like a heading, list, quote or rule.
 LINE_START = re.compile(r"^([#+=>-]|\d{1,9}[.)])")
+#: A spread a caption states (:func:`ntkviz.figures.common.spread_text`): "-0.99 (-1.02 to
+#: -0.97 over 5 seeds)", the range of a number over independent draws.
+SPREAD = re.compile(r"\([-+]?\d[\d.e+-]* to [-+]?\d[\d.e+-]* over \d+ [^)]+\)")
+#: At least this many figures of a full gallery state a spread (issue 22: numbers drawn at
+#: random are given with their spread, in six figures or more).
+MIN_SPREADS = 6
 
 
 def md_text(text: str) -> str:
@@ -124,6 +130,13 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
             f"its files; anywhere else, make that folder first (`mkdir -p {out.as_posix()}`) or "
             "change `-o` and `--still`."
         )
+    spreads = [e["name"] for e in entries if SPREAD.search(e["caption"] + " " + e["reading"])]
+    if spreads:
+        md += [
+            f"Numbers drawn at random are stated with their spread (their range over seeds, or "
+            f"over nets fitted alone) in {len(spreads)} figures: {', '.join(spreads)}.",
+            "",
+        ]
     for e in entries:
         md += [f"## {e['name']}", "", f"![{e['name']}]({e['image']})", ""]
         md += [md_text(e["summary"]), ""]
@@ -142,3 +155,22 @@ def write_index(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     page = render(out, entries)
     with atomic_target(out / "index.html") as tmp:
         tmp.write_text(page)
+
+
+def readme_spreads(text: str) -> list[str]:
+    """The figures (``## name`` sections) of a gallery README whose text states a spread."""
+    sections = re.split(r"^## ", text, flags=re.MULTILINE)[1:]
+    return [part.split("\n", 1)[0].strip() for part in sections if SPREAD.search(part)]
+
+
+def spread_problem(text: str) -> str | None:
+    """Why a full gallery's README falls short of :data:`MIN_SPREADS` figures stating their
+    spreads (None when it does not)."""
+    named = readme_spreads(text)
+    if len(named) >= MIN_SPREADS:
+        return None
+    which = f" ({', '.join(named)})" if named else ""
+    return (
+        f"'README.md': states a spread over seeds for {len(named)} figures{which}, fewer than "
+        f"{MIN_SPREADS}"
+    )

@@ -67,6 +67,7 @@ def plan(job: Job):
         jobs=job.threads,
         check_layout=True,
         command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)),
+        extra={"reproducible": True},  # pinned code paths (ntkviz.runtime.pins)
     )
     return spec, config, options
 
@@ -82,7 +83,7 @@ def command_line(
         words.append("--quick")
     if seed:
         words += ["--seed", str(seed)]
-    return words
+    return words + ["--reproducible"]
 
 
 def outputs(options) -> list[Path]:

@@ -109,6 +109,80 @@ def test_simulation(trained):
     np.testing.assert_allclose(result.ratio[3, 1, :2], result.theory[3, :2], atol=0.05)
 
 
+def drawn(values: np.ndarray) -> np.ndarray:
+    """What a residual axis shows: |values|, nothing (NaN) below the floor."""
+    values = np.abs(np.asarray(values, dtype=float))
+    return np.where(values >= FLOOR, values, np.nan)
+
+
+def residual_lines(renderer):
+    """Every line of the two residual panels (bottom left, bottom right) with its y data."""
+    return [line for ax in renderer.figure.axes[2:4] for line in ax.get_lines()]
+
+
+def test_each_nets_own_linear_model_is_drawn(trained):
+    """The own linear model (own_ratio) is drawn: on every mode now (the widest nets') and over
+    time for each chosen mode, at every frame (main computed it and drew nothing)."""
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=(12, 9), dpi=40))
+    wide = int(np.argmax(result.widths))
+    for n in (1, len(renderer) // 2, len(renderer) - 1):
+        renderer.frame(n)
+        i = renderer.order[n]
+        lines = residual_lines(renderer)
+        now = drawn(result.own_ratio[i, wide])
+        assert any(
+            len(line.get_ydata()) == len(now)
+            and np.array_equal(np.asarray(line.get_ydata(), float), now, equal_nan=True)
+            for line in lines
+        ), f"frame {n}: no line shows the own linear model on every mode"
+        later = result.steps[: i + 1] > 0
+        for k in config.modes:
+            course = drawn(result.own_ratio[: i + 1, wide, k - 1][later])
+            assert any(
+                np.array_equal(np.asarray(line.get_xdata(), float), result.steps[: i + 1][later])
+                and np.array_equal(np.asarray(line.get_ydata(), float), course, equal_nan=True)
+                for line in lines
+            ), f"frame {n}: mode {k}'s own linear model is not drawn over time"
+
+
+def test_the_floor_is_a_marked_band_not_a_line_of_data(trained):
+    """Values below the floor (the theory's modes learned to ~0) are not drawn at the floor as
+    if measured there; each residual axis marks the floor as a labelled band below it."""
+    result, config = trained
+    assert np.nanmin(np.abs(result.theory[-1])) < FLOOR  # something is below the floor
+    renderer = SPEC.renderer(result, config, Style(size=(12, 9), dpi=40))
+    renderer.frame(len(renderer) - 1)
+    for line in residual_lines(renderer):
+        y = np.asarray(line.get_ydata(), float)
+        assert not np.any(y[np.isfinite(y)] <= FLOOR * (1 + 1e-9)), line.get_label()
+    for ax in renderer.figure.axes[2:4]:
+        low, _ = ax.get_ylim()
+        assert low < FLOOR
+        to_data = ax.transData.inverted()
+        spans = [to_data.transform(p.get_extents())[:, 1] for p in ax.patches]
+        assert any(np.isclose(top, FLOOR) and bottom <= low * 1.01 for bottom, top in spans)
+        assert any("floor" in t.get_text() for t in ax.texts)
+
+
+def test_the_spectrum_axis_fits_its_data_and_the_key_covers_none(trained):
+    """The spectrum's axis ends within a decade of its largest eigenvalue (main left three
+    decades for the key alone), and the key's box covers no drawn point (the figure's size)."""
+    result, config = trained
+    renderer = SPEC.renderer(result, config, Style(size=SPEC.style.size, dpi=40))
+    renderer.frame(len(renderer) - 1)
+    ax = renderer.figure.axes[0]
+    top = max(result.eigenvalues.max(), result.empirical_eigenvalues.mean(axis=1).max())
+    assert ax.get_ylim()[1] <= 10 * top
+    renderer.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    for line in ax.get_lines():
+        xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        xy = xy[np.all(np.isfinite(xy), axis=1) & (xy[:, 1] > ax.get_ylim()[0])]
+        inside = [box.contains(*p) for p in ax.transData.transform(xy)]
+        assert not any(inside), f"the key covers {line.get_label()!r}"
+
+
 def test_renderer_frame_i_shows_snapshot_i(trained):
     result, config = trained
     renderer = SPEC.renderer(result, config, Style(size=(12, 9), dpi=40))
@@ -117,13 +191,9 @@ def test_renderer_frame_i_shows_snapshot_i(trained):
         renderer.frame(n)
         i = renderer.order[n]
         assert f"step {int(result.steps[i])}:" in renderer.title.get_text()
-        np.testing.assert_array_equal(
-            renderer.now_theory.get_ydata(), np.clip(np.abs(result.theory[i]), FLOOR, None)
-        )
+        np.testing.assert_array_equal(renderer.now_theory.get_ydata(), drawn(result.theory[i]))
         for w, line in enumerate(renderer.now_nets):
-            np.testing.assert_array_equal(
-                line.get_ydata(), np.clip(np.abs(result.ratio[i, w]), FLOOR, None)
-            )
+            np.testing.assert_array_equal(line.get_ydata(), drawn(result.ratio[i, w]))
         for line, _, _ in renderer.time_lines:
             steps = np.asarray(line.get_xdata())
             assert steps.size == 0 or steps.max() == result.steps[i]

@@ -131,3 +131,93 @@ def test_validate_catches_a_truncated_file(tmp_path, cli):
     (tmp_path / "toy-model.gif").write_bytes(data[: len(data) // 3])
     problems = gallery.validate(tmp_path)
     assert problems and "toy-model.gif" in problems[0]
+
+
+def test_check_reports_byte_equality_and_the_pins_as_information(cli, toy_gallery, tmp_path):
+    """--check says how many files are byte-identical to the committed ones and whether the pins
+    held for both builds; bytes that differ within the tolerance (the same pixels, here a PNG
+    compressed otherwise, as a build on another CPU may differ) do not fail the check."""
+    import json
+
+    from PIL import Image
+
+    reference = copy_of(toy_gallery, tmp_path / "reference")
+    out = copy_of(toy_gallery, tmp_path / "out")
+    pictures = sorted(p.name for p in reference.iterdir() if p.suffix in (".gif", ".png"))
+    args = ("gallery", "--out", out, "--quick", "--only", "toy-model", "--jobs", "1", "-q")
+    same = cli(*args, "--force", "--check", reference)
+    assert same.exit_code == 0, same.output
+    (line,) = [x for x in same.stdout.splitlines() if x.startswith("Bytes: ")]
+    assert f"{len(pictures)} of {len(pictures)} files byte-identical" in line, line
+    assert "this build pinned (" in line and "the committed one pinned (" in line, line
+
+    still = reference / "toy-model.png"
+    with Image.open(still) as im:
+        im.load()
+        im.save(still, compress_level=1)  # the same pixels, other bytes
+    for sidecar_file in reference.glob("*.json"):  # a committed build made unpinned
+        record = json.loads(sidecar_file.read_text())
+        if isinstance(record, dict) and "pins" in record:
+            record["pins"] = None
+            sidecar_file.write_text(json.dumps(record))
+    differ = cli(*args, "--check", reference)
+    assert differ.exit_code == 0, differ.output  # the tolerance is the gate, not the bytes
+    (line,) = [x for x in differ.stdout.splitlines() if x.startswith("Bytes: ")]
+    assert f"{len(pictures) - 1} of {len(pictures)} files byte-identical" in line, line
+    assert "(differ: toy-model.png)" in line and "the committed one not pinned" in line, line
+    assert "information only" in line
+
+
+def spread_readme(names_with: list[str], names_without: list[str]) -> str:
+    parts = ["# ntkviz gallery", ""]
+    for name in names_with:
+        parts += [f"## {name}", "", "slope -0.99 (-1.02 to -0.97 over 5 seeds), theory -1", ""]
+    for name in names_without:
+        parts += [f"## {name}", "", "slope -0.99 from one draw", ""]
+    return "\n".join(parts)
+
+
+def test_the_readme_must_state_spreads_for_six_figures():
+    """The check counts the figures whose README text states a spread; fewer than six is one
+    line naming them; a number without its range does not count."""
+    from ntkviz.gallery.index import MIN_SPREADS, readme_spreads, spread_problem
+
+    assert MIN_SPREADS == 6
+    six = spread_readme([f"f{i}" for i in range(6)], ["g"])
+    assert readme_spreads(six) == [f"f{i}" for i in range(6)] and spread_problem(six) is None
+    five = spread_readme([f"f{i}" for i in range(5)], ["g", "h"])
+    problem = spread_problem(five)
+    assert problem is not None and "\n" not in problem
+    assert "for 5 figures (f0, f1, f2, f3, f4), fewer than 6" in problem
+
+
+def test_the_committed_readme_states_spreads_for_six_figures():
+    from ntkviz.gallery.index import readme_spreads, spread_problem
+
+    readme = Path(__file__).parents[2] / "gallery" / "README.md"
+    if not readme.is_file():
+        pytest.skip("no committed gallery in this checkout")
+    text = readme.read_text(encoding="utf-8")
+    assert spread_problem(text) is None, readme_spreads(text)
+
+
+def test_a_full_gallery_whose_readme_lacks_spreads_fails_validate(tmp_path, monkeypatch):
+    """validate() holds a full gallery (every figure, not --quick) to the six spreads; a
+    partial or quick one is not held to it."""
+    import json
+
+    from ntkviz import registry
+
+    names = list(registry.figures())
+    for name in names:
+        record = {"figure": name, "frames": 1, "width": 1, "height": 1, "quick": False}
+        (tmp_path / f"{name}.txt.json").write_text(json.dumps(record))
+    monkeypatch.setattr(gallery.check, "_picture_problem", lambda *a: None)
+    (tmp_path / "README.md").write_text(spread_readme(names[:2], names[2:]))
+    problems = [p for p in gallery.validate(tmp_path) if "README" in p]
+    assert len(problems) == 1 and "for 2 figures" in problems[0], problems
+    (tmp_path / "README.md").write_text(spread_readme(names[:6], names[6:]))
+    assert [p for p in gallery.validate(tmp_path) if "README" in p] == []
+    (tmp_path / f"{names[0]}.txt.json").unlink()  # a partial gallery: not held to six
+    (tmp_path / "README.md").write_text(spread_readme([], names))
+    assert [p for p in gallery.validate(tmp_path) if "README" in p] == []

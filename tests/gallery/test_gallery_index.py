@@ -135,3 +135,14 @@ def test_empty_only_or_format_is_refused(tmp_path, args):
     assert run.returncode == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "names no" in run.stderr
     assert not (tmp_path / "g").exists()
+
+
+def test_the_readme_says_which_figures_state_spreads(quick_gallery):
+    """The README's opening names the figures whose captions state a spread, as the check
+    counts them."""
+    from ntkviz.gallery.index import readme_spreads
+
+    text = (quick_gallery / "README.md").read_text()
+    named = readme_spreads(text)
+    if named:
+        assert f"in {len(named)} figures: {', '.join(named)}." in text

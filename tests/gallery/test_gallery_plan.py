@@ -22,7 +22,7 @@ def test_files_and_command_line(tmp_path):
     assert plan.outputs(options) == [options.output, *options.also, options.still]
     assert list(options.command) == [
         "ntkviz", "toy-model", "-o", str(tmp_path / "toy-model.gif"),
-        "--still", str(tmp_path / "toy-model.png"), "--seed", "3",
+        "--still", str(tmp_path / "toy-model.png"), "--seed", "3", "--reproducible",
     ]  # fmt: skip
     still_spec = FIGURES["kernel-change"]
     assert not still_spec.animated
