@@ -100,10 +100,10 @@ def test_early_stop_repeats_the_last_state():
     assert stop < 200 and r.loss[stop, 0, 0] < 1e-3
     np.testing.assert_array_equal(r.matrices[stop], r.matrices[-1])
     assert len(r.steps) == 201
-    # The log clock takes its 150 snapshots at log_steps(200, 150), each exactly the state of
-    # the one-a-step run at that step (after the stop too).
+    # The log clock takes its --frames snapshots at log_steps(200, frames), each exactly the
+    # state of the one-a-step run at that step (after the stop too).
     log = simulate(replace(config, clock="log"), torch.Generator().manual_seed(0))
-    np.testing.assert_array_equal(log.steps, log_steps(200, 150))
+    np.testing.assert_array_equal(log.steps, log_steps(200, config.frames))
     np.testing.assert_array_equal(log.matrices, r.matrices[log.steps])
     np.testing.assert_array_equal(log.loss, r.loss[log.steps])
 
