@@ -22,6 +22,7 @@ from ntkviz import sidecar
 from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
 from ntkviz.errors import ConfigError, NtkvizError, quoted
+from ntkviz.figures import FIGURES
 from ntkviz.figures import data as own_data
 from ntkviz.figures.base import FigureSpec, caption, defaults, quick_changes, result_arrays
 from ntkviz.options import FIGURE, SHARED, parse_size
@@ -100,7 +101,8 @@ def plan(
     base, style = defaults(spec, bool(shared["quick"]))
     if shared.get("train_data") is not None:  # --train-data: the file's points, read once
         shared["train_data"] = own_data.read(shared["train_data"])
-        values.update(own_data.values(spec.config_cls, shared["train_data"], spec.name, values))
+        data = shared["train_data"]
+        values.update(own_data.values(spec.config_cls, data, spec.name, values, FIGURES))
     config = own_data.build(spec.config_cls, values, base, shared.get("train_data"))
     if shared["size"] is not None:
         style = style.resized(parse_size(shared["size"]))

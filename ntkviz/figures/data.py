@@ -186,14 +186,22 @@ def takes_data(config_cls: type) -> bool:
     return all(name in names for name in FIELDS)
 
 
-def values(config_cls: type, data: TrainData, figure: str, given: Mapping[str, Any]) -> dict:
-    """The Config values (``x_train``, ``y_train``) of ``data`` for the figure ``figure``; one
-    line if the figure trains on no data of its own, draws one x only, or if ``given`` sets the
-    fields too."""
+def values(
+    config_cls: type,
+    data: TrainData,
+    figure: str,
+    given: Mapping[str, Any],
+    figures: Mapping[str, Any] | None = None,
+) -> dict:
+    """The Config values (``x_train``, ``y_train``; ``input_dim``) of ``data`` for the figure
+    ``figure``; one line if the figure trains on no data of its own (naming those of
+    ``figures``, name -> FigureSpec, that do), draws one x only, or if ``given`` sets the fields
+    too."""
     if not takes_data(config_cls):
+        named = [n for n, spec in (figures or {}).items() if takes_data(spec.config_cls)]
         raise ConfigError(
             f"--train-data: {figure} trains on no data set of its own (figures that do: "
-            f"{', '.join(with_data())})"
+            f"{', '.join(named)})"
         )
     both = [f"--{k.replace('_', '-')}" for k in FIELDS if given.get(k) not in (None, ())]
     if both:
@@ -207,13 +215,6 @@ def values(config_cls: type, data: TrainData, figure: str, given: Mapping[str, A
     own = {"x_train": tuple(data.x.ravel().tolist()), "y_train": tuple(data.y.tolist())}
     has_dim = "input_dim" in {f.name for f in dataclasses.fields(config_cls)}
     return {**own, "input_dim": dim} if has_dim else own
-
-
-def with_data() -> list[str]:
-    """The figures that take --train-data."""
-    from ntkviz.figures import FIGURES
-
-    return [name for name, spec in FIGURES.items() if takes_data(spec.config_cls)]
 
 
 def check_same(data: TrainData, record: Mapping[str, Any], where: str) -> None:
