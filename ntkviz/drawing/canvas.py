@@ -22,7 +22,7 @@ from matplotlib.image import AxesImage
 from matplotlib.legend import Legend
 from matplotlib.transforms import Bbox
 
-from ntkviz.drawing.layout import LEGEND_SLACK, fit_to_style
+from ntkviz.drawing.layout import LEGEND_SLACK, fit_to_style, keep_row
 from ntkviz.drawing.style import MAX_PIXELS, THEMES, Style  # noqa: F401 - the house style, re-exported
 
 
@@ -144,6 +144,11 @@ class Renderer:
             ncols -= 1
         self.overlay(legend)
         return legend
+
+    def keep_row(self, ax, aspect: float | None = None) -> None:
+        """Keep the row of ``ax``'s panels on a narrow (paper) figure: small multiples that read
+        well small; ``aspect``: their height over width (:func:`ntkviz.drawing.layout.keep_row`)."""
+        keep_row(ax, aspect)
 
     def hold(self, frames: int) -> None:
         """Show the last frame ``frames`` more times (the end stays up long enough to read)."""

@@ -155,6 +155,9 @@ def _problems(renderer, frames: Iterable[int]) -> list[str]:
     for n in frames:
         renderer.frame(n)
         figure = renderer.figure
+        # a full draw on the canvas places every label anew (a vector file written before
+        # leaves them where its own 72-dpi draw put them)
+        renderer.canvas.draw()
         canvas_renderer = renderer.canvas.get_renderer()
         page = figure.bbox
         tag = f"frame {n}"
@@ -235,14 +238,21 @@ def _reflow(figure, style: Style) -> tuple[int, int, float | None]:
     biggest, aspect = (1, 1), None
     for grid, axes in groups.values():
         rows, cols = grid.get_geometry()
-        new_rows, new_cols = style.grid(rows, cols)
+        shown = [ax for ax in axes if ax.get_visible()]
+        cells = sorted({ax.get_subplotspec().num1 for ax in shown})  # a twin shares its cell
+        new_rows, new_cols, new_aspect = style.grid(len(cells), cols)
         single = all(ax.get_subplotspec().num1 == ax.get_subplotspec().num2 for ax in axes)
         movable = single and not getattr(grid, FLOWED, False) and hasattr(grid, "figure")
         if new_cols < cols and movable and grid.figure is figure:  # not a subfigure's
             flowed = figure.add_gridspec(new_rows, new_cols)
-            for ax in axes:
-                ax.set_subplotspec(flowed[divmod(ax.get_subplotspec().num1, new_cols)])
-            rows, cols = new_rows, new_cols
+            setattr(flowed, ASPECT, new_aspect)
+            for ax in axes:  # reading order kept; a grid's spare (hidden) cells dropped
+                if ax in shown:
+                    place = cells.index(ax.get_subplotspec().num1)
+                    ax.set_subplotspec(flowed[divmod(place, new_cols)])
+                else:
+                    ax.set_in_layout(False)
+            rows, cols, grid = new_rows, new_cols, flowed
         if rows * cols > biggest[0] * biggest[1]:
             biggest, aspect = (rows, cols), getattr(grid, ASPECT, None)
     return (*biggest, aspect)

@@ -51,6 +51,11 @@ LINE_PER_POINT = 3.0 / 20.0
 PANEL_EMS = 16.0
 #: The height of a re-flowed panel over its width (paper: the figure's height follows its rows).
 PANEL_ASPECT = 0.62
+#: The most inches a column of re-flowed panels may take (a page's text is about 9 in high):
+#: more go side by side.
+MAX_PANELS_HEIGHT = 8.5
+#: ... so panels get flatter, down to this height over width, before more go side by side.
+MIN_ASPECT = 0.42
 
 #: Categorical colours for discrete runs (alpha values, widths, members), per theme.
 PETROFF10 = (
@@ -234,12 +239,22 @@ class Style:
             return int(wanted)
         return max(1, min(int(wanted), int(self.size[0] * 72.0 / self.font_size // ems)))
 
-    def grid(self, rows: int, cols: int) -> tuple[int, int]:
-        """A grid of ``rows`` x ``cols`` panels re-flowed to the columns that fit (reading order)."""
+    def grid(self, cells: int, cols: int) -> tuple[int, int, float]:
+        """(rows, columns, panel height over width) of ``cells`` panels laid out ``cols``
+        across, re-flowed (reading order) to the columns that fit, :data:`PANEL_ASPECT` high;
+        flatter (down to :data:`MIN_ASPECT`) where that would make them taller than
+        :data:`MAX_PANELS_HEIGHT` inches, and more columns where even that would."""
         fit = self.columns(cols)
-        if fit >= cols:
-            return rows, cols
-        return -(-(rows * cols) // fit), fit
+        while True:
+            rows = -(-cells // fit)
+            room = MAX_PANELS_HEIGHT / (rows * self.size[0] / fit)  # the aspect that fills it
+            if fit >= cols or room >= MIN_ASPECT:
+                return rows, fit, min(PANEL_ASPECT, max(room, MIN_ASPECT))
+            fit += 1
+
+    def panel_height(self, cols: int, aspect: float | None = None) -> float:
+        """A re-flowed panel's height (inches), ``cols`` across this width."""
+        return self.size[0] / cols * (aspect or PANEL_ASPECT)
 
     def fitted_height(
         self, rows: int, cols: int, extra_ems: float = 0.0, aspect: float | None = None
@@ -247,7 +262,7 @@ class Style:
         """The height (inches) that gives ``rows`` x ``cols`` panels ``aspect`` (height over
         width; default :data:`PANEL_ASPECT`) at this width, with ``extra_ems`` font heights for
         a title or legend rows."""
-        panel = self.size[0] / cols * (aspect or PANEL_ASPECT)
+        panel = self.panel_height(cols, aspect)
         return round(rows * panel + extra_ems * self.font_size / 72.0, 2)
 
     @property

@@ -23,7 +23,6 @@ from matplotlib.ticker import FuncFormatter
 from ntkviz.config import param
 from ntkviz.drawing.axes import log_ylim, step_axis
 from ntkviz.drawing.canvas import CellImage, Renderer, Style
-from ntkviz.drawing.layout import keep_row
 from ntkviz.drawing.style import DIVERGING
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
@@ -288,7 +287,7 @@ class WeightMatrixRenderer(Renderer):
     def _matrix_panels(self, where) -> None:
         r, config, style = self.result, self.config, self.style
         axes = where.subplots(1, len(r.widths), squeeze=False)[0]
-        keep_row(axes[0], aspect=1.4)  # square matrices, titled: a narrow figure keeps the row
+        self.keep_row(axes[0], aspect=1.4)  # square matrices, titled: a narrow figure keeps the row
         delta = config.show == "delta"
         if delta:
             # Delta in units of each width's initial RMS weight ('shared'), or raw ('own').
