@@ -346,6 +346,7 @@ SHARED: list[Option] = [
         "Check the key frame's layout (overlapping or clipped text, text under 6 pt): one "
         "Warning: line each on stderr, recorded in the sidecar.",
         where="run",
+        record="setting",  # a rerun checks as the run did
     ),
     Option(
         "data",

@@ -61,8 +61,6 @@ class RunOptions:
     check_layout: bool = (
         False  # run ntkviz.drawing.layout on the frames and record problems (gallery)
     )
-    #: check the key frame's layout (ntkviz.drawing.layout) and record its problems
-    layout_check: bool = shared_option("layout_check").default
     sidecar: bool = True
     command: tuple[str, ...] | None = None  # the argv that made it, for the sidecar
     inputs: tuple[Path, ...] = ()  # files the run reads (--config): no output may replace one
@@ -438,7 +436,8 @@ def run_figure(
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)
         layout = None
-        if options.check_layout or options.layout_check:
+        key_check = options.extra.get("layout_check", shared_option("layout_check").default)
+        if options.check_layout or key_check:
             from ntkviz.drawing.layout import layout_problems
 
             # the gallery's check: first, middle, last and key frame; a run's: its key frame
