@@ -133,7 +133,10 @@ class Renderer:
         width does not hold them, with room for labels that grow as frames go by."""
         while True:
             legend = self.figure.legend(
-                list(handles.values()), list(handles), ncols=ncols, **options, **self.style.legend()
+                list(handles.values()),
+                list(handles),
+                ncols=ncols,
+                **{**self.style.legend(), **options},
             )
             if ncols <= 1 or not self.style.reflows:
                 break
