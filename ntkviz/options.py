@@ -302,9 +302,9 @@ SHARED: list[Option] = [
         ("--style",),
         str,
         "web",
-        f"Preset look: {'|'.join(PRESETS)}. paper: 3.3 in wide (--size 6.8xH for a page's width; "
-        "the height follows the panels), 8 pt type, 300 dpi, no title; talk: 16:9 at 1080p; "
-        "web: the figure's own, fonts scaled with --size.",
+        f"Preset look: {'|'.join(PRESETS)}. paper: 3.3 in wide and as tall as its re-flowed "
+        "panels need (or --size, e.g. 6.8x3 for a page's width), 8 pt type, 300 dpi, no title; "
+        "talk: 16:9 at 1080p; web: the figure's own, fonts scaled with --size.",
         check=one_of("--style", PRESETS),
         where="run",
     ),
