@@ -34,6 +34,27 @@ class _FigureOwn:
 FIGURE: Any = _FigureOwn()
 
 THEMES = ("light", "dark")
+#: The presets of ``--style`` (:func:`ntkviz.drawing.style.preset`): "web" (the post's look,
+#: scaled with --size), "paper" (a journal's column: absolute type, no title, panels re-flowed
+#: to the width), "talk" (16:9 at 1080p).
+PRESETS = ("web", "paper", "talk")
+#: Where ``--legend`` may put legends: matplotlib's locations ("upper-right" or "upper right"),
+#: "outside" (beside its panel), "none"; "auto" is the figure's own choice.
+LEGEND_LOCATIONS = (
+    "best",
+    "upper right",
+    "upper left",
+    "lower left",
+    "lower right",
+    "right",
+    "center left",
+    "center right",
+    "lower center",
+    "upper center",
+    "center",
+)
+LEGENDS = ("auto", "outside", "none", *LEGEND_LOCATIONS)
+MAX_FONT = 72.0  # points
 #: The devices --device takes, as help and messages spell them (``cuda:N``: the N-th CUDA device).
 DEVICES = ("cpu", "cuda", "cuda:N", "mps")
 MAX_HOLD = 600.0  # seconds
@@ -192,6 +213,29 @@ def one_of(flag: str, allowed: tuple[str, ...]) -> Callable[[Any], None]:
     return check
 
 
+def legend_location(value: Any) -> str | None:
+    """``value`` as one of :data:`LEGENDS` ("upper-right" is "upper right"); None if it is none."""
+    if not isinstance(value, str):
+        return None
+    name = " ".join(value.strip().lower().replace("-", " ").replace("_", " ").split())
+    return name if name in LEGENDS else None
+
+
+def check_legend(value: Any) -> None:
+    if legend_location(value) is None:
+        raise ConfigError(
+            f"--legend must be a location ({', '.join(w.replace(' ', '-') for w in LEGEND_LOCATIONS)}), "
+            f"outside, none or auto (got {str(value)[:40]!r})"
+        )
+
+
+def check_font_size(points: float) -> None:
+    if not (math.isfinite(points) and 0 < points <= MAX_FONT):
+        raise ConfigError(
+            f"--font-size must be > 0 and at most {MAX_FONT:g} points (got {points:g})"
+        )
+
+
 def _output_name(spec: Any, style: Any) -> str:
     return f"{spec.name}{'.gif' if spec.animated else '.png'}"
 
@@ -270,6 +314,57 @@ SHARED: list[Option] = [
         f"Colours: {'|'.join(THEMES)}.",
         check=one_of("--theme", THEMES),
         where="run",
+    ),
+    Option(
+        "style",
+        ("--style",),
+        str,
+        "web",
+        f"Preset look: {'|'.join(PRESETS)}. paper: 3.3 in wide and as tall as its re-flowed "
+        "panels need (or --size, e.g. 6.8x3 for a page's width), 8 pt type, 300 dpi, no title; "
+        "talk: 16:9 at 1080p; web: the figure's own, fonts scaled with --size.",
+        check=one_of("--style", PRESETS),
+        where="run",
+    ),
+    Option(
+        "font_size",
+        ("--font-size",),
+        float,
+        None,
+        "Base font size in points, whatever the --size (ticks are 0.9 of it, legends 0.8).",
+        check=check_font_size,
+        where="run",
+        shown="the style's",
+    ),
+    Option(
+        "title",
+        ("--title/--no-title",),
+        bool,
+        None,
+        "Draw the figure's title (its heading, e.g. the step; a lone panel's title).",
+        where="run",
+        shown="on, off with --style paper",
+    ),
+    Option(
+        "legend",
+        ("--legend",),
+        str,
+        None,
+        "Where legends go: a location (upper-left, lower-right, ...), outside (beside the "
+        "panel), none, or auto (the figure's own).",
+        check=check_legend,
+        where="run",
+        shown="auto",
+    ),
+    Option(
+        "layout_check",
+        ("--layout-check/--no-layout-check",),
+        bool,
+        True,
+        "Check the key frame's layout (overlapping or clipped text, text under 6 pt): one "
+        "Warning: line each on stderr, recorded in the sidecar.",
+        where="run",
+        record="setting",  # a rerun checks as the run did
     ),
     Option(
         "data",

@@ -21,6 +21,7 @@ import torch
 from ntkviz import sidecar
 from ntkviz.config import option_name
 from ntkviz.drawing.canvas import Style
+from ntkviz.drawing.style import preset
 from ntkviz.errors import ConfigError, NtkvizError, quoted
 from ntkviz.figures import FIGURES
 from ntkviz.figures import data as own_data
@@ -37,7 +38,7 @@ from ntkviz.runtime.parallel import resolve_jobs
 from ntkviz.runtime.progress import Progress
 
 #: The run options that are the Style's (the rest are RunOptions' fields, or its ``extra``).
-STYLE_OPTIONS = ("size", "dpi", "theme")
+STYLE_OPTIONS = ("size", "dpi", "theme", "style", "font_size", "title", "legend")
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,17 @@ def plan(
         data = shared["train_data"]
         values.update(own_data.values(spec.config_cls, data, spec.name, values, FIGURES))
     config = own_data.build(spec.config_cls, values, base, shared.get("train_data"))
-    if shared["size"] is not None:
-        style = style.resized(parse_size(shared["size"]))
-    if shared["dpi"] is not None:
-        style = dataclasses.replace(style, dpi=shared["dpi"])
-    style = dataclasses.replace(style, theme=shared["theme"])
+    style = preset(
+        style,
+        shared["style"] or "web",
+        size=parse_size(shared["size"]) if shared["size"] is not None else None,
+        dpi=shared["dpi"],
+        font_size=shared["font_size"],
+        theme=shared["theme"],
+        title=shared["title"],
+        legend=shared["legend"],
+        dpi_factor=style.dpi / spec.style.dpi,  # --quick's share of the pixels
+    )
     for option in SHARED:  # the figure's own: its fps, its file name
         if option.default is FIGURE and option.name not in STYLE_OPTIONS:
             if shared.get(option.name) is None:
@@ -404,6 +411,8 @@ def run_figure(
     quick = quick_changes(spec, config, options.style.dpi) if options.quick else None
     start = time.perf_counter()
     renderer = spec.renderer(result, config, options.style)
+    # the style the frames have: a paper figure's height follows its re-flowed panels
+    options = dataclasses.replace(options, style=renderer.style)
     if spec.animated:
         renderer.hold(hold_frames(options.hold, options.fps))
     frames = _TimedFrames(renderer)
@@ -441,10 +450,13 @@ def run_figure(
         timing["render"] = frames.seconds
         timing["write"] = max(elapsed - frames.seconds, 0.0)
         layout = None
-        if options.check_layout:
+        key_check = options.extra.get("layout_check", shared_option("layout_check").default)
+        if options.check_layout or key_check:
             from ntkviz.drawing.layout import layout_problems
 
-            layout = layout_problems(renderer)
+            # the gallery's check: first, middle, last and key frame; a run's: its key frame
+            frames = None if options.check_layout else [renderer.key_frame]
+            layout = layout_problems(renderer, frames)
         report = sidecar.make(
             spec,
             config,

@@ -49,6 +49,7 @@ OPTIONAL: dict[str, Any] = {
     "hold_frames": int,
     "hold_s": _NUMBER,
     "layout": list,
+    "layout_check": bool,
     "caption": str,
     "dither": bool,
     "still": (str, type(None)),

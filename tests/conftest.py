@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 os.environ.setdefault("COLUMNS", "200")  # wide help output in CliRunner
 
 # 120 x 80 px frames, the last one not held (test_cli checks --hold)
-TINY = ["--size", "3x2", "--dpi", "40", "--no-progress", "--hold", "0"]
+# tiny frames for speed: their 5 pt type is no layout to check (tests/drawing/test_paper.py does)
+TINY = ["--size", "3x2", "--dpi", "40", "--no-progress", "--hold", "0", "--no-layout-check"]
 
 
 def gif_frames(path: Path) -> tuple[list[np.ndarray], list[int], dict]:

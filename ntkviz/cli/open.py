@@ -30,10 +30,13 @@ def describe(report: dict[str, Any]) -> str:
 
 
 def report(record: dict[str, Any], flags: dict[str, Any]) -> None:
-    """The one line of a finished run, then --open's viewer."""
+    """The one line of a finished run, one ``Warning:`` line on stderr per layout problem of
+    its key frame (the sidecar's "layout"), then --open's viewer."""
     if not flags["quiet"]:
         try:
             typer.echo(describe(record))
+            for problem in record.get("layout") or ():
+                typer.echo(f"Warning: layout: {problem}", err=True)
         except OSError as exc:  # the files are written; only the report could not be shown
             stdout_failed(exc)
             raise typer.Exit(1) from None

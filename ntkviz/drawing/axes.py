@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import Formatter, LogFormatterSciNotation, MaxNLocator
 
+from ntkviz.drawing.layout import ASPECT, FLOWED
 from ntkviz.drawing.style import SEQUENTIAL, SEQUENTIAL_RANGES, Z
 
 #: The part of the sequential map a continuous quantity (a width, a mode) uses, per theme (the
@@ -191,13 +192,27 @@ def theory_line(ax, style, x: np.ndarray, slope: float, fit: tuple[float, float]
     return line
 
 
-def shared_panels(figure, count: int, xlabel: str, ylabel: str) -> tuple[list, Any]:
+def shared_panels(
+    figure,
+    count: int,
+    xlabel: str,
+    ylabel: str,
+    columns: int | None = None,
+    aspect: float | None = None,
+) -> tuple[list, Any]:
     """``count`` panels with shared axes and one free panel after them, on a grid of one row
-    (under 4 panels) or two; axis labels and tick labels only on the outer panels (x where no
-    panel lies below, y in the first column). Returns the panels and the free one."""
+    (under 4 panels) or two, or of at most ``columns`` columns (a narrow figure's: see
+    :meth:`ntkviz.drawing.style.Style.columns`); axis labels and tick labels only on the outer
+    panels (x where no panel lies below, y in the first column). Returns the panels and the
+    free one."""
     rows = 1 if count < 4 else 2
     cols = -(-(count + 1) // rows)
+    if columns is not None and cols > columns:
+        cols = max(1, columns)
+        rows = -(-(count + 1) // cols)
     grid = figure.add_gridspec(rows, cols)
+    setattr(grid, FLOWED, True)  # laid out for the width already: no re-flow
+    setattr(grid, ASPECT, aspect)
     panels: list = []
     for k in range(count):
         row, col = divmod(k, cols)

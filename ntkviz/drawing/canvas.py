@@ -11,6 +11,7 @@ every frame, so they stay on top. How things look is :mod:`ntkviz.drawing.style`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -18,9 +19,11 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.legend import Legend
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.transforms import Bbox
 
+from ntkviz.drawing.layout import LEGEND_SLACK, fit_to_style, keep_row
 from ntkviz.drawing.style import MAX_PIXELS, THEMES, Style  # noqa: F401 - the house style, re-exported
 
 
@@ -79,6 +82,11 @@ class Renderer:
             self.order: Sequence[int] = range(self.count)
             self.key_frame = 0
             self.setup()
+            # the style's layout: panels re-flowed to the width, titles, legends, the height
+            height = fit_to_style(self.figure, style)
+            if height is not None and height != style.size[1]:
+                self.style = dataclasses.replace(style, size=(style.size[0], height))
+                self.figure.set_size_inches(self.style.size)
 
     # -- what subclasses provide -------------------------------------------------------------
     #: The Result field with one entry per result frame (steps, widths, alphas); None: one frame.
@@ -119,20 +127,40 @@ class Renderer:
         """One legend for the whole figure under its panels (``handles``: label -> artist, or a
         list of artists shown side by side: how one thing is drawn in each panel), in the house
         style, drawn over every frame; ``options`` go to ``Figure.legend``."""
+        if any(isinstance(h, list) for h in handles.values()):  # side by side, not overlaid
+            options.setdefault("handler_map", {tuple: HandlerTuple(ndivide=None, pad=0.6)})
+        self.figure_legend(handles, ncols, loc="outside lower center", **options)
+
+    def figure_legend(self, handles: dict[str, Artist | list], ncols: int, **options) -> Legend:
+        """A legend of the whole figure (``handles``: label -> artist, or a list of artists
+        side by side) in the house style, drawn over every frame, in at most ``ncols`` columns:
+        fewer where a narrow (paper) figure's width does not hold them, with room for labels
+        that grow as frames go by."""
         entries = [
             (tuple(h) if len(h) > 1 else h[0]) if isinstance(h, list) else h
             for h in handles.values()
         ]
-        if any(isinstance(h, list) for h in handles.values()):  # side by side, not overlaid
-            options.setdefault("handler_map", {tuple: HandlerTuple(ndivide=None, pad=0.6)})
-        legend = self.figure.legend(
-            entries,
-            list(handles),
-            loc="outside lower center",
-            ncols=ncols,
-            **self.style.legend(**options),
-        )
+        while True:
+            legend = self.figure.legend(
+                entries,
+                list(handles),
+                ncols=ncols,
+                **{**self.style.legend(), **options},
+            )
+            if ncols <= 1 or not self.style.reflows:
+                break
+            width = legend.get_window_extent(self.canvas.get_renderer()).width
+            if width * LEGEND_SLACK <= 0.98 * self.figure.bbox.width:
+                break
+            legend.remove()
+            ncols -= 1
         self.overlay(legend)
+        return legend
+
+    def keep_row(self, ax, aspect: float | None = None) -> None:
+        """Keep the row of ``ax``'s panels on a narrow (paper) figure: small multiples that read
+        well small; ``aspect``: their height over width (:func:`ntkviz.drawing.layout.keep_row`)."""
+        keep_row(ax, aspect)
 
     def hold(self, frames: int) -> None:
         """Show the last frame ``frames`` more times (the end stays up long enough to read)."""

@@ -28,12 +28,35 @@ import matplotlib.colors
 import matplotlib.style
 
 from ntkviz.errors import ConfigError
-from ntkviz.options import THEMES  # the --theme choices, stated once
+from ntkviz.options import PRESETS, THEMES, check_legend, legend_location  # stated once
 
 MAX_PIXELS = 4096 * 4096
 
 #: The smallest text drawn, as a fraction of the base font size (legends, annotations, ticks).
 MIN_TEXT = 0.8
+#: ... and in points, whatever the base font: under 6 pt, print is hard to read.
+MIN_POINTS = 6.0
+
+#: Paper: a two-column journal's column (3.3 in) or its full width (6.8 in); type in points.
+PAPER_WIDTH = 3.3
+PAPER_WIDTHS = (3.3, 6.8)
+PAPER_FONT = 8.0  # ticks 7.2 pt, legends 6.4 pt: within 6-9 pt
+PAPER_DPI = 300.0
+#: Talk: a 16:9 slide at 1080p.
+TALK_SIZE = (16.0, 9.0)
+TALK_PIXELS_HIGH = 1080
+#: Line width as a share of the font size in absolute presets (the post's 3 lines to 20 pt).
+LINE_PER_POINT = 3.0 / 20.0
+#: The narrowest a panel may be, in widths of the base font's "M" (tick labels and a y label
+#: beside a plot): a row of panels that would be narrower is re-flowed into more rows.
+PANEL_EMS = 16.0
+#: The height of a re-flowed panel over its width (paper: the figure's height follows its rows).
+PANEL_ASPECT = 0.62
+#: The most inches a column of re-flowed panels may take (a page's text is about 9 in high):
+#: more go side by side.
+MAX_PANELS_HEIGHT = 8.5
+#: ... so panels get flatter, down to this height over width, before more go side by side.
+MIN_ASPECT = 0.42
 
 #: Categorical colours for discrete runs (alpha values, widths, members), per theme.
 PETROFF10 = (
@@ -192,6 +215,10 @@ class Style:
     theme: str = "light"
     font_size: float = 20.0
     line_width: float = 3.0
+    preset: str = "web"  # the --style it came from (PRESETS)
+    title: bool = True  # the figure's title (the "step N" heading; a lone panel's title)
+    legend_at: str = "auto"  # --legend: the figure's own placement, a location, outside or none
+    fit_height: bool = False  # the height follows the panels' rows (paper without a height)
 
     def check(self) -> Style:
         width, height = self.size
@@ -222,6 +249,9 @@ class Style:
                 )
         if self.theme not in THEMES:
             raise ConfigError(f"--theme must be one of {', '.join(THEMES)} (got {self.theme!r})")
+        if self.preset not in PRESETS:
+            raise ConfigError(f"--style must be one of {', '.join(PRESETS)} (got {self.preset!r})")
+        check_legend(self.legend_at)
         return self
 
     def resized(self, size: tuple[float, float]) -> Style:
@@ -231,6 +261,46 @@ class Style:
         return dataclasses.replace(
             self, size=size, font_size=self.font_size * scale, line_width=self.line_width * scale
         )
+
+    @property
+    def reflows(self) -> bool:
+        """Whether panels are laid out for the width (paper); the web and talk looks keep each
+        figure's own layout, scaled."""
+        return self.preset == "paper"
+
+    def columns(self, wanted: int, ems: float = PANEL_EMS) -> int:
+        """How many of ``wanted`` panels fit side by side at this width and font size (at least
+        one): each needs ``ems`` widths of the font (all of them unless it
+        :attr:`reflows`)."""
+        if not self.reflows:
+            return int(wanted)
+        return max(1, min(int(wanted), int(self.size[0] * 72.0 / self.font_size // ems)))
+
+    def grid(self, cells: int, cols: int) -> tuple[int, int, float]:
+        """(rows, columns, panel height over width) of ``cells`` panels laid out ``cols``
+        across, re-flowed (reading order) to the columns that fit, :data:`PANEL_ASPECT` high;
+        flatter (down to :data:`MIN_ASPECT`) where that would make them taller than
+        :data:`MAX_PANELS_HEIGHT` inches, and more columns where even that would."""
+        fit = self.columns(cols)
+        while True:
+            rows = -(-cells // fit)
+            room = MAX_PANELS_HEIGHT / (rows * self.size[0] / fit)  # the aspect that fills it
+            if fit >= cols or room >= MIN_ASPECT:
+                return rows, fit, min(PANEL_ASPECT, max(room, MIN_ASPECT))
+            fit += 1
+
+    def panel_height(self, cols: int, aspect: float | None = None) -> float:
+        """A re-flowed panel's height (inches), ``cols`` across this width."""
+        return self.size[0] / cols * (aspect or PANEL_ASPECT)
+
+    def fitted_height(
+        self, rows: int, cols: int, extra_ems: float = 0.0, aspect: float | None = None
+    ) -> float:
+        """The height (inches) that gives ``rows`` x ``cols`` panels ``aspect`` (height over
+        width; default :data:`PANEL_ASPECT`) at this width, with ``extra_ems`` font heights for
+        a title or legend rows."""
+        panel = self.panel_height(cols, aspect)
+        return round(rows * panel + extra_ems * self.font_size / 72.0, 2)
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -314,6 +384,11 @@ class Style:
         """The smallest font size allowed: legends, annotations, secondary labels."""
         return MIN_TEXT * self.font_size
 
+    @property
+    def min_text(self) -> float:
+        """The smallest font size the layout check lets pass, in points."""
+        return max(MIN_TEXT * self.font_size, MIN_POINTS)
+
     def legend(self, **overrides: Any) -> dict[str, Any]:
         """Legend keyword arguments: readable text, line symbols long enough to tell styles apart."""
         return {"fontsize": self.small, "handlelength": 2.2, "framealpha": 0.9, **overrides}
@@ -379,3 +454,57 @@ def over(color: Any, alpha: float, under: Any) -> tuple[float, float, float]:
     """The colour seen where ``color`` at opacity ``alpha`` lies over ``under``."""
     top, bottom = matplotlib.colors.to_rgb(color), matplotlib.colors.to_rgb(under)
     return tuple(alpha * t + (1.0 - alpha) * u for t, u in zip(top, bottom, strict=True))
+
+
+def preset(
+    base: Style,
+    name: str = "web",
+    *,
+    size: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    font_size: float | None = None,
+    theme: str | None = None,
+    title: bool | None = None,
+    legend: str | None = None,
+    dpi_factor: float = 1.0,
+) -> Style:
+    """The style of a run: the figure's own ``base`` under the ``--style`` preset ``name``, then
+    the options given (None: the preset's). ``dpi_factor``: --quick's share of the pixels.
+
+    - web: the figure's look, fonts and lines scaled with ``size``;
+    - paper: ``size`` or :data:`PAPER_WIDTH` inches wide with the height its panels need
+      (``fit_height``), :data:`PAPER_FONT` pt type whatever the size, :data:`PAPER_DPI`, no title;
+    - talk: ``size`` or 16:9, the figure's look scaled to it, 1080 pixels high.
+    """
+    if name not in PRESETS:
+        raise ConfigError(f"--style must be one of {', '.join(PRESETS)} (got {name!r})")
+    style = dataclasses.replace(base, preset=name)
+    if name == "paper":
+        width, height = size if size is not None else (PAPER_WIDTH, PAPER_WIDTH * PANEL_ASPECT)
+        font = PAPER_FONT
+        style = dataclasses.replace(
+            style,
+            size=(width, height),
+            font_size=font,
+            line_width=font * LINE_PER_POINT,
+            dpi=PAPER_DPI * dpi_factor,
+            title=False,
+            fit_height=size is None,
+        )
+    elif name == "talk":
+        style = style.resized(size if size is not None else TALK_SIZE)
+        style = dataclasses.replace(style, dpi=TALK_PIXELS_HIGH / style.size[1] * dpi_factor)
+    elif size is not None:
+        style = style.resized(size)
+    if dpi is not None:
+        style = dataclasses.replace(style, dpi=dpi)
+    if font_size is not None:
+        style = dataclasses.replace(style, font_size=font_size)
+    if theme is not None:
+        style = dataclasses.replace(style, theme=theme)
+    if title is not None:
+        style = dataclasses.replace(style, title=bool(title))
+    if legend is not None:
+        check_legend(legend)
+        style = dataclasses.replace(style, legend_at=legend_location(legend))
+    return style

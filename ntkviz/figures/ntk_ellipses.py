@@ -269,6 +269,11 @@ def plane_limits(
     )
 
 
+#: A plane's width in font widths: shared axes label only the outer panels, so panels may be
+#: narrower than the house's.
+PANEL_EMS = 12.0
+
+
 class NtkEllipsesRenderer(Renderer):
     """Output frame i shows result snapshot i: frame 0 is step 0, every output at the origin and
     every ellipse at its initial kernel.
@@ -337,7 +342,14 @@ class NtkEllipsesRenderer(Renderer):
     def _setup_grid(self) -> None:
         """One plane per alpha (shared axes, labels on the outer panels), the functions last."""
         r, style = self.result, self.style
-        panels, functions = shared_panels(self.figure, len(r.alphas), "$y_1$", "$y_2$")
+        panels, functions = shared_panels(
+            self.figure,
+            len(r.alphas),
+            "$y_1$",
+            "$y_2$",
+            style.columns(len(r.alphas) + 1, ems=PANEL_EMS),
+            aspect=1.0,  # square planes
+        )
         for k, (alpha, ax) in enumerate(zip(r.alphas, panels, strict=True)):
             self._setup_plane(ax, [k], labels=False)
             for axis in (ax.xaxis, ax.yaxis):
@@ -354,13 +366,8 @@ class NtkEllipsesRenderer(Renderer):
                 self.overlay(step)
         self._setup_functions(functions, legend=True, compact=True)
         # one key for every panel, above them (the panels' titles name the runs)
-        key = self.figure.legend(
-            handles=plane_handles(style, self.colors, r.alphas, self.config.show_initial, False),
-            loc="outside upper right",
-            ncols=5,
-            **style.legend(),
-        )
-        self.overlay(key)
+        handles = plane_handles(style, self.colors, r.alphas, self.config.show_initial, False)
+        self.figure_legend({h.get_label(): h for h in handles}, ncols=5, loc="outside upper right")
 
     def _setup_functions(self, ax, legend: bool, compact: bool = False) -> None:
         r, config, style = self.result, self.config, self.style

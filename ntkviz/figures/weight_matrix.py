@@ -287,6 +287,7 @@ class WeightMatrixRenderer(Renderer):
     def _matrix_panels(self, where) -> None:
         r, config, style = self.result, self.config, self.style
         axes = where.subplots(1, len(r.widths), squeeze=False)[0]
+        self.keep_row(axes[0], aspect=1.4)  # square matrices, titled: a narrow figure keeps the row
         delta = config.show == "delta"
         if delta:
             # Delta in units of each width's initial RMS weight ('shared'), or raw ('own').

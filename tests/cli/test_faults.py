@@ -22,7 +22,7 @@ from conftest import gif_frames, temp_leftovers
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
-TINY = ["--size", "3x2", "--dpi", "40", "--no-progress"]
+TINY = ["--size", "3x2", "--dpi", "40", "--no-progress", "--no-layout-check"]
 # Long enough to be caught in the middle: a few seconds of drawing at 120 x 80 px.
 LONG = ["toy-model", "--frames", "400", "--points", "40", *TINY]
 
