@@ -393,7 +393,7 @@ class KernelSpectrumRenderer(Renderer):
             index,
             _floored(r.own_ratio[0, wide]),
             **style.look("linear", self.width_colors[wide], linestyle=":"),
-            label=f"own linear model, width {int(r.widths[wide])}",
+            label=f"own linear, width {int(r.widths[wide])}",
         )
         (self.now_theory,) = ax_now.plot(
             index, _floored(r.theory[0]), **style.look("theory"), label=r"$(1 - \eta\lambda_k)^t$"
