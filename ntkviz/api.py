@@ -33,6 +33,7 @@ from typing import Any
 from ntkviz.config import typed
 from ntkviz.errors import ArgumentError, ConfigError, FrameIndexError
 from ntkviz.options import SHARED, get, names
+from ntkviz.runtime.progress import notebook_progress
 
 #: An animation larger than this is shown inline as its still, with a note (saving still works).
 MAX_INLINE_BYTES = 32 * 1024 * 1024
@@ -103,7 +104,7 @@ def _simulated(spec: Any, config: Any, options: Any, words: list[str], progress:
     from ntkviz.runtime.progress import Progress
 
     progress = typed("progress", progress, bool)
-    bar = _progress(spec.name) if progress else None
+    bar = notebook_progress(spec.name) if progress else None
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(options.seed)
     with bar or Progress() as shown:
@@ -321,7 +322,7 @@ class Animation:
             **{k: v for k, v in values.items() if k in fields},
         )
         formats.output_format(path)
-        bar = _progress(self.name) if self._progress else None
+        bar = notebook_progress(self.name) if self._progress else None
         from ntkviz.runtime.progress import Progress
 
         with bar or Progress() as shown:
@@ -472,39 +473,3 @@ def _words(shared: list[Any], values: Mapping[str, Any]) -> list[str]:
         else:
             words += [option.flag, format_value(value)]
     return words
-
-
-def _progress(title: str):
-    """A notebook progress bar (tqdm.auto) where tqdm is installed, else Rich's bar on stderr."""
-    try:
-        from tqdm.auto import tqdm  # noqa: F401
-    except ImportError:
-        from ntkviz.runtime.progress import RichProgress
-
-        return RichProgress(title)
-    return _TqdmProgress(title)
-
-
-def _tqdm_progress_class():
-    import contextlib
-
-    from ntkviz.runtime.progress import Progress
-
-    class TqdmProgress(Progress):
-        """One tqdm bar per stage (a widget in Jupyter, text elsewhere)."""
-
-        def __init__(self, title: str) -> None:
-            self.title = title
-
-        @contextlib.contextmanager
-        def stage(self, description: str, total: int | None = None):
-            from tqdm.auto import tqdm
-
-            with tqdm(total=total, desc=f"{self.title} {description}", leave=False) as bar:
-                yield lambda n=1: bar.update(n)
-
-    return TqdmProgress
-
-
-def _TqdmProgress(title: str):  # noqa: N802 - a class made on first use (tqdm is optional)
-    return _tqdm_progress_class()(title)

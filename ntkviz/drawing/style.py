@@ -105,7 +105,7 @@ DIVERGING_DARK = (
 #: The part of the sequential map that a continuous quantity (a width, a mode) uses, per theme:
 #: viridis' pale yellow end would not read on white; on #111 its dark purple end would vanish,
 #: so the dark theme starts where the map's contrast with the page reaches 3:1 (WCAG's least
-#: for the parts of a graphic one must see; :func:`contrast_ratio`).
+#: for the parts of a graphic one must see; :func:`ntkviz.drawing.contrast.contrast_ratio`).
 SEQUENTIAL_RANGES = {"light": (0.0, 0.8), "dark": (0.35, 1.0)}
 #: The opacity of a band (a spread, an ensemble's +-2 sd) over the page, per theme: on #111 a
 #: light tint needs more of its colour to stand apart from the page and from a shaded region.
@@ -435,25 +435,6 @@ class Style:
             matplotlib.rcdefaults()
             stack.enter_context(matplotlib.rc_context(self.rc()))
             yield
-
-
-def relative_luminance(color: Any) -> float:
-    """WCAG 2's relative luminance of a colour (any matplotlib colour; alpha ignored)."""
-    rgb = [float(c) for c in matplotlib.colors.to_rgb(color)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast_ratio(a: Any, b: Any) -> float:
-    """WCAG 2's contrast ratio of two colours, 1 (the same) to 21 (black on white)."""
-    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-def over(color: Any, alpha: float, under: Any) -> tuple[float, float, float]:
-    """The colour seen where ``color`` at opacity ``alpha`` lies over ``under``."""
-    top, bottom = matplotlib.colors.to_rgb(color), matplotlib.colors.to_rgb(under)
-    return tuple(alpha * t + (1.0 - alpha) * u for t, u in zip(top, bottom, strict=True))
 
 
 def preset(

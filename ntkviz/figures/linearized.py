@@ -19,11 +19,10 @@ of the discrete steps. With the post's two points N = 2, so eta = lr: the post's
 
     f_lin(x, t) = f(x, w0) + Theta(x, X) Theta(X, X)^{-1} (I - exp(-eta H t)) (Y - f(X, w0)).
 
-The linear model is trained by :func:`ntkviz.numerics.linearize.train_linear`: its gradient steps
+The linear model is trained by :func:`ntkviz.numerics.linearize.train_linear`: its steps
 ``-lr J(X, w0)^T r`` keep ``w - w0`` in the span of J(X, w0)^T, so it trains as kernel gradient
-descent with the empirical tangent kernel at w0, exactly the parameter-space descent of
-:class:`ntkviz.numerics.linearize.LinearModel` (``torch.func.jvp``/``vjp``; tested to 1e-12) at a few
-(K, N) operations a step; no P-wide Jacobian is formed.
+descent with the empirical kernel at w0, exactly the parameter-space descent of
+:class:`ntkviz.numerics.linearize.LinearModel` (tested to 1e-12), without a P-wide Jacobian.
 
 ``--sweep alpha|width`` adds a log-log panel: how far apart the net and its linearisation get,
 against alpha (lazy training, Chizat, Oyallon & Bach 2019: O(1/alpha)) or the width (Lee et al.

@@ -6,8 +6,7 @@ the kernel H(w)/alpha^2 is a 2 x 2 positive definite matrix, drawn as the contou
 ``(y - y_bar)^T H (y - y_bar) = scale^2`` centred on the targets: axes along H's eigenvectors,
 semi-axes ``scale / sqrt(eigenvalue)``. Large alpha keeps its ellipse still (the kernel regime);
 small alpha's kernel grows many-fold while it trains, so its ellipse shrinks and changes shape.
-``--layout grid`` (the default) gives each alpha its own panel; ``both`` overlays them as the
-post did.
+``--layout grid``: a panel per alpha; ``both`` overlays them as the post did.
 
 All runs train together as ONE ensemble whose members have their own output scale alpha_k, each
 on its own loss ``MSE / alpha_k^2`` (so one learning rate means the same for every alpha).
@@ -81,10 +80,8 @@ class NtkEllipsesConfig:
     )
     lr: float = param(1e-4, "gradient-descent learning rate on the loss MSE / alpha^2", gt=0)
     steps: int = param(8000, "gradient-descent steps", ge=1, le=10_000_000)
-    # The post's notes say 8000 steps, a snapshot every 20 steps and 200 frames, which cannot all
-    # hold; we keep its 8000 steps and draw 125 frames, a frame (and a trajectory dot) every 64
-    # steps: its 200 frames and the 2 s end hold loop in 22 s, past the gallery's 20 s, and
-    # each alpha on its own clock shows its whole path in 125 (largest one-frame share 2%).
+    # The post: 8000 steps, a snapshot every 20, 200 frames (which cannot all hold). 125 frames
+    # loop in 14.6 s (200 took 22 s, past 20 s) and each alpha's own clock still shows its path.
     snapshot_every: int = param(
         64,
         "training steps between frames (and trajectory dots) with --clock linear; with own or "
@@ -342,14 +339,8 @@ class NtkEllipsesRenderer(Renderer):
     def _setup_grid(self) -> None:
         """One plane per alpha (shared axes, labels on the outer panels), the functions last."""
         r, style = self.result, self.style
-        panels, functions = shared_panels(
-            self.figure,
-            len(r.alphas),
-            "$y_1$",
-            "$y_2$",
-            style.columns(len(r.alphas) + 1, ems=PANEL_EMS),
-            aspect=1.0,  # square planes
-        )
+        n, columns = len(r.alphas), style.columns(len(r.alphas) + 1, ems=PANEL_EMS)
+        panels, functions = shared_panels(self.figure, n, "$y_1$", "$y_2$", columns, aspect=1.0)
         for k, (alpha, ax) in enumerate(zip(r.alphas, panels, strict=True)):
             self._setup_plane(ax, [k], labels=False)
             for axis in (ax.xaxis, ax.yaxis):

@@ -1,9 +1,8 @@
 """posterior: the predictive distribution of an ensemble of nets trained by gradient descent.
 
-Beyond the post (Lee et al. 2019, "Wide neural networks of any depth evolve as linear models",
-section 2.3.1). At initialisation an infinitely wide net in the NTK parameterisation is a draw
-from a Gaussian process with covariance K, the NNGP kernel. Gradient descent on the squared loss
-moves it like its linearisation, so after t steps
+Beyond the post (Lee et al. 2019, "Wide neural networks ... evolve as linear models", 2.3.1).
+At initialisation an infinitely wide net (NTK parameterisation) is a draw from a Gaussian process
+with covariance K, the NNGP kernel; gradient descent moves it like its linearisation: after t steps
 
     f_t(x) = f_0(x) + T_t(x) (Y - f_0(X)),    T_t(x) = Theta(x, X) Theta^{-1} (I - (I - eta Theta)^t)
 
@@ -12,15 +11,14 @@ with Theta = Theta(X, X) the NTK on the training inputs. f_t is therefore Gaussi
     mean  T_t(x) Y
     cov   K(x, x') + T_t(x) K(X, X) T_t(x')^T - T_t(x) K(X, x') - K(x, X) T_t(x')^T.
 
-Time: the loss is L(w) = (1/N) sum_i (f(x_i, w) - y_i)^2 and a step is w <- w - lr grad L, so
-f(X) <- f(X) - eta Theta (f(X) - Y) with eta = 2 lr / N; t counts steps ((I - eta Theta)^t, the
-exact discrete form; exp(-eta Theta t) is its flow limit, ``--time flow``).
+Time: with L(w) = (1/N) sum_i (f(x_i, w) - y_i)^2 and w <- w - lr grad L, f(X) <- f(X) - eta
+Theta (f(X) - Y), eta = 2 lr / N; t counts steps (exp(-eta Theta t): the flow, ``--time flow``).
 
 At t = 0 this is the NNGP prior; as t -> infinity it is not the NNGP's Bayesian posterior (exact
-GP regression with K), drawn beside it (dotted). For each width ``count`` real nets (NOT zeroed:
-the prior is the point) are trained by full-batch gradient descent and drawn (mean, +-``band`` sd)
-against these; a last panel shows, against width, the moments' distances from the theory and
-each net's from its own infinite-width linear model (theory: width^-1/2).
+GP regression with K, dotted beside it). For each width ``count`` real nets (NOT zeroed: the
+prior is the point) are trained by full-batch gradient descent and drawn (mean, +-``band`` sd);
+a last panel: against width, the moments' distances from the theory and each net's from its
+own infinite-width linear model (theory: width^-1/2).
 """
 
 from __future__ import annotations

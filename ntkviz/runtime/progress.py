@@ -73,3 +73,32 @@ class RichProgress(Progress):
         yield advance
         if total is not None:
             self._progress.update(task, completed=total)
+
+
+class TqdmProgress(Progress):
+    """One tqdm bar per stage (a widget in Jupyter, text elsewhere); tqdm is optional."""
+
+    def __init__(self, title: str = "") -> None:
+        self.title = title
+
+    @contextlib.contextmanager
+    def stage(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, desc=f"{self.title} {description}", leave=False) as bar:
+
+            def advance(n: int = 1) -> None:
+                stop_if_asked()
+                bar.update(n)
+
+            yield advance
+
+
+def notebook_progress(title: str) -> Progress:
+    """The API's progress bars: tqdm's (a widget in a notebook) where tqdm is installed, else
+    Rich's on stderr."""
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        return RichProgress(title)
+    return TqdmProgress(title)

@@ -96,7 +96,8 @@ def test_maps_read_on_the_page(theme):
     vanishing (the dark end on #111)."""
     from matplotlib import colormaps
 
-    from ntkviz.drawing.style import SEQUENTIAL, contrast_ratio
+    from ntkviz.drawing.contrast import contrast_ratio
+    from ntkviz.drawing.style import SEQUENTIAL
 
     style = Style(theme=theme)
     page = style.color("background")
@@ -108,7 +109,7 @@ def test_maps_read_on_the_page(theme):
 
 
 def test_contrast_ratio_is_wcags():
-    from ntkviz.drawing.style import contrast_ratio, over
+    from ntkviz.drawing.contrast import contrast_ratio, over
 
     assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
     assert contrast_ratio("#777777", "#777777") == pytest.approx(1.0)

@@ -1,7 +1,7 @@
 """Issue 21: maps that read on the page in both themes. A diverging map is the page's tone at
 zero (the dark theme's was white: glaring squares on #111), and a sequential map's low end stands
 out from the page (ntk-convergence's narrow widths vanished on #111). Measured as WCAG contrast
-ratios (:func:`ntkviz.drawing.style.contrast_ratio`) on the drawn pixels where possible."""
+ratios (:func:`ntkviz.drawing.contrast.contrast_ratio`) on the drawn pixels where possible."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ntkviz.drawing.style import Style, contrast_ratio, over
+from ntkviz.drawing.contrast import contrast_ratio, over
+from ntkviz.drawing.style import Style
 from ntkviz.figures.hessian_structure import (
     HessianStructureConfig,
     HessianStructureRenderer,

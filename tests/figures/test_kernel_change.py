@@ -168,7 +168,7 @@ def test_dots_band_and_shading_stand_apart(default_like):
     from the page and from the shading >= 1.8, the shading from the page >= 1.1 (a tint, yet
     there). In the light theme only the dots are held to it: a pale blue tint on white differs
     from it in hue more than in luminance, which is all a contrast ratio measures."""
-    from ntkviz.drawing.style import contrast_ratio, over
+    from ntkviz.drawing.contrast import contrast_ratio, over
 
     result, config = default_like
     for theme in ("light", "dark"):
