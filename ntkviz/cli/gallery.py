@@ -83,6 +83,9 @@ def gallery_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from ntkviz.runtime import pins
+
+    pins.apply()  # before the gallery's modules load numpy: the same bytes on any CPU
     from ntkviz import gallery
 
     names = (

@@ -167,3 +167,15 @@ def test_a_record_made_with_other_code_paths_is_not_current(pinned, tmp_path):
     assert sidecar.is_current(made_pinned, config, options) is pinned
     assert sidecar.is_current(made_free, config, options) is (not pinned)
     assert sidecar.is_current({**base}, config, options) is (not pinned)  # an older sidecar
+
+
+def test_the_gallery_command_pins_before_its_modules_load_numpy(tmp_path):
+    """``ntkviz gallery`` from an unpinned shell: the gallery's modules import numpy, so the pins
+    must be set before them (once refused its own build: "numpy loaded before ...")."""
+    done = ntkviz(
+        "gallery", "--only", "kappa-scaling", "--quick", "--format", "png", "--out", "g", "-q",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "g" / "kappa-scaling.gif.json").read_text())
+    assert record["pins"]["environment"] == pins.PINS and record["pins"]["in_force"] is True
