@@ -133,8 +133,9 @@ EXPLORE_PAGES = (
     # the width: the ensemble of one width against the infinite-width theory, its band closing
     # on theory's and its distances walking down the width axis (shared by every variant) as
     # the width grows. Not weight-matrix: its panel is the matrix itself, as large as the width,
-    # so one shared axis would shrink the narrow nets' matrices into a corner.
-    ExplorePage("explore-posterior", "posterior", ("widths=32,128,512,2048",)),
+    # so one shared axis would shrink the narrow nets' matrices into a corner. At 12 x 9 in
+    # (864 x 648 px, 4.4 MB): the figure's 16 x 12 made 6.4 MB once its views zoomed on the bands.
+    ExplorePage("explore-posterior", "posterior", ("widths=32,128,512,2048",), (("size", "12x9"),)),
 )
 
 
