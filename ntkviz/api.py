@@ -172,7 +172,7 @@ def _rerun_words(spec: Any, config: Any, options: Any) -> list[str]:
     own = [f.name for f in dataclasses.fields(config) if f.metadata.get("cli", True)]
     figure = {k: getattr(config, k) for k in own if getattr(config, k) != getattr(base, k)}
     running = [o for o in SHARED if o.where == "run" and o.record == "setting"]
-    values = {o.name: getattr(options, o.name) for o in running}
+    values = {o.name: getattr(options, o.name, options.extra.get(o.name)) for o in running}
     words = _figure_words({k: v for k, v in figure.items() if k not in skip})
     words += _words(running, values)
     style = options.style  # the Style's options, where they differ from the figure's

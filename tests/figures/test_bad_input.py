@@ -369,7 +369,16 @@ TABLES = [
             (["--show", "grads"], 2, "--show must be one of weights, delta"),
             (["--widths", "1000000", "--count", "1000"], 2, "GiB on cpu; the limit is"),
             (
-                ["--widths", "4000", "--max-pixels", "4000", "--steps", "10000000"],
+                [
+                    "--widths",
+                    "4000",
+                    "--max-pixels",
+                    "4000",
+                    "--steps",
+                    "10000000",
+                    "--frames",
+                    "100000",
+                ],
                 2,
                 "snapshots of the weight matrices",
             ),

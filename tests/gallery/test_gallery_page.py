@@ -478,7 +478,7 @@ def test_gallery_explore_links_the_pages_it_made(cli, tmp_path, monkeypatch):
     linked (the explore pages themselves are stood in for: their own tests build them)."""
     import ntkviz.cli.gallery as command
 
-    def explore_pages(out, quick, seed, jobs, quiet):
+    def explore_pages(out, quick, seed, jobs, quiet, force=False):
         (out / "explore-toy-model.html").write_text("<!DOCTYPE html><title>explore</title>")
         return []
 

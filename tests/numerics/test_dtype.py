@@ -46,7 +46,9 @@ def test_float32_and_float64_state_the_same_numbers(both):
     assert f32["slope"] == pytest.approx(f64["slope"], abs=1e-3)
     assert f32["near"] == f64["near"] and f32["approach"] == f64["approach"]
     scale = np.abs(r64.kernels).max()
-    assert np.abs(r32.kernels - r64.kernels).max() <= 1e-4 * scale
+    # float32 sums over up to 1000 units: about width * eps (1.2e-4) of the scale at worst; MKL's
+    # COMPATIBLE path (the pinned one the tests run on) measured 1.4e-4 here, the fast one < 1e-4
+    assert np.abs(r32.kernels - r64.kernels).max() <= 4e-4 * scale
 
 
 def test_both_meet_the_same_references(both):

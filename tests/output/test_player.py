@@ -86,7 +86,9 @@ def tiny_player(tmp_path_factory):
     from ntkviz.cli.app import app
 
     folder = tmp_path_factory.mktemp("player")
-    args = ["toy-model", "--quick", "--frames", str(FRAMES), *TINY[:-2], "--hold", "0.3"]
+    hold = TINY.index("--hold")  # TINY's own hold (0) replaced
+    tiny = TINY[:hold] + TINY[hold + 2 :]
+    args = ["toy-model", "--quick", "--frames", str(FRAMES), *tiny, "--hold", "0.3"]
     html = ["-o", str(folder / "toy.html"), "--frames-dir", str(folder / "frames")]
     result = CliRunner().invoke(app, [*args, *html])
     assert result.exit_code == 0, result.output
