@@ -65,11 +65,16 @@ def _hash(*parts: Any) -> str:
 
 
 def result_key(task: Task) -> str:
-    """What a Result depends on: the figure, its config, the seed, the device, the version."""
+    """What a Result depends on: the figure, its config, the seed, the device, the version, and
+    whether the numerical code paths were pinned (a pinned gallery never takes an unpinned run's
+    Result: other bits)."""
     from ntkviz.config import to_jsonable
+    from ntkviz.runtime.pins import pinned_environment
 
-    options = task.options
-    return _hash(task.figure, to_jsonable(task.config), options.seed, options.device, __version__)
+    options, pinned = task.options, pinned_environment()
+    return _hash(
+        task.figure, to_jsonable(task.config), options.seed, options.device, __version__, pinned
+    )
 
 
 def _store(path: Path, data: bytes) -> None:

@@ -511,3 +511,21 @@ def test_the_gallery_skips_an_explore_page_that_is_current(
     assert gallery_cli.explore_pages(tmp_path, True, 0, 1, False, force=True) == []
     assert "current" not in capsys.readouterr().out.splitlines()[-1]
     assert len(simulations) == 2  # the variants from the cache, every time
+
+
+def test_a_cached_result_is_keyed_by_the_pins(monkeypatch, tmp_path):
+    """The gallery builds pinned; a Result an unpinned explore run cached (other bits) must not
+    stand in for its own."""
+    from types import SimpleNamespace
+
+    from ntkviz.explorer.build import Task, result_key
+    from ntkviz.figures.toy_model import SPEC
+    from ntkviz.runtime import pins
+
+    options = SimpleNamespace(seed=0, device="cpu")
+    task = Task("toy-model", SPEC.config_cls(), options, tmp_path)
+    for name, value in pins.PINS.items():
+        monkeypatch.setenv(name, value)
+    pinned = result_key(task)
+    monkeypatch.delenv(next(iter(pins.PINS)))
+    assert result_key(task) != pinned
