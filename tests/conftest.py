@@ -67,3 +67,59 @@ def cli():
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+# -- a browser ------------------------------------------------------------------------------------
+
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+CHROMEDRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
+
+
+def _which(candidates: tuple[str, ...], name: str) -> str | None:
+    import shutil
+
+    found = next((p for p in candidates if os.access(p, os.X_OK)), None)
+    return found or shutil.which(name)
+
+
+def headless_chromium(width: int, height: int):
+    """Debian's Chromium, headless at ``width`` x ``height`` px, network off, keeping the console
+    log; the test skips where it is missing (fails under NTKVIZ_REQUIRE_BROWSER=1, as in CI).
+    Quit it when done."""
+    reason = None
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        reason = "selenium is not installed (pip install -e '.[dev]')"
+    binary, driver_path = _which(CHROMIUM, "chromium"), _which(CHROMEDRIVER, "chromedriver")
+    if reason is None and (binary is None or driver_path is None):
+        reason = "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+    if reason is not None:
+        if os.environ.get("NTKVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"NTKVIZ_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--force-device-scale-factor=1",
+        "--hide-scrollbars",
+        # the network off: every request goes to a proxy that is not there
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+        "--allow-file-access-from-files",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The driver path is given: Selenium Manager never downloads anything.
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.set_network_conditions(offline=True, latency=0, throughput=0)
+    except Exception:  # noqa: BLE001 - older drivers: the dead proxy above still holds
+        pass
+    return driver

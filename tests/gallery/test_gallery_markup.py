@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import headless_chromium
 from markdown_it import MarkdownIt
 
 from ntkviz.gallery.index import CSP, md_code, md_text, write_index
@@ -130,33 +131,8 @@ def test_index_html_has_the_csp_and_escapes(hostile_gallery):
 
 @pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium with the network off (as tests/output/test_player.py's)."""
-    import os
-    import shutil
-
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("selenium is not installed (pip install -e '.[dev]')")
-    binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if binary is None or driver_path is None:
-        if os.environ.get("NTKVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail("NTKVIZ_REQUIRE_BROWSER=1 but chromium or chromedriver is missing")
-        pytest.skip("chromium and chromium-driver are not installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--proxy-server=http://127.0.0.1:9",
-        "--allow-file-access-from-files",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    """A headless Chromium with the network off (conftest.headless_chromium)."""
+    driver = headless_chromium(800, 600)
     yield driver
     driver.quit()
 

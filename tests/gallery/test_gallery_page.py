@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import headless_chromium
 
 from ntkviz.gallery.index import write_index
 from ntkviz.gallery.page import lead
@@ -225,53 +224,13 @@ def test_picture_at_finds_the_picture_holding_a_frame():
 
 # -- in a browser --------------------------------------------------------------------------------
 
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-DRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
 WIDTH, HEIGHT = 1280, 900
-
-
-def _which(candidates: tuple[str, ...], name: str) -> str | None:
-    found = next((p for p in candidates if os.access(p, os.X_OK)), None)
-    return found or shutil.which(name)
 
 
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium 1280 px wide, network off, that keeps the console log."""
-    reason = None
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        reason = "selenium is not installed (pip install -e '.[dev]')"
-    binary, driver_path = _which(CHROMIUM, "chromium"), _which(DRIVER, "chromedriver")
-    if reason is None and (binary is None or driver_path is None):
-        reason = "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
-    if reason is not None:
-        if os.environ.get("NTKVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"NTKVIZ_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--window-size={WIDTH},{HEIGHT}",
-        "--force-device-scale-factor=1",
-        "--hide-scrollbars",
-        "--proxy-server=http://127.0.0.1:9",  # the network off
-        "--proxy-bypass-list=<-loopback>",
-        "--allow-file-access-from-files",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
-        driver.set_network_conditions(offline=True, latency=0, throughput=0)
-    except Exception:  # noqa: BLE001 - older drivers: the dead proxy above still holds
-        pass
+    driver = headless_chromium(WIDTH, HEIGHT)
     yield driver
     driver.quit()
 

@@ -10,70 +10,26 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, gif_frames
+from conftest import TINY, gif_frames, headless_chromium
 
 from ntkviz.output import gif, player
 from ntkviz.output.formats import write_animation
 from ntkviz.output.frames import FrameSource
 
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-DRIVER = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
-
 # 8 pictures, the last one held 0.3 s more (3 frames at 10 fps): 11 frames written
 FRAMES, HELD = 8, 3
-
-
-def _which(candidates: tuple[str, ...], name: str) -> str | None:
-    found = next((p for p in candidates if os.access(p, os.X_OK)), None)
-    return found or shutil.which(name)
 
 
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium, network off, that keeps the console log."""
-    reason = None
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        reason = "selenium is not installed (pip install -e '.[dev]')"
-    binary, driver_path = _which(CHROMIUM, "chromium"), _which(DRIVER, "chromedriver")
-    if reason is None and (binary is None or driver_path is None):
-        reason = "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
-    if reason is not None:
-        if os.environ.get("NTKVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"NTKVIZ_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1100,900",
-        "--force-device-scale-factor=1",
-        # the network off: every request goes to a proxy that is not there
-        "--proxy-server=http://127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
-        "--allow-file-access-from-files",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # The driver path is given: Selenium Manager never downloads anything.
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
-        driver.set_network_conditions(offline=True, latency=0, throughput=0)
-    except Exception:  # noqa: BLE001 - older drivers: the dead proxy above still holds
-        pass
+    driver = headless_chromium(1100, 900)
     yield driver
     driver.quit()
 
