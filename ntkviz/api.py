@@ -175,11 +175,29 @@ def _rerun_words(spec: Any, config: Any, options: Any) -> list[str]:
     values = {o.name: getattr(options, o.name, options.extra.get(o.name)) for o in running}
     words = _figure_words({k: v for k, v in figure.items() if k not in skip})
     words += _words(running, values)
-    style = options.style  # the Style's options, where they differ from the figure's
-    words += ["--size", "x".join(f"{v:g}" for v in style.size)] if style.size != look.size else []
-    words += ["--dpi", f"{style.dpi:g}"] if style.dpi != look.dpi else []
-    words += ["--theme", style.theme] if style.theme != look.theme else []
-    return words + (["--train-data", data.file] if data is not None else [])
+    return (
+        words
+        + _style_words(spec, look, options.style)
+        + (["--train-data", data.file] if data is not None else [])
+    )
+
+
+def _style_words(spec: Any, look: Any, style: Any) -> list[str]:
+    """The --style preset and the look's options, where they differ from what the preset makes
+    of the figure's own ``look`` (a paper figure's fitted height is the preset's own doing)."""
+    from ntkviz.drawing.style import preset
+
+    words = ["--style", style.preset] if style.preset != "web" else []
+    sized = None if style.fit_height or style.size == look.size else tuple(style.size)
+    made = preset(look, style.preset, size=sized, dpi_factor=look.dpi / spec.style.dpi)
+    words += ["--size", "x".join(f"{v:g}" for v in style.size)] if sized else []
+    words += ["--dpi", f"{style.dpi:g}"] if style.dpi != made.dpi else []
+    words += ["--font-size", f"{style.font_size:g}"] if style.font_size != made.font_size else []
+    words += ["--theme", style.theme] if style.theme != made.theme else []
+    words += [] if style.title == made.title else ["--title" if style.title else "--no-title"]
+    return words + (
+        ["--legend", style.legend_at.replace(" ", "-")] if style.legend_at != made.legend_at else []
+    )
 
 
 class Animation:

@@ -40,6 +40,24 @@ def test_a_reruns_command_makes_the_same_file(cli, recorded, tmp_path):
     assert (tmp_path / "again.gif").read_bytes() == recorded.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "look",
+    [
+        ["--style", "paper", "--legend", "outside", "--no-layout-check"],
+        ["--font-size", "7.5", "--no-title", "--theme", "dark", "--size", "4x3"],
+    ],
+    ids=["paper", "web-options"],
+)
+def test_a_reruns_command_keeps_the_look(cli, tmp_path, look):
+    """The command of a rerun spells the --style preset and the look's options that differ from
+    what the preset makes, so that it writes the recorded bytes."""
+    out = tmp_path / "k.gif"
+    assert cli("kappa-scaling", "--quick", "--no-progress", *look, "-o", out).exit_code == 0
+    command = ntkviz.rerun(f"{out}.json").command
+    assert cli(*command[1:], "-o", tmp_path / "again.gif", "--no-progress").exit_code == 0
+    assert (tmp_path / "again.gif").read_bytes() == out.read_bytes()
+
+
 def test_overrides_replace_the_recorded_values(recorded):
     anim = ntkviz.rerun(f"{recorded}.json", seed=5, seeds=3)
     fresh = ntkviz.render("kappa-scaling", quick=True, seed=5, seeds=3, size="3x2", dpi=40)
