@@ -34,7 +34,9 @@ from ntkviz.runtime.progress import Progress
 from ntkviz.runtime.threads import numeric, single_thread
 
 SWEEPS = ("alpha", "width")
-DEFAULT_ALPHAS = tuple(float(a) for a in 10.0 ** np.linspace(-2, 3, 7))
+# 12 digits: numpy's power differs in the last bit between its SIMD paths (the pinned gallery's
+# and the fast one), and a default must not depend on the CPU
+DEFAULT_ALPHAS = tuple(float(f"{a:.12g}") for a in 10.0 ** np.linspace(-2, 3, 7))
 DEFAULT_WIDTHS = tuple(int(round(w)) for w in 10.0 ** np.linspace(1, 3, 7))  # 10 ... 1000
 
 
