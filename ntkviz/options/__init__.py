@@ -365,7 +365,7 @@ SHARED: list[Option] = [
         bool,
         False,
         "Pin the numerical code paths (MKL, torch's kernels, OpenBLAS, numpy's loops; one "
-        "thread) so that any x86-64 CPU with AVX2 makes the same bytes (recorded in the sidecar).",
+        "thread) so that x86-64 CPUs with AVX2 take the same paths (recorded in the sidecar).",
         where="run",
         record="setting",
     ),
