@@ -415,8 +415,10 @@ def _spec(name: str):
 def _figure_values(spec: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """The figure's own keyword options as the CLI would have parsed them, type-checked like it."""
     from ntkviz import config as cfg
+    from ntkviz.figures.data import given_rows
 
     fields = {f.name: f for f in dataclasses.fields(spec.config_cls) if f.metadata.get("cli", True)}
+    options = {**options, **given_rows(spec.config_cls, spec.name, options)}  # (N, d) points
     values: dict[str, Any] = {}
     for key, value in options.items():
         if key in names("save"):

@@ -217,6 +217,35 @@ def values(
     return {**own, "input_dim": dim} if has_dim else own
 
 
+def given_rows(config_cls: type, figure: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``x_train`` given from Python as points of d > 1 coordinates (an (N, d) array or a list
+    of rows) as the Config takes them: row after row, with ``input_dim`` d; {} for anything
+    else (one number a point is the usual checks' to take). One line if the figure draws
+    functions of one x, or ``input_dim`` says otherwise."""
+    value = given.get("x_train")
+    if value is None or isinstance(value, (str, bytes)):
+        return {}
+    try:
+        rows = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return {}  # ragged or not numbers: the usual checks name it
+    if rows.ndim > 2:
+        raise ConfigError(f"x_train must be (N,) or (N, d) points (got shape {rows.shape})")
+    if rows.ndim < 2 or rows.shape[1] < 2:
+        return {}
+    dim = rows.shape[1]
+    if "input_dim" not in {f.name for f in dataclasses.fields(config_cls)}:
+        raise ConfigError(
+            f"x_train has points of {dim} coordinates, but {figure} draws functions of one x: "
+            "give one x a point"
+        )
+    if given.get("input_dim") not in (None, dim):
+        raise ConfigError(
+            f"x_train has points of {dim} coordinates but input_dim is {given['input_dim']}"
+        )
+    return {"x_train": tuple(rows.ravel().tolist()), "input_dim": dim}
+
+
 def check_same(data: TrainData, record: Mapping[str, Any], where: str) -> None:
     """``data`` read again for a rerun must be the recorded file's bytes (its sha256)."""
     if data.sha256 != record.get("sha256"):

@@ -28,19 +28,11 @@ from ntkviz.drawing.axes import above_floor, floor_band, mode_color
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import NtkNets, figure_spec
-from ntkviz.figures.common import (
-    OwnData,
-    analytic_activation,
-    check_ranges,
-    ensemble_widths,
-    group_slopes,
-    lag_split,
-    log_log_fit,
-    seed_of,
-    slope_facts,
-)
+from ntkviz.figures.common import analytic_activation, check_ranges, ensemble_widths, seed_of
+from ntkviz.figures.data import OwnPoints, along_line
+from ntkviz.figures.kernel_spectrum_facts import facts as facts  # SPEC's
 from ntkviz.numerics.dynamics import train
-from ntkviz.numerics.function_space import learned_modes, linear_residuals, mode_decay, spectrum
+from ntkviz.numerics.function_space import linear_residuals, mode_decay, spectrum
 from ntkviz.numerics.nets import Ensemble, check_fits
 from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import MseGradient, empirical_ntk
@@ -53,7 +45,7 @@ FLOOR, BAND = 1e-3, 4.0
 
 
 @dataclass(frozen=True)
-class KernelSpectrumConfig(NtkNets, OwnData):
+class KernelSpectrumConfig(NtkNets, OwnPoints):
     zero_output: ClassVar[bool] = True  # the residual starts at the targets
     points: int = param(64, "number of inputs N, equally spaced over --x-span", ge=2, le=1000)
     x_span: tuple[float, ...] = param((-2.0, 2.0), "interval of the inputs, as MIN,MAX", length=2)
@@ -87,7 +79,7 @@ class KernelSpectrumConfig(NtkNets, OwnData):
     def check(self) -> None:
         check_ranges(self, "x_span")
         self.check_own()
-        n = len(self.x_train) or self.points
+        n = len(self.y_train) or self.points
         what = f"{n} training points" if self.x_train else f"--points {n}"
         if max(self.modes) > n:
             raise ConfigError(
@@ -123,7 +115,9 @@ def targets(config: KernelSpectrumConfig, x: np.ndarray, vec: np.ndarray, seed: 
 class KernelSpectrumResult:
     """N inputs, W widths, K nets each, T snapshots.
 
-    x (N,); y (N,) the targets; steps (T,); widths (W,); rate: eta = 2 lr / N;
+    x (N,) or, for points of d coordinates, (N, d); y (N,) the targets; t (N,): where each input
+    lies along the line c + t u through the inputs' mean c in their first principal direction u
+    (line (2, d): [c, u]; one coordinate: t = x); steps (T,); widths (W,); rate: eta = 2 lr / N;
     kernel (N, N), eigenvalues (N,), eigenvectors (N, N) (columns): the analytic NTK's;
     empirical_eigenvalues (W, K, N): each net's empirical NTK at initialisation;
     theory (T, N): (1 - eta lambda_k)^t; projections (T, W, K, N): v_k . (f_t(X) - Y) of each net;
@@ -134,6 +128,8 @@ class KernelSpectrumResult:
 
     x: np.ndarray
     y: np.ndarray
+    t: np.ndarray
+    line: np.ndarray
     steps: np.ndarray
     widths: np.ndarray
     rate: float
@@ -218,9 +214,12 @@ def simulate(
         projections.append(np.stack(snaps))
         losses.append(np.stack(loss))
     projections = np.stack(projections, axis=1)  # (T, W, K, N)
+    t, _, line = along_line(x, np.zeros(0))
     return KernelSpectrumResult(
         x=x,
         y=y,
+        t=t,
+        line=line,
         steps=steps,
         widths=widths,
         rate=rate,
@@ -234,84 +233,6 @@ def simulate(
         own_ratio=np.stack(own, axis=1),
         loss=np.stack(losses, axis=1),
     )
-
-
-TOP = 8  # eigenvalues compared between the analytic and the empirical kernels
-
-
-def eigenvalue_error(result: KernelSpectrumResult) -> np.ndarray:
-    """Per width: RMS over its nets and the top 8 eigenvalues of the relative error
-    lambda_emp / lambda - 1: (W,)."""
-    top = min(TOP, len(result.eigenvalues))
-    rel = result.empirical_eigenvalues[..., :top] / result.eigenvalues[:top] - 1
-    return np.sqrt(np.mean(rel**2, axis=(1, 2)))
-
-
-def facts(result: KernelSpectrumResult, config: KernelSpectrumConfig) -> dict:
-    widths = result.widths
-    wide = int(np.argmax(widths))
-    err = eigenvalue_error(result)
-    modes = np.asarray(config.modes)
-    theory_end = result.theory[-1, modes - 1]
-    measured_end = result.ratio[-1, wide, modes - 1]
-    has = np.isfinite(result.ratio[-1, wide])  # modes the targets have a component on
-    ends = (
-        np.where(has, result.theory[-1], np.nan),
-        result.own_ratio[-1, wide],
-        result.ratio[-1, wide],
-    )
-    learned = [float(learned_modes(r)) for r in ends]
-    per_mode = "; ".join(
-        f"mode {k}: {t:.2g} (theory) and {m:.2g} (nets)"
-        if np.isfinite(m)
-        else f"mode {k}: nothing to learn (the targets have no component on it)"
-        for k, t, m in zip(modes, theory_end, measured_end, strict=True)
-    )
-    lag = [
-        int(k)
-        for k, t, m in zip(modes, theory_end, measured_end, strict=True)
-        if np.isfinite(m) and abs(m) > max(2 * abs(t), 0.05)
-    ]
-    lag_text = (
-        f"The nets lag the linear model on mode(s) {', '.join(map(str, lag))}: small eigenvalues "
-        "are where a finite net's changing kernel shows."
-        if lag
-        else "The nets follow the linear model on every mode drawn."
-    )
-    slope = log_log_fit(widths, err, log=np.log)[0]
-    top = min(TOP, len(result.eigenvalues))
-    rel = result.empirical_eigenvalues[..., :top] / result.eigenvalues[:top] - 1
-    each = group_slopes(widths, np.sqrt(np.mean(rel**2, axis=2)).T, 1)  # each net alone
-    eig_text, slope_verdict = slope_facts(slope, each, -0.5, "-1/2", "nets fitted alone")
-    k = np.nonzero(has)[0][:32]
-    lags = lag_split(
-        widths, result.own_ratio[-1][:, k], result.ratio[-1][:, k], result.theory[-1, k]
-    )
-    return {
-        "points": int(has.sum()),
-        "inputs": len(result.x),
-        "widths": ", ".join(str(int(w)) for w in widths),
-        "count": int(result.projections.shape[2]),
-        "steps": int(result.steps[-1]),
-        "lr": config.lr,
-        "rate": result.rate,
-        "lam_first": float(result.eigenvalues[0]),
-        "lam_last": float(result.eigenvalues[-1]),
-        "lam_ratio": float(result.eigenvalues[0] / result.eigenvalues[-1]),
-        "eig_error_list": ", ".join(f"{e:.2g} (width {int(w)})" for w, e in zip(widths, err)),
-        "eig_slope": slope,
-        "eig_trend": (
-            f", log-log slope {eig_text} against width ({slope_verdict})"
-            if np.isfinite(slope)
-            else ""
-        ),
-        "width_wide": int(widths[wide]),
-        "drawn": ", ".join(str(k) for k in modes[: config.eigenfunctions]),
-        "per_mode": per_mode,
-        **dict(zip(("learned_theory", "learned_own", "learned_measured"), learned, strict=True)),
-        "lag_text": lag_text,
-        **lags,
-    }
 
 
 def _floored(values: np.ndarray) -> np.ndarray:
@@ -353,17 +274,23 @@ class KernelSpectrumRenderer(Renderer):
         ax_eig.set_title(f"spectrum of the NTK on {n} points", fontsize=style.small)
         self.overlay(ax_eig.legend(loc="best", **style.legend()))
 
-        # (b) the leading eigenfunctions
+        # (b) the leading eigenfunctions; points of d > 1 coordinates at their position t along
+        # their first principal direction, unjoined (neighbours in t need not be neighbours)
         scale = np.sqrt(n)
         drawn = modes[: config.eigenfunctions]
+        dots = (
+            {}
+            if r.x.ndim == 1
+            else {"marker": "o", "linestyle": "none", "ms": 2 * style.line_width}
+        )
         for k in drawn:
             ax_fun.plot(
-                r.x,
+                r.t,
                 scale * r.eigenvectors[:, k - 1],
-                **style.look("run", mode_color(style, k, n)),
+                **style.look("run", mode_color(style, k, n), **dots),
                 label=f"$k$ = {k}",
             )
-        ax_fun.set_xlabel("$x$")
+        ax_fun.set_xlabel("$x$" if r.x.ndim == 1 else "$t$ along the first principal direction")
         ax_fun.set_ylabel(r"$\sqrt{N}\, v_k(x)$")
         ax_fun.set_title(
             "eigenfunctions: the larger the eigenvalue, the smoother", fontsize=style.small
@@ -472,7 +399,7 @@ SPEC = figure_spec(
         "points": 32,
         "modes": (1, 2, 4, 8, 16),
     },
-    caption="The neural tangent kernel on {inputs} equally spaced inputs (NTK parameterisation). "
+    caption="The neural tangent kernel on {inputs} {data} (NTK parameterisation). "
     "Top left: its eigenvalues, {lam_first:.3g} down to {lam_last:.2g} (a ratio of "
     "{lam_ratio:.2g}), for the infinite-width kernel (dashed) and the empirical kernels of "
     "nets of width {widths} at initialisation (the top 8 off by {eig_error_list} RMS "

@@ -206,6 +206,8 @@ def test_points_of_three_coordinates_train_posterior_along_their_principal_line(
 
 def test_points_of_two_coordinates_are_refused_where_the_picture_has_one_x(cli, tmp_path):
     write_csv(tmp_path / "p2.csv", [(0, 1, 2), (1, 0, 3), (2, 2, 1)], header="a,b,y")
-    result = cli(*SPECTRUM, "--train-data", tmp_path / "p2.csv", "-o", tmp_path / "s.gif")
+    out = tmp_path / "g.gif"
+    result = cli("generalization", "--quick", *TINY, "--train-data", tmp_path / "p2.csv", "-o", out)
     assert result.exit_code == 2
-    assert "2 input columns, but kernel-spectrum draws functions of one x" in result.output
+    assert "2 input columns, but generalization draws functions of one x" in result.output
+    assert not out.exists()
