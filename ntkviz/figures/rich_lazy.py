@@ -40,15 +40,16 @@ from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
+    OwnData,
     check_clock,
     check_ranges,
     clock_param,
     log_log_fit,
     seed_of,
-    slope_facts,
     spaced_inputs,
     train_mse,
 )
+from ntkviz.figures.rich_lazy_facts import facts as facts  # SPEC's, the sweep panel's
 from ntkviz.numerics.dynamics import clock_steps
 from ntkviz.numerics.nets import Ensemble, NetSpec
 from ntkviz.numerics.ntk_empirical import empirical_ntk
@@ -63,7 +64,7 @@ TARGETS = {
 
 
 @dataclass(frozen=True)
-class RichLazyConfig:
+class RichLazyConfig(OwnData):
     width: int = param(100, "hidden units m (particles)", ge=1, le=100_000)
     n_train: int = param(6, "training points, equally spaced over --x-span", ge=1, le=200)
     x_span: tuple[float, ...] = param((-2.0, 2.0), "interval of the training inputs", length=2)
@@ -105,6 +106,13 @@ class RichLazyConfig:
 
     def check(self) -> None:
         check_ranges(self, "x_span", "x_limits")
+        self.check_own()
+        outside = [x for x in self.x_train if not self.x_limits[0] <= x <= self.x_limits[1]]
+        if outside:
+            raise ConfigError(
+                f"--x-train has the input {outside[0]:g} outside --x-limits "
+                f"({self.x_limits[0]:g}, {self.x_limits[1]:g}): widen --x-limits to draw it"
+            )
         check_clock(self.clock, self.frames, self.steps)
         if len(set(self.sweep)) < 2:
             raise ConfigError("--sweep needs at least two different alphas to fit a slope")
@@ -118,6 +126,15 @@ class RichLazyConfig:
 
     def inputs(self) -> np.ndarray:
         return spaced_inputs(self.x_span, self.n_train)
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, Y): the points given, else --n-train inputs over --x-span and their --target."""
+        return self.training(self.inputs(), TARGETS[self.target])
+
+    def span(self) -> tuple[float, float]:
+        """The data's span, where the kernel is measured: --x-span, or the points given's."""
+        x = self.data()[0]
+        return (float(x.min()), float(x.max())) if self.x_train and len(x) > 1 else self.x_span
 
     def net(self, width: int | None = None) -> NetSpec:
         return NetSpec(
@@ -153,8 +170,7 @@ def train_at_alphas(
     kernel relative changes at each snapshot (the kernel on 41 points over the data's span). Keys: units (T, A, 3, m) as (kink, bend, a);
     functions (T, A, G); moved (T, A); kernel (T, A); loss (T, A); steps (T,)."""
     spec = config.net(width)
-    x_train = config.inputs()
-    y_train = TARGETS[config.target](x_train)
+    x_train, y_train = config.data()
     nets = Ensemble(
         spec,
         len(alphas),
@@ -169,7 +185,7 @@ def train_at_alphas(
     g64 = torch.as_tensor(x_grid, device=device)
     # The kernel on a fine grid over the data's span: on the training inputs alone, a ReLU kink
     # crossing an input makes it jump, and the change would not be smooth in alpha.
-    k_points = torch.as_tensor(np.linspace(*config.x_span, 41), device=device)
+    k_points = torch.as_tensor(np.linspace(*config.span(), 41), device=device)
     with single_thread(device):
         k0 = empirical_ntk(nets, k_points).cpu().numpy()
     theta0 = nets.flat(nets.params0).cpu().numpy()
@@ -247,11 +263,11 @@ def simulate(
     alphas = np.array([config.lazy_alpha, config.rich])
     out = train_at_alphas(config, alphas, seed, x_grid, progress=progress, device=device)
     moved, kernel = sweep_changes(config, sweep, seed, progress, device)
-    x_train = config.inputs()
+    x_train, y_train = config.data()
     return RichLazyResult(
         x_grid=x_grid,
         x_train=x_train,
-        y_train=TARGETS[config.target](x_train),
+        y_train=y_train,
         steps=out["steps"],
         alphas=alphas[:2],
         units=out["units"][:, :2],
@@ -272,7 +288,7 @@ def sweep_changes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(S, A) relative changes of the parameters and of the kernel (on ``sweep_points`` points
     over the data's span) after training, of nets 0..S-1 copied over the sweep's alphas."""
-    count, x_train = config.sweep_nets, config.inputs()
+    count, (x_train, y_train) = config.sweep_nets, config.data()
     nets = Ensemble(
         config.net(),
         count * len(sweep),
@@ -282,62 +298,16 @@ def sweep_changes(
         members=[k for k in range(count) for _ in sweep],
         alphas=np.tile(sweep, count),
     )
-    points = torch.as_tensor(np.linspace(*config.x_span, config.sweep_points), device=device)
+    points = torch.as_tensor(np.linspace(*config.span(), config.sweep_points), device=device)
     with single_thread(device):
         k0 = empirical_ntk(nets, points).cpu().numpy()
         theta0 = nets.flat(nets.params0).cpu().numpy()
         x64 = torch.as_tensor(x_train, device=device)
-        y64 = torch.as_tensor(TARGETS[config.target](x_train), device=device)
+        y64 = torch.as_tensor(y_train, device=device)
         train_mse(nets, x64, y64, config, progress, snapshot_every=config.steps, label="sweep")
         kernel = relative_distance(empirical_ntk(nets, points).cpu().numpy(), k0, (-2, -1))
         moved = relative_distance(nets.flat().cpu().numpy(), theta0)
     return moved.reshape(count, len(sweep)), kernel.reshape(count, len(sweep))
-
-
-def facts(result: RichLazyResult, config: RichLazyConfig) -> dict:
-    big = result.sweep >= 1.0
-    use = big if big.sum() >= 2 else np.ones_like(big)
-    return {
-        "width": int(result.units.shape[-1]),
-        "lazy_alpha": float(result.alphas[0]),
-        "rich_alpha": float(result.alphas[1]),
-        "steps": int(result.steps[-1]),
-        "lazy_moved": float(result.moved[-1, 0]),
-        "rich_moved": float(result.moved[-1, 1]),
-        "lazy_kernel": float(result.kernel[-1, 0]),
-        "rich_kernel": float(result.kernel[-1, 1]),
-        "lazy_mse_over_alpha2": float(result.loss[-1, 0]),
-        "rich_mse_over_alpha2": float(result.loss[-1, 1]),
-        "fit_text": "both fit the data"
-        if max(result.loss[-1] * result.alphas**2) < 1e-3
-        else "not every net fits the data yet",
-        "lazy_train_mse": float(result.loss[-1, 0] * result.alphas[0] ** 2),
-        "rich_train_mse": float(result.loss[-1, 1] * result.alphas[1] ** 2),
-        "moved_ratio": float(result.moved[-1, 1] / result.moved[-1, 0]),
-        "kernel_ratio": float(result.kernel[-1, 1] / result.kernel[-1, 0]),
-        "moved_slope": log_log_fit(result.sweep[use], result.sweep_moved[use], log=np.log)[0],
-        "kernel_slope": log_log_fit(result.sweep[use], result.sweep_kernel[use], log=np.log)[0],
-        **_sweep_texts(result, use),
-        "fit_from": float(result.sweep[use].min()),
-        "n_train": len(result.x_train),
-        "sweep_points": int(config.sweep_points),
-    }
-
-
-def _sweep_texts(result: RichLazyResult, use: np.ndarray) -> dict[str, str]:
-    """The sweep's two slopes with their spread over the nets fitted alone, and verdicts."""
-    out, nets = {}, result.sweep_moved_nets.shape[0]
-    for name, median, each, theory, text in (
-        ("moved", result.sweep_moved, result.sweep_moved_nets, -1.0, "-1"),
-        ("kernel", result.sweep_kernel, result.sweep_kernel_nets, -0.5, "-1/2"),
-    ):
-        slope = log_log_fit(result.sweep[use], median[use], log=np.log)[0]
-        draws = [log_log_fit(result.sweep[use], e[use], log=np.log)[0] for e in each]
-        out[f"{name}_text"], out[f"{name}_verdict"] = slope_facts(
-            slope, draws, theory, text, "nets fitted alone"
-        )
-    out["sweep_nets"] = nets
-    return out
 
 
 def _kinks_and_bends(units: np.ndarray) -> np.ndarray:
@@ -480,7 +450,7 @@ SPEC = figure_spec(
     style=Style(size=(18.0, 10.0)),
     quick={"steps": 60, "frames": 20, "points": 61},
     caption="One two-layer ReLU net of {width} units (NTK parameterisation, zeroed) trained by "
-    "gradient descent on {n_train} points at two output scales: lazy (alpha = {lazy_alpha:g}) "
+    "gradient descent on {n_train}{given} points at two output scales: lazy (alpha = {lazy_alpha:g}) "
     "and rich (alpha = {rich_alpha:.3g}). Top: each unit as a particle, at its kink (where its "
     "ReLU bends) and its bend a_j |w_j|; grey where it started. Bottom: the function. After "
     "{steps} steps {fit_text} (MSE {lazy_train_mse:.2g} lazy, {rich_train_mse:.2g} rich), but the "
