@@ -135,6 +135,8 @@ def check_task(task: str, space: dict, folder: Path) -> None:
     if task == "own-data":
         sidecar = json.loads((folder / "mine.gif.json").read_text())
         assert sidecar["config"]["x_train"] == pytest.approx(list(space["x"]))
+        assert space["spectrum"].result.x.shape == (40, 3)
+        assert json.loads((folder / "mine-rich-lazy.gif.json").read_text())["train_data"]
 
 
 def test_readme_gpu_share_names_every_figure():
