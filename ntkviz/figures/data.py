@@ -218,10 +218,10 @@ def values(
 
 
 def given_rows(config_cls: type, figure: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    """``x_train`` given from Python as points of d > 1 coordinates (an (N, d) array or a list
-    of rows) as the Config takes them: row after row, with ``input_dim`` d; {} for anything
-    else (one number a point is the usual checks' to take). One line if the figure draws
-    functions of one x, or ``input_dim`` says otherwise."""
+    """``x_train`` given from Python as points (an (N, d) array or a list of rows) as the Config
+    takes them: row after row, with ``input_dim`` d where d > 1; {} for anything else (one
+    number a point is the usual checks' to take). One line if the figure draws functions of
+    one x, or ``input_dim`` says otherwise."""
     value = given.get("x_train")
     if value is None or isinstance(value, (str, bytes)):
         return {}
@@ -231,9 +231,11 @@ def given_rows(config_cls: type, figure: str, given: Mapping[str, Any]) -> dict[
         return {}  # ragged or not numbers: the usual checks name it
     if rows.ndim > 2:
         raise ConfigError(f"x_train must be (N,) or (N, d) points (got shape {rows.shape})")
-    if rows.ndim < 2 or rows.shape[1] < 2:
+    if rows.ndim < 2 or rows.shape[1] == 0:
         return {}
     dim = rows.shape[1]
+    if dim == 1:  # rows of one coordinate: a column
+        return {"x_train": tuple(rows[:, 0].tolist())}
     if "input_dim" not in {f.name for f in dataclasses.fields(config_cls)}:
         raise ConfigError(
             f"x_train has points of {dim} coordinates, but {figure} draws functions of one x: "

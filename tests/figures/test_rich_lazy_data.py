@@ -56,6 +56,10 @@ def test_points_the_picture_cannot_show_are_refused():
     assert ntkviz.configure("rich-lazy", x_train=[0.0, 4.0], y_train=[1, 2], x_limits=(-5, 5))
     with pytest.raises(ntkviz.ConfigError, match="rich-lazy draws functions of one x"):
         ntkviz.configure("rich-lazy", x_train=np.ones((3, 2)), y_train=[1, 2, 3])
+    assert ntkviz.configure("rich-lazy", x_train=[[0.5], [1.0]], y_train=[1, 2]).x_train == (
+        0.5,
+        1.0,
+    )
     with pytest.raises(ntkviz.ConfigError, match="--x-train and --y-train go together"):
         ntkviz.configure("rich-lazy", x_train=X)
 
