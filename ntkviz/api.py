@@ -186,13 +186,16 @@ def _style_words(spec: Any, look: Any, style: Any) -> list[str]:
     """The --style preset and the look's options, where they differ from what the preset makes
     of the figure's own ``look`` (a paper figure's fitted height is the preset's own doing)."""
     from ntkviz.drawing.style import preset
+    from ntkviz.options import format_value
 
     words = ["--style", style.preset] if style.preset != "web" else []
     sized = None if style.fit_height or style.size == look.size else tuple(style.size)
     made = preset(look, style.preset, size=sized, dpi_factor=look.dpi / spec.style.dpi)
-    words += ["--size", "x".join(f"{v:g}" for v in style.size)] if sized else []
-    words += ["--dpi", f"{style.dpi:g}"] if style.dpi != made.dpi else []
-    words += ["--font-size", f"{style.font_size:g}"] if style.font_size != made.font_size else []
+    words += ["--size", format_value(tuple(style.size))] if sized else []
+    words += ["--dpi", format_value(style.dpi)] if style.dpi != made.dpi else []
+    words += (
+        ["--font-size", format_value(style.font_size)] if style.font_size != made.font_size else []
+    )
     words += ["--theme", style.theme] if style.theme != made.theme else []
     words += [] if style.title == made.title else ["--title" if style.title else "--no-title"]
     return words + (
@@ -464,6 +467,7 @@ def _run_options(spec: Any, options: Mapping[str, Any]) -> tuple[Any, Any, list[
 def _figure_words(figure: Mapping[str, Any]) -> list[str]:
     """The CLI options of the figure's own that give the same figure."""
     from ntkviz.config import option_name
+    from ntkviz.options import format_value
 
     words: list[str] = []
     for key, value in figure.items():
@@ -471,9 +475,9 @@ def _figure_words(figure: Mapping[str, Any]) -> list[str]:
         if isinstance(value, bool):
             words.append(name if value else f"--no-{name[2:]}")
         elif isinstance(value, (tuple, list)):
-            words += [name, ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)]
+            words += [name, ",".join(format_value(v) for v in value)]
         else:
-            words += [name, f"{value:g}" if isinstance(value, float) else str(value)]
+            words += [name, format_value(value)]
     return words
 
 

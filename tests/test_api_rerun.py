@@ -95,3 +95,19 @@ def test_the_namespace_is_the_public_api():
         assert getattr(ntkviz, name) is not None and not isinstance(
             getattr(ntkviz, name), type(ntkviz)
         )
+
+
+def test_a_commands_numbers_keep_every_digit(cli, tmp_path):
+    """A float that six significant digits would round (the command of a figure made from Python
+    once read --x 0.123457 for x=0.123456789) is spelled exactly, so the command makes the same
+    file."""
+    out = tmp_path / "k.gif"
+    anim = ntkviz.render("kappa-scaling", quick=True, x=0.123456789, alpha=2.5, hold=0)
+    anim.save(out)
+    command = json.loads(out.with_name("k.gif.json").read_text())["command"]
+    assert command[command.index("--x") + 1] == "0.123456789"
+    assert command[command.index("--alpha") + 1] == "2.5"  # short where short is exact
+    again = ntkviz.rerun(f"{out}.json").command
+    assert again[again.index("--x") + 1] == "0.123456789"
+    assert cli(*command[1:], "-o", tmp_path / "again.gif", "--no-progress").exit_code == 0
+    assert (tmp_path / "again.gif").read_bytes() == out.read_bytes()

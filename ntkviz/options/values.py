@@ -30,9 +30,12 @@ MAX_SEED = 2**63  # exclusive: torch's generator takes a signed 64-bit seed
 
 
 def format_value(value: Any) -> str:
-    """A value as the command line writes it (2.0 -> "2", a size (12, 9) -> "12x9")."""
+    """A value as the command line writes it (2.0 -> "2", a size (12, 9) -> "12x9"): short where
+    that is exact, else every digit (0.123456789 stays so: a command copied from a sidecar
+    makes the same figure)."""
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"
+        return short if float(short) == value else repr(float(value))
     if isinstance(value, (tuple, list)):
         return "x".join(format_value(v) for v in value)
     return str(value)
