@@ -86,9 +86,7 @@ def plan(job: Job):
         quick=job.quick,
         jobs=job.threads,
         check_layout=True,
-        command=tuple(
-            command_line(spec.name, main, more, still, job.quick, job.seed, style.dpi)
-        ),
+        command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed, style.dpi)),
         extra={"reproducible": True},  # pinned code paths (ntkviz.runtime.pins)
     )
     return spec, config, options
