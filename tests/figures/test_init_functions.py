@@ -218,3 +218,18 @@ def test_caption_numbers_recomputed_from_the_result():
     assert f"by {typical:.2f}." in filled["caption"]
     assert f"after {SMALL.steps} steps" in filled["caption"]
     assert f"{worst:.2g}" in filled["reading"]
+
+
+def test_the_posts_run_is_500_steps_and_its_100_curves_are_opaque():
+    """The default run keeps the post's 500 steps (25 log-clock frames of 20), and the post's
+    100 curves are drawn opaque (issue 21: translucent, every crossing was a blended shade the GIF
+    paid for, while the crowded middle saturated anyway); more nets are translucent, so that
+    where they crowd the picture still darkens."""
+    config = InitFunctionsConfig()
+    assert config.count == 100 and config.frames * config.steps_per_frame == 500
+    alphas = {}
+    for count in (100, 400):
+        result = simulate(replace(SMALL, count=count), torch.Generator().manual_seed(0))
+        renderer = get("init-functions").renderer(result, SMALL, Style(size=(3, 2), dpi=30))
+        alphas[count] = renderer.lines.get_alpha()
+    assert alphas == {100: 1.0, 400: 0.5}
