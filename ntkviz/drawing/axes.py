@@ -129,6 +129,17 @@ def fitted_span(
     return (low, high) if low < high else bounds
 
 
+def stepped_top(value: float) -> float:
+    """The smallest of 1, 2 and 5 times a power of ten at or above ``value`` (> 0): the top of a
+    view that follows shrinking data in a few zoom steps (each a factor of 2 or 2.5, the data
+    then filling at least 40 % of it), not in every frame: a reader sees the data move, not the
+    axis, and a GIF redraws the panel only at a step."""
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"stepped_top needs a positive number (got {value!r})")
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= value * (1 - 1e-12)))
+
+
 class SteadyFormatter(Formatter):
     """Tick labels with one decimal (-3.0, 1.5), or as many as ticks closer than 0.1 need."""
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ntkviz.config import param
-from ntkviz.drawing.axes import fitted_span, steady_labels
+from ntkviz.drawing.axes import steady_labels, stepped_top
 from ntkviz.drawing.canvas import Renderer, Style
 from ntkviz.figures.base import figure_spec
 from ntkviz.figures.common import (
@@ -165,6 +165,10 @@ def facts(result: LossSurfaceResult, config: LossSurfaceConfig) -> dict:
     }
 
 
+#: The fixed view's room above the parabola's top (a share of it) before the next zoom step.
+FIXED_MARGIN = 0.04
+
+
 class LossSurfaceRenderer(Renderer):
     frames_of = "alphas"
 
@@ -221,10 +225,17 @@ class LossSurfaceRenderer(Renderer):
     def _fixed_view(self, i: int) -> tuple[float, float]:
         """The fixed view's loss range at frame ``i``: the whole parabola on the grid (and 0),
         within --loss-limits. The parabola flattens as alpha grows (its largest value there
-        falls from ~16 to ~3 at the defaults); the view follows, so the two minima near w0 do
-        not sink into the panel's bottom few per cent. The actual loss may run off the top."""
-        curves = [self.result.linearized_fixed[i], np.zeros(1)]
-        return fitted_span(curves, tuple(self.config.loss_limits), margin=0.04, step=0.5)
+        falls from ~22 to ~3 at the defaults); the view follows in zoom steps (a top of 1, 2 or 5
+        times a power of ten, the parabola filling at least 40 % of it: at the defaults 16, 10,
+        then 5), so the two minima near w0 do not sink into the panel's bottom few per cent and
+        the reader sees the parabola flatten, not the axis rescale every frame. Loss 0 sits
+        1/17 of the view above its bottom. The actual loss may run off the top."""
+        limits = tuple(self.config.loss_limits)
+        parabola = self.result.linearized_fixed[i]
+        highest = float(np.max(parabola[np.isfinite(parabola)], initial=0.0))
+        top = min(stepped_top(max(highest * (1 + FIXED_MARGIN), 1e-9)), limits[1])
+        low = max(-top / 16, limits[0])
+        return (low, top) if low < top else limits
 
     def update(self, i: int) -> bool:
         r = self.result

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ntkviz.gallery.plan import SHOWN_PX
 from ntkviz.version import __version__
 
 POST_TITLE = 'R. V. Dwaraknath, "Understanding the Neural Tangent Kernel" (2019)'
@@ -35,6 +36,13 @@ CSP = (
 #: still gets the same, so that every figure's pixels are shown at one scale.
 INSET_PX = 2 + 0.4 * 14
 
+#: The page's padding left and right (the body's, 1.2em of its 16 px font).
+PADDING_PX = 1.2 * 16
+#: The page's column: as wide as shows the gallery's widest figure 1:1
+#: (:data:`ntkviz.gallery.plan.SHOWN_PX`, the width the gallery draws it at), with the frame's
+#: insets and the page's padding.
+PAGE_PX = SHOWN_PX + 2 * INSET_PX + 2 * PADDING_PX
+
 #: Where the lead of a reading ends: a ";" or ":" outside brackets, or the end of a sentence,
 #: once the lead has this many characters.
 LEAD_MIN = 25
@@ -48,7 +56,7 @@ STYLE = """
 }
 * { box-sizing: border-box; }
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
-  max-width: 1120px; padding: 1.2em 1.2em 4em; color: var(--fg); background: var(--bg); }
+  padding: 1.2em 1.2em 4em; color: var(--fg); background: var(--bg); }
 a { color: var(--link); }
 h1 { margin: 0 0 .2em; font-size: 1.7em; }
 .intro { margin: 0 0 1em; color: var(--muted); max-width: 60em; }
@@ -159,7 +167,7 @@ def render(out: Path, entries: list[dict[str, Any]]) -> str:
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ntkviz gallery</title>
-<style>{STYLE}.shown {{ --inset: {INSET_PX:g}px; }}</style>
+<style>{STYLE}body {{ max-width: {PAGE_PX:g}px; }} .shown {{ --inset: {INSET_PX:g}px; }}</style>
 <script>{SCRIPT}</script>
 </head>
 <body>

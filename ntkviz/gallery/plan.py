@@ -7,6 +7,7 @@ gallery writes come from the output registry (:data:`FORMATS`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -21,6 +22,15 @@ from ntkviz.output import formats
 #: The formats a gallery may build: every output format drawn as pixels (from the registry).
 ANIMATION_FORMATS = tuple(s.lstrip(".") for s in formats.ANIMATION_FORMATS)
 FORMATS = tuple(s.lstrip(".") for s in formats.FORMATS if not formats.find(s).vector)
+
+#: The width, in CSS px, at which the gallery page (:mod:`ntkviz.gallery.page`, which lays its
+#: column out around it) shows its widest figure, and so every figure's pixels 1:1: the gallery
+#: draws at :func:`gallery_dpi`, the resolution that makes its widest figure this wide. Drawn at
+#: the CLI's 72 dpi (1296 px for 18 in), every picture was shrunk by the page to 0.82 of its
+#: pixels: bytes no ordinary screen showed (a 2x screen scales either up), and text the browser
+#: resampled. 1062 = 18 in x 59 dpi: the text is as large on the page as before, drawn on the
+#: screen's own pixels (the base font 16 px, the smallest, 0.8 of it, 13 px).
+SHOWN_PX = 1062
 
 #: Why a figure is skipped, as the summary says it.
 SKIPPED = "current: same config, seed, style and version; --force rebuilds"
@@ -47,6 +57,14 @@ def files(spec, job: Job) -> tuple[Path, tuple[Path, ...], Path | None]:
     return main, tuple(more), still
 
 
+def gallery_dpi() -> float:
+    """The pixels per inch of every gallery figure (one scale for all: their text is one size):
+    the widest figure, at its own size, :data:`SHOWN_PX` wide."""
+    from ntkviz.figures import FIGURES
+
+    return SHOWN_PX / max(spec.style.size[0] for spec in FIGURES.values())
+
+
 def plan(job: Job):
     """(spec, config, run options) for one gallery figure."""
     from ntkviz.figures import get
@@ -55,6 +73,8 @@ def plan(job: Job):
 
     spec = get(job.name)
     config, style = defaults(spec, job.quick)
+    # at the gallery's resolution (--quick keeps its share of the pixels)
+    style = dataclasses.replace(style, dpi=gallery_dpi() * style.dpi / spec.style.dpi)
     main, more, still = files(spec, job)
     options = RunOptions(
         output=main,
@@ -66,16 +86,22 @@ def plan(job: Job):
         quick=job.quick,
         jobs=job.threads,
         check_layout=True,
-        command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed)),
+        command=tuple(command_line(spec.name, main, more, still, job.quick, job.seed, style.dpi)),
         extra={"reproducible": True},  # pinned code paths (ntkviz.runtime.pins)
     )
     return spec, config, options
 
 
 def command_line(
-    name: str, main: Path, more: Sequence[Path], still: Path | None, quick: bool, seed: int
+    name: str,
+    main: Path,
+    more: Sequence[Path],
+    still: Path | None,
+    quick: bool,
+    seed: int,
+    dpi: float | None = None,
 ) -> list[str]:
-    """The ntkviz command that makes one gallery figure by hand."""
+    """The ntkviz command that makes one gallery figure by hand (``dpi``: the gallery's)."""
     words = ["ntkviz", name, "-o", str(main)]
     if still is not None:
         words += ["--still", str(still)]
@@ -83,6 +109,8 @@ def command_line(
         words.append("--quick")
     if seed:
         words += ["--seed", str(seed)]
+    if dpi is not None:
+        words += ["--dpi", f"{dpi:g}"]
     return words + ["--reproducible"]
 
 

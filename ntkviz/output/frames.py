@@ -63,12 +63,18 @@ def rgb(frame: np.ndarray) -> np.ndarray:
     return frame[..., :3]
 
 
-def save_png(path: Path, frame: np.ndarray) -> None:
+def save_png(path: Path, frame: np.ndarray, palette: np.ndarray | None = None) -> None:
     """One RGB PNG by Pillow, which closes the file itself (so a failed write is one OSError
-    here, not a second one from a plugin's finaliser later)."""
+    here, not a second one from a plugin's finaliser later); with ``palette`` ((N, 3) uint8),
+    ``frame`` is (H, W) indices into it, written as an indexed PNG."""
     from PIL import Image
 
-    Image.fromarray(np.ascontiguousarray(rgb(frame))).save(path, format="PNG")
+    if palette is None:
+        Image.fromarray(np.ascontiguousarray(rgb(frame))).save(path, format="PNG")
+        return
+    image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), mode="P")
+    image.putpalette(bytes(np.asarray(palette, dtype=np.uint8).ravel()))
+    image.save(path, format="PNG")
 
 
 def frames_dir_foreign(folder: Path) -> list[str]:

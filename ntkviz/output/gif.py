@@ -101,6 +101,12 @@ def encode_gif_frames(
     return encoded
 
 
+def as_shown(frame: np.ndarray, encoded: EncodedFrames, dither: bool) -> np.ndarray:
+    """``frame`` as the GIF of ``encoded`` shows it: (H, W) indices into its palette, mapped
+    (and dithered, with ``dither``) as its frames are."""
+    return _GifFrames(encoded.palette, dither).indices(frame)
+
+
 def write_gif(
     tmp: Path, source: FrameSource, fps: float, dither: bool, advance, jobs: int = 1
 ) -> tuple[int, int, int]:

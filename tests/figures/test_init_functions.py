@@ -132,15 +132,17 @@ def test_cli_gif_still_data_and_sidecar(cli, tmp_path):
     data = np.load(tmp_path / "numbers.npz")
     assert data["outputs"].shape == (5, 3, 30) and data["steps"].tolist() == [0, 1, 2, 4, 8]
     assert data["loss"].shape == (5, 3)
-    # -o x.png is the still of the initial functions: the same picture as --still.
+    # -o x.png is the still of the initial functions: the same picture as --still, which beside
+    # the GIF is the GIF's first frame exactly (its palette), alone every colour of it.
     assert cli("init-functions", "-o", tmp_path / "only.png", *args).exit_code == 0
-    import imageio.v3 as iio
+    from PIL import Image
 
-    np.testing.assert_array_equal(
-        iio.imread(tmp_path / "only.png"), iio.imread(tmp_path / "still.png")
-    )
-    still = iio.imread(tmp_path / "still.png")[..., :3].astype(int)
-    assert np.abs(still - frames[0]).mean() < 2  # the GIF's first frame, up to its palette
+    with Image.open(tmp_path / "still.png") as im:
+        still = np.asarray(im.convert("RGB")).astype(int)
+    with Image.open(tmp_path / "only.png") as im:
+        only = np.asarray(im.convert("RGB")).astype(int)
+    np.testing.assert_array_equal(still, frames[0])
+    assert np.abs(only - still).mean() < 2  # the same picture, up to the GIF's palette
 
 
 def test_cuda_without_cuda(cli, tmp_path):
@@ -218,3 +220,18 @@ def test_caption_numbers_recomputed_from_the_result():
     assert f"by {typical:.2f}." in filled["caption"]
     assert f"after {SMALL.steps} steps" in filled["caption"]
     assert f"{worst:.2g}" in filled["reading"]
+
+
+def test_the_posts_run_is_500_steps_and_its_100_curves_are_opaque():
+    """The default run keeps the post's 500 steps (25 log-clock frames of 20), and the post's
+    100 curves are drawn opaque (issue 21: translucent, every crossing was a blended shade the GIF
+    paid for, while the crowded middle saturated anyway); more nets are translucent, so that
+    where they crowd the picture still darkens."""
+    config = InitFunctionsConfig()
+    assert config.count == 100 and config.frames * config.steps_per_frame == 500
+    alphas = {}
+    for count in (100, 400):
+        result = simulate(replace(SMALL, count=count), torch.Generator().manual_seed(0))
+        renderer = get("init-functions").renderer(result, SMALL, Style(size=(3, 2), dpi=30))
+        alphas[count] = renderer.lines.get_alpha()
+    assert alphas == {100: 1.0, 400: 0.5}

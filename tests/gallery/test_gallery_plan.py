@@ -22,13 +22,36 @@ def test_files_and_command_line(tmp_path):
     assert plan.outputs(options) == [options.output, *options.also, options.still]
     assert list(options.command) == [
         "ntkviz", "toy-model", "-o", str(tmp_path / "toy-model.gif"),
-        "--still", str(tmp_path / "toy-model.png"), "--seed", "3", "--reproducible",
+        "--still", str(tmp_path / "toy-model.png"), "--seed", "3", "--dpi", "59",
+        "--reproducible",
     ]  # fmt: skip
     still_spec = FIGURES["kernel-change"]
     assert not still_spec.animated
     assert plan.files(still_spec, plan.Job("kernel-change", tmp_path)) == (
         tmp_path / "kernel-change.png", (), None
     )  # fmt: skip
+
+
+def test_gallery_draws_its_widest_figure_as_wide_as_the_page_shows_it(tmp_path):
+    """One resolution for every figure (their text one size), at which the widest is exactly
+    as many pixels as the page's column shows it: nothing drawn that a screen shrinks away."""
+    from ntkviz.gallery import page
+
+    pixels = {}
+    for name in FIGURES:
+        _, _, options = plan.plan(plan.Job(name, tmp_path))
+        assert options.style.dpi == plan.gallery_dpi()
+        assert options.command[-3:] == ("--dpi", f"{options.style.dpi:g}", "--reproducible")
+        pixels[name] = options.style.pixels[0]
+    assert max(pixels.values()) == plan.SHOWN_PX
+    assert page.PAGE_PX - 2 * page.PADDING_PX - 2 * page.INSET_PX == pytest.approx(plan.SHOWN_PX)
+    assert f"max-width: {page.PAGE_PX:g}px" in page.render(tmp_path, [])
+    # the base font and the smallest text the layout check allows stay over 11 px
+    style = plan.plan(plan.Job("posterior", tmp_path))[2].style
+    assert style.min_text * style.dpi / 72 > 11
+    # --quick keeps its share of the pixels
+    quick = plan.plan(plan.Job("posterior", tmp_path, quick=True))[2].style
+    assert quick.dpi == pytest.approx(0.5 * style.dpi)
 
 
 @pytest.mark.parametrize(

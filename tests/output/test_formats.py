@@ -104,6 +104,37 @@ def test_png_writes_key_frame(tmp_path):
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), source.frame(4))
 
 
+def test_still_beside_a_gif_is_its_key_frame_as_the_gif_shows_it(tmp_path):
+    """Issue 21: a still beside a GIF (or player) of the same run is written in the GIF's
+    palette: the very pixels the GIF shows at its key frame, at ~0.4 of a full-colour PNG's
+    bytes. A still written alone keeps every colour of the frame."""
+    ramp = np.linspace(0, 255, 400).astype(np.uint8)  # 400 greys and more: not one palette
+
+    def frame(i: int) -> np.ndarray:
+        img = np.zeros((60, 400, 3), np.uint8)
+        img[:, :, 0] = ramp
+        img[:, :, 1] = ramp[::-1]
+        img[20:30, 10 * i : 10 * i + 20] = (0, 0, 255)
+        return img
+
+    source = FrameSource(count=4, frame=frame, key_frame=2)
+    run = formats.Frames(source, 10)
+    formats.lookup(tmp_path / "a.gif").write(tmp_path / "a.gif", run)
+    formats.lookup(tmp_path / "a.png", "still").write_still(tmp_path / "a.png", run)
+    frames, _, _ = gif_frames(tmp_path / "a.gif")
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.mode == "P"
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frames[2])
+    assert not np.array_equal(frames[2], frame(2))  # the palette did change it
+    alone = FrameSource(count=4, frame=frame, key_frame=2)
+    formats.lookup(tmp_path / "b.png", "still").write_still(
+        tmp_path / "b.png", formats.Frames(alone, 10)
+    )
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(im), frame(2))
+
+
 def test_unknown_suffix(tmp_path):
     with pytest.raises(ConfigError, match="unknown output format '.avi'"):
         write_animation(tmp_path / "x.avi", moving_square(2), fps=10)
