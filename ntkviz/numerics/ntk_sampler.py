@@ -8,22 +8,24 @@ products O(out in N); this module draws the two products themselves, O((out + in
 O((out + in) N^2) work: at width 10^4 and 122 inputs, 80 times fewer draws.
 
 Why that is exact (Gaussian conditioning), for W with iid N(0, v) entries, independent of the
-layers below (which fix H) and above (which, with W H, fix D). Let H = Q R (thin QR; Q: in x N
-with orthonormal columns) and P = Q Q^T, the projection onto a space holding H's columns. Then
+layers below (which fix H) and above (which, with W H, fix D). Let Q (in x N) have orthonormal
+columns spanning H's, chosen from H alone (:func:`_basis`), C = Q^T H (so H = Q C) and
+P = Q Q^T, the projection onto a space holding H's columns. Then
 
-- ``W Q = G1`` (out x N) has iid N(0, v) entries, so ``W H = G1 R``;
+- ``W Q = G1`` (out x N) has iid N(0, v) entries, so ``W H = G1 C``;
 - ``D^T W = (D^T G1) Q^T + D^T W (I - P)``, and ``W (I - P)`` is independent of ``W Q`` (of D
   too, since D depends on W only through W H): given everything else its columns are iid
-  N(0, v I_out) along I - P, so ``D^T W (I - P)`` has the law of ``R_D^T G2 (I - P)`` with
-  D = Q_D R_D (thin QR) and G2 (N x in) iid N(0, v), independent of G1.
+  N(0, v I_out) along I - P, so ``D^T W (I - P)`` has the law of ``F^T G2 (I - P)`` with
+  D = Q_D F (Q_D from D alone, the same way: F^T F = D^T D) and G2 (N x in) iid N(0, v),
+  independent of G1.
 
 Layer by layer, forward then backward in order, with independent G1 and G2 for every sampled
 layer, gives the joint law of every product the kernel uses, hence the kernel's law: the same
-distribution as the kernels of real nets, not an approximation. (The draws enter through QRs
-that rounding can move where a layer's inputs are nearly rank-deficient: :func:`sampled_ntk`
-computes such nets in float64.) (Fed the G1 = W Q and
-G2 = Q_D^T W of one real W, :func:`tangent_kernels` returns that net's kernel to rounding:
-tests/numerics/test_ntk_sampler.py.)
+distribution as the kernels of real nets, not an approximation. Fed the G1 = W Q and
+G2 = Q_D^T W of one real W, :func:`tangent_kernels` returns that net's kernel to rounding
+(tests/numerics/test_ntk_sampler.py). The draws are the same nets whatever the code path only
+where Q and Q_D move no more than H and D do: :func:`_basis` keeps rounding out of them where a
+layer's inputs are rank-deficient, and :func:`sampled_ntk` computes sampled nets in float64.
 
 A layer is drawn this way when its fan-in exceeds N (the decomposition needs in > N) and its
 weights outnumber the draws that replace them :data:`SAMPLE_ABOVE` times over; the others
@@ -35,10 +37,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ntkviz.numerics.nets import ACTIVATIONS, NetSpec, member_seed
 from ntkviz.numerics.ntk_empirical import _derivative
+
+#: A column of a layer's inputs (or derivatives) that keeps less than this fraction of its norm
+#: outside the columns before it counts as dependent (:func:`_basis`): in float64 rounding
+#: leaves about 1e-16 of an exactly dependent column, a kink 1e-9 of a grid step from a point
+#: about 1e-9 of an independent one.
+DEPENDENT = 1e-9
+#: The same for float32 (:func:`tangent_kernels` on float32 draws; :func:`sampled_ntk` computes
+#: sampled nets in float64).
+DEPENDENT_FLOAT32 = 1e-4
 
 #: A layer is sampled through its products when its out x in weights are at least this many
 #: times the (out + in) x N numbers drawn instead (the QRs' work then pays for itself).
@@ -82,7 +94,7 @@ class Draws:
     forward: list[torch.Tensor | None]
     backward: list[torch.Tensor | None]
     bias: list[torch.Tensor | None]
-    #: whether :meth:`g2` reads Q_D (else only R_D is computed: cheaper)
+    #: whether :meth:`g2` reads Q_D (else only R_D is computed where it is enough)
     needs_q_delta: bool = False
 
     def g1(self, j: int, q: torch.Tensor) -> torch.Tensor:
@@ -166,9 +178,9 @@ def tangent_kernels(
         if draws.weight[j] is not None:
             z = torch.bmm(h, draws.weight[j].transpose(1, 2)).mul_(w_mult)
             qs.append(None)
-        else:  # W H = G1 R, with H^T = Q R
-            q, r = _qr(h.transpose(1, 2))
-            z = torch.bmm(r.transpose(1, 2), draws.g1(j, q).transpose(1, 2)).mul_(w_mult)
+        else:  # W H = G1 C, with H = Q C
+            q, coords = _basis(h.transpose(1, 2))
+            z = torch.bmm(coords.transpose(1, 2), draws.g1(j, q).transpose(1, 2)).mul_(w_mult)
             qs.append(q)
         if draws.bias[j] is not None:
             z.add_(draws.bias[j].unsqueeze(1), alpha=b_mult)
@@ -199,26 +211,45 @@ def tangent_kernels(
     return kernel * (spec.alpha * spec.alpha)
 
 
-def _qr(a: torch.Tensor, with_q: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """The thin QR of each (rows, N) matrix in ``a`` (Q None unless ``with_q``), with R's
-    diagonal made >= 0: the unique QR of a full-rank matrix, so that two LAPACKs (or dtypes) do
-    not draw kernels that differ by a column's sign, which Householder QR picks from rounding
-    where a diagonal entry is near 0. Any Q holding the columns of ``a`` is exact in law."""
+def _basis(a: torch.Tensor, with_q: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """For each (rows, N) matrix A in ``a``: Q (rows, N) with orthonormal columns spanning A's
+    columns, and the coordinates C = Q^T A (N, N), so that A = Q C.
+
+    Q is the QR's of A with its dependent columns set to 0 (a column is dependent when the QR
+    leaves less than :data:`DEPENDENT` of its norm outside the columns before it): where A is
+    rank-deficient, as relu features over a fine grid of scalar inputs are (a grid interval
+    without a kink adds no dimension), a plain QR would take a direction from rounding for such
+    a column and the drawn kernels would move by about 1 / width with the code path (pinned or
+    not, float32 or float64); a zero column takes a direction fixed by the columns before it.
+    R's diagonal is made >= 0 (the signs are not left to rounding either). A dependent
+    column's part outside Q (under DEPENDENT of it) is dropped: W H is then exact to that.
+    Without ``with_q`` Q is None unless a column is dependent (only R is computed: cheaper)."""
+    dependent = DEPENDENT if a.dtype == torch.float64 else DEPENDENT_FLOAT32
     q, r = torch.linalg.qr(a, mode="reduced" if with_q else "r")
+    residual = torch.diagonal(r, dim1=-2, dim2=-1).abs()
+    drop = residual <= dependent * torch.linalg.vector_norm(a, dim=-2)
+    dropped = bool(drop.any())
+    if dropped:  # the other matrices' QRs come out the same, bit for bit
+        q, r = torch.linalg.qr(a.masked_fill(drop.unsqueeze(-2), 0.0))
     signs = torch.where(torch.diagonal(r, dim1=-2, dim2=-1) < 0, -1.0, 1.0).to(r.dtype)
-    return (q * signs.unsqueeze(-2) if with_q else None), r * signs.unsqueeze(-1)
+    coords = r * signs.unsqueeze(-1)
+    q = q * signs.unsqueeze(-2) if with_q or dropped else None
+    if dropped:  # each matrix's own way: a member does not depend on the others
+        projected = torch.bmm(q.transpose(1, 2), a)
+        coords = torch.where(drop.any(dim=-1).view(-1, 1, 1), projected, coords)
+    return q, coords
 
 
 def _backward(draws: Draws, j: int, delta: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
     """D^T W of layer j, (K, N, in), from delta = D^T (K, N, out)."""
     if q is None:
         return torch.bmm(delta, draws.weight[j])
-    # (D^T G1) Q^T + R_D^T G2 (I - Q Q^T) = R_D^T G2 + (D^T G1 - R_D^T (G2 Q)) Q^T, D = Q_D R_D
-    q_delta, r_delta = _qr(delta.transpose(1, 2), draws.needs_q_delta)
+    # (D^T G1) Q^T + F^T G2 (I - Q Q^T) = F^T G2 + (D^T G1 - F^T (G2 Q)) Q^T, with D = Q_D F
+    q_delta, f = _basis(delta.transpose(1, 2), draws.needs_q_delta)
     g2 = draws.g2(j, q_delta)
-    r_t = r_delta.transpose(1, 2)
-    inside = torch.bmm(delta, draws.g1(j, q)).sub_(torch.bmm(r_t, torch.bmm(g2, q)))
-    return torch.bmm(r_t, g2).baddbmm_(inside, q.transpose(1, 2))
+    f_t = f.transpose(1, 2)
+    inside = torch.bmm(delta, draws.g1(j, q)).sub_(torch.bmm(f_t, torch.bmm(g2, q)))
+    return torch.bmm(f_t, g2).baddbmm_(inside, q.transpose(1, 2))
 
 
 def sampled_ntk(
@@ -241,14 +272,28 @@ def sampled_ntk(
     gain a dimension only where some unit's kink falls between two grid points), so float32's
     rounding would move each kernel by about 1 / width and ``dtype`` would change the nets.
     """
-    points = x1.shape[0] + (0 if x2 is None else x2.shape[0])
+    inputs = x1 if x2 is None else torch.cat([x1, x2])
+    unique, index = _unique_points(inputs)
+    points = unique.shape[0]
     work = torch.float64 if any(sampled(spec, points)) else dtype
     draws = draw(spec, list(range(count)), seed, points, work, device)
     with torch.no_grad():
-        kernel = tangent_kernels(
-            spec, draws, x1.to(device, work), None if x2 is None else x2.to(device, work)
-        )
-    return kernel.to(dtype)
+        kernel = tangent_kernels(spec, draws, unique.to(device, work))
+    index = index.to(kernel.device)
+    rows, cols = index[: x1.shape[0]], (index if x2 is None else index[x1.shape[0] :])
+    return kernel[:, rows][:, :, cols].to(dtype)
+
+
+def _unique_points(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct input points in the order they first appear, and where each input is among
+    them: a repeated point adds no dimension to any layer's features, only a dependent column
+    (which :func:`_basis` would find, at the price of a second QR)."""
+    flat = inputs.reshape(inputs.shape[0], -1).cpu().numpy()
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    return inputs[torch.as_tensor(first[order])], torch.as_tensor(position[inverse.reshape(-1)])
 
 
 def sampled_memory(spec: NetSpec, count: int, points: int, dtype=torch.float32) -> int:

@@ -33,7 +33,7 @@ from ntkviz.numerics.ntk_sampler import sampled, sampled_ntk
 
 # The default widths, 10 ... 10^4 (the wide hidden layers drawn through their products,
 # ntkviz.numerics.ntk_sampler: a second or two a run). Measured slopes for run seeds 0-19:
-# -0.41 to -0.60, mean -0.50 (seeds 0, 1, 2: -0.54, -0.52, -0.47).
+# -0.43 to -0.57, mean -0.51 (seeds 0, 1, 2: -0.57, -0.54, -0.43).
 WIDTHS = DEFAULT_WIDTHS
 
 
