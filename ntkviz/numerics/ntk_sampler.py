@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ntkviz.numerics.blas import bmm
 from ntkviz.numerics.nets import ACTIVATIONS, NetSpec, member_seed
 from ntkviz.numerics.ntk_empirical import _derivative
 
@@ -176,11 +177,11 @@ def tangent_kernels(
     for j, (w_mult, b_mult) in enumerate(scales):
         hs.append(h)
         if draws.weight[j] is not None:
-            z = torch.bmm(h, draws.weight[j].transpose(1, 2)).mul_(w_mult)
+            z = bmm(h, draws.weight[j].transpose(1, 2)).mul_(w_mult)
             qs.append(None)
         else:  # W H = G1 C, with H = Q C
             q, coords = _basis(h.transpose(1, 2))
-            z = torch.bmm(coords.transpose(1, 2), draws.g1(j, q).transpose(1, 2)).mul_(w_mult)
+            z = bmm(coords.transpose(1, 2), draws.g1(j, q).transpose(1, 2)).mul_(w_mult)
             qs.append(q)
         if draws.bias[j] is not None:
             z.add_(draws.bias[j].unsqueeze(1), alpha=b_mult)
@@ -203,10 +204,10 @@ def tangent_kernels(
     second = slice(None) if x2 is None else slice(n1, None)
     kernel = None
     for h, d, (w_mult, b_mult) in zip(hs, deltas, scales, strict=True):
-        inner = torch.bmm(h[:, :n1], h[:, second].transpose(1, 2)) * (w_mult * w_mult)
+        inner = bmm(h[:, :n1], h[:, second].transpose(1, 2)) * (w_mult * w_mult)
         if spec.bias:
             inner = inner + b_mult * b_mult
-        term = torch.bmm(d[:, :n1], d[:, second].transpose(1, 2)) * inner
+        term = bmm(d[:, :n1], d[:, second].transpose(1, 2)) * inner
         kernel = term if kernel is None else kernel + term
     return kernel * (spec.alpha * spec.alpha)
 
@@ -235,7 +236,7 @@ def _basis(a: torch.Tensor, with_q: bool = True) -> tuple[torch.Tensor | None, t
     coords = r * signs.unsqueeze(-1)
     q = q * signs.unsqueeze(-2) if with_q or dropped else None
     if dropped:  # each matrix's own way: a member does not depend on the others
-        projected = torch.bmm(q.transpose(1, 2), a)
+        projected = bmm(q.transpose(1, 2), a)
         coords = torch.where(drop.any(dim=-1).view(-1, 1, 1), projected, coords)
     return q, coords
 
@@ -243,13 +244,13 @@ def _basis(a: torch.Tensor, with_q: bool = True) -> tuple[torch.Tensor | None, t
 def _backward(draws: Draws, j: int, delta: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
     """D^T W of layer j, (K, N, in), from delta = D^T (K, N, out)."""
     if q is None:
-        return torch.bmm(delta, draws.weight[j])
+        return bmm(delta, draws.weight[j])
     # (D^T G1) Q^T + F^T G2 (I - Q Q^T) = F^T G2 + (D^T G1 - F^T (G2 Q)) Q^T, with D = Q_D F
     q_delta, f = _basis(delta.transpose(1, 2), draws.needs_q_delta)
     g2 = draws.g2(j, q_delta)
     f_t = f.transpose(1, 2)
-    inside = torch.bmm(delta, draws.g1(j, q)).sub_(torch.bmm(f_t, torch.bmm(g2, q)))
-    return torch.bmm(f_t, g2).baddbmm_(inside, q.transpose(1, 2))
+    inside = bmm(delta, draws.g1(j, q)).sub_(bmm(f_t, bmm(g2, q)))
+    return bmm(f_t, g2).add_(bmm(inside, q.transpose(1, 2)))
 
 
 def sampled_ntk(
