@@ -232,7 +232,7 @@ def dense(
     least :data:`GRID_FLOPS` (a frame's forward at a grid of inputs, not a training step's) in a
     pinned run goes to numpy's BLAS (:mod:`ntkviz.numerics.blas`).
     """
-    if by_numpy(h, weight.transpose(1, 2), GRID_FLOPS):  # a grid's forward in a pinned run
+    if weight.shape[-1] > 1 and by_numpy(h, weight.transpose(1, 2), GRID_FLOPS):  # pinned grid
         z = bmm(h, weight.transpose(1, 2), GRID_FLOPS)
         z = z.mul_(w_mult) if w_mult != 1.0 else z
         return z if bias is None else z.add_(bias.unsqueeze(1), alpha=b_mult)
