@@ -34,12 +34,18 @@ def peak_flops(count: int, repeat: int = 5) -> float:
 
 
 def convergence_flops(config) -> tuple[float, float]:
-    """(flops, normal draws): per width, forward and backward at P + 1 inputs, 4 per weight."""
+    """(flops, normal draws): per width, what :func:`ntkviz.numerics.ntk_sampler.sampled_flops`
+    counts at P + 1 inputs, and the numbers drawn (a sampled layer: (in + out) (P + 1))."""
+    from ntkviz.numerics.ntk_sampler import sampled, sampled_flops
+
     flops = draws = 0.0
+    points = config.points + 1
     for width in config.widths:
-        params = config.net(int(width)).parameter_count
-        flops += 4.0 * config.seeds * (config.points + 1) * params
-        draws += config.seeds * params
+        spec = config.net(int(width))
+        flops += sampled_flops(spec, config.seeds, points)
+        for (fan_in, fan_out), sample in zip(spec.layer_sizes, sampled(spec, points)):
+            numbers = (fan_in + fan_out) * points if sample else fan_in * fan_out
+            draws += config.seeds * (numbers + (fan_out if spec.bias else 0))
     return flops, draws
 
 

@@ -131,3 +131,11 @@ def test_gallery_bench_reads_the_built_sidecars(monkeypatch):
     assert "26 s in all, / 2 workers = 13 s" in row["extra"]
     assert "longest generalization 23.0 s" in row["extra"]
     assert "generalization simulate 20.0 s" in row["extra"]
+
+
+def test_sampler_bench_runs_at_a_tiny_size():
+    from bench import bench_sampler
+
+    (row,) = bench_sampler.run(repeat=1, width=300, seeds=2, points=11)
+    check_row(row)
+    assert "width 300" in row["name"] and row["ours_s"] > 0 and row["naive_s"] > 0

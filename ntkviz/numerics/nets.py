@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ntkviz.errors import ConfigError
+from ntkviz.numerics.blas import bmm, by_numpy
 from ntkviz.runtime.memory import check_memory, memory_limit  # noqa: F401 - nets' public names
 from ntkviz.runtime.threads import single_thread
 
@@ -210,6 +211,11 @@ def check_fits(
     )
 
 
+#: A dense layer's product of at least this many flops goes to :func:`ntkviz.numerics.blas.bmm`
+#: (numpy's BLAS where pinned): the forwards at a frame's grid of inputs, not the training steps.
+GRID_FLOPS = 1e8
+
+
 def dense(
     h: torch.Tensor,
     weight: torch.Tensor,
@@ -222,8 +228,14 @@ def dense(
     h: (K, N, in) (batch strides may be 0), weight: (K, out, in), bias: (K, out) or None.
     A scalar input (in = 1) is an outer product, done elementwise (a matmul whose inner size is 1
     spends most of its time on overhead); otherwise one batched matmul, then the bias added in
-    place (cheaper than baddbmm's broadcast copy of the bias into its output).
+    place (cheaper than baddbmm's broadcast copy of the bias into its output). A product of at
+    least :data:`GRID_FLOPS` (a frame's forward at a grid of inputs, not a training step's) in a
+    pinned run goes to numpy's BLAS (:mod:`ntkviz.numerics.blas`).
     """
+    if weight.shape[-1] > 1 and by_numpy(h, weight.transpose(1, 2), GRID_FLOPS):  # pinned grid
+        z = bmm(h, weight.transpose(1, 2), GRID_FLOPS)
+        z = z.mul_(w_mult) if w_mult != 1.0 else z
+        return z if bias is None else z.add_(bias.unsqueeze(1), alpha=b_mult)
     if w_mult != 1.0 or b_mult != 1.0:  # the NTK parameterisation: baddbmm's alpha and beta
         start = bias.unsqueeze(1) if bias is not None else h.new_zeros(())
         beta = b_mult if bias is not None else 0.0

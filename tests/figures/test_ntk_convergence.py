@@ -18,6 +18,7 @@ from ntkviz.drawing.style import Style
 from ntkviz.errors import ConfigError
 from ntkviz.figures.base import caption
 from ntkviz.figures.ntk_convergence import (
+    DEFAULT_WIDTHS,
     SPEC,
     NtkConvergenceConfig,
     NtkConvergenceRenderer,
@@ -28,11 +29,12 @@ from ntkviz.figures.ntk_convergence import (
 from ntkviz.numerics.nets import Ensemble, NetSpec
 from ntkviz.numerics.ntk_analytic import infinite_ntk
 from ntkviz.numerics.ntk_empirical import ntk_layerwise
+from ntkviz.numerics.ntk_sampler import sampled, sampled_ntk
 
-# The default widths without 10^4: the slope over 10 ... 3162 is the same test at a fifth of the
-# time (the 10^4-wide nets take about 15 s of the default figure's 19). Measured slopes over
-# these widths for run seeds 0-10: -0.43 to -0.59 (seeds 0, 1, 2: -0.56, -0.49, -0.44).
-WIDTHS = (10, 32, 100, 316, 1000, 3162)
+# The default widths, 10 ... 10^4 (the wide hidden layers drawn through their products,
+# ntkviz.numerics.ntk_sampler: a second or two a run). Measured slopes for run seeds 0-19:
+# -0.43 to -0.57, mean -0.51 (seeds 0, 1, 2: -0.57, -0.54, -0.43).
+WIDTHS = DEFAULT_WIDTHS
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +109,21 @@ def test_result_is_the_layerwise_kernel_of_each_widths_nets():
     # the nets of one width do not depend on the other widths drawn
     alone = simulate(dataclasses.replace(config, widths=(20,)), torch.Generator().manual_seed(5))
     np.testing.assert_array_equal(alone.kernels[0], result.kernels[1])
+
+
+def test_wide_nets_kernels_are_the_sampled_kernels_of_their_draws():
+    """At a width whose hidden layers are sampled, the figure's kernels are
+    :func:`sampled_ntk`'s for that width's seed (in float64, to float32's rounding), and a
+    narrow width's are still its Ensemble nets' (the test above)."""
+    config = NtkConvergenceConfig(widths=(10, 400), seeds=3, points=9, depth=3, x0=-0.8)
+    assert sampled(config.net(400), 10) == [False, True, True, False]
+    assert not any(sampled(config.net(10), 10))
+    result = simulate(config, torch.Generator().manual_seed(5))
+    x0 = torch.tensor([-0.8], dtype=torch.float64)
+    expected = sampled_ntk(
+        config.net(400), 3, width_seed(5, 400), x0, torch.tensor(result.x), torch.float64
+    )[:, 0, :].numpy()
+    np.testing.assert_allclose(result.kernels[1], expected, rtol=1e-4, atol=1e-5)
 
 
 def test_standard_mode_shows_theta_over_width():

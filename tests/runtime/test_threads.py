@@ -13,6 +13,7 @@ import torch
 
 from ntkviz.figures import FIGURES
 from ntkviz.figures.base import defaults
+from ntkviz.numerics.ntk_sampler import sampled_flops
 from ntkviz.runtime import threads
 
 
@@ -154,18 +155,18 @@ def test_threads_inside_real_figures(two_threads, idle, monkeypatch):
     import ntkviz.figures.ntk_convergence as ntk_convergence
 
     seen: dict[str, list[int]] = {"train": [], "kernel": []}
-    real_train, real_kernel = common.train, ntk_convergence.ntk_layerwise
+    real_train, real_kernel = common.train, ntk_convergence.sampled_ntk
 
     def train(*args, **kwargs):
         seen["train"].append(torch.get_num_threads())
         return real_train(*args, **kwargs)
 
-    def kernel(ensemble, *args, **kwargs):
-        seen["kernel"].append((ensemble.spec.width, torch.get_num_threads()))
-        return real_kernel(ensemble, *args, **kwargs)
+    def kernel(net, *args, **kwargs):
+        seen["kernel"].append((net.width, torch.get_num_threads()))
+        return real_kernel(net, *args, **kwargs)
 
     monkeypatch.setattr(common, "train", train)
-    monkeypatch.setattr(ntk_convergence, "ntk_layerwise", kernel)
+    monkeypatch.setattr(ntk_convergence, "sampled_ntk", kernel)
     spec = FIGURES["init-functions"]
     config, _ = defaults(spec, True)
     spec.simulate(config, torch.Generator().manual_seed(0), None, "cpu")
@@ -173,10 +174,10 @@ def test_threads_inside_real_figures(two_threads, idle, monkeypatch):
 
     spec = FIGURES["ntk-convergence"]
     config, _ = defaults(spec, True)
-    config = replace(config, widths=(10, 2000), seeds=2, points=30)
+    config = replace(config, widths=(10, 4000), seeds=2, points=60)
     spec.simulate(config, torch.Generator().manual_seed(0), None, "cpu")
     for width, count in seen["kernel"]:
-        flops = 4.0 * 2 * 31 * config.net(width).parameter_count
+        flops = sampled_flops(config.net(width), 2, 61)
         assert count == threads.threads_for(flops), (width, count)
     assert [c for _, c in seen["kernel"]] == [1, 2]
     assert torch.get_num_threads() == 2
