@@ -63,7 +63,7 @@ def test_the_note_words_counts_and_lists():
     )
     spec = FIGURES["generalization"]
     note = quick_note(quick_changes(spec, defaults(spec, True)[0]))
-    assert "500 steps (not 1000)" in note and "widths 100,500 (not 100,1000)" in note
+    assert "500 steps (not 625)" in note and "widths 100,500 (not 100,1000)" in note
 
 
 def test_a_value_the_run_gave_is_its_own_not_quicks(cli, tmp_path):
