@@ -15,7 +15,13 @@ import typer
 from typer.core import TyperGroup
 
 from ntkviz.errors import NtkvizError
-from ntkviz.runtime.lifecycle import describe_os_error, ignore_stop_signals, interrupted_line
+from ntkviz.runtime.lifecycle import (
+    Interrupted,
+    asked,
+    describe_os_error,
+    ignore_stop_signals,
+    interrupted_line,
+)
 
 try:  # typer >= 0.2x vendors its own click
     from typer import _click as click
@@ -115,8 +121,13 @@ class OneLineErrors(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise _Stopped(exc) from None
-        except OSError as exc:
-            raise _SystemFailure(exc) from exc
+        except Exception as exc:
+            signum = asked()
+            if signum is not None:  # the handler's Interrupted, replaced by C code on its way
+                raise _Stopped(Interrupted(signum)) from None
+            if isinstance(exc, OSError):
+                raise _SystemFailure(exc) from exc
+            raise
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:

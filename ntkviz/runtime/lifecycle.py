@@ -147,6 +147,13 @@ def stop_if_asked() -> None:
         raise Interrupted(_ASKED[0])
 
 
+def asked() -> int | None:
+    """The stop signal that has arrived in this process (None: none): an exception raised after
+    it is the stop's, whatever C code made of the handler's own (matplotlib's converters turn it
+    into "ValueError: Invalid bounding box")."""
+    return _ASKED[0] if _ASKED else None
+
+
 def how_it_ended(process) -> str:
     """How a worker process that stopped answering ended (after a short wait for it to be
     reaped): "was killed by SIGKILL (out of memory, or killed by hand)", "ended unexpectedly
